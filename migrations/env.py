@@ -1,0 +1,67 @@
+"""Alembic environment: async engines, the URL from EmPulse settings, batch mode for SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+import empulse.models  # noqa: F401  (registers every table on Base.metadata)
+from empulse.config import load_settings
+from empulse.core.db import Base, create_engine
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _settings_url() -> str:
+    url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
+    return url or load_settings().database_url
+
+
+def _configure(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        # SQLite cannot ALTER most things in place; batch mode rebuilds the table instead.
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+
+
+def _run_sync(connection: Connection) -> None:
+    _configure(connection)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_async() -> None:
+    settings = load_settings(DATABASE_URL=_settings_url())
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run_sync)
+            await connection.commit()
+    finally:
+        await engine.dispose()
+
+
+def run_offline() -> None:
+    context.configure(
+        url=_settings_url(),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=_settings_url().startswith("sqlite"),
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+existing_connection = config.attributes.get("connection")
+if context.is_offline_mode():
+    run_offline()
+elif existing_connection is not None:
+    _run_sync(existing_connection)
+else:
+    asyncio.run(_run_async())

@@ -1,0 +1,38 @@
+# Sourced by the other scripts: find or install uv, then install the locked environment.
+# Needs only Python 3.11+ on PATH; everything else comes from PyPI through the committed uv.lock.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+UV_VERSION="0.13.9"
+cd "$ROOT"
+
+find_python() {
+  for candidate in python3.13 python3.12 python3.11 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+      "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+      command -v "$candidate"
+      return 0
+    fi
+  done
+  echo "error: Python 3.11 or newer is needed on PATH" >&2
+  return 1
+}
+
+if command -v uv >/dev/null 2>&1; then
+  UV="$(command -v uv)"
+elif [ -x "$ROOT/.tools/uv/bin/uv" ]; then
+  UV="$ROOT/.tools/uv/bin/uv"
+else
+  PYTHON="$(find_python)"
+  echo "installing uv $UV_VERSION into .tools/uv" >&2
+  "$PYTHON" -m venv "$ROOT/.tools/uv"
+  "$ROOT/.tools/uv/bin/python" -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
+  UV="$ROOT/.tools/uv/bin/uv"
+fi
+export UV
+
+if [ -z "${UV_PYTHON:-}" ]; then
+  UV_PYTHON="$(find_python)"
+  export UV_PYTHON
+fi
+"$UV" sync --frozen --quiet

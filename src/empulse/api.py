@@ -1,0 +1,31 @@
+"""Mounts every domain's router under /api/v1."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel
+
+from empulse import __version__
+from empulse.web.ratelimit import RateLimit
+
+API_PREFIX = "/api/v1"
+DOCS_URL = f"{API_PREFIX}/docs"
+OPENAPI_URL = f"{API_PREFIX}/openapi.json"
+
+
+class ApiIndex(BaseModel):
+    name: str
+    version: str
+    docs: str
+    openapi: str
+
+
+# Every route under /api/v1 counts against the default per-IP (and per-user) limit; routes add
+# their own, tighter limits on top.
+api_router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(RateLimit("default"))])
+
+
+@api_router.get("", response_model=ApiIndex, tags=["meta"], summary="API index")
+async def api_index() -> ApiIndex:
+    """Names this API and points at its documentation."""
+    return ApiIndex(name="EmPulse API", version=__version__, docs=DOCS_URL, openapi=OPENAPI_URL)

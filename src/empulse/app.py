@@ -1,0 +1,160 @@
+"""create_app(): middleware order, error handlers, lifespan. Imported by nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from types import FrameType
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from empulse import __version__
+from empulse.api import API_PREFIX, DOCS_URL, OPENAPI_URL, api_router
+from empulse.config import Settings, ensure_safe, load_settings
+from empulse.core import migrations
+from empulse.core.logging import configure_logging
+from empulse.health.endpoints import router as health_router
+from empulse.services import Services, build_services
+from empulse.web.body_limit import BodyLimitMiddleware
+from empulse.web.context import RequestContextMiddleware
+from empulse.web.docs import mount_docs
+from empulse.web.problems import register_error_handlers
+from empulse.web.security_headers import SecurityHeadersMiddleware
+
+log = structlog.stdlib.get_logger("empulse.app")
+
+
+class UnmigratedDatabaseError(RuntimeError):
+    pass
+
+
+async def _prepare_database(services: Services) -> None:
+    settings = services.settings
+    if not await migrations.pending(settings, services.engine):
+        return
+    if settings.is_production:
+        raise UnmigratedDatabaseError(
+            "the database has pending migrations; run `empulse migrate` before starting"
+        )
+    log.info("applying_migrations", database=settings.redacted_database_url())
+    await asyncio.to_thread(migrations.upgrade_to_head, settings)
+
+
+def _install_drain_hook(services: Services) -> Callable[[], None]:
+    """On SIGTERM/SIGINT, mark the process as draining, then let the server stop.
+
+    uvicorn stops accepting connections as soon as it sees the signal. With
+    `EMPULSE_DRAIN_SECONDS` > 0 the signal is held back that long while readiness answers 503,
+    so a load balancer can take this instance out before the listener closes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    loop = asyncio.get_running_loop()
+    delay = services.settings.drain_seconds
+    previous: dict[int, Any] = {}
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        first = not services.draining
+        services.draining = True
+        forward = previous.get(signum)
+        if not callable(forward):
+            return
+        if first and delay > 0:
+            log.info("draining", seconds=delay)
+            loop.call_soon_threadsafe(loop.call_later, delay, forward, signum, frame)
+        else:
+            forward(signum, frame)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous[sig] = signal.getsignal(sig)
+        signal.signal(sig, handler)
+
+    def restore() -> None:
+        for sig, original in previous.items():
+            signal.signal(sig, original)
+
+    return restore
+
+
+def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:
+    settings = settings or load_settings()
+    ensure_safe(settings)
+    if configure_logs:
+        configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = build_services(settings)
+        app.state.services = services
+        restore_signals = _install_drain_hook(services)
+        try:
+            await _prepare_database(services)
+            log.info(
+                "started",
+                version=__version__,
+                mode=settings.env.value,
+                database="sqlite" if settings.database_is_sqlite else "postgresql",
+                redis=bool(settings.redis_url),
+                storage=services.storage.name,
+                pid=os.getpid(),
+            )
+            yield
+        finally:
+            restore_signals()
+            await services.aclose()
+            log.info("stopped", pid=os.getpid())
+
+    app = FastAPI(
+        title="EmPulse API",
+        version=__version__,
+        summary="The backend of EmPulse, a music platform for independent artists.",
+        description=(
+            "JSON API for listeners, artists and admins. Errors are RFC 9457 problem documents "
+            "(`application/problem+json`) with a stable `code` and the `requestId`."
+        ),
+        openapi_url=OPENAPI_URL,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+        responses={
+            422: {"description": "Validation failed (problem document with `errors`)."},
+            429: {"description": "Rate limited (problem document; see `Retry-After`)."},
+        },
+    )
+    register_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(api_router)
+    mount_docs(app, docs_url=DOCS_URL, openapi_url=OPENAPI_URL, title="EmPulse API")
+
+    # Starlette runs the last-added middleware first. Request order, outermost first:
+    # security headers -> request context (id, client IP, log, metrics, 500) -> CORS -> body guard.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default_limit=settings.max_json_body_bytes,
+        json_prefix=API_PREFIX,
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.allowed_origins,
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "X-CSRF-Token", "X-Request-ID"],
+        expose_headers=[
+            "X-Request-ID",
+            "Retry-After",
+            "X-RateLimit-Limit",
+            "X-RateLimit-Remaining",
+            "X-RateLimit-Reset",
+        ],
+        max_age=600,
+    )
+    app.add_middleware(RequestContextMiddleware, trusted_proxies=settings.trusted_proxies)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production, docs_prefix=DOCS_URL)
+    return app

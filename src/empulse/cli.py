@@ -1,0 +1,148 @@
+"""The `empulse` command: serve, migrate, check-config, create-admin, version."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Annotated
+
+import typer
+
+from empulse import __version__
+from empulse.config import Settings, Severity, check_settings, load_settings
+
+app = typer.Typer(help="EmPulse backend.", no_args_is_help=True, add_completion=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(envvar="EMPULSE_HOST", help="Address to bind.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="EMPULSE_PORT", help="Port to bind.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(envvar="EMPULSE_WORKERS", min=1, help="Worker processes.")
+    ] = 1,
+    shutdown_timeout: Annotated[
+        int,
+        typer.Option(envvar="EMPULSE_SHUTDOWN_TIMEOUT", help="Seconds to let requests finish."),
+    ] = 30,
+) -> None:
+    """Start the HTTP server (applies pending migrations first outside production)."""
+    from empulse import server
+
+    server.run(
+        load_settings(), host=host, port=port, workers=workers, shutdown_timeout=shutdown_timeout
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Apply pending database migrations."""
+    from empulse.core.migrations import upgrade_to_head
+
+    settings = load_settings()
+    upgrade_to_head(settings)
+    typer.echo(f"database is up to date ({settings.redacted_database_url()})")
+
+
+@app.command("check-config")
+def check_config() -> None:
+    """Say whether the configuration is complete and safe for its mode; exit 1 if not."""
+    settings = load_settings()
+    checks = check_settings(settings)
+    typer.echo(f"mode: {settings.env.value}")
+    for check in checks:
+        typer.echo(f"{check.severity.value:8} {check.name}: {check.detail}")
+    if any(check.severity is Severity.ERROR for check in checks):
+        raise typer.Exit(1)
+
+
+@app.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Option(help="The admin's email address.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    name: Annotated[str | None, typer.Option(help="Display name for a new account.")] = None,
+) -> None:
+    """Create an admin account, or promote the existing user with this email."""
+    from empulse.core.emails import InvalidEmailError, normalise_email
+    from empulse.core.passwords import WeakPasswordError
+
+    settings = load_settings()
+    try:
+        normalised = normalise_email(email)
+    except InvalidEmailError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+    password: str | None = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif not asyncio.run(_user_exists(settings, normalised)):
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+    try:
+        created = asyncio.run(_create_admin(settings, normalised, password, name))
+    except (WeakPasswordError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"{'created' if created else 'promoted'} admin {normalised}")
+
+
+async def _ensure_migrated(settings: Settings) -> None:
+    from empulse.core.db import create_engine
+    from empulse.core.migrations import pending, upgrade_to_head
+
+    engine = create_engine(settings)
+    try:
+        if not await pending(settings, engine):
+            return
+    finally:
+        await engine.dispose()
+    if settings.is_production:
+        typer.echo("error: the database has pending migrations; run `empulse migrate`", err=True)
+        raise typer.Exit(1)
+    await asyncio.to_thread(upgrade_to_head, settings)
+
+
+async def _user_exists(settings: Settings, email: str) -> bool:
+    from empulse.core.db import create_engine, create_sessionmaker
+    from empulse.users import repository
+
+    await _ensure_migrated(settings)
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            return await repository.get_by_email(session, email) is not None
+    finally:
+        await engine.dispose()
+
+
+async def _create_admin(
+    settings: Settings, email: str, password: str | None, name: str | None
+) -> bool:
+    from empulse.core.db import create_engine, create_sessionmaker, session_scope
+    from empulse.users.service import create_or_promote_admin
+
+    await _ensure_migrated(settings)
+    engine = create_engine(settings)
+    try:
+        async for session in session_scope(create_sessionmaker(engine)):
+            result = await create_or_promote_admin(
+                session, email=email, password=password, name=name
+            )
+        return result.created
+    finally:
+        await engine.dispose()
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+if __name__ == "__main__":
+    app()

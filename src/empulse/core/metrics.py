@@ -1,0 +1,54 @@
+"""Prometheus metrics: request counts and latency by route template, rate-limit rejections.
+
+Labels use the route template (`/api/v1/tracks/{track_id}`), never the raw path, so the number
+of series stays bounded. With several worker processes, `PROMETHEUS_MULTIPROC_DIR` makes every
+process write its samples to shared files that `/metrics` aggregates.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+REQUESTS = Counter(
+    "empulse_http_requests_total",
+    "HTTP requests by method, route template and status.",
+    ["method", "route", "status"],
+)
+LATENCY = Histogram(
+    "empulse_http_request_duration_seconds",
+    "HTTP request latency by method and route template.",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+RATE_LIMIT_REJECTIONS = Counter(
+    "empulse_rate_limit_rejections_total",
+    "Requests refused with 429, by limit name and key kind.",
+    ["limit", "key"],
+)
+RATE_LIMIT_BACKEND_ERRORS = Counter(
+    "empulse_rate_limit_backend_errors_total",
+    "Rate-limit checks whose shared store (Redis) failed.",
+)
+
+
+def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    REQUESTS.labels(method, route, str(status)).inc()
+    LATENCY.labels(method, route).observe(seconds)
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text for this process, or for all workers in multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST

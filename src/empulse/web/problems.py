@@ -1,0 +1,122 @@
+"""Exception handlers: every error leaves as an RFC 9457 problem document."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from empulse.core.db import DatabaseUnavailable, is_unavailable_error
+from empulse.core.errors import (
+    PROBLEM_MEDIA_TYPE,
+    AppError,
+    PayloadTooLarge,
+    code_for_status,
+    problem_body,
+)
+from empulse.web.body_limit import _caused_by_body_too_large
+
+log = structlog.stdlib.get_logger("empulse.errors")
+
+
+def problem_response(
+    request: Request,
+    *,
+    status: int,
+    code: str,
+    detail: str | None = None,
+    title: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    extensions: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    body = problem_body(
+        status=status,
+        code=code,
+        detail=detail,
+        title=title,
+        request_id=getattr(request.state, "request_id", None),
+        errors=errors,
+        extensions=extensions,
+    )
+    return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _field_path(location: tuple[Any, ...] | list[Any]) -> str:
+    return ".".join(str(part) for part in location)
+
+
+async def _app_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    if exc.status >= 500:
+        log.warning("service_unavailable", code=exc.instance_code, detail=exc.detail)
+    return problem_response(
+        request,
+        status=exc.status,
+        code=exc.instance_code,
+        title=exc.title,
+        detail=exc.detail,
+        extensions=exc.extensions,
+        headers=exc.headers,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if _caused_by_body_too_large(exc):
+        return await _app_error(request, PayloadTooLarge("The request body is too large."))
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    if exc.status_code == 404:
+        detail = "No resource at this address."
+    elif exc.status_code == 405:
+        detail = f"{request.method} is not supported here."
+    return problem_response(
+        request,
+        status=exc.status_code,
+        code=code_for_status(exc.status_code),
+        detail=detail,
+        headers=exc.headers,
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    for error in exc.errors():
+        location = list(error.get("loc", ()))
+        errors.append(
+            {
+                "field": _field_path(location[1:] if len(location) > 1 else location),
+                "in": str(location[0]) if location else "body",
+                "message": error.get("msg", "invalid"),
+                "type": error.get("type", "value_error"),
+            }
+        )
+    return problem_response(
+        request,
+        status=422,
+        code="validation_failed",
+        title="Validation failed",
+        detail="The request has invalid fields; see `errors`.",
+        errors=errors,
+    )
+
+
+async def _database_error(request: Request, exc: Exception) -> Response:
+    if is_unavailable_error(exc):
+        log.warning("database_unavailable", error=type(exc).__name__)
+        return await _app_error(request, DatabaseUnavailable())
+    raise exc
+
+
+def register_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(SQLAlchemyError, _database_error)

@@ -1,0 +1,55 @@
+"""Security headers on every response, errors included (SECURITY.md "Browser requests").
+
+The API serves JSON only, so its policy forbids everything (`default-src 'none'`). The docs page
+loads its own script and stylesheet from this origin and gets a policy of its own.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+API_CSP = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+DOCS_CSP = (
+    b"default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    b"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    b"form-action 'none'"
+)
+HSTS = b"max-age=63072000; includeSubDomains"
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, app: ASGIApp, *, hsts: bool, docs_prefix: str) -> None:
+        self.app = app
+        self.docs_prefix = docs_prefix
+        common = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"x-frame-options", b"DENY"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"cross-origin-opener-policy", b"same-origin"),
+            (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
+        ]
+        if hsts:
+            common.append((b"strict-transport-security", HSTS))
+        self.api_headers = [*common, (b"content-security-policy", API_CSP)]
+        self.docs_headers = [*common, (b"content-security-policy", DOCS_CSP)]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = (
+            self.docs_headers if scope["path"].startswith(self.docs_prefix) else self.api_headers
+        )
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(header for header in extra if header[0] not in present)
+                if b"cache-control" not in present:
+                    # Responses may carry personal data; nothing is cached unless a route says so.
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)

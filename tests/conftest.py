@@ -1,0 +1,271 @@
+"""Test harness shared by every test module.
+
+Backends: each app-level test runs on the embedded defaults (SQLite, in-process limits, local
+files) and, when they answer, on the production services (PostgreSQL and Redis). Where the
+services are missing the `services` half is skipped with a reason, unless
+`EMPULSE_REQUIRE_SERVICES=1` (set by CI), which turns that skip into a failure.
+
+Isolation: SQLite tests get a copy of a database migrated once per session; PostgreSQL tests
+share one migrated database per xdist worker and every table is truncated after each test; Redis
+keys get a prefix unique to the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import redis
+from fastapi import FastAPI
+
+from empulse.app import create_app
+from empulse.config import Settings, load_settings
+from empulse.core.logging import configure_logging
+from empulse.core.migrations import upgrade_to_head
+from tests.support.routes import add_test_routes
+from tests.support.services import (
+    REQUIRE_SERVICES,
+    postgres_admin_url,
+    postgres_available,
+    redis_available,
+    redis_url,
+)
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+# --- logs ---------------------------------------------------------------------------------
+
+
+class LogCapture:
+    """Every JSON log line the suite's apps write, in memory, thread-safe."""
+
+    def __init__(self) -> None:
+        self._buffer = io.StringIO()
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            return self._buffer.write(text)
+
+    def flush(self) -> None:
+        return None
+
+    def text(self) -> str:
+        with self._lock:
+            return self._buffer.getvalue()
+
+    def mark(self) -> int:
+        return len(self.text())
+
+
+@pytest.fixture(scope="session")
+def log_capture() -> LogCapture:
+    capture = LogCapture()
+    configure_logging("INFO", stream=capture)  # type: ignore[arg-type]
+    return capture
+
+
+@pytest.fixture
+def logs(log_capture: LogCapture) -> Callable[[], str]:
+    """The log output written since this test started."""
+    start = log_capture.mark()
+    return lambda: log_capture.text()[start:]
+
+
+# --- databases ----------------------------------------------------------------------------
+
+
+def _worker_id() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database migrated once; each test works on a copy."""
+    data_dir = tmp_path_factory.mktemp("sqlite-template")
+    settings = load_settings(EMPULSE_ENV="test", EMPULSE_DATA_DIR=str(data_dir))
+    upgrade_to_head(settings)
+    return data_dir / "empulse.db"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of this xdist worker's own, migrated once per session."""
+    if not postgres_available():
+        message = f"PostgreSQL is not reachable at {postgres_admin_url()}"
+        if REQUIRE_SERVICES:
+            pytest.fail(message)
+        pytest.skip(message)
+    name = f"empulse_test_{_worker_id()}"
+    admin_url = postgres_admin_url()
+
+    async def recreate() -> None:
+        connection = await asyncpg.connect(admin_url)
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+
+    asyncio.run(recreate())
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    upgrade_to_head(load_settings(EMPULSE_ENV="test", DATABASE_URL=url))
+    yield url
+
+    async def drop() -> None:
+        connection = await asyncpg.connect(admin_url)
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()
+
+    asyncio.run(drop())
+
+
+async def truncate_all(url: str) -> None:
+    connection = await asyncpg.connect(url)
+    try:
+        tables = await connection.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+            "AND tablename <> 'alembic_version'"
+        )
+        if tables:
+            names = ", ".join(f'"{row["tablename"]}"' for row in tables)
+            await connection.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server_url() -> str:
+    if not redis_available():
+        message = f"Redis is not reachable at {redis_url()}"
+        if REQUIRE_SERVICES:
+            pytest.fail(message)
+        pytest.skip(message)
+    return redis_url()
+
+
+# --- the app ------------------------------------------------------------------------------
+
+
+@dataclass
+class Backend:
+    name: str
+    settings: dict[str, Any]
+    postgres_url: str | None = None
+
+
+@pytest.fixture(params=["embedded", "services"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Backend:
+    """The storage backends a test runs on: embedded defaults, or PostgreSQL + Redis."""
+    if request.param == "embedded":
+        shutil.copy(sqlite_template, tmp_path / "empulse.db")
+        return Backend("embedded", {})
+    pg_url: str = request.getfixturevalue("postgres_url")
+    redis_url_: str = request.getfixturevalue("redis_server_url")
+    return Backend(
+        "services",
+        {
+            "DATABASE_URL": pg_url,
+            "REDIS_URL": redis_url_,
+            "REDIS_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        },
+        postgres_url=pg_url,
+    )
+
+
+@pytest.fixture
+def embedded(tmp_path: Path, sqlite_template: Path) -> Backend:
+    """For tests about behaviour that does not depend on the backend."""
+    shutil.copy(sqlite_template, tmp_path / "empulse.db")
+    return Backend("embedded", {})
+
+
+AppFactory = Callable[..., FastAPI]
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "EMPULSE_ENV": "test",
+            "EMPULSE_DATA_DIR": str(tmp_path),
+            "APP_URL": "https://app.empulse.test",
+        }
+        values.update(overrides)
+        return load_settings(**values)
+
+    return make
+
+
+@dataclass
+class Harness:
+    app: FastAPI
+    client: httpx.AsyncClient
+    settings: Settings
+
+
+@pytest.fixture
+async def make_client(
+    make_settings: Callable[..., Settings], log_capture: LogCapture
+) -> AsyncIterator[Callable[..., Any]]:
+    """Start an app (lifespan included) with these settings; yields a client for it."""
+    stack: list[tuple[Any, httpx.AsyncClient]] = []
+    truncate: list[str] = []
+
+    async def start(
+        backend: Backend, *, client_ip: str = "203.0.113.10", **overrides: Any
+    ) -> Harness:
+        settings = make_settings(**{**backend.settings, **overrides})
+        app = add_test_routes(create_app(settings, configure_logs=False))
+        lifespan = app.router.lifespan_context(app)
+        await lifespan.__aenter__()
+        transport = httpx.ASGITransport(app=app, client=(client_ip, 50000))
+        client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+        stack.append((lifespan, client))
+        if backend.postgres_url and backend.postgres_url not in truncate:
+            truncate.append(backend.postgres_url)
+        return Harness(app, client, settings)
+
+    yield start
+
+    for lifespan, client in reversed(stack):
+        await client.aclose()
+        await lifespan.__aexit__(None, None, None)
+    for url in truncate:
+        await truncate_all(url)
+
+
+@pytest.fixture
+async def client(backend: Backend, make_client: Callable[..., Any]) -> httpx.AsyncClient:
+    harness: Harness = await make_client(backend)
+    return harness.client
+
+
+@pytest.fixture
+def redis_client(redis_server_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_server_url)
+    yield client
+    client.close()
+
+
+# Re-exported fixtures from the support package (S3 and SMTP servers, live server process).
+from tests.support.fixtures import live_server, s3_server, smtp_server  # noqa: E402
+
+__all__ = ["live_server", "s3_server", "smtp_server"]

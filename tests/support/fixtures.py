@@ -1,0 +1,207 @@
+"""Real servers for tests: S3 (moto's server mode), SMTP (aiosmtpd), and the service itself."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from moto.server import ThreadedMotoServer
+
+from tests.support.services import free_port
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+# --- S3 -----------------------------------------------------------------------------------
+
+
+@dataclass
+class S3Server:
+    endpoint_url: str
+    bucket: str
+    access_key: str = "test-access-key"
+    secret_key: str = "test-secret-key"
+
+    def settings(self) -> dict[str, str]:
+        return {
+            "S3_ENDPOINT_URL": self.endpoint_url,
+            "S3_BUCKET": self.bucket,
+            "S3_REGION": "us-east-1",
+            "S3_ACCESS_KEY_ID": self.access_key,
+            "S3_SECRET_ACCESS_KEY": self.secret_key,
+        }
+
+    def client(self) -> Any:
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+        )
+
+
+@pytest.fixture(scope="session")
+def _moto() -> Iterator[str]:
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_server(_moto: str) -> S3Server:
+    """An S3 server with a fresh, empty bucket for this test."""
+    server = S3Server(endpoint_url=_moto, bucket=f"empulse-{os.urandom(6).hex()}")
+    server.client().create_bucket(Bucket=server.bucket)
+    return server
+
+
+# --- SMTP ---------------------------------------------------------------------------------
+
+
+@dataclass
+class SmtpCapture:
+    host: str
+    port: int
+    messages: list[EmailMessage] = field(default_factory=list)
+    _arrived: threading.Condition = field(default_factory=threading.Condition)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        with self._arrived:
+            self.messages.append(message)
+            self._arrived.notify_all()
+        return "250 Message accepted for delivery"
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[EmailMessage]:
+        """Block until `count` messages have arrived (or fail after `timeout`)."""
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: len(self.messages) >= count, timeout):
+                raise AssertionError(f"expected {count} message(s), got {len(self.messages)}")
+            return list(self.messages)
+
+    def settings(self) -> dict[str, str]:
+        return {"SMTP_HOST": self.host, "SMTP_PORT": str(self.port), "SMTP_SECURITY": "none"}
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpCapture]:
+    """An SMTP server on a free port that keeps every message it receives."""
+    capture = SmtpCapture(host="127.0.0.1", port=free_port())
+    controller = Controller(capture, hostname=capture.host, port=capture.port)
+    controller.start()
+    yield capture
+    controller.stop()
+
+
+# --- the service as a real process ----------------------------------------------------------
+
+
+class ServerProcess:
+    def __init__(self, args: list[str], env: dict[str, str], port: int) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self._lines: list[str] = []
+        self._new_line = threading.Condition()
+        self.process = subprocess.Popen(
+            args,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with self._new_line:
+                self._lines.append(line)
+                self._new_line.notify_all()
+
+    def output(self) -> str:
+        with self._new_line:
+            return "".join(self._lines)
+
+    def wait_for_output(self, text: str, timeout: float = 15.0) -> None:
+        """Block until the server has printed `text`."""
+        with self._new_line:
+            if not self._new_line.wait_for(lambda: text in "".join(self._lines), timeout):
+                raise AssertionError(f"server never printed {text!r}:\n{''.join(self._lines)}")
+
+    def wait_until_serving(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited early:\n{self.output()}")
+            try:
+                if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"server did not start in {timeout}s:\n{self.output()}")
+
+    def terminate(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout: float = 30.0) -> int:
+        code = self.process.wait(timeout)
+        self._reader.join(timeout=5)
+        return code
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+class LiveServers:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.started: list[ServerProcess] = []
+
+    def start(
+        self, *, env: dict[str, str] | None = None, args: list[str] | None = None
+    ) -> ServerProcess:
+        """Run `empulse serve` (or `python -m <args>` when given) on a free port."""
+        port = free_port()
+        environment = {
+            **os.environ,
+            "EMPULSE_ENV": "test",
+            "EMPULSE_DATA_DIR": str(self.data_dir),
+            "PYTHONPATH": str(REPO_ROOT),
+            **(env or {}),
+        }
+        command = [sys.executable, "-m", *(args or ["empulse.cli", "serve"]), "--port", str(port)]
+        server = ServerProcess(command, environment, port)
+        self.started.append(server)
+        server.wait_until_serving()
+        return server
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServers]:
+    servers = LiveServers(tmp_path / "live")
+    yield servers
+    for server in servers.started:
+        server.stop()

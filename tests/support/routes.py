@@ -1,0 +1,63 @@
+"""Routes that exist only in tests, to drive the platform (body parsing, errors, database) from
+the outside; they are mounted on a real app built by `create_app`."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, Depends, FastAPI
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+
+from empulse.models import User
+from empulse.services import DbSession
+from empulse.web.ratelimit import RateLimit
+
+log = structlog.stdlib.get_logger("tests.routes")
+
+
+class EchoIn(BaseModel):
+    name: str = Field(min_length=1, max_length=50)
+    count: int = Field(ge=0)
+    tags: list[str] = Field(default_factory=list, max_length=10)
+    extra: dict[str, Any] | None = None
+
+
+router = APIRouter(prefix="/api/v1/_test", dependencies=[Depends(RateLimit("default"))])
+
+
+@router.post("/echo")
+async def echo(body: EchoIn) -> EchoIn:
+    return body
+
+
+@router.get("/boom")
+async def boom() -> None:
+    raise RuntimeError("SELECT secret FROM internals -- this text must never leave the server")
+
+
+@router.get("/users/count")
+async def count_users(session: DbSession) -> dict[str, int]:
+    total = await session.scalar(select(func.count()).select_from(User))
+    return {"users": int(total or 0)}
+
+
+@router.get("/login-limited", dependencies=[Depends(RateLimit("login"))])
+async def login_limited() -> dict[str, bool]:
+    return {"ok": True}
+
+
+@router.get("/slow")
+async def slow(seconds: float = 0.5) -> dict[str, float]:
+    # Stands for real work that takes a while (a slow query, an upload); the log line tells a
+    # test that the request is in flight.
+    log.info("slow_request_started", seconds=seconds)
+    await asyncio.sleep(seconds)
+    return {"slept": seconds}
+
+
+def add_test_routes(app: FastAPI) -> FastAPI:
+    app.include_router(router)
+    return app

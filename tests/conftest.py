@@ -42,6 +42,9 @@ from tests.support.services import (
     redis_url,
 )
 
+# Real S3 and SMTP servers, and the service as a real process.
+pytest_plugins = ["tests.support.fixtures"]
+
 
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
@@ -263,9 +266,3 @@ def redis_client(redis_server_url: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_server_url)
     yield client
     client.close()
-
-
-# Re-exported fixtures from the support package (S3 and SMTP servers, live server process).
-from tests.support.fixtures import live_server, s3_server, smtp_server  # noqa: E402
-
-__all__ = ["live_server", "s3_server", "smtp_server"]

@@ -159,6 +159,32 @@ class Settings(BaseSettings):
         "EmPulse <no-reply@empulse.localhost>", validation_alias=_env("EMAIL_FROM")
     )
 
+    @field_validator(
+        "database_url_raw",
+        "redis_url",
+        "jwt_secret",
+        "encryption_key",
+        "s3_bucket",
+        "s3_endpoint_url",
+        "s3_region",
+        "s3_access_key_id",
+        "s3_secret_access_key",
+        "s3_public_url",
+        "r2_account_id",
+        "smtp_host",
+        "smtp_port",
+        "smtp_username",
+        "smtp_password",
+        "resend_api_key",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # `FOO=` in a .env file or a deployment template means "not set", not "empty secret".
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
     @field_validator("allowed_origins", mode="before")
     @classmethod
     def _parse_origins(cls, value: Any) -> Any:
@@ -233,6 +259,29 @@ class Settings(BaseSettings):
         return {**DEFAULT_RATE_LIMITS, **self.rate_limit_overrides}
 
     @property
+    def smtp(self) -> SmtpSettings | None:
+        """Where mail goes over SMTP; None means the local outbox."""
+        if self.smtp_host:
+            default_port = {"tls": 465, "starttls": 587, "none": 25}[self.smtp_security]
+            return SmtpSettings(
+                host=self.smtp_host,
+                port=self.smtp_port or default_port,
+                username=self.smtp_username,
+                password=self.smtp_password.get_secret_value() if self.smtp_password else None,
+                security=self.smtp_security,
+            )
+        if self.resend_api_key:
+            # Resend's SMTP relay: user "resend", the API key as password, implicit TLS.
+            return SmtpSettings(
+                host="smtp.resend.com",
+                port=465,
+                username="resend",
+                password=self.resend_api_key.get_secret_value(),
+                security="tls",
+            )
+        return None
+
+    @property
     def outbox_dir(self) -> Path:
         return self.data_dir / "outbox"
 
@@ -286,6 +335,18 @@ def with_local_secrets(settings: Settings) -> Settings:
     if not settings.encryption_key:
         update["encryption_key"] = SecretStr(stored["encryption_key"])
     return settings.model_copy(update=update)
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    security: Literal["starttls", "tls", "none"]
+
+    def __repr__(self) -> str:
+        return f"SmtpSettings(host={self.host!r}, port={self.port}, security={self.security!r})"
 
 
 class Severity(StrEnum):
@@ -394,8 +455,8 @@ def check_settings(settings: Settings) -> list[ConfigCheck]:
         _embedded_check(
             "SMTP_HOST",
             "unset: emails are written to the local outbox, not sent",
-            "SMTP" if (settings.smtp_host or settings.resend_api_key) else "local outbox",
-            not (settings.smtp_host or settings.resend_api_key),
+            "SMTP" if settings.smtp else "local outbox",
+            settings.smtp is None,
             settings,
         ),
     ]

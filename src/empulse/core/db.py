@@ -119,10 +119,24 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+def _raised_inside_database_driver(exc: BaseException) -> bool:
+    # A refused or reset connection surfaces as a bare OSError from the driver, unwrapped by
+    # SQLAlchemy when it happens while the pool opens a connection.
+    traceback = exc.__traceback__
+    while traceback is not None:
+        module = traceback.tb_frame.f_globals.get("__name__", "")
+        if module.startswith(("sqlalchemy.", "asyncpg.", "aiosqlite.")):
+            return True
+        traceback = traceback.tb_next
+    return False
+
+
 def is_unavailable_error(exc: BaseException) -> bool:
     """True when the error means the database cannot be reached or answered too late."""
-    if isinstance(exc, PoolTimeoutError | TimeoutError | ConnectionError | OSError):
+    if isinstance(exc, PoolTimeoutError):
         return True
+    if isinstance(exc, OSError | TimeoutError):
+        return _raised_inside_database_driver(exc)
     if isinstance(exc, InterfaceError | OperationalError):
         return True
     if isinstance(exc, DBAPIError):

@@ -1,0 +1,161 @@
+"""Liveness, readiness, the configuration check and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from sqlalchemy.engine import make_url
+
+from empulse import __version__
+from empulse.services import Services
+from tests.conftest import Backend
+from tests.support.fixtures import S3Server
+from tests.support.proxy import proxy_to
+from tests.support.services import free_port
+from tests.web.test_problems import assert_problem
+
+
+async def test_liveness_reports_the_version(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "version": __version__}
+
+
+async def test_ready_when_every_dependency_answers(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    harness = await make_client(backend)
+    response = await harness.client.get("/api/health/ready")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "ready"
+    expected = {"database", "storage"} | ({"redis"} if backend.name == "services" else set())
+    assert set(body["checks"]) == expected
+    assert all(check["ok"] for check in body["checks"].values())
+
+
+async def test_database_restart_is_503_then_recovers_without_restarting_the_app(
+    postgres_url: str, make_client: Callable[..., Any]
+) -> None:
+    """SECURITY.md "Faults": 503 while PostgreSQL is down, recovery through pre-ping."""
+    url = make_url(postgres_url)
+    with proxy_to(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        harness = await make_client(
+            Backend("services", {}, postgres_url=postgres_url),
+            DATABASE_URL=proxied,
+            DATABASE_CONNECT_TIMEOUT="1",
+        )
+        client = harness.client
+        assert (await client.get("/api/v1/_test/users/count")).status_code == 200
+
+        proxy.cut()
+        body = assert_problem(await client.get("/api/health/ready"), 503, "not_ready")
+        assert body["failed"] == ["database"]
+        # Liveness checks no dependency: an outage does not make an orchestrator restart us.
+        assert (await client.get("/api/health")).status_code == 200
+        response = await client.get("/api/v1/_test/users/count")
+        assert_problem(response, 503, "database_unavailable")
+        assert response.headers["retry-after"] == "5"
+
+        proxy.restore()
+        assert (await client.get("/api/health/ready")).status_code == 200
+        assert (await client.get("/api/v1/_test/users/count")).json() == {"users": 0}
+
+
+async def test_not_ready_names_the_unreachable_redis(
+    embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    harness = await make_client(embedded, REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    body = assert_problem(await harness.client.get("/api/health/ready"), 503, "not_ready")
+    assert body["failed"] == ["redis"]
+
+
+async def test_ready_with_s3_storage(
+    embedded: Backend, make_client: Callable[..., Any], s3_server: S3Server
+) -> None:
+    harness = await make_client(embedded, **s3_server.settings())
+    response = await harness.client.get("/api/health/ready")
+    assert response.status_code == 200, response.text
+    assert response.json()["checks"]["storage"]["ok"] is True
+
+
+async def test_not_ready_when_the_s3_bucket_is_missing(
+    embedded: Backend, make_client: Callable[..., Any], s3_server: S3Server
+) -> None:
+    harness = await make_client(
+        embedded, **{**s3_server.settings(), "S3_BUCKET": "bucket-that-does-not-exist"}
+    )
+    body = assert_problem(await harness.client.get("/api/health/ready"), 503, "not_ready")
+    assert body["failed"] == ["storage"]
+
+
+async def test_draining_process_is_not_ready(
+    embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    harness = await make_client(embedded)
+    services: Services = harness.app.state.services
+    services.draining = True
+    body = assert_problem(await harness.client.get("/api/health/ready"), 503, "draining")
+    assert "Shutting down" in body["detail"]
+    # Liveness is unaffected: the process is finishing its work, not broken.
+    assert (await harness.client.get("/api/health")).status_code == 200
+
+
+async def test_startup_check_reports_each_setting_without_values(
+    embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    harness = await make_client(embedded)
+    response = await harness.client.get("/api/startup-check")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["mode"] == "test"
+    assert body["ok"] is True
+    names = {check["name"] for check in body["checks"]}
+    assert {"JWT_SECRET", "ENCRYPTION_KEY", "DATABASE_URL", "APP_URL"} <= names
+    settings = harness.settings
+    assert settings.jwt_secret is not None
+    assert settings.encryption_key is not None
+    assert settings.jwt_secret.get_secret_value() not in response.text
+    assert settings.encryption_key.get_secret_value() not in response.text
+
+
+async def test_startup_check_fails_for_an_unsafe_configuration(
+    embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    harness = await make_client(embedded, JWT_SECRET="q7z-k3y", ALLOWED_ORIGINS="*")
+    response = await harness.client.get("/api/startup-check")
+    assert response.status_code == 503
+    failing = {c["name"]: c["detail"] for c in response.json()["checks"] if c["status"] == "error"}
+    assert set(failing) == {"JWT_SECRET", "ALLOWED_ORIGINS"}
+    assert "q7z-k3y" not in response.text
+
+
+async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClient) -> None:
+    await client.get("/api/v1")
+    await client.get("/api/v1/no-such-thing")
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert 'empulse_http_requests_total{method="GET",route="/api/v1",status="200"}' in text
+    assert 'route="unmatched",status="404"' in text
+    assert "empulse_http_request_duration_seconds_bucket" in text
+    # Raw paths never become labels (unbounded series).
+    assert "no-such-thing" not in text
+
+
+async def test_redis_outage_makes_readiness_fail_and_recovers(
+    redis_server_url: str, embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    url = make_url(redis_server_url.replace("redis://", "postgresql://", 1))
+    with proxy_to(url.host or "127.0.0.1", url.port or 6379) as proxy:
+        harness = await make_client(embedded, REDIS_URL=f"redis://127.0.0.1:{proxy.port}/0")
+        assert (await harness.client.get("/api/health/ready")).status_code == 200
+        proxy.cut()
+        body = assert_problem(await harness.client.get("/api/health/ready"), 503, "not_ready")
+        assert body["failed"] == ["redis"]
+        proxy.restore()
+        assert (await harness.client.get("/api/health/ready")).status_code == 200

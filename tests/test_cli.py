@@ -1,0 +1,152 @@
+"""The `empulse` command line, run as a user would."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from empulse import __version__
+from empulse.config import load_settings
+from empulse.core.db import create_engine, create_sessionmaker
+from empulse.core.passwords import verify_password
+from empulse.models import User
+from empulse.users import repository
+
+STRONG_PASSWORD = "violet-harbor-quantum-91"
+
+
+def empulse(
+    data_dir: Path, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "EMPULSE_ENV": "test", "EMPULSE_DATA_DIR": str(data_dir)}
+    env.pop("DATABASE_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "empulse.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+def load_user(data_dir: Path, email: str) -> User | None:
+    async def query() -> User | None:
+        settings = load_settings(EMPULSE_ENV="test", EMPULSE_DATA_DIR=str(data_dir))
+        engine = create_engine(settings)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                return await repository.get_by_email(session, email)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(query())
+
+
+def test_version(tmp_path: Path) -> None:
+    result = empulse(tmp_path, "version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == __version__
+
+
+def test_create_admin_from_stdin_makes_a_verified_admin(tmp_path: Path) -> None:
+    result = empulse(
+        tmp_path,
+        "create-admin",
+        "--email",
+        "Root@Example.COM",
+        "--password-stdin",
+        stdin=STRONG_PASSWORD + "\n",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "created admin root@example.com" in result.stdout
+    user = load_user(tmp_path, "root@example.com")
+    assert user is not None
+    assert user.role == "ADMIN"
+    assert user.email_verified_at is not None
+    assert user.password_hash.startswith("$argon2id$")
+    assert verify_password(user.password_hash, STRONG_PASSWORD)
+    assert STRONG_PASSWORD not in result.stdout + result.stderr
+
+
+def test_create_admin_promotes_an_existing_user(tmp_path: Path) -> None:
+    assert (
+        empulse(
+            tmp_path,
+            "create-admin",
+            "--email",
+            "a@example.com",
+            "--password-stdin",
+            stdin=STRONG_PASSWORD,
+        ).returncode
+        == 0
+    )
+    user = load_user(tmp_path, "a@example.com")
+    assert user is not None
+    first_hash = user.password_hash
+
+    # An existing user: promoted, no password asked, the password left as it was.
+    result = empulse(tmp_path, "create-admin", "--email", "A@example.com")
+    assert result.returncode == 0, result.stderr
+    assert "promoted admin a@example.com" in result.stdout
+    again = load_user(tmp_path, "a@example.com")
+    assert again is not None
+    assert again.password_hash == first_hash
+
+
+def test_create_admin_refuses_a_weak_password(tmp_path: Path) -> None:
+    """ASVS 5.0 V6.2.4: common passwords are refused, even for the CLI."""
+    result = empulse(
+        tmp_path,
+        "create-admin",
+        "--email",
+        "b@example.com",
+        "--password-stdin",
+        stdin="password123\n",
+    )
+    assert result.returncode == 2
+    assert "error:" in result.stderr
+    assert load_user(tmp_path, "b@example.com") is None
+
+
+def test_create_admin_refuses_an_invalid_email(tmp_path: Path) -> None:
+    result = empulse(
+        tmp_path,
+        "create-admin",
+        "--email",
+        "not-an-email",
+        "--password-stdin",
+        stdin=STRONG_PASSWORD,
+    )
+    assert result.returncode == 2
+    assert "error:" in result.stderr
+
+
+def test_check_config_exits_non_zero_for_unsafe_production(tmp_path: Path) -> None:
+    env_result = subprocess.run(
+        [sys.executable, "-m", "empulse.cli", "check-config"],
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "EMPULSE_ENV": "production",
+            "EMPULSE_DATA_DIR": str(tmp_path),
+            "JWT_SECRET": "changeme",
+        },
+        timeout=60,
+        check=False,
+    )
+    assert env_result.returncode == 1
+    assert "error    JWT_SECRET: shorter than 32 bytes" in env_result.stdout
+    assert "error    ENCRYPTION_KEY: missing" in env_result.stdout
+    assert "changeme" not in env_result.stdout
+
+
+def test_check_config_passes_in_development(tmp_path: Path) -> None:
+    result = empulse(tmp_path, "check-config")
+    assert result.returncode == 0, result.stdout
+    assert "mode: test" in result.stdout

@@ -1,0 +1,125 @@
+"""Rate limits: per IP and per user, per route, shared through Redis, failing open."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from tests.conftest import Backend
+from tests.support.proxy import proxy_to
+from tests.web.test_problems import assert_problem
+
+
+async def _exhaust(client: httpx.AsyncClient, path: str, allowed: int) -> httpx.Response:
+    for attempt in range(allowed):
+        response = await client.get(path)
+        assert response.status_code == 200, f"request {attempt + 1}: {response.text}"
+    return await client.get(path)
+
+
+async def test_default_limit_is_100_per_minute_then_429(client: httpx.AsyncClient) -> None:
+    """PRODUCT.md: default 100/min; 429 with Retry-After and X-RateLimit-*."""
+    first = await client.get("/api/v1")
+    assert first.headers["x-ratelimit-limit"] == "100"
+    assert first.headers["x-ratelimit-remaining"] == "99"
+    refused = await _exhaust(client, "/api/v1", 99)
+    body = assert_problem(refused, 429, "rate_limited")
+    assert int(refused.headers["retry-after"]) >= 1
+    assert refused.headers["x-ratelimit-remaining"] == "0"
+    assert refused.headers["x-ratelimit-limit"] == "100"
+    assert "Try again" in body["detail"]
+
+
+async def test_route_limits_are_separate_and_tighter(client: httpx.AsyncClient) -> None:
+    """The login limit (5/min) applies on top of the default, per route."""
+    refused = await _exhaust(client, "/api/v1/_test/login-limited", 5)
+    assert_problem(refused, 429, "rate_limited")
+    assert refused.headers["x-ratelimit-limit"] == "5"
+    # Other routes still have room under the default limit.
+    assert (await client.get("/api/v1")).status_code == 200
+
+
+async def test_limits_are_per_client_address(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    first = await make_client(backend, client_ip="198.51.100.1")
+    # Same backend and the same Redis key prefix: only the address differs.
+    second = await make_client(backend, client_ip="198.51.100.2")
+    assert (await _exhaust(first.client, "/api/v1/_test/login-limited", 5)).status_code == 429
+    assert (await second.client.get("/api/v1/_test/login-limited")).status_code == 200
+
+
+async def test_forged_forwarded_for_does_not_reset_the_limit(client: httpx.AsyncClient) -> None:
+    """SECURITY.md: rate limits are not reset by a forged X-Forwarded-For."""
+    for n in range(5):
+        response = await client.get(
+            "/api/v1/_test/login-limited", headers={"X-Forwarded-For": f"10.9.9.{n}"}
+        )
+        assert response.status_code == 200
+    response = await client.get(
+        "/api/v1/_test/login-limited", headers={"X-Forwarded-For": "10.9.9.99"}
+    )
+    assert_problem(response, 429, "rate_limited")
+
+
+async def test_limits_are_global_across_processes_with_redis(
+    redis_server_url: str, embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    """Two app instances sharing Redis count against one limit."""
+    shared = {"REDIS_URL": redis_server_url, "REDIS_KEY_PREFIX": f"t-{id(embedded)}-global"}
+    one = await make_client(embedded, **shared)
+    two = await make_client(embedded, **shared)
+    for _ in range(3):
+        assert (await one.client.get("/api/v1/_test/login-limited")).status_code == 200
+    for _ in range(2):
+        assert (await two.client.get("/api/v1/_test/login-limited")).status_code == 200
+    assert_problem(await one.client.get("/api/v1/_test/login-limited"), 429, "rate_limited")
+    assert_problem(await two.client.get("/api/v1/_test/login-limited"), 429, "rate_limited")
+
+
+async def test_redis_outage_fails_open_and_is_logged(
+    redis_server_url: str,
+    embedded: Backend,
+    make_client: Callable[..., Any],
+    logs: Callable[[], str],
+) -> None:
+    """SECURITY.md "Faults": with Redis down, general routes keep working; the failure is
+    logged and counted."""
+    host_port = redis_server_url.split("//", 1)[1].split("/", 1)[0]
+    host, port = host_port.split(":")
+    with proxy_to(host, int(port)) as proxy:
+        harness = await make_client(embedded, REDIS_URL=f"redis://127.0.0.1:{proxy.port}/0")
+        assert (await harness.client.get("/api/v1")).status_code == 200
+        proxy.cut()
+        for _ in range(3):
+            assert (await harness.client.get("/api/v1")).status_code == 200
+        warnings = [
+            json.loads(line)
+            for line in logs().splitlines()
+            if "rate_limit_store_unavailable" in line
+        ]
+        assert warnings
+        assert warnings[0]["level"] == "warning"
+        metrics = (await harness.client.get("/metrics")).text
+        assert "empulse_rate_limit_backend_errors_total" in metrics
+
+
+async def test_rejections_are_counted_in_metrics(client: httpx.AsyncClient) -> None:
+    await _exhaust(client, "/api/v1/_test/login-limited", 5)
+    text = (await client.get("/metrics")).text
+    line = next(
+        line
+        for line in text.splitlines()
+        if line.startswith('empulse_rate_limit_rejections_total{key="ip",limit="login"}')
+    )
+    assert float(line.rsplit(" ", 1)[1]) >= 1
+
+
+async def test_limits_can_be_configured(embedded: Backend, make_client: Callable[..., Any]) -> None:
+    harness = await make_client(embedded, RATE_LIMITS="login=2/minute")
+    refused = await _exhaust(harness.client, "/api/v1/_test/login-limited", 2)
+    assert_problem(refused, 429, "rate_limited")
+    assert refused.headers["x-ratelimit-limit"] == "2"

@@ -11,24 +11,24 @@ from contextlib import asynccontextmanager
 from types import FrameType
 from typing import Any
 
-import structlog
 from fastapi import FastAPI
-from starlette.middleware.cors import CORSMiddleware
 
 from empulse import __version__
 from empulse.api import API_PREFIX, DOCS_URL, OPENAPI_URL, api_router
 from empulse.config import Settings, ensure_safe, load_settings
 from empulse.core import migrations
-from empulse.core.logging import configure_logging
+from empulse.core.logging import configure_logging, get_logger
+from empulse.health.endpoints import liveness_route
 from empulse.health.endpoints import router as health_router
 from empulse.services import Services, build_services
 from empulse.web.body_limit import BodyLimitMiddleware
 from empulse.web.context import RequestContextMiddleware
+from empulse.web.cors import CorsMiddleware
 from empulse.web.docs import mount_docs
 from empulse.web.problems import register_error_handlers
 from empulse.web.security_headers import SecurityHeadersMiddleware
 
-log = structlog.stdlib.get_logger("empulse.app")
+log = get_logger("empulse.app")
 
 
 class UnmigratedDatabaseError(RuntimeError):
@@ -123,12 +123,16 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        # Traces and metrics are Prometheus and structured logs here; FastAPI's OpenTelemetry
+        # hooks would otherwise check for configured providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         responses={
             422: {"description": "Validation failed (problem document with `errors`)."},
             429: {"description": "Rate limited (problem document; see `Retry-After`)."},
         },
     )
     register_error_handlers(app)
+    app.router.routes.insert(0, liveness_route)
     app.include_router(health_router)
     app.include_router(api_router)
     mount_docs(app, docs_url=DOCS_URL, openapi_url=OPENAPI_URL, title="EmPulse API")
@@ -140,21 +144,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         default_limit=settings.max_json_body_bytes,
         json_prefix=API_PREFIX,
     )
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.allowed_origins,
-        allow_credentials=True,
-        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "X-CSRF-Token", "X-Request-ID"],
-        expose_headers=[
-            "X-Request-ID",
-            "Retry-After",
-            "X-RateLimit-Limit",
-            "X-RateLimit-Remaining",
-            "X-RateLimit-Reset",
-        ],
-        max_age=600,
-    )
+    app.add_middleware(CorsMiddleware, allowed_origins=settings.allowed_origins)
     app.add_middleware(RequestContextMiddleware, trusted_proxies=settings.trusted_proxies)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production, docs_prefix=DOCS_URL)
     return app

@@ -26,7 +26,7 @@ def test_sigterm_finishes_in_flight_requests_and_exits_zero(live_server: LiveSer
     server.wait_for_output("slow_request_started")
 
     server.terminate()
-    server.wait_for_output('"event": "draining"')
+    server.wait_for_output('"event":"draining"')
     ready = httpx.get(f"{server.url}/api/health/ready", timeout=5)
     assert ready.status_code == 503
     assert ready.json()["code"] == "draining"
@@ -38,7 +38,7 @@ def test_sigterm_finishes_in_flight_requests_and_exits_zero(live_server: LiveSer
 
     assert server.wait(30) == 0
     output = server.output()
-    assert '"event": "stopped"' in output
+    assert '"event":"stopped"' in output
     assert "Traceback" not in output
 
 

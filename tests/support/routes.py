@@ -6,16 +6,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import structlog
 from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
+from empulse.core.logging import get_logger
 from empulse.models import User
 from empulse.services import DbSession
 from empulse.web.ratelimit import RateLimit
 
-log = structlog.stdlib.get_logger("tests.routes")
+log = get_logger("tests.routes")
 
 
 class EchoIn(BaseModel):

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
-import structlog
 
-from empulse.core.logging import REDACTED
+from empulse.core.logging import REDACTED, get_logger
 
 BEARER = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhYmMifQ.c2lnbmF0dXJlLXZhbHVl"
 PASSWORD = "correct horse battery staple 42!"
@@ -33,7 +32,7 @@ async def test_authorization_cookies_and_error_details_are_not_logged(
 
 def test_structured_fields_are_redacted_by_name_and_by_shape(logs: Callable[[], str]) -> None:
     """ASVS 5.0 V16.2.5: passwords, tokens, cookies, Authorization and tax ids never logged."""
-    log = structlog.stdlib.get_logger("tests.redaction")
+    log = get_logger("tests.redaction")
     log.info(
         "login_attempt",
         password=PASSWORD,
@@ -51,4 +50,4 @@ def test_structured_fields_are_redacted_by_name_and_by_shape(logs: Callable[[], 
         assert secret not in output, secret
     assert REDACTED in output
     assert "pytest" in output  # ordinary values survive
-    assert '"tokenType": "bearer"' in output
+    assert '"tokenType":"bearer"' in output

@@ -6,14 +6,19 @@ same processors, so nothing reaches the output without passing the redaction ste
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
-from collections.abc import Mapping, MutableMapping
+import threading
+from collections.abc import Mapping
+from contextvars import ContextVar, Token
+from datetime import UTC, datetime
 from typing import IO, Any
 
+import orjson
 import structlog
-from structlog.types import EventDict, Processor
+from structlog.types import EventDict
 
 REDACTED = "[REDACTED]"
 
@@ -51,8 +56,13 @@ _SECRET_VALUE_PATTERNS = (
         re.IGNORECASE,
     ),
 )
+# One pass that says whether any pattern can match; most values need no substitution at all.
+_ANY_SECRET_VALUE = re.compile(
+    "|".join(f"(?:{pattern.pattern})" for pattern in _SECRET_VALUE_PATTERNS), re.IGNORECASE
+)
 
 
+@functools.lru_cache(maxsize=4096)
 def is_sensitive_key(key: str) -> bool:
     normalised = _KEY_NORMALISER.sub("", key.lower())
     if normalised in ("tokentype", "tokentypes"):
@@ -63,6 +73,8 @@ def is_sensitive_key(key: str) -> bool:
 
 
 def redact_text(text: str) -> str:
+    if _ANY_SECRET_VALUE.search(text) is None:
+        return text
     for pattern in _SECRET_VALUE_PATTERNS:
         if pattern.groups:
             text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
@@ -105,50 +117,140 @@ def _drop_color_message(_: Any, __: str, event_dict: EventDict) -> EventDict:
     return event_dict
 
 
-def _shared_processors() -> list[Processor]:
-    return [
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
-        _drop_color_message,
-    ]
+# Values bound to every log line of the current request (its id, later the user id). One
+# ContextVar holding a small dict: cheaper to merge than structlog.contextvars, which scans
+# the whole context on every line.
+_REQUEST_CONTEXT: ContextVar[dict[str, Any] | None] = ContextVar(
+    "empulse_log_context", default=None
+)
+
+
+def bind_request_context(**values: Any) -> Token[dict[str, Any] | None]:
+    """Bind values to every log line of the current task; `reset_request_context` undoes it."""
+    current = _REQUEST_CONTEXT.get()
+    return _REQUEST_CONTEXT.set({**current, **values} if current else values)
+
+
+def reset_request_context(token: Token[dict[str, Any] | None]) -> None:
+    _REQUEST_CONTEXT.reset(token)
+
+
+def _merge_request_context(_: Any, __: str, event_dict: EventDict) -> EventDict:
+    context = _REQUEST_CONTEXT.get()
+    if context:
+        for key, value in context.items():
+            event_dict.setdefault(key, value)
+    return event_dict
+
+
+class _Sink:
+    """The one output stream; lines are written whole, under a lock, and flushed."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.lock = threading.Lock()
+
+    def write_line(self, line: str) -> None:
+        with self.lock:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
+
+_sink = _Sink(sys.stdout)
+
+
+class _SinkLogger:
+    """structlog logger writing rendered lines to the shared sink."""
+
+    def msg(self, message: str) -> None:
+        _sink.write_line(message)
+
+    log = debug = info = warn = warning = err = error = critical = exception = msg
+
+
+def _sink_logger_factory(*_: Any) -> _SinkLogger:
+    return _SinkLogger()
+
+
+def write_access_line(fields: dict[str, Any]) -> None:
+    """Write the per-request access line directly: its fields are known, so it skips the
+    generic processor chain (measured at ~40 us per line, against ~5 us here). The one
+    client-controlled string, the path, is still redacted."""
+    fields["path"] = redact_text(fields["path"])
+    context = _REQUEST_CONTEXT.get()
+    if context:
+        for key, value in context.items():
+            fields.setdefault(key, value)
+    fields["event"] = "request"
+    fields["level"] = "info"
+    fields["logger"] = "empulse.access"
+    fields["ts"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    _sink.write_line(orjson.dumps(fields, default=str).decode())
 
 
 class _Formatter(structlog.stdlib.ProcessorFormatter):
-    pass
+    """Marks the handlers this module installed, so reconfiguring replaces them."""
+
+
+def _name_logger(_: Any, __: str, event_dict: EventDict) -> EventDict:
+    # structlog reserves the `logger` keyword of get_logger(); the name travels as `_logger`.
+    name = event_dict.pop("_logger", None)
+    if name is not None:
+        event_dict["logger"] = name
+    return event_dict
+
+
+def _render(_: Any, __: str, event_dict: EventDict) -> str:
+    return orjson.dumps(event_dict, default=str).decode()
 
 
 def configure_logging(level: str = "INFO", stream: IO[str] | None = None) -> None:
-    """Route structlog and stdlib logging to one JSON stream (stdout by default)."""
+    """Route structlog and stdlib logging to one JSON stream (stdout by default).
+
+    Our own events use structlog's native logger (no stdlib LogRecord on the hot path: one
+    access line per request); records from libraries (uvicorn, alembic) go through a stdlib
+    handler with the same processors, so both are redacted and rendered alike.
+    """
     numeric_level = logging.getLevelName(level.upper())
     if not isinstance(numeric_level, int):
         numeric_level = logging.INFO
+    global _sink
+    output = stream or sys.stdout
+    _sink = _Sink(output)
 
-    shared = _shared_processors()
+    timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts")
     structlog.configure(
         processors=[
-            *shared,
-            structlog.stdlib.PositionalArgumentsFormatter(),
+            _merge_request_context,
+            structlog.processors.add_log_level,
+            _name_logger,
+            timestamper,
             structlog.processors.format_exc_info,
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+            redact_secrets,
+            _render,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
-        logger_factory=structlog.stdlib.LoggerFactory(),
+        logger_factory=_sink_logger_factory,
         cache_logger_on_first_use=True,
     )
 
     formatter = _Formatter(
-        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
+        foreign_pre_chain=[
+            _merge_request_context,
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            timestamper,
+            structlog.stdlib.ExtraAdder(),
+        ],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             _drop_color_message,
             structlog.processors.format_exc_info,
             redact_secrets,
-            structlog.processors.JSONRenderer(default=str),
+            _render,
         ],
     )
-    handler = logging.StreamHandler(stream or sys.stdout)
+    handler = _SinkHandler()
     handler.setFormatter(formatter)
 
     root = logging.getLogger()
@@ -169,15 +271,14 @@ def configure_logging(level: str = "INFO", stream: IO[str] | None = None) -> Non
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
-def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)
-    return logger
+class _SinkHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            _sink.write_line(self.format(record))
+        except Exception:  # logging must never take the request down
+            self.handleError(record)
 
 
-def bind_request_context(values: MutableMapping[str, Any]) -> Any:
-    """Bind values to every log line of the current task; returns tokens for `reset`."""
-    return structlog.contextvars.bind_contextvars(**values)
-
-
-def reset_request_context(tokens: Any) -> None:
-    structlog.contextvars.reset_contextvars(**tokens)
+def get_logger(name: str) -> Any:
+    """A structlog logger whose lines carry `logger: name`; usable before configuration."""
+    return structlog.get_logger(_logger=name)

@@ -8,6 +8,7 @@ process write its samples to shared files that `/metrics` aggregates.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -40,9 +41,19 @@ RATE_LIMIT_BACKEND_ERRORS = Counter(
 )
 
 
+_request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
-    REQUESTS.labels(method, route, str(status)).inc()
-    LATENCY.labels(method, route).observe(seconds)
+    # labels() parses and hashes its arguments on every call; the children are cached per
+    # (method, route template, status), a small bounded set, since this runs on every request.
+    key = (method, route, status)
+    children = _request_children.get(key)
+    if children is None:
+        children = (REQUESTS.labels(method, route, str(status)), LATENCY.labels(method, route))
+        _request_children[key] = children
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def render() -> tuple[bytes, str]:

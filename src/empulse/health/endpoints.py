@@ -5,8 +5,9 @@ They live outside `/api/v1` and outside rate limits: probes and scrapers call th
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.routing import Route
 
 from empulse import __version__
 from empulse.core import metrics
@@ -20,11 +21,20 @@ router = APIRouter(tags=["operations"])
 _PROBLEM_503 = {"description": "Not ready; the problem document names the failing checks."}
 
 
-@router.get("/api/health", response_model=Liveness, summary="Liveness")
-async def liveness() -> Liveness:
+_LIVENESS_BODY = Liveness(version=__version__).model_dump_json(by_alias=True).encode()
+
+
+async def liveness(_: Request) -> Response:
     """The process is up and serving. Checks no dependency, so a database outage does not make
-    an orchestrator restart every instance."""
-    return Liveness(version=__version__)
+    an orchestrator restart every instance.
+
+    A plain Starlette route, matched before the API routes: probes call it constantly, and it
+    needs none of FastAPI's per-route machinery (dependencies, validation, serialisation).
+    """
+    return Response(_LIVENESS_BODY, media_type="application/json")
+
+
+liveness_route = Route("/api/health", liveness, methods=["GET"], name="liveness")
 
 
 @router.get(

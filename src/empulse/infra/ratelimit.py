@@ -16,14 +16,14 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
-import structlog
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from empulse.core import metrics
+from empulse.core.logging import get_logger
 
-log = structlog.stdlib.get_logger("empulse.ratelimit")
+log = get_logger("empulse.ratelimit")
 
 _BACKOFF_SECONDS = 2.0
 
@@ -37,8 +37,10 @@ class OnBackendError(StrEnum):
 class Decision:
     allowed: bool
     limit: int
-    remaining: int
-    reset_after: int  # seconds until the window has room again
+    # Known only for refusals: reading the window back costs a second round trip to Redis,
+    # which an allowed request does not pay.
+    remaining: int | None
+    reset_after: int  # seconds until the window has room again (0 when allowed)
 
     @property
     def retry_after(self) -> int:
@@ -86,7 +88,7 @@ class RateLimiter:
     ) -> Decision:
         """Count one request against `item` for `identifiers`; never raises for a store outage."""
         if not self.enabled:
-            return Decision(True, item.amount, item.amount, 0)
+            return Decision(True, item.amount, None, 0)
         strategy = self._local
         if self._shared is not None:
             if time.monotonic() >= self._shared_down_until:
@@ -103,7 +105,7 @@ class RateLimiter:
             else:
                 metrics.RATE_LIMIT_BACKEND_ERRORS.inc()
             if on_backend_error is OnBackendError.ALLOW:
-                return Decision(True, item.amount, item.amount, 0)
+                return Decision(True, item.amount, None, 0)
             strategy = self._local
         return await self._hit(strategy, item, identifiers)
 
@@ -113,10 +115,11 @@ class RateLimiter:
         item: RateLimitItem,
         identifiers: tuple[str, ...],
     ) -> Decision:
-        allowed = await strategy.hit(item, *identifiers)
+        if await strategy.hit(item, *identifiers):
+            return Decision(True, item.amount, None, 0)
         stats = await strategy.get_window_stats(item, *identifiers)
         reset_after = math.ceil(max(0.0, stats.reset_time - time.time()))
-        return Decision(allowed, item.amount, max(0, stats.remaining), reset_after)
+        return Decision(False, item.amount, max(0, stats.remaining), reset_after)
 
     async def ping(self) -> None:
         """Raise when the shared store does not answer (readiness)."""

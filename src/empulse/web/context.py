@@ -7,22 +7,26 @@ the endpoint and streaming bodies are not buffered.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import time
-import uuid
 from collections.abc import Sequence
 
-import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from empulse.core import metrics
 from empulse.core.errors import PROBLEM_MEDIA_TYPE, problem_body
+from empulse.core.logging import (
+    bind_request_context,
+    get_logger,
+    reset_request_context,
+    write_access_line,
+)
 
 REQUEST_ID_HEADER = b"x-request-id"
 _VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:-]{7,127}")
 
-log = structlog.stdlib.get_logger("empulse.access")
-error_log = structlog.stdlib.get_logger("empulse.error")
+error_log = get_logger("empulse.error")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -81,7 +85,7 @@ class RequestContextMiddleware:
             elif name == b"x-forwarded-for" and self.trusted_proxies:
                 forwarded_for = value.decode("latin-1")
         if request_id is None:
-            request_id = uuid.uuid4().hex
+            request_id = os.urandom(16).hex()
 
         peer = scope.get("client")
         client_ip = resolve_client_ip(
@@ -103,7 +107,7 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", ()), request_id_header]
             await send(message)
 
-        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        token = bind_request_context(request_id=request_id)
         try:
             await self.app(scope, receive, send_wrapper)
         except Exception:
@@ -137,14 +141,15 @@ class RequestContextMiddleware:
             route_label = template or "unmatched"
             method = scope["method"]
             metrics.observe_request(method, route_label, status, duration)
-            log.info(
-                "request",
-                method=method,
-                route=route_label,
-                path=scope["path"],
-                status=status,
-                duration_ms=round(duration * 1000, 2),
-                client_ip=client_ip,
-                user_id=state.get("user_id"),
+            write_access_line(
+                {
+                    "method": method,
+                    "route": route_label,
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round(duration * 1000, 2),
+                    "client_ip": client_ip,
+                    "user_id": state.get("user_id"),
+                }
             )
-            structlog.contextvars.reset_contextvars(**tokens)
+            reset_request_context(token)

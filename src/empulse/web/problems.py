@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,9 +19,10 @@ from empulse.core.errors import (
     code_for_status,
     problem_body,
 )
+from empulse.core.logging import get_logger
 from empulse.web.body_limit import _caused_by_body_too_large
 
-log = structlog.stdlib.get_logger("empulse.errors")
+log = get_logger("empulse.errors")
 
 
 def problem_response(

@@ -2,8 +2,10 @@
 
 Each request is counted per client IP and, once authentication has put a user id on the request
 state, per user as well; both must have room. The numbers come from `Settings.rate_limits`
-(PRODUCT.md's defaults, overridable with `RATE_LIMITS`). Responses carry `X-RateLimit-*`; a
-refusal is a 429 problem document with `Retry-After`.
+(PRODUCT.md's defaults, overridable with `RATE_LIMITS`). Every limited response carries
+`X-RateLimit-Limit`; a refusal is a 429 problem document with `Retry-After`,
+`X-RateLimit-Remaining` and `X-RateLimit-Reset` (reading the window back is a second Redis round
+trip, paid only when refusing).
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from empulse.infra.ratelimit import Decision, OnBackendError, RateLimiter
 
 
 def _headers(decision: Decision) -> dict[str, str]:
-    return {
-        "X-RateLimit-Limit": str(decision.limit),
-        "X-RateLimit-Remaining": str(decision.remaining),
-        "X-RateLimit-Reset": str(decision.reset_after),
-    }
+    headers = {"X-RateLimit-Limit": str(decision.limit)}
+    if decision.remaining is not None:
+        headers["X-RateLimit-Remaining"] = str(decision.remaining)
+        headers["X-RateLimit-Reset"] = str(decision.retry_after)
+    return headers
 
 
 async def enforce(
@@ -49,7 +51,7 @@ async def enforce(
                 f"Too many requests. Try again in {decision.retry_after} seconds.",
                 headers=headers,
             )
-        if tightest is None or decision.remaining < tightest.remaining:
+        if tightest is None or decision.limit < tightest.limit:
             tightest = decision
     return tightest
 

@@ -43,10 +43,8 @@ class SecurityHeadersMiddleware:
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", ()))
-                present = {name.lower() for name, _ in headers}
-                headers.extend(header for header in extra if header[0] not in present)
-                if b"cache-control" not in present:
+                headers = [*message.get("headers", ()), *extra]
+                if not any(name.lower() == b"cache-control" for name, _ in headers):
                     # Responses may carry personal data; nothing is cached unless a route says so.
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers

@@ -1,0 +1,262 @@
+"""HTTP benchmark: the full EmPulse stack against a bare Starlette endpoint on the same server.
+
+    uv run python -m bench.run [--duration 10] [--connections 32] [--workers 1 2]
+
+Starts each server on loopback (EmPulse on PostgreSQL and Redis when they answer, embedded
+otherwise), drives it with wrk for a bounded time, and prints throughput, p50/p99 latency and
+peak memory (the sum of VmHWM over the server's processes), with the ratio to the bare endpoint
+measured in the same run. Needs `wrk` (Debian: `apt-get install wrk`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from tests.support.services import (
+    free_port,
+    postgres_admin_url,
+    postgres_available,
+    redis_available,
+    redis_url,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Result:
+    name: str
+    workers: int
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    peak_rss_mb: float
+    non_2xx: int
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    found = [int(child) for child in text.split()]
+    return found + [grandchild for child in found for grandchild in _children(child)]
+
+
+def _peak_rss_mb(pid: int) -> float:
+    total_kb = 0
+    for process in [pid, *_children(pid)]:
+        try:
+            status = Path(f"/proc/{process}/status").read_text()
+        except OSError:
+            continue
+        match = re.search(r"VmHWM:\s+(\d+) kB", status)
+        if match:
+            total_kb += int(match.group(1))
+    return total_kb / 1024
+
+
+def _wait_until_serving(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def _parse_duration_ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def _wrk(url: str, duration: int, connections: int) -> tuple[float, float, float, int]:
+    output = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = _parse_duration_ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _parse_duration_ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
+    non_2xx_match = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    return rps, p50, p99, int(non_2xx_match.group(1)) if non_2xx_match else 0
+
+
+def _serve(command: list[str], env: dict[str, str], url: str) -> subprocess.Popen[bytes]:
+    log = open(env["BENCH_LOG"], "ab")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
+    _wait_until_serving(url, process)
+    return process
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def measure(
+    name: str,
+    command: list[str],
+    env: dict[str, str],
+    path: str,
+    port: int,
+    workers: int,
+    duration: int,
+    connections: int,
+) -> Result:
+    url = f"http://127.0.0.1:{port}{path}"
+    process = _serve(command, env, url)
+    try:
+        _wrk(url, 2, connections)  # warm-up: imports, connection pools, JIT-less caches
+        rps, p50, p99, non_2xx = _wrk(url, duration, connections)
+        rss = _peak_rss_mb(process.pid)
+    finally:
+        _stop(process)
+    return Result(name, workers, rps, p50, p99, rss, non_2xx)
+
+
+def _prepare_postgres() -> str | None:
+    if not postgres_available():
+        return None
+    import asyncpg
+
+    async def recreate() -> None:
+        connection = await asyncpg.connect(postgres_admin_url())
+        try:
+            await connection.execute('DROP DATABASE IF EXISTS "empulse_bench" WITH (FORCE)')
+            await connection.execute('CREATE DATABASE "empulse_bench"')
+        finally:
+            await connection.close()
+
+    asyncio.run(recreate())
+    return postgres_admin_url().rsplit("/", 1)[0] + "/empulse_bench"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--embedded",
+        action="store_true",
+        help="use SQLite and in-process limits even when PostgreSQL and Redis answer",
+    )
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install wrk")
+
+    data_dir = Path(tempfile.mkdtemp(prefix="empulse-bench-"))
+    env = {
+        **os.environ,
+        "EMPULSE_ENV": "development",
+        "EMPULSE_DATA_DIR": str(data_dir),
+        "PYTHONPATH": str(ROOT),
+        "BENCH_LOG": str(data_dir / "server.log"),
+        # The rate-limited route must stay under its limit for the whole run; the limiter
+        # still counts every request.
+        "RATE_LIMITS": "default=1000000000/minute",
+    }
+    database_url = None if args.embedded else _prepare_postgres()
+    backends = "embedded (SQLite, in-process limits)"
+    if database_url and redis_available():
+        env.update({"DATABASE_URL": database_url, "REDIS_URL": redis_url()})
+        env["REDIS_KEY_PREFIX"] = f"bench-{os.getpid()}"
+        backends = "PostgreSQL + Redis"
+    print(
+        f"backends: {backends}; wrk -t1 -c{args.connections} -d{args.duration}s; "
+        f"{os.cpu_count()} CPUs",
+        flush=True,
+    )
+
+    rows: list[tuple[Result, Result]] = []
+    for workers in args.workers:
+        port = free_port()
+        bare = measure(
+            "bare Starlette",
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bench.bare_app:create_app",
+                "--factory",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            env,
+            "/api/health",
+            port,
+            workers,
+            args.duration,
+            args.connections,
+        )
+        for name, path in (
+            ("GET /api/health", "/api/health"),
+            ("GET /api/v1 (rate-limited)", "/api/v1"),
+        ):
+            port = free_port()
+            result = measure(
+                name,
+                [
+                    sys.executable,
+                    "-m",
+                    "empulse.cli",
+                    "serve",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(workers),
+                ],
+                env,
+                path,
+                port,
+                workers,
+                args.duration,
+                args.connections,
+            )
+            rows.append((result, bare))
+        rows.append((bare, bare))
+
+    print()
+    print("| route | workers | req/s | ratio to bare | p50 ms | p99 ms | peak RSS MB | non-2xx |")
+    print("|---|---|---|---|---|---|---|---|")
+    for result, bare in rows:
+        ratio = result.requests_per_second / bare.requests_per_second
+        print(
+            f"| {result.name} | {result.workers} | {result.requests_per_second:,.0f} | "
+            f"{ratio:.2f} | {result.p50_ms:.2f} | {result.p99_ms:.2f} | "
+            f"{result.peak_rss_mb:.0f} | {result.non_2xx} |"
+        )
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -18,6 +18,12 @@ find_python() {
   return 1
 }
 
+# Machines behind a TLS-inspecting proxy ship its CA in the system bundle; uv reads
+# SSL_CERT_FILE (pip already uses the system configuration).
+if [ -z "${SSL_CERT_FILE:-}" ] && [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+  export SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
+fi
+
 if command -v uv >/dev/null 2>&1; then
   UV="$(command -v uv)"
 elif [ -x "$ROOT/.tools/uv/bin/uv" ]; then

@@ -60,15 +60,20 @@ def _install_drain_hook(services: Services) -> Callable[[], None]:
     delay = services.settings.drain_seconds
     previous: dict[int, Any] = {}
 
+    def begin_draining(signum: int, frame: FrameType | None, forward: Any) -> None:
+        log.info("draining", seconds=delay, signal=signal.Signals(signum).name)
+        loop.call_later(delay, forward, signum, frame)
+
     def handler(signum: int, frame: FrameType | None) -> None:
+        # Runs between two bytecodes of whatever the main thread was doing (possibly holding
+        # the log lock), so it only sets a flag and hands the rest to the event loop.
         first = not services.draining
         services.draining = True
         forward = previous.get(signum)
         if not callable(forward):
             return
         if first and delay > 0:
-            log.info("draining", seconds=delay)
-            loop.call_soon_threadsafe(loop.call_later, delay, forward, signum, frame)
+            loop.call_soon_threadsafe(begin_draining, signum, frame, forward)
         else:
             forward(signum, frame)
 

@@ -16,10 +16,13 @@ def test_sigterm_finishes_in_flight_requests_and_exits_zero(live_server: LiveSer
     )
     assert httpx.get(f"{server.url}/api/health/ready").status_code == 200
 
-    result: dict[str, httpx.Response] = {}
+    result: dict[str, httpx.Response | Exception] = {}
 
     def slow_request() -> None:
-        result["response"] = httpx.get(f"{server.url}/api/v1/_test/slow?seconds=3", timeout=30)
+        try:
+            result["response"] = httpx.get(f"{server.url}/api/v1/_test/slow?seconds=3", timeout=30)
+        except httpx.HTTPError as exc:
+            result["response"] = exc
 
     worker = threading.Thread(target=slow_request)
     worker.start()
@@ -33,6 +36,7 @@ def test_sigterm_finishes_in_flight_requests_and_exits_zero(live_server: LiveSer
 
     worker.join(30)
     response = result["response"]
+    assert isinstance(response, httpx.Response), f"{response!r}\n{server.output()}"
     assert response.status_code == 200
     assert response.json() == {"slept": 3.0}
 

@@ -148,7 +148,7 @@ class _Sink:
 
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # a signal handler may log while the main thread writes
 
     def write_line(self, line: str) -> None:
         with self.lock:

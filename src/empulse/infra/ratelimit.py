@@ -1,12 +1,13 @@
 """Rate limiting on the `limits` library: Redis when configured (global across processes), in
 process otherwise.
 
-The algorithm is the library's sliding-window counter. What this module adds is the behaviour
-when Redis fails: the check never raises. Depending on the limit's policy, the request is let
-through (fail open, for general routes) or counted by an in-process limiter instead (for
-authentication throttles, SECURITY.md "Faults"). Either way the failure is logged and counted,
-and Redis is not asked again for a short back-off, so an outage does not add a timeout to every
-request.
+The algorithm is the library's moving window (exact: a burst at a window boundary cannot
+double the limit, unlike fixed or approximated sliding windows). What this module adds is the
+behaviour when Redis fails: the check never raises. Depending on the limit's policy, the
+request is let through (fail open, for general routes) or counted by an in-process limiter
+instead (for authentication throttles, SECURITY.md "Faults"). Either way the failure is logged
+and counted, and Redis is not asked again for a short back-off, so an outage does not add a
+timeout to every request.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from enum import StrEnum
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.aio.strategies import MovingWindowRateLimiter
 
 from empulse.core import metrics
 from empulse.core.logging import get_logger
@@ -57,8 +58,8 @@ class RateLimiter:
         enabled: bool = True,
     ) -> None:
         self.enabled = enabled
-        self._local = SlidingWindowCounterRateLimiter(MemoryStorage())
-        self._shared: SlidingWindowCounterRateLimiter | None = None
+        self._local = MovingWindowRateLimiter(MemoryStorage())
+        self._shared: MovingWindowRateLimiter | None = None
         self._shared_storage: Storage | None = None
         if redis_url:
             uri = "async+" + redis_url if not redis_url.startswith("async+") else redis_url
@@ -69,7 +70,7 @@ class RateLimiter:
                 socket_timeout=timeout,
                 socket_connect_timeout=timeout,
             )
-            self._shared = SlidingWindowCounterRateLimiter(self._shared_storage)
+            self._shared = MovingWindowRateLimiter(self._shared_storage)
         self._shared_down_until = 0.0
 
     @property
@@ -111,7 +112,7 @@ class RateLimiter:
 
     @staticmethod
     async def _hit(
-        strategy: SlidingWindowCounterRateLimiter,
+        strategy: MovingWindowRateLimiter,
         item: RateLimitItem,
         identifiers: tuple[str, ...],
     ) -> Decision:

@@ -101,6 +101,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         restore_signals = _install_drain_hook(services)
         try:
             await _prepare_database(services)
+            services.start_background(run_jobs=settings.jobs_in_process)
             log.info(
                 "started",
                 version=__version__,

@@ -113,6 +113,22 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr | None = Field(None, validation_alias=_env("JWT_SECRET"))
     encryption_key: SecretStr | None = Field(None, validation_alias=_env("ENCRYPTION_KEY"))
 
+    # Sessions
+    access_token_minutes: int = Field(
+        15, ge=1, le=15, validation_alias=_env("ACCESS_TOKEN_MINUTES")
+    )
+    refresh_token_days: int = Field(30, ge=1, le=90, validation_alias=_env("REFRESH_TOKEN_DAYS"))
+    session_cache_seconds: float = Field(
+        30.0, ge=0, le=300, validation_alias=_env("SESSION_CACHE_SECONDS")
+    )
+
+    # Background jobs
+    jobs_in_process: bool = Field(True, validation_alias=_env("EMPULSE_JOBS_IN_PROCESS"))
+    jobs_poll_seconds: float = Field(1.0, gt=0, validation_alias=_env("EMPULSE_JOBS_POLL_SECONDS"))
+    jobs_backoff_seconds: float = Field(
+        2.0, gt=0, validation_alias=_env("EMPULSE_JOBS_BACKOFF_SECONDS")
+    )
+
     # HTTP
     app_url: str = Field(
         "http://localhost:3000", validation_alias=_env("APP_URL", "NEXT_PUBLIC_APP_URL")

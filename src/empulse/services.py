@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -10,8 +11,12 @@ from fastapi import Depends, Request
 from limits import RateLimitItem
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from empulse.auth.session_cache import SessionCache
 from empulse.config import Settings
+from empulse.core.crypto import Sealer, derive_key
 from empulse.core.db import create_engine, create_sessionmaker, session_scope
+from empulse.infra.email import Mailer, create_mailer
+from empulse.infra.jobs import JobRunner
 from empulse.infra.ratelimit import RateLimiter
 from empulse.infra.storage import Storage, create_storage
 
@@ -24,19 +29,47 @@ class Services:
     rate_limiter: RateLimiter
     rate_limit_items: dict[str, RateLimitItem]
     storage: Storage
+    mailer: Mailer
+    job_sealer: Sealer
+    jwt_secret: str
+    csrf_key: bytes
+    session_cache: SessionCache
+    job_runner: JobRunner
     # Set when SIGTERM arrives: readiness answers 503 while in-flight requests finish.
     draining: bool = field(default=False)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _listener: asyncio.Task[None] | None = None
+    _runner: asyncio.Task[None] | None = None
+
+    def start_background(self, *, run_jobs: bool) -> None:
+        """Start the session-revocation listener, and the job runner when jobs run here."""
+        self._listener = asyncio.create_task(self.session_cache.listen(self._stop))
+        if run_jobs:
+            self._runner = asyncio.create_task(self.job_runner.run(self._stop))
 
     async def aclose(self) -> None:
+        self._stop.set()
+        if self._listener is not None:
+            self._listener.cancel()  # holds no work; waiting would only wait for its poll
+        if self._runner is not None:
+            # The job in hand finishes (bounded by its own timeout); then the loop ends.
+            await asyncio.wait([self._runner], timeout=30)
+            self._runner.cancel()
+        await self.session_cache.aclose()
         await self.engine.dispose()
 
 
 def build_services(settings: Settings) -> Services:
+    if settings.jwt_secret is None or settings.encryption_key is None:
+        raise RuntimeError("secrets are missing; load settings with load_settings()")
     engine = create_engine(settings)
-    return Services(
+    sessionmaker = create_sessionmaker(engine)
+    encryption_key = settings.encryption_key.get_secret_value()
+    jwt_secret = settings.jwt_secret.get_secret_value()
+    services = Services(
         settings=settings,
         engine=engine,
-        sessionmaker=create_sessionmaker(engine),
+        sessionmaker=sessionmaker,
         rate_limiter=RateLimiter(
             redis_url=settings.redis_url,
             key_prefix=settings.redis_key_prefix,
@@ -47,7 +80,24 @@ def build_services(settings: Settings) -> Services:
             name: RateLimiter.parse(limit) for name, limit in settings.rate_limits.items()
         },
         storage=create_storage(settings),
+        mailer=create_mailer(settings),
+        job_sealer=Sealer(derive_key(encryption_key, "jobs")),
+        jwt_secret=jwt_secret,
+        csrf_key=derive_key(jwt_secret.encode().hex(), "csrf"),
+        session_cache=SessionCache(
+            ttl_seconds=settings.session_cache_seconds,
+            redis_url=settings.redis_url,
+            key_prefix=settings.redis_key_prefix,
+        ),
+        job_runner=JobRunner(
+            sessionmaker,
+            context=None,
+            poll_interval=settings.jobs_poll_seconds,
+            backoff_base=settings.jobs_backoff_seconds,
+        ),
     )
+    services.job_runner.context = services
+    return services
 
 
 def get_services(request: Request) -> Services:
@@ -56,7 +106,10 @@ def get_services(request: Request) -> Services:
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async for session in session_scope(get_services(request).sessionmaker):
+    services = get_services(request)
+    async for session in session_scope(services.sessionmaker):
+        # A commit that enqueued jobs wakes this process's runner (if it runs one).
+        session.sync_session.info["wake_jobs"] = services.job_runner.wake
         yield session
 
 

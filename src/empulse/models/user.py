@@ -3,8 +3,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import CheckConstraint, String
+from sqlalchemy import JSON, CheckConstraint, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from empulse.core.db import Base, TimestampedMixin
@@ -14,6 +15,14 @@ class UserRole(StrEnum):
     USER = "USER"
     ARTIST = "ARTIST"
     ADMIN = "ADMIN"
+
+
+DEFAULT_PRIVACY: dict[str, bool] = {
+    "marketingEmails": False,
+    "showListeningActivity": True,
+    "publicProfile": True,
+    "analytics": True,
+}
 
 
 class User(TimestampedMixin, Base):
@@ -28,6 +37,15 @@ class User(TimestampedMixin, Base):
     role: Mapped[str] = mapped_column(String(16), default=UserRole.USER.value)
     email_verified_at: Mapped[datetime | None] = mapped_column(default=None)
     disabled_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Lockout (SECURITY.md): failures are counted with an atomic UPDATE; 5 lock for 15 minutes.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    # Bumped whenever the password or email changes; reset and verification tokens carry the
+    # value they were issued under, so a change kills them.
+    credentials_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    privacy: Mapped[dict[str, Any]] = mapped_column(
+        JSON, default=lambda: dict(DEFAULT_PRIVACY), server_default=text("'{}'")
+    )
 
     @property
     def is_admin(self) -> bool:

@@ -1,0 +1,60 @@
+"""The audit log of security events: who, when, from where, under which request. Never secrets."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from empulse.models import AuditEvent
+
+
+@dataclass(frozen=True, slots=True)
+class RequestMeta:
+    """Where a request came from, as the audit log records it."""
+
+    ip: str | None
+    user_agent: str | None
+    request_id: str | None
+
+    @classmethod
+    def of(cls, request: Request) -> RequestMeta:
+        agent = request.headers.get("user-agent")
+        return cls(
+            ip=getattr(request.state, "client_ip", None),
+            user_agent=agent[:400] if agent else None,
+            request_id=getattr(request.state, "request_id", None),
+        )
+
+
+def record(
+    session: AsyncSession,
+    event: str,
+    meta: RequestMeta,
+    *,
+    user_id: uuid.UUID | None = None,
+    **details: Any,
+) -> None:
+    session.add(
+        AuditEvent(
+            event=event,
+            user_id=user_id,
+            ip=meta.ip,
+            user_agent=meta.user_agent,
+            request_id=meta.request_id,
+            details=details,
+        )
+    )
+
+
+async def forget_user(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Keep a deleted user's security history without the link to the person."""
+    await session.execute(
+        update(AuditEvent)
+        .where(AuditEvent.user_id == user_id)
+        .values(user_id=None, ip=None, user_agent=None)
+    )

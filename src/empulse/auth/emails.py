@@ -1,0 +1,117 @@
+"""The account emails, as plain text and escaped HTML. Links are built from APP_URL only, never
+from the request's Host or X-Forwarded-Host (SECURITY.md "Tokens and sessions")."""
+
+from __future__ import annotations
+
+from html import escape
+from urllib.parse import urlencode
+
+from empulse.infra.email import OutgoingEmail
+
+
+def link(app_url: str, path: str, token: str) -> str:
+    return f"{app_url}{path}?{urlencode({'token': token})}"
+
+
+def _render(
+    to: str,
+    subject: str,
+    greeting: str,
+    paragraphs: list[str],
+    action: tuple[str, str] | None = None,
+) -> OutgoingEmail:
+    text_parts = [greeting, *paragraphs]
+    html_parts = [f"<p>{escape(greeting)}</p>", *(f"<p>{escape(p)}</p>" for p in paragraphs)]
+    if action is not None:
+        label, url = action
+        text_parts.insert(2 if len(paragraphs) > 0 else 1, f"{label}: {url}")
+        html_parts.append(
+            f'<p><a href="{escape(url, quote=True)}">{escape(label)}</a></p>'
+            f"<p>Or paste this address into your browser: {escape(url)}</p>"
+        )
+    text_parts.append("— EmPulse")
+    html = (
+        '<!doctype html><html><body style="font-family: sans-serif">'
+        + "".join(html_parts)
+        + "<p>— EmPulse</p></body></html>"
+    )
+    return OutgoingEmail(to=to, subject=subject, text="\n\n".join(text_parts) + "\n", html=html)
+
+
+def verify_address(to: str, name: str, url: str) -> OutgoingEmail:
+    return _render(
+        to,
+        "Confirm your EmPulse email address",
+        f"Hi {name},",
+        [
+            "Confirm this address to finish creating your EmPulse account. The link works once "
+            "and expires in 48 hours."
+        ],
+        ("Confirm my address", url),
+    )
+
+
+def already_registered(to: str, name: str, reset_url: str) -> OutgoingEmail:
+    return _render(
+        to,
+        "Someone tried to create an EmPulse account with your address",
+        f"Hi {name},",
+        [
+            "Someone (perhaps you) tried to register a new EmPulse account with this address, "
+            "which already has one. Nothing was changed.",
+            "If you forgot your password, you can choose a new one.",
+        ],
+        ("Reset my password", reset_url),
+    )
+
+
+def reset_password(to: str, name: str, url: str) -> OutgoingEmail:
+    return _render(
+        to,
+        "Reset your EmPulse password",
+        f"Hi {name},",
+        [
+            "We received a request to reset your password. The link works once and expires in "
+            "one hour. If you did not ask for this, ignore this email: your password stays as "
+            "it is."
+        ],
+        ("Choose a new password", url),
+    )
+
+
+def password_changed(to: str, name: str) -> OutgoingEmail:
+    return _render(
+        to,
+        "Your EmPulse password was changed",
+        f"Hi {name},",
+        [
+            "Your password was just changed, and your other sessions were signed out.",
+            "If this was not you, reset your password now and contact support.",
+        ],
+    )
+
+
+def account_locked(to: str, name: str, minutes: int, reset_url: str) -> OutgoingEmail:
+    return _render(
+        to,
+        "Your EmPulse account was locked after failed sign-ins",
+        f"Hi {name},",
+        [
+            f"There were several failed attempts to sign in to your account, so it is locked "
+            f"for {minutes} minutes. If this was not you, consider choosing a new password; "
+            "resetting it also unlocks the account."
+        ],
+        ("Reset my password", reset_url),
+    )
+
+
+def account_deleted(to: str, name: str) -> OutgoingEmail:
+    return _render(
+        to,
+        "Your EmPulse account was deleted",
+        f"Hi {name},",
+        [
+            "Your EmPulse account and its personal data have been deleted, as you asked. "
+            "This is the last email we send to this address."
+        ],
+    )

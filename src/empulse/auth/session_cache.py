@@ -1,0 +1,97 @@
+"""Which sessions are live, without a database round trip on every request.
+
+Each process remembers, for `SESSION_CACHE_SECONDS`, the sessions it has seen to be live.
+Revoking a session (logout, password change, disabling a user) drops it from this process's
+memory at once and, when Redis is configured, publishes its id so every other process drops it
+too within the Redis round trip. While the Redis subscription is down the cache is not trusted:
+every request asks the database, so a revocation is never missed. Without Redis (one embedded
+process) local invalidation is immediate; several processes without Redis see a revocation
+within the cache lifetime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterable
+
+import redis.asyncio as aioredis
+
+from empulse.core.logging import get_logger
+
+log = get_logger("empulse.sessions")
+
+_MAX_ENTRIES = 100_000
+
+
+class SessionCache:
+    def __init__(self, *, ttl_seconds: float, redis_url: str | None, key_prefix: str) -> None:
+        self.ttl = ttl_seconds
+        self.channel = f"{key_prefix}:sessions:revoked"
+        self._live_until: dict[uuid.UUID, float] = {}
+        self._redis = (
+            aioredis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+            if redis_url
+            else None
+        )
+        self._subscribed = self._redis is None
+
+    def is_known_live(self, session_id: uuid.UUID) -> bool:
+        if not self._subscribed or self.ttl <= 0:
+            return False
+        until = self._live_until.get(session_id)
+        return until is not None and until > time.monotonic()
+
+    def remember_live(self, session_id: uuid.UUID) -> None:
+        if self.ttl <= 0:
+            return
+        if len(self._live_until) >= _MAX_ENTRIES:
+            self._live_until.clear()
+        self._live_until[session_id] = time.monotonic() + self.ttl
+
+    async def revoked(self, session_ids: Iterable[uuid.UUID]) -> None:
+        """Forget these sessions here and tell every other process. Call after the commit."""
+        ids = [str(session_id) for session_id in session_ids]
+        for session_id in ids:
+            self._live_until.pop(uuid.UUID(session_id), None)
+        if self._redis is None or not ids:
+            return
+        try:
+            await self._redis.publish(self.channel, ",".join(ids))
+        except Exception as exc:  # the others fall back to their short cache lifetime
+            log.warning("session_revocation_not_published", error=type(exc).__name__)
+
+    async def listen(self, stop: asyncio.Event) -> None:
+        """Follow revocations published by other processes until `stop` is set."""
+        if self._redis is None:
+            return
+        delay = 0.5
+        while not stop.is_set():
+            pubsub = self._redis.pubsub()
+            try:
+                await pubsub.subscribe(self.channel)
+                self._live_until.clear()  # anything revoked while we were away
+                self._subscribed = True
+                delay = 0.5
+                while not stop.is_set():
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if message and message.get("type") == "message":
+                        for raw in message["data"].decode().split(","):
+                            self._live_until.pop(uuid.UUID(raw), None)
+            except Exception as exc:
+                if self._subscribed:
+                    log.warning("session_revocations_unsubscribed", error=type(exc).__name__)
+                self._subscribed = False
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+            finally:
+                self._subscribed = self._subscribed and not stop.is_set()
+                try:
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                except Exception as exc:  # closing a broken connection may fail too
+                    log.debug("pubsub_close_failed", error=type(exc).__name__)
+
+    async def aclose(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()

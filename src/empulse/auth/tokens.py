@@ -1,0 +1,66 @@
+"""Access tokens: short-lived HS256 JWTs that name a session (`sid`) checked on each request."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+# One allow-listed algorithm; the key is ours, never chosen by a header (jku, x5u, kid, jwk are
+# ignored by PyJWT when a key is passed). RFC 8725 section 3.1.
+ALGORITHM = "HS256"
+AUDIENCE = "empulse:access"
+ISSUER = "empulse"
+
+
+class InvalidTokenError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+    role: str
+    expires_at: datetime
+
+
+def issue_access_token(
+    secret: str, *, user_id: uuid.UUID, session_id: uuid.UUID, role: str, ttl: timedelta
+) -> tuple[str, int]:
+    now = datetime.now(UTC)
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": str(user_id),
+        "sid": str(session_id),
+        "role": role,
+        "iat": int(now.timestamp()),
+        "nbf": int(now.timestamp()),
+        "exp": int((now + ttl).timestamp()),
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM), int(ttl.total_seconds())
+
+
+def decode_access_token(secret: str, token: str) -> AccessClaims:
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "sub", "sid", "aud", "iss"]},
+            leeway=5,
+        )
+        return AccessClaims(
+            user_id=uuid.UUID(claims["sub"]),
+            session_id=uuid.UUID(claims["sid"]),
+            role=str(claims.get("role", "USER")),
+            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+        )
+    except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidTokenError(type(exc).__name__) from exc

@@ -1,0 +1,207 @@
+"""Background jobs on a database table (a transactional outbox with a worker loop).
+
+Why not a queue library: a job must be written in the same transaction as the change that
+causes it, so that a rolled-back request sends nothing and a committed one loses nothing, on
+SQLite (the embedded default) and PostgreSQL alike. Redis-based queues (dramatiq, arq, taskiq)
+cannot join the database transaction, and procrastinate, which can, runs on PostgreSQL only. The
+table below gives both guarantees with one code path; claiming uses `FOR UPDATE SKIP LOCKED` on
+PostgreSQL, so any number of `empulse worker` processes share the queue.
+
+Life of a job: `pending` -> claimed (`running`, with a lease) -> `done`, or back to `pending`
+with exponential backoff after a failure, or `dead` after `max_attempts`. A worker that crashes
+mid-job leaves a `running` row whose lease expires; the next claim picks it up again. Handlers
+must therefore be safe to run twice (at-least-once delivery).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, event, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from empulse.core.db import utcnow
+from empulse.core.logging import get_logger
+from empulse.models import Job
+
+log = get_logger("empulse.jobs")
+
+Handler = Callable[[Any, dict[str, Any]], Awaitable[None]]
+
+_handlers: dict[str, Handler] = {}
+
+
+def handler(kind: str) -> Callable[[Handler], Handler]:
+    """Register the function that runs jobs of this kind: `async def run(context, payload)`."""
+
+    def register(function: Handler) -> Handler:
+        if kind in _handlers:
+            raise ValueError(f"two handlers for job kind {kind!r}")
+        _handlers[kind] = function
+        return function
+
+    return register
+
+
+def enqueue(
+    session: AsyncSession,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    max_attempts: int = 12,
+    delay: timedelta | None = None,
+) -> Job:
+    """Add a job to the caller's unit of work; it exists only if that transaction commits."""
+    job = Job(
+        kind=kind,
+        payload=payload,
+        max_attempts=max_attempts,
+        run_at=utcnow() + (delay or timedelta()),
+    )
+    session.add(job)
+    session.sync_session.info["jobs_enqueued"] = True
+    return job
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_runner_after_commit(session: Session) -> None:
+    if session.info.pop("jobs_enqueued", False):
+        wake = session.info.get("wake_jobs")
+        if wake is not None:
+            wake()
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    id: Any
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
+
+
+class JobRunner:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        context: Any,
+        *,
+        batch_size: int = 10,
+        poll_interval: float = 1.0,
+        lease_seconds: float = 120.0,
+        backoff_base: float = 2.0,
+        backoff_max: float = 3600.0,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.context = context
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.lease = timedelta(seconds=lease_seconds)
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Run due jobs now instead of at the next poll (called after a commit that enqueued)."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until `stop` is set; the job in hand is finished first."""
+        log.info("job_runner_started", poll_interval=self.poll_interval)
+        while not stop.is_set():
+            try:
+                if await self.run_due():
+                    continue
+            except Exception as exc:  # the database may be down: keep the loop alive
+                log.warning("job_runner_error", error=type(exc).__name__)
+            self._wake.clear()
+            waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+            await asyncio.wait(waiters, timeout=self.poll_interval, return_when="FIRST_COMPLETED")
+            for waiter in waiters:
+                waiter.cancel()
+        log.info("job_runner_stopped")
+
+    async def run_due(self) -> int:
+        """Claim the jobs that are due and run them; returns how many were claimed."""
+        claimed = await self._claim()
+        for job in claimed:
+            await self._execute(job)
+        return len(claimed)
+
+    async def _claim(self) -> list[ClaimedJob]:
+        now = utcnow()
+        async with self.sessionmaker() as session:
+            due = (
+                select(Job.id)
+                .where(
+                    or_(
+                        and_(Job.status == "pending", Job.run_at <= now),
+                        and_(Job.status == "running", Job.locked_until < now),
+                    )
+                )
+                .order_by(Job.run_at)
+                .limit(self.batch_size)
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                due = due.with_for_update(skip_locked=True)
+            result = await session.execute(
+                update(Job)
+                .where(Job.id.in_(due.scalar_subquery()))
+                .values(status="running", attempts=Job.attempts + 1, locked_until=now + self.lease)
+                .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts)
+                .execution_options(synchronize_session=False)
+            )
+            rows = [ClaimedJob(*row) for row in result.all()]
+            await session.commit()
+        return rows
+
+    def _backoff(self, attempts: int) -> timedelta:
+        delay = min(self.backoff_max, self.backoff_base * 2 ** (attempts - 1))
+        # Full jitter keeps many failed jobs from retrying in lockstep.
+        return timedelta(seconds=random.uniform(delay / 2, delay))  # noqa: S311 - not security
+
+    async def _finish(self, job: ClaimedJob, **values: Any) -> None:
+        async with self.sessionmaker() as session:
+            # Guarded by the attempt number: a worker whose lease ran out must not overwrite
+            # the outcome of the worker that took the job over.
+            await session.execute(
+                update(Job)
+                .where(Job.id == job.id, Job.attempts == job.attempts)
+                .values(locked_until=None, **values)
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+
+    async def _execute(self, job: ClaimedJob) -> None:
+        run = _handlers.get(job.kind)
+        try:
+            if run is None:
+                raise LookupError(f"no handler for job kind {job.kind!r}")
+            async with asyncio.timeout(self.lease.total_seconds() * 0.8):
+                await run(self.context, job.payload)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+            if job.attempts >= job.max_attempts:
+                log.error("job_dead", job_id=str(job.id), kind=job.kind, attempts=job.attempts)
+                await self._finish(job, status="dead", last_error=error, finished_at=utcnow())
+            else:
+                delay = self._backoff(job.attempts)
+                log.warning(
+                    "job_failed",
+                    job_id=str(job.id),
+                    kind=job.kind,
+                    attempts=job.attempts,
+                    retry_in_s=round(delay.total_seconds(), 1),
+                    error=type(exc).__name__,
+                )
+                await self._finish(job, status="pending", last_error=error, run_at=utcnow() + delay)
+            return
+        # The payload may hold sealed secrets (a reset link); nothing is kept once done.
+        await self._finish(job, status="done", payload={}, finished_at=utcnow(), last_error=None)
+        log.info("job_done", job_id=str(job.id), kind=job.kind, attempts=job.attempts)

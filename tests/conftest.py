@@ -210,6 +210,9 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "EMPULSE_ENV": "test",
             "EMPULSE_DATA_DIR": str(tmp_path),
             "APP_URL": "https://app.empulse.test",
+            # Tests run due jobs themselves (tests/auth/helpers.deliver), so that what a test
+            # reads is never racing a background runner; the runner has tests of its own.
+            "EMPULSE_JOBS_IN_PROCESS": "false",
         }
         values.update(overrides)
         return load_settings(**values)
@@ -240,7 +243,7 @@ async def make_client(
         lifespan = app.router.lifespan_context(app)
         await lifespan.__aenter__()
         transport = httpx.ASGITransport(app=app, client=(client_ip, 50000))
-        client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+        client = httpx.AsyncClient(transport=transport, base_url="https://testserver")
         stack.append((lifespan, client))
         if backend.postgres_url and backend.postgres_url not in truncate:
             truncate.append(backend.postgres_url)

@@ -6,6 +6,9 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from empulse import __version__
+from empulse.auth.endpoints import csrf_router
+from empulse.auth.endpoints import router as auth_router
+from empulse.users.endpoints import router as users_router
 from empulse.web.ratelimit import RateLimit
 
 API_PREFIX = "/api/v1"
@@ -23,6 +26,11 @@ class ApiIndex(BaseModel):
 # Every route under /api/v1 counts against the default per-IP (and per-user) limit; routes add
 # their own, tighter limits on top.
 api_router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(RateLimit("default"))])
+
+
+api_router.include_router(auth_router)
+api_router.include_router(csrf_router)
+api_router.include_router(users_router)
 
 
 @api_router.get("", response_model=ApiIndex, tags=["meta"], summary="API index")

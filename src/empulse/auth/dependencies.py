@@ -1,0 +1,116 @@
+"""Who is calling: the access token from `Authorization: Bearer` or the session cookie.
+
+Transport (header or cookie) is separate from the token strategy (a JWT whose `sid` must name a
+live session). Cookie-authenticated unsafe requests must also carry the CSRF token; bearer
+requests carry no ambient credential and are exempt (SECURITY.md "Browser requests").
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from fastapi import Depends, Request
+
+from empulse.auth import csrf, repository
+from empulse.auth.tokens import InvalidTokenError, decode_access_token
+from empulse.core.errors import AppError, Unauthorized
+from empulse.core.logging import get_logger
+from empulse.services import Services, get_services
+
+ACCESS_COOKIE = "__Host-empulse_access"
+REFRESH_COOKIE = "__Secure-empulse_refresh"
+REFRESH_COOKIE_PATH = "/api/v1/auth"
+CSRF_COOKIE = "__Host-empulse_csrf"
+CSRF_HEADER = "x-csrf-token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+log = get_logger("empulse.auth")
+
+
+class CsrfFailed(AppError):
+    status = 403
+    code = "csrf_failed"
+    title = "CSRF token missing or invalid"
+
+
+class InvalidAccessToken(Unauthorized):
+    code = "invalid_token"
+    title = "Invalid access token"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+    role: str
+    via: Literal["bearer", "cookie"]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+async def _session_is_live(services: Services, session_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    if services.session_cache.is_known_live(session_id):
+        return True
+    async with services.sessionmaker() as session:
+        live = await repository.is_session_live(session, session_id, user_id)
+    if live:
+        services.session_cache.remember_live(session_id)
+    return live
+
+
+async def optional_principal(request: Request) -> Principal | None:
+    cached: Principal | None = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    services = get_services(request)
+    token = _bearer(request)
+    via: Literal["bearer", "cookie"] = "bearer"
+    if token is None:
+        token = request.cookies.get(ACCESS_COOKIE)
+        via = "cookie"
+    if token is None:
+        return None
+    try:
+        claims = decode_access_token(services.jwt_secret, token)
+    except InvalidTokenError as exc:
+        log.info("access_token_rejected", reason=str(exc))
+        raise InvalidAccessToken("The access token is invalid or expired.") from exc
+    if not await _session_is_live(services, claims.session_id, claims.user_id):
+        log.info("access_token_session_ended", user_id=str(claims.user_id))
+        raise InvalidAccessToken("This session has ended. Sign in again.", code="session_ended")
+    if (
+        via == "cookie"
+        and request.method not in _SAFE_METHODS
+        and not csrf.is_valid(
+            services.csrf_key,
+            str(claims.session_id),
+            request.headers.get(CSRF_HEADER),
+            request.cookies.get(CSRF_COOKIE),
+        )
+    ):
+        log.warning("csrf_rejected", user_id=str(claims.user_id), path=request.url.path)
+        raise CsrfFailed("Send the X-CSRF-Token header with the token from GET /csrf-token.")
+    principal = Principal(claims.user_id, claims.session_id, claims.role, via)
+    request.state.principal = principal
+    request.state.user_id = str(claims.user_id)
+    return principal
+
+
+async def require_principal(
+    principal: Annotated[Principal | None, Depends(optional_principal)],
+) -> Principal:
+    if principal is None:
+        raise Unauthorized("Sign in to do this.")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]

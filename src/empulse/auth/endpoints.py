@@ -1,0 +1,484 @@
+"""HTTP for /auth and /csrf-token: parse, rate-limit, call the service, shape the response."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from empulse.audit.service import RequestMeta
+from empulse.auth import csrf, repository, service
+from empulse.auth.dependencies import (
+    ACCESS_COOKIE,
+    CSRF_COOKIE,
+    REFRESH_COOKIE,
+    REFRESH_COOKIE_PATH,
+    CurrentPrincipal,
+    OptionalPrincipal,
+)
+from empulse.auth.schemas import (
+    AcceptedOut,
+    ChangePasswordIn,
+    CookieSessionOut,
+    CsrfOut,
+    EmailIn,
+    LoginIn,
+    LogoutIn,
+    RefreshIn,
+    RegisterIn,
+    ResetPasswordIn,
+    SessionOut,
+    TokenIn,
+    TokenPairOut,
+    TokenSessionOut,
+    UserOut,
+)
+from empulse.auth.service import IssuedSession, Revocation
+from empulse.core.emails import InvalidEmailError, normalise_email
+from empulse.core.errors import NotFound, ValidationFailed
+from empulse.infra.ratelimit import OnBackendError
+from empulse.models import AuthSession
+from empulse.services import AppServices, DbSession, Services
+from empulse.web.ratelimit import enforce
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+csrf_router = APIRouter(tags=["auth"])
+
+ACCEPTED = "If the address can receive mail, a message is on its way."
+
+
+def _problem(description: str, *codes: str) -> dict[str, Any]:
+    return {"description": f"{description} (codes: {', '.join(codes)})"}
+
+
+async def _limit(request: Request, name: str, email: str | None = None) -> None:
+    """Throttle on the client address and, when given, on the normalised email, so that a
+    refusal looks the same whether or not the address has an account. If Redis fails, the
+    in-process limiter keeps counting (auth throttles never fail open)."""
+    keys = [("ip", request.state.client_ip or "unknown")]
+    if email is not None:
+        try:
+            keys.append(("email", normalise_email(email)))
+        except InvalidEmailError:
+            keys.append(("email", email.strip().casefold()))
+    await enforce(request, name, keys, on_backend_error=OnBackendError.LOCAL)
+
+
+def _device(user_agent: str | None) -> str:
+    if not user_agent:
+        return "Unknown device"
+    agent = user_agent.lower()
+    browser = next(
+        (
+            name
+            for key, name in (
+                ("edg/", "Edge"),
+                ("firefox", "Firefox"),
+                ("chrome", "Chrome"),
+                ("safari", "Safari"),
+                ("okhttp", "Android app"),
+                ("cfnetwork", "iOS app"),
+            )
+            if key in agent
+        ),
+        "Browser" if "mozilla" in agent else "App",
+    )
+    system = next(
+        (
+            name
+            for key, name in (
+                ("android", "Android"),
+                ("iphone", "iOS"),
+                ("ipad", "iPadOS"),
+                ("mac os", "macOS"),
+                ("windows", "Windows"),
+                ("linux", "Linux"),
+            )
+            if key in agent
+        ),
+        None,
+    )
+    return f"{browser} on {system}" if system else browser
+
+
+def _set_cookie_session(response: Response, services: Services, issued: IssuedSession) -> str:
+    settings = services.settings
+    response.set_cookie(
+        ACCESS_COOKIE,
+        issued.access_token,
+        max_age=issued.expires_in,
+        path="/",
+        secure=True,
+        httponly=True,
+        samesite="lax",
+    )
+    response.set_cookie(
+        REFRESH_COOKIE,
+        issued.refresh_token,
+        max_age=settings.refresh_token_days * 86400,
+        path=REFRESH_COOKIE_PATH,
+        secure=True,
+        httponly=True,
+        samesite="lax",
+    )
+    token = csrf.issue(services.csrf_key, str(issued.session_id))
+    response.set_cookie(CSRF_COOKIE, token, path="/", secure=True, httponly=False, samesite="lax")
+    return token
+
+
+def _clear_cookie_session(response: Response) -> None:
+    response.delete_cookie(ACCESS_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
+    response.delete_cookie(
+        REFRESH_COOKIE, path=REFRESH_COOKIE_PATH, secure=True, httponly=True, samesite="lax"
+    )
+    response.delete_cookie(CSRF_COOKIE, path="/", secure=True, samesite="lax")
+
+
+async def _announce(services: Services, revocation: Revocation | None) -> None:
+    if revocation is not None:
+        await services.session_cache.revoked(revocation.revoked_session_ids)
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AcceptedOut,
+    summary="Create an account",
+    responses={
+        422: _problem("Invalid field or weak password", "validation_failed", "weak_password"),
+        429: _problem("Too many attempts", "rate_limited"),
+    },
+)
+async def register(
+    body: RegisterIn, request: Request, session: DbSession, services: AppServices
+) -> AcceptedOut:
+    """Always 202 with the same body: a verification email goes to a new address, a notice to
+    an address that already has an account (no account enumeration)."""
+    await _limit(request, "register", body.email)
+    try:
+        normalise_email(body.email)
+    except InvalidEmailError as exc:
+        raise ValidationFailed(
+            "The email address is not valid.",
+            extensions={
+                "errors": [
+                    {"field": "email", "in": "body", "message": str(exc), "type": "value_error"}
+                ]
+            },
+        ) from exc
+    await service.register(
+        session,
+        services,
+        RequestMeta.of(request),
+        email=body.email,
+        password=body.password,
+        name=body.name.strip(),
+    )
+    return AcceptedOut(message=ACCEPTED)
+
+
+@router.get(
+    "/verify",
+    response_model=UserOut,
+    summary="Confirm an email address (link)",
+    responses={400: _problem("Invalid, used or expired link", "invalid_token")},
+)
+async def verify_link(
+    request: Request,
+    session: DbSession,
+    token: Annotated[str, Query(min_length=16, max_length=256)],
+) -> UserOut:
+    """The link in the verification email; GET is safe to retry (the second use fails)."""
+    return UserOut.of(await service.verify_email(session, RequestMeta.of(request), token))
+
+
+@router.post(
+    "/verify",
+    response_model=UserOut,
+    summary="Confirm an email address",
+    responses={400: _problem("Invalid, used or expired token", "invalid_token")},
+)
+async def verify(body: TokenIn, request: Request, session: DbSession) -> UserOut:
+    return UserOut.of(await service.verify_email(session, RequestMeta.of(request), body.token))
+
+
+@router.post(
+    "/verify/resend",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AcceptedOut,
+    summary="Send the verification email again",
+)
+async def resend_verification(
+    body: EmailIn, request: Request, session: DbSession, services: AppServices
+) -> AcceptedOut:
+    await _limit(request, "password_reset", body.email)
+    await service.resend_verification(session, services, body.email)
+    return AcceptedOut(message=ACCEPTED)
+
+
+@router.post(
+    "/login",
+    response_model=TokenSessionOut | CookieSessionOut,
+    summary="Sign in",
+    responses={
+        401: _problem("Wrong email or password, or locked/disabled account", "invalid_credentials"),
+        403: _problem("Email not verified", "email_not_verified"),
+        429: _problem("Too many attempts", "rate_limited"),
+    },
+)
+async def login(
+    body: LoginIn,
+    request: Request,
+    response: Response,
+    session: DbSession,
+    services: AppServices,
+) -> TokenSessionOut | CookieSessionOut:
+    """`session: "token"` returns both tokens in the body (native apps); `"cookie"` sets
+    HttpOnly cookies and returns the user and a CSRF token (browsers)."""
+    await _limit(request, "login", body.email)
+    try:
+        issued = await service.login(
+            session,
+            services,
+            RequestMeta.of(request),
+            email=body.email,
+            password=body.password,
+            transport=body.session,
+        )
+    except service.InvalidCredentials:
+        # The failure count, a lockout and the audit record stand although the request fails.
+        await session.commit()
+        raise
+    if body.session == "cookie":
+        token = _set_cookie_session(response, services, issued)
+        return CookieSessionOut(
+            user=UserOut.of(issued.user), csrf_token=token, expires_in=issued.expires_in
+        )
+    return TokenSessionOut(
+        user=UserOut.of(issued.user),
+        access_token=issued.access_token,
+        refresh_token=issued.refresh_token,
+        expires_in=issued.expires_in,
+    )
+
+
+@router.post(
+    "/refresh",
+    response_model=TokenPairOut | CookieSessionOut,
+    summary="Rotate the refresh token",
+    responses={401: _problem("Invalid, used or revoked refresh token", "invalid_refresh_token")},
+)
+async def refresh(
+    request: Request,
+    response: Response,
+    session: DbSession,
+    services: AppServices,
+    body: RefreshIn | None = None,
+) -> TokenPairOut | CookieSessionOut:
+    """Takes `{refreshToken}` or the refresh cookie. The presented token stops working; using
+    it again revokes the whole session."""
+    from_cookie = body is None or body.refresh_token is None
+    token = request.cookies.get(REFRESH_COOKIE) if from_cookie else body.refresh_token  # type: ignore[union-attr]
+    if not token:
+        raise service.RefreshRejected("Send the refresh token.")
+    await _limit(request, "default")
+    result = await service.refresh(session, services, RequestMeta.of(request), token)
+    if isinstance(result, Revocation):
+        await session.commit()  # the revocation must stand although the request fails
+        await _announce(services, result)
+        raise service.RefreshRejected(
+            "This refresh token was already used; the session has been ended for safety."
+        )
+    if from_cookie:
+        csrf_token = _set_cookie_session(response, services, result)
+        return CookieSessionOut(
+            user=UserOut.of(result.user), csrf_token=csrf_token, expires_in=result.expires_in
+        )
+    return TokenPairOut(
+        access_token=result.access_token,
+        refresh_token=result.refresh_token,
+        expires_in=result.expires_in,
+    )
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="Sign out")
+async def logout(
+    principal: CurrentPrincipal,
+    request: Request,
+    response: Response,
+    session: DbSession,
+    services: AppServices,
+    body: LogoutIn | None = None,
+) -> Response:
+    """Ends this session, or every session with `allDevices: true`."""
+    revocation = await service.logout(
+        session,
+        RequestMeta.of(request),
+        user_id=principal.user_id,
+        session_id=principal.session_id,
+        all_devices=bool(body and body.all_devices),
+    )
+    await session.commit()
+    await _announce(services, revocation)
+    _clear_cookie_session(response)
+    response.status_code = status.HTTP_204_NO_CONTENT
+    return response
+
+
+@router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT, summary="Sign out everywhere")
+async def logout_all(
+    principal: CurrentPrincipal,
+    request: Request,
+    response: Response,
+    session: DbSession,
+    services: AppServices,
+) -> Response:
+    revocation = await service.logout(
+        session,
+        RequestMeta.of(request),
+        user_id=principal.user_id,
+        session_id=principal.session_id,
+        all_devices=True,
+    )
+    await session.commit()
+    await _announce(services, revocation)
+    _clear_cookie_session(response)
+    response.status_code = status.HTTP_204_NO_CONTENT
+    return response
+
+
+@router.get("/sessions", response_model=list[SessionOut], summary="Signed-in devices")
+async def list_sessions(principal: CurrentPrincipal, session: DbSession) -> list[SessionOut]:
+    rows: list[AuthSession] = await repository.list_live_sessions(session, principal.user_id)
+    return [
+        SessionOut(
+            id=row.id,
+            device=_device(row.user_agent),
+            ip=row.ip,
+            user_agent=row.user_agent,
+            created_at=row.created_at,
+            last_used_at=row.last_used_at,
+            current=row.id == principal.session_id,
+        )
+        for row in rows
+    ]
+
+
+@router.delete(
+    "/sessions/{session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Sign out one device",
+    responses={404: _problem("No such session of yours", "not_found")},
+)
+async def revoke_session(
+    session_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    request: Request,
+    session: DbSession,
+    services: AppServices,
+) -> Response:
+    revocation = await service.revoke_one(
+        session, RequestMeta.of(request), user_id=principal.user_id, session_id=session_id
+    )
+    if revocation is None:
+        raise NotFound("No such session.")
+    await session.commit()
+    await _announce(services, revocation)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/forgot-password",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AcceptedOut,
+    summary="Email a password reset link",
+)
+async def forgot_password(
+    body: EmailIn, request: Request, session: DbSession, services: AppServices
+) -> AcceptedOut:
+    """Always 202 with the same body, whether or not the address has an account."""
+    await _limit(request, "password_reset", body.email)
+    await service.forgot_password(session, services, body.email)
+    return AcceptedOut(message=ACCEPTED)
+
+
+@router.post(
+    "/reset-password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Set a new password from a reset link",
+    responses={
+        400: _problem("Invalid, used or expired token", "invalid_token"),
+        422: _problem("Weak password", "weak_password"),
+    },
+)
+async def reset_password(
+    body: ResetPasswordIn, request: Request, session: DbSession, services: AppServices
+) -> Response:
+    """Signs out every session and does not sign in: the user logs in with the new password."""
+    await _limit(request, "password_reset")
+    revocation = await service.reset_password(
+        session, services, RequestMeta.of(request), token=body.token, password=body.password
+    )
+    await session.commit()
+    await _announce(services, revocation)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/change-password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Change the password",
+    responses={
+        401: _problem("Wrong current password", "invalid_credentials"),
+        422: _problem("Weak password", "weak_password"),
+    },
+)
+async def change_password(
+    body: ChangePasswordIn,
+    principal: CurrentPrincipal,
+    request: Request,
+    session: DbSession,
+    services: AppServices,
+) -> Response:
+    """Needs the current password; signs out every other session."""
+    await _limit(request, "login")
+    user = await repository.get_user(session, principal.user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    try:
+        revocation = await service.change_password(
+            session,
+            services,
+            RequestMeta.of(request),
+            user=user,
+            current_session_id=principal.session_id,
+            current_password=body.current_password,
+            new_password=body.new_password,
+        )
+    except service.InvalidCredentials:
+        await session.commit()  # keep the audit record of the failed attempt
+        raise
+    await session.commit()
+    await _announce(services, revocation)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me", response_model=UserOut, summary="The signed-in user")
+async def me(principal: CurrentPrincipal, session: DbSession) -> UserOut:
+    user = await repository.get_user(session, principal.user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return UserOut.of(user)
+
+
+@csrf_router.get("/csrf-token", response_model=CsrfOut, summary="Issue a CSRF token")
+async def csrf_token(
+    principal: OptionalPrincipal, response: Response, services: AppServices
+) -> CsrfOut:
+    """For cookie sessions: the token to send as `X-CSRF-Token` on unsafe requests, also set
+    as a cookie. Bound to the current session (or to no session before sign-in)."""
+    binding = str(principal.session_id) if principal else csrf.ANONYMOUS
+    token = csrf.issue(services.csrf_key, binding)
+    response.set_cookie(CSRF_COOKIE, token, path="/", secure=True, httponly=False, samesite="lax")
+    return CsrfOut(csrf_token=token)

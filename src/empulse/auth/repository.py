@@ -1,0 +1,147 @@
+"""Queries for sessions, refresh tokens and single-use tokens. The updates that decide a race
+(rotation, single use, failure counting) are single conditional statements, so the database,
+not the application, decides who wins."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from empulse.core.db import utcnow
+from empulse.models import ActionToken, AuthSession, RefreshToken, User
+
+
+async def count_failed_login(session: AsyncSession, user_id: uuid.UUID) -> int:
+    """Add one failure atomically and return the new count."""
+    result = await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(failed_logins=User.failed_logins + 1)
+        .returning(User.failed_logins)
+    )
+    return int(result.scalar_one())
+
+
+async def lock_if_unlocked(session: AsyncSession, user_id: uuid.UUID, until: datetime) -> bool:
+    """Lock the account unless a lock is already running; True when this call locked it."""
+    now = utcnow()
+    result = await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .where((User.locked_until.is_(None)) | (User.locked_until <= now))
+        .values(locked_until=until)
+        .returning(User.id)
+    )
+    return result.first() is not None
+
+
+async def consume_refresh_token(session: AsyncSession, token_hash: str) -> uuid.UUID | None:
+    """Mark the token used if it was unused; returns its session id only for the one winner."""
+    result = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.token_hash == token_hash, RefreshToken.used_at.is_(None))
+        .values(used_at=utcnow())
+        .returning(RefreshToken.session_id)
+    )
+    row = result.first()
+    return row[0] if row else None
+
+
+async def session_of_used_token(session: AsyncSession, token_hash: str) -> uuid.UUID | None:
+    result = await session.execute(
+        select(RefreshToken.session_id).where(RefreshToken.token_hash == token_hash)
+    )
+    return result.scalar_one_or_none()
+
+
+async def live_session(session: AsyncSession, session_id: uuid.UUID) -> AuthSession | None:
+    now = utcnow()
+    result = await session.execute(
+        select(AuthSession).where(
+            AuthSession.id == session_id,
+            AuthSession.revoked_at.is_(None),
+            AuthSession.expires_at > now,
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def is_session_live(session: AsyncSession, session_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    """The per-request check behind the session cache: session live, user enabled."""
+    now = utcnow()
+    result = await session.execute(
+        select(AuthSession.id)
+        .join(User, User.id == AuthSession.user_id)
+        .where(
+            AuthSession.id == session_id,
+            AuthSession.user_id == user_id,
+            AuthSession.revoked_at.is_(None),
+            AuthSession.expires_at > now,
+            User.disabled_at.is_(None),
+        )
+    )
+    return result.first() is not None
+
+
+async def revoke_sessions(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    reason: str,
+    *,
+    only: uuid.UUID | None = None,
+    keep: uuid.UUID | None = None,
+) -> list[uuid.UUID]:
+    """Revoke the user's live sessions (or just `only`, or all but `keep`); returns their ids."""
+    statement = (
+        update(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+        .returning(AuthSession.id)
+    )
+    if only is not None:
+        statement = statement.where(AuthSession.id == only)
+    if keep is not None:
+        statement = statement.where(AuthSession.id != keep)
+    result = await session.execute(statement)
+    return [row[0] for row in result.all()]
+
+
+async def list_live_sessions(session: AsyncSession, user_id: uuid.UUID) -> list[AuthSession]:
+    now = utcnow()
+    result = await session.execute(
+        select(AuthSession)
+        .where(
+            AuthSession.user_id == user_id,
+            AuthSession.revoked_at.is_(None),
+            AuthSession.expires_at > now,
+        )
+        .order_by(AuthSession.last_used_at.desc())
+    )
+    return list(result.scalars())
+
+
+async def consume_action_token(
+    session: AsyncSession, token_hash: str, purpose: str
+) -> tuple[uuid.UUID, int] | None:
+    """Use a verification or reset token once: 20 parallel uses give exactly one winner."""
+    now = utcnow()
+    result = await session.execute(
+        update(ActionToken)
+        .where(
+            ActionToken.token_hash == token_hash,
+            ActionToken.purpose == purpose,
+            ActionToken.used_at.is_(None),
+            ActionToken.expires_at > now,
+        )
+        .values(used_at=now)
+        .returning(ActionToken.user_id, ActionToken.credentials_version)
+    )
+    row = result.first()
+    return (row.user_id, row.credentials_version) if row else None
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    return await session.get(User, user_id)

@@ -1,0 +1,428 @@
+"""Account rules: registration, verification, login, rotation, logout, reset, password change.
+
+Services flush and never commit; the request's unit of work commits. Emails are enqueued as
+jobs in that same transaction. Revocations are announced to the session cache by the endpoint
+after the commit (`revoked_session_ids` on the results).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import anyio.to_thread
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from empulse.audit import service as audit
+from empulse.audit.service import RequestMeta
+from empulse.auth import emails, repository
+from empulse.auth.tokens import issue_access_token
+from empulse.core.crypto import hash_token, new_token
+from empulse.core.db import utcnow
+from empulse.core.emails import InvalidEmailError, normalise_email
+from empulse.core.errors import AppError, Unauthorized, ValidationFailed
+from empulse.core.passwords import (
+    WeakPasswordError,
+    check_password_policy,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
+from empulse.infra.email import enqueue_email
+from empulse.models import ActionToken, AuthSession, RefreshToken, User
+from empulse.services import Services
+from empulse.users import repository as users
+
+LOCKOUT_THRESHOLD = 5
+LOCKOUT_MINUTES = 15
+VERIFY_TTL = timedelta(hours=48)
+RESET_TTL = timedelta(hours=1)
+VERIFY_PATH = "/verify-email"
+RESET_PATH = "/reset-password"
+
+# Verified against when the email is unknown, so that every failed login costs one hash
+# (Django's contrib.auth hashers: "run the default password hasher once to reduce the timing
+# difference between an existing and a nonexistent user").
+_DUMMY_HASH = hash_password("empulse-dummy-password-for-timing")
+
+
+class InvalidCredentials(Unauthorized):
+    code = "invalid_credentials"
+    title = "Invalid credentials"
+
+    def __init__(self) -> None:
+        super().__init__("The email or password is incorrect.")
+
+
+class EmailNotVerified(AppError):
+    status = 403
+    code = "email_not_verified"
+    title = "Email address not verified"
+
+
+class InvalidToken(AppError):
+    status = 400
+    code = "invalid_token"
+    title = "Invalid or expired token"
+
+
+class RefreshRejected(Unauthorized):
+    code = "invalid_refresh_token"
+    title = "Invalid refresh token"
+
+
+@dataclass
+class IssuedSession:
+    user: User
+    session_id: uuid.UUID
+    access_token: str
+    expires_in: int
+    refresh_token: str
+
+
+@dataclass
+class Revocation:
+    revoked_session_ids: list[uuid.UUID] = field(default_factory=list)
+
+
+def _policy(password: str, *, email: str, name: str | None) -> None:
+    try:
+        check_password_policy(password, user_inputs=[email, name or ""])
+    except WeakPasswordError as exc:
+        raise ValidationFailed(
+            str(exc),
+            code="weak_password",
+            extensions={
+                "errors": [
+                    {
+                        "field": "password",
+                        "in": "body",
+                        "message": str(exc),
+                        "type": "weak_password",
+                    }
+                ]
+            },
+        ) from exc
+
+
+async def _hash(password: str) -> str:
+    # argon2 is CPU-bound for tens of milliseconds: off the event loop.
+    return await anyio.to_thread.run_sync(hash_password, password)
+
+
+async def _verify(password_hash: str, password: str) -> bool:
+    return await anyio.to_thread.run_sync(verify_password, password_hash, password)
+
+
+def _normalise_or_none(email: str) -> str | None:
+    try:
+        return normalise_email(email)
+    except InvalidEmailError:
+        return None
+
+
+def _action_token(user: User, purpose: str, ttl: timedelta) -> tuple[str, ActionToken]:
+    token = new_token()
+    row = ActionToken(
+        user_id=user.id,
+        purpose=purpose,
+        token_hash=hash_token(token),
+        credentials_version=user.credentials_version,
+        expires_at=utcnow() + ttl,
+    )
+    return token, row
+
+
+def _reset_link(services: Services, session: AsyncSession, user: User) -> str:
+    token, row = _action_token(user, "reset_password", RESET_TTL)
+    session.add(row)
+    return emails.link(services.settings.app_url, RESET_PATH, token)
+
+
+async def register(
+    session: AsyncSession,
+    services: Services,
+    meta: RequestMeta,
+    *,
+    email: str,
+    password: str,
+    name: str,
+) -> None:
+    """Create an unverified account and send the verification email. For an address that
+    already has an account, send that owner a notice instead; the caller sees no difference."""
+    normalised = normalise_email(email)
+    _policy(password, email=normalised, name=name)
+    password_hash = await _hash(password)  # paid whether or not the address is taken
+    existing = await users.get_by_email(session, normalised)
+    if existing is not None:
+        enqueue_email(
+            session,
+            services.job_sealer,
+            emails.already_registered(
+                existing.email, existing.name, _reset_link(services, session, existing)
+            ),
+        )
+        audit.record(session, "register_existing_email", meta, user_id=existing.id)
+        return
+    user = User(email=normalised, name=name, password_hash=password_hash)
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError:
+        # A concurrent registration of the same address won the unique index.
+        await session.rollback()
+        return
+    token, row = _action_token(user, "verify_email", VERIFY_TTL)
+    session.add(row)
+    url = emails.link(services.settings.app_url, VERIFY_PATH, token)
+    enqueue_email(session, services.job_sealer, emails.verify_address(user.email, user.name, url))
+    audit.record(session, "registered", meta, user_id=user.id)
+
+
+async def resend_verification(session: AsyncSession, services: Services, email: str) -> None:
+    normalised = _normalise_or_none(email)
+    user = await users.get_by_email(session, normalised) if normalised else None
+    if user is None or user.email_verified_at is not None or user.disabled_at is not None:
+        return
+    token, row = _action_token(user, "verify_email", VERIFY_TTL)
+    session.add(row)
+    url = emails.link(services.settings.app_url, VERIFY_PATH, token)
+    enqueue_email(session, services.job_sealer, emails.verify_address(user.email, user.name, url))
+
+
+async def verify_email(session: AsyncSession, meta: RequestMeta, token: str) -> User:
+    consumed = await repository.consume_action_token(session, hash_token(token), "verify_email")
+    user = await repository.get_user(session, consumed[0]) if consumed else None
+    if consumed is None or user is None or user.credentials_version != consumed[1]:
+        raise InvalidToken("This verification link is invalid, used or expired.")
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+        audit.record(session, "email_verified", meta, user_id=user.id)
+    await session.flush()
+    return user
+
+
+async def _start_session(
+    session: AsyncSession, services: Services, meta: RequestMeta, user: User, transport: str
+) -> IssuedSession:
+    now = utcnow()
+    auth_session = AuthSession(
+        user_id=user.id,
+        transport=transport,
+        user_agent=meta.user_agent,
+        ip=meta.ip,
+        created_at=now,
+        last_used_at=now,
+        expires_at=now + timedelta(days=services.settings.refresh_token_days),
+    )
+    session.add(auth_session)
+    await session.flush()
+    refresh = new_token()
+    session.add(RefreshToken(session_id=auth_session.id, token_hash=hash_token(refresh)))
+    access, expires_in = issue_access_token(
+        services.jwt_secret,
+        user_id=user.id,
+        session_id=auth_session.id,
+        role=user.role,
+        ttl=timedelta(minutes=services.settings.access_token_minutes),
+    )
+    await session.flush()
+    return IssuedSession(user, auth_session.id, access, expires_in, refresh)
+
+
+async def login(
+    session: AsyncSession,
+    services: Services,
+    meta: RequestMeta,
+    *,
+    email: str,
+    password: str,
+    transport: str,
+) -> IssuedSession:
+    """Unknown email, wrong password, locked or disabled account: one identical failure, and
+    exactly one password hash verified in every case (SECURITY.md "Passwords and login")."""
+    normalised = _normalise_or_none(email)
+    user = await users.get_by_email(session, normalised) if normalised else None
+    if user is None:
+        await _verify(_DUMMY_HASH, password)
+        audit.record(session, "login_failed", meta, reason="unknown_email")
+        raise InvalidCredentials
+    now = utcnow()
+    password_ok = await _verify(user.password_hash, password)
+    locked = user.locked_until is not None and user.locked_until > now
+    if user.disabled_at is not None:
+        audit.record(session, "login_failed", meta, user_id=user.id, reason="disabled")
+        raise InvalidCredentials
+    if not password_ok or locked:
+        failures = await repository.count_failed_login(session, user.id)
+        reason = "locked" if locked else "wrong_password"
+        audit.record(session, "login_failed", meta, user_id=user.id, reason=reason)
+        if failures % LOCKOUT_THRESHOLD == 0 and await repository.lock_if_unlocked(
+            session, user.id, now + timedelta(minutes=LOCKOUT_MINUTES)
+        ):
+            audit.record(session, "account_locked", meta, user_id=user.id, failures=failures)
+            enqueue_email(
+                session,
+                services.job_sealer,
+                emails.account_locked(
+                    user.email, user.name, LOCKOUT_MINUTES, _reset_link(services, session, user)
+                ),
+            )
+        raise InvalidCredentials
+    if user.email_verified_at is None:
+        raise EmailNotVerified(
+            "Confirm your email address first: follow the link we sent, or ask for a new one."
+        )
+    user.failed_logins = 0
+    user.locked_until = None
+    if needs_rehash(user.password_hash):
+        user.password_hash = await _hash(password)
+    issued = await _start_session(session, services, meta, user, transport)
+    audit.record(
+        session, "login_succeeded", meta, user_id=user.id, session_id=str(issued.session_id)
+    )
+    return issued
+
+
+async def refresh(
+    session: AsyncSession, services: Services, meta: RequestMeta, refresh_token: str
+) -> IssuedSession | Revocation:
+    """Rotate: the presented token dies and a new one is issued in the same session. A token
+    presented a second time means it was copied: the whole session (family) is revoked.
+
+    Returns a `Revocation` (to announce after commit, then answer 401) on reuse."""
+    token_hash = hash_token(refresh_token)
+    session_id = await repository.consume_refresh_token(session, token_hash)
+    if session_id is None:
+        stolen_from = await repository.session_of_used_token(session, token_hash)
+        if stolen_from is None:
+            raise RefreshRejected("This refresh token is not valid.")
+        owner = await session.get(AuthSession, stolen_from)
+        revoked = (
+            await repository.revoke_sessions(session, owner.user_id, "refresh_reuse", only=owner.id)
+            if owner
+            else []
+        )
+        audit.record(
+            session,
+            "refresh_reuse_detected",
+            meta,
+            user_id=owner.user_id if owner else None,
+            session_id=str(stolen_from),
+        )
+        return Revocation(revoked)
+    auth_session = await repository.live_session(session, session_id)
+    user = await repository.get_user(session, auth_session.user_id) if auth_session else None
+    if auth_session is None or user is None or user.disabled_at is not None:
+        raise RefreshRejected("This session has ended. Sign in again.")
+    new_refresh = new_token()
+    session.add(RefreshToken(session_id=auth_session.id, token_hash=hash_token(new_refresh)))
+    auth_session.last_used_at = utcnow()
+    if meta.ip:
+        auth_session.ip = meta.ip
+    access, expires_in = issue_access_token(
+        services.jwt_secret,
+        user_id=user.id,
+        session_id=auth_session.id,
+        role=user.role,
+        ttl=timedelta(minutes=services.settings.access_token_minutes),
+    )
+    await session.flush()
+    return IssuedSession(user, auth_session.id, access, expires_in, new_refresh)
+
+
+async def session_for_refresh_token(
+    session: AsyncSession, refresh_token: str
+) -> AuthSession | None:
+    session_id = await repository.session_of_used_token(session, hash_token(refresh_token))
+    return await session.get(AuthSession, session_id) if session_id else None
+
+
+async def logout(
+    session: AsyncSession,
+    meta: RequestMeta,
+    *,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+    all_devices: bool,
+) -> Revocation:
+    revoked = await repository.revoke_sessions(
+        session,
+        user_id,
+        "logout_all" if all_devices else "logout",
+        only=None if all_devices else session_id,
+    )
+    audit.record(
+        session, "logout", meta, user_id=user_id, sessions=len(revoked), all_devices=all_devices
+    )
+    return Revocation(revoked)
+
+
+async def revoke_one(
+    session: AsyncSession, meta: RequestMeta, *, user_id: uuid.UUID, session_id: uuid.UUID
+) -> Revocation | None:
+    revoked = await repository.revoke_sessions(session, user_id, "revoked", only=session_id)
+    if not revoked:
+        return None
+    audit.record(session, "session_revoked", meta, user_id=user_id, session_id=str(session_id))
+    return Revocation(revoked)
+
+
+async def forgot_password(session: AsyncSession, services: Services, email: str) -> None:
+    normalised = _normalise_or_none(email)
+    user = await users.get_by_email(session, normalised) if normalised else None
+    if user is None or user.disabled_at is not None:
+        return
+    url = _reset_link(services, session, user)
+    enqueue_email(session, services.job_sealer, emails.reset_password(user.email, user.name, url))
+
+
+async def _set_password(user: User, password: str) -> None:
+    user.password_hash = await _hash(password)
+    user.credentials_version += 1  # outstanding reset and verification tokens die
+    user.failed_logins = 0
+    user.locked_until = None
+
+
+async def reset_password(
+    session: AsyncSession, services: Services, meta: RequestMeta, *, token: str, password: str
+) -> Revocation:
+    """Set a new password from a reset link. Single use; revokes every session; does not log
+    the user in. Also unlocks a locked account."""
+    consumed = await repository.consume_action_token(session, hash_token(token), "reset_password")
+    user = await repository.get_user(session, consumed[0]) if consumed else None
+    if consumed is None or user is None or user.credentials_version != consumed[1]:
+        raise InvalidToken("This reset link is invalid, used or expired.")
+    _policy(password, email=user.email, name=user.name)
+    await _set_password(user, password)
+    revoked = await repository.revoke_sessions(session, user.id, "password_reset")
+    enqueue_email(session, services.job_sealer, emails.password_changed(user.email, user.name))
+    audit.record(session, "password_reset", meta, user_id=user.id, sessions_revoked=len(revoked))
+    await session.flush()
+    return Revocation(revoked)
+
+
+async def change_password(
+    session: AsyncSession,
+    services: Services,
+    meta: RequestMeta,
+    *,
+    user: User,
+    current_session_id: uuid.UUID,
+    current_password: str,
+    new_password: str,
+) -> Revocation:
+    if not await _verify(user.password_hash, current_password):
+        audit.record(session, "password_change_failed", meta, user_id=user.id)
+        raise InvalidCredentials
+    _policy(new_password, email=user.email, name=user.name)
+    await _set_password(user, new_password)
+    revoked = await repository.revoke_sessions(
+        session, user.id, "password_changed", keep=current_session_id
+    )
+    enqueue_email(session, services.job_sealer, emails.password_changed(user.email, user.name))
+    audit.record(session, "password_changed", meta, user_id=user.id, sessions_revoked=len(revoked))
+    await session.flush()
+    return Revocation(revoked)

@@ -1,0 +1,88 @@
+"""Acting as a user would: register, read the email, verify, sign in."""
+
+from __future__ import annotations
+
+import re
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from empulse.services import Services
+from tests.conftest import Harness
+
+PASSWORD = "lantern-orchid-velvet-2718"
+NEW_PASSWORD = "copper-meadow-sparrow-9041"
+
+
+async def deliver(harness: Harness) -> None:
+    """Run every due job now (the in-process runner would, a moment later)."""
+    services: Services = harness.app.state.services
+    while await services.job_runner.run_due():
+        pass
+
+
+def outbox(harness: Harness) -> list[EmailMessage]:
+    directory: Path = harness.settings.outbox_dir
+    if not directory.exists():
+        return []
+    messages = []
+    for path in sorted(directory.glob("*.eml")):
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        messages.append(message)
+    return messages
+
+
+def text_of(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    content: str = part.get_content()
+    return content
+
+
+def token_in(message: EmailMessage, path: str) -> str:
+    match = re.search(r"(https://\S+" + re.escape(path) + r"\?token=\S+)", text_of(message))
+    assert match, text_of(message)
+    url = match.group(1)
+    return parse_qs(urlsplit(url).query)["token"][0]
+
+
+async def register(harness: Harness, email: str, name: str = "Ada") -> httpx.Response:
+    return await harness.client.post(
+        "/api/v1/auth/register", json={"email": email, "password": PASSWORD, "name": name}
+    )
+
+
+async def registered_and_verified(harness: Harness, email: str, name: str = "Ada") -> None:
+    before = len(outbox(harness))
+    assert (await register(harness, email, name)).status_code == 202
+    await deliver(harness)
+    message = outbox(harness)[before]
+    token = token_in(message, "/verify-email")
+    response = await harness.client.get("/api/v1/auth/verify", params={"token": token})
+    assert response.status_code == 200, response.text
+
+
+async def login(
+    harness: Harness, email: str, password: str = PASSWORD, mode: str = "token"
+) -> httpx.Response:
+    return await harness.client.post(
+        "/api/v1/auth/login", json={"email": email, "password": password, "session": mode}
+    )
+
+
+async def signed_in(harness: Harness, email: str, name: str = "Ada") -> dict[str, Any]:
+    """A verified user signed in with a bearer session; returns the login body."""
+    await registered_and_verified(harness, email, name)
+    response = await login(harness, email)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def bearer(body: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {body['accessToken']}"}

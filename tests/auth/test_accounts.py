@@ -1,0 +1,255 @@
+"""Registration, verification, login and the account emails, end to end over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from tests.auth.helpers import (
+    PASSWORD,
+    bearer,
+    deliver,
+    login,
+    outbox,
+    register,
+    registered_and_verified,
+    signed_in,
+    text_of,
+    token_in,
+)
+from tests.conftest import Backend
+from tests.web.test_problems import assert_problem
+
+
+async def test_register_verify_login_me(backend: Backend, make_client: Callable[..., Any]) -> None:
+    harness = await make_client(backend)
+    response = await register(harness, "  Ada.Lovelace@Example.COM ", "Ada Lovelace")
+    assert response.status_code == 202
+    await deliver(harness)
+    (message,) = outbox(harness)
+    assert message["To"] == "ada.lovelace@example.com"
+    # Links come from APP_URL, never from the request's Host.
+    assert "https://app.empulse.test/verify-email?token=" in text_of(message)
+    token = token_in(message, "/verify-email")
+
+    unverified = await login(harness, "ada.lovelace@example.com")
+    assert_problem(unverified, 403, "email_not_verified")
+
+    verified = await harness.client.post("/api/v1/auth/verify", json={"token": token})
+    assert verified.status_code == 200
+    assert verified.json()["emailVerified"] is True
+
+    body = (await login(harness, "ADA.lovelace@example.com")).json()
+    assert body["tokenType"] == "Bearer"
+    assert body["expiresIn"] == 900
+    assert set(body["user"]) == {"id", "email", "name", "role", "emailVerified", "createdAt"}
+    me = await harness.client.get("/api/v1/auth/me", headers=bearer(body))
+    assert me.status_code == 200
+    assert me.json()["email"] == "ada.lovelace@example.com"
+    assert me.json()["role"] == "USER"
+    assert me.headers["cache-control"] == "no-store"
+
+
+async def test_register_does_not_reveal_taken_addresses(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """ASVS 5.0 V6.3.8: identical responses for new and taken addresses."""
+    harness = await make_client(backend)
+    first = await register(harness, "grace@example.com")
+    second = await register(harness, "grace@example.com")
+    assert first.status_code == second.status_code == 202
+    assert first.json() == second.json()
+    await deliver(harness)
+    verify, notice = outbox(harness)
+    assert "Confirm" in verify["Subject"]
+    assert "already" in text_of(notice)
+    assert notice["To"] == "grace@example.com"
+
+
+async def test_weak_or_long_passwords_are_refused_with_a_reason(
+    embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    """ASVS 5.0 V6.2.1, V6.2.4, V6.2.9: 8-128 characters, weak passwords refused."""
+    harness = await make_client(embedded)
+    weak = await harness.client.post(
+        "/api/v1/auth/register",
+        json={"email": "w@example.com", "password": "password1", "name": "W"},
+    )
+    body = assert_problem(weak, 422, "weak_password")
+    assert body["errors"][0]["field"] == "password"
+    too_long = await harness.client.post(
+        "/api/v1/auth/register",
+        json={"email": "w@example.com", "password": "x" * 129, "name": "W"},
+    )
+    assert_problem(too_long, 422, "validation_failed")
+    unicode_ok = await harness.client.post(
+        "/api/v1/auth/register",
+        json={"email": "u@example.com", "password": "ñandú-пароль-音楽-2718", "name": "U"},
+    )
+    assert unicode_ok.status_code == 202
+
+
+async def test_caller_cannot_set_role_or_verification(
+    embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    """ASVS 5.0 V15.3.3: unknown fields such as role are rejected, never bound."""
+    harness = await make_client(embedded)
+    response = await harness.client.post(
+        "/api/v1/auth/register",
+        json={"email": "m@example.com", "password": PASSWORD, "name": "M", "role": "ADMIN"},
+    )
+    assert_problem(response, 422, "validation_failed")
+
+
+async def test_header_injection_in_email_is_refused(
+    embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    harness = await make_client(embedded)
+    response = await harness.client.post(
+        "/api/v1/auth/register",
+        json={"email": "a@example.com\r\nBcc: b@example.com", "password": PASSWORD, "name": "A"},
+    )
+    assert_problem(response, 422, "validation_failed")
+    await deliver(harness)
+    assert outbox(harness) == []
+
+
+async def test_failed_logins_look_identical(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """ASVS 5.0 V6.3.8 / SECURITY.md: unknown email, wrong password, locked and disabled
+    accounts answer with the same status, body and headers."""
+    harness = await make_client(backend, RATE_LIMITS="login=1000/minute")
+    await registered_and_verified(harness, "known@example.com")
+    await registered_and_verified(harness, "disabled@example.com")
+    from sqlalchemy import update
+
+    from empulse.core.db import utcnow
+    from empulse.models import User
+
+    async with harness.app.state.services.sessionmaker() as session:
+        await session.execute(
+            update(User).where(User.email == "disabled@example.com").values(disabled_at=utcnow())
+        )
+        await session.commit()
+
+    responses = [
+        await login(harness, "nobody@example.com"),
+        await login(harness, "known@example.com", "wrong-password-123"),
+        await login(harness, "disabled@example.com"),
+    ]
+    for _ in range(5):
+        await login(harness, "known@example.com", "wrong-password-123")
+    responses.append(await login(harness, "known@example.com"))  # locked, right password
+
+    def shape(response: Any) -> tuple[int, dict[str, Any], list[str]]:
+        body = response.json()
+        body.pop("requestId")
+        names = sorted(k for k in response.headers if k not in {"x-request-id", "content-length"})
+        return response.status_code, body, names
+
+    first = shape(responses[0])
+    assert first[0] == 401
+    assert first[1]["code"] == "invalid_credentials"
+    for response in responses[1:]:
+        assert shape(response) == first
+
+
+async def test_lockout_after_five_failures_emails_owner_and_reset_unlocks(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """SECURITY.md: 5 failures lock for 15 minutes, the owner is told, a reset still works."""
+    harness = await make_client(backend, RATE_LIMITS="login=1000/minute")
+    await registered_and_verified(harness, "lock@example.com")
+    for _ in range(5):
+        assert (await login(harness, "lock@example.com", "not-my-password-1")).status_code == 401
+    assert_problem(await login(harness, "lock@example.com"), 401, "invalid_credentials")
+    await deliver(harness)
+    locked_mail = outbox(harness)[-1]
+    assert "locked" in locked_mail["Subject"]
+
+    forgot = await harness.client.post(
+        "/api/v1/auth/forgot-password", json={"email": "lock@example.com"}
+    )
+    assert forgot.status_code == 202
+    await deliver(harness)
+    token = token_in(outbox(harness)[-1], "/reset-password")
+    reset = await harness.client.post(
+        "/api/v1/auth/reset-password", json={"token": token, "password": "new-" + PASSWORD}
+    )
+    assert reset.status_code == 204
+    assert (await login(harness, "lock@example.com", "new-" + PASSWORD)).status_code == 200
+
+
+async def test_forgot_password_is_identical_for_unknown_addresses(
+    embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    harness = await make_client(embedded)
+    await registered_and_verified(harness, "known@example.com")
+    known = await harness.client.post(
+        "/api/v1/auth/forgot-password", json={"email": "known@example.com"}
+    )
+    unknown = await harness.client.post(
+        "/api/v1/auth/forgot-password", json={"email": "unknown@example.com"}
+    )
+    assert known.status_code == unknown.status_code == 202
+    assert known.json() == unknown.json()
+
+
+async def test_throttles_are_keyed_on_the_email_too(
+    embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    """SECURITY.md: the forgot-password throttle counts per normalised email, from any address,
+    and answers the same 429 whether or not the address has an account."""
+    harness = await make_client(embedded, client_ip="198.51.100.1")
+    other_address = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=harness.app, client=("198.51.100.2", 1)),
+        base_url="https://testserver",
+    )
+    async with other_address:
+        for n in range(5):
+            client = harness.client if n % 2 else other_address
+            response = await client.post(
+                "/api/v1/auth/forgot-password", json={"email": "Someone@Example.com"}
+            )
+            assert response.status_code == 202
+        refused = await other_address.post(
+            "/api/v1/auth/forgot-password", json={"email": "someone@example.com"}
+        )
+    assert_problem(refused, 429, "rate_limited")
+
+
+async def test_reset_password_revokes_sessions_and_kills_old_tokens(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """ASVS 5.0 V6.4: reset is single use, revokes every session, does not sign in."""
+    harness = await make_client(backend)
+    session = await signed_in(harness, "reset@example.com")
+    for _ in range(2):
+        await harness.client.post(
+            "/api/v1/auth/forgot-password", json={"email": "reset@example.com"}
+        )
+    await deliver(harness)
+    older, newer = (token_in(m, "/reset-password") for m in outbox(harness)[-2:])
+
+    reset = await harness.client.post(
+        "/api/v1/auth/reset-password", json={"token": newer, "password": "new-" + PASSWORD}
+    )
+    assert reset.status_code == 204
+    assert reset.content == b""
+    assert_problem(
+        await harness.client.get("/api/v1/auth/me", headers=bearer(session)), 401, "session_ended"
+    )
+    again = await harness.client.post(
+        "/api/v1/auth/reset-password", json={"token": newer, "password": "other-" + PASSWORD}
+    )
+    assert_problem(again, 400, "invalid_token")
+    # The other link was issued before the password changed: it died with the change.
+    stale = await harness.client.post(
+        "/api/v1/auth/reset-password", json={"token": older, "password": "other-" + PASSWORD}
+    )
+    assert_problem(stale, 400, "invalid_token")
+    await deliver(harness)
+    assert "changed" in outbox(harness)[-1]["Subject"]

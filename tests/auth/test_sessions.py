@@ -1,0 +1,311 @@
+"""Sessions and tokens: rotation, reuse detection, revocation, cookies with CSRF, JWT abuse."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import jwt
+from sqlalchemy import func, select
+
+from empulse.auth.tokens import issue_access_token
+from empulse.models import AuthSession, User
+from tests.auth.helpers import (
+    NEW_PASSWORD,
+    PASSWORD,
+    bearer,
+    deliver,
+    login,
+    outbox,
+    registered_and_verified,
+    signed_in,
+    token_in,
+)
+from tests.conftest import Backend, Harness
+from tests.web.test_problems import assert_problem
+
+ME = "/api/v1/auth/me"
+
+
+async def _refresh(harness: Harness, token: str) -> Any:
+    return await harness.client.post("/api/v1/auth/refresh", json={"refreshToken": token})
+
+
+async def test_refresh_rotates_and_reuse_revokes_the_family(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """ASVS 5.0 V7.2.4 / SECURITY.md: each use returns a new token; replaying a used one
+    revokes the whole session."""
+    harness = await make_client(backend)
+    first = await signed_in(harness, "rotate@example.com")
+    rotated = await _refresh(harness, first["refreshToken"])
+    assert rotated.status_code == 200
+    pair = rotated.json()
+    assert pair["refreshToken"] != first["refreshToken"]
+    assert (await harness.client.get(ME, headers=bearer(pair))).status_code == 200
+
+    replay = await _refresh(harness, first["refreshToken"])
+    assert_problem(replay, 401, "invalid_refresh_token")
+    # The thief's replay ended the session: the legitimate holder's tokens die with it.
+    assert_problem(await harness.client.get(ME, headers=bearer(pair)), 401, "session_ended")
+    assert_problem(await _refresh(harness, pair["refreshToken"]), 401, "invalid_refresh_token")
+
+
+async def test_parallel_refreshes_leave_at_most_one_live_session(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """SECURITY.md: 20 concurrent refreshes with one token leave at most one live family."""
+    harness = await make_client(backend, RATE_LIMITS_ENABLED="false")
+    body = await signed_in(harness, "parallel@example.com")
+    responses = await asyncio.gather(*(_refresh(harness, body["refreshToken"]) for _ in range(20)))
+    assert sum(r.status_code == 200 for r in responses) <= 1
+    assert all(r.status_code in (200, 401) for r in responses)
+    async with harness.app.state.services.sessionmaker() as session:
+        live = await session.scalar(
+            select(func.count()).select_from(AuthSession).where(AuthSession.revoked_at.is_(None))
+        )
+    assert live is not None
+    assert live <= 1
+
+
+async def test_parallel_uses_of_one_reset_token_succeed_once(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """ASVS 5.0 V6.4.1: 20 parallel uses of one reset token give exactly one success."""
+    harness = await make_client(backend, RATE_LIMITS_ENABLED="false")
+    await registered_and_verified(harness, "once@example.com")
+    await harness.client.post("/api/v1/auth/forgot-password", json={"email": "once@example.com"})
+    await deliver(harness)
+    token = token_in(outbox(harness)[-1], "/reset-password")
+    responses = await asyncio.gather(
+        *(
+            harness.client.post(
+                "/api/v1/auth/reset-password",
+                json={"token": token, "password": f"{NEW_PASSWORD}-{n}"},
+            )
+            for n in range(20)
+        )
+    )
+    assert sorted(r.status_code for r in responses) == [204] + [400] * 19
+
+
+async def test_parallel_wrong_passwords_are_all_counted(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """SECURITY.md: lockout counts every failure atomically (100 in parallel count 100)."""
+    harness = await make_client(backend, RATE_LIMITS_ENABLED="false")
+    await registered_and_verified(harness, "hammer@example.com")
+    responses = await asyncio.gather(
+        *(login(harness, "hammer@example.com", f"wrong-guess-{n}") for n in range(100))
+    )
+    assert {r.status_code for r in responses} == {401}
+    async with harness.app.state.services.sessionmaker() as session:
+        user = (await session.scalars(select(User))).one()
+    assert user.failed_logins == 100
+    assert user.locked_until is not None
+
+
+async def test_logout_takes_effect_at_once(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    harness = await make_client(backend)
+    body = await signed_in(harness, "bye@example.com")
+    assert (await harness.client.get(ME, headers=bearer(body))).status_code == 200  # cached live
+    assert (
+        await harness.client.post("/api/v1/auth/logout", headers=bearer(body))
+    ).status_code == 204
+    assert_problem(await harness.client.get(ME, headers=bearer(body)), 401, "session_ended")
+    assert_problem(await _refresh(harness, body["refreshToken"]), 401, "invalid_refresh_token")
+
+
+async def test_logout_all_and_session_management(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    harness = await make_client(backend)
+    phone = await signed_in(harness, "many@example.com")
+    laptop = (await login(harness, "many@example.com")).json()
+    listed = await harness.client.get("/api/v1/auth/sessions", headers=bearer(laptop))
+    assert listed.status_code == 200
+    sessions = listed.json()
+    assert len(sessions) == 2
+    assert sum(s["current"] for s in sessions) == 1
+    assert {"device", "ip", "userAgent", "createdAt", "lastUsedAt"} <= set(sessions[0])
+    phone_id = next(s["id"] for s in sessions if not s["current"])
+
+    revoked = await harness.client.delete(
+        f"/api/v1/auth/sessions/{phone_id}", headers=bearer(laptop)
+    )
+    assert revoked.status_code == 204
+    assert_problem(await harness.client.get(ME, headers=bearer(phone)), 401, "session_ended")
+
+    # Someone else's session id answers 404, not 403.
+    other = await signed_in(harness, "other@example.com")
+    (other_session,) = (
+        await harness.client.get("/api/v1/auth/sessions", headers=bearer(other))
+    ).json()
+    assert_problem(
+        await harness.client.delete(
+            f"/api/v1/auth/sessions/{other_session['id']}", headers=bearer(laptop)
+        ),
+        404,
+        "not_found",
+    )
+    assert (await harness.client.get(ME, headers=bearer(other))).status_code == 200
+
+    assert (
+        await harness.client.post("/api/v1/auth/logout-all", headers=bearer(laptop))
+    ).status_code == 204
+    assert_problem(await harness.client.get(ME, headers=bearer(laptop)), 401, "session_ended")
+
+
+async def test_change_password_revokes_the_other_sessions(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """ASVS 5.0 V6.2.3: needs the current password; other sessions end, this one stays."""
+    harness = await make_client(backend, RATE_LIMITS="login=100/minute")
+    here = await signed_in(harness, "change@example.com")
+    elsewhere = (await login(harness, "change@example.com")).json()
+    wrong = await harness.client.post(
+        "/api/v1/auth/change-password",
+        json={"currentPassword": "not-it-at-all", "newPassword": NEW_PASSWORD},
+        headers=bearer(here),
+    )
+    assert_problem(wrong, 401, "invalid_credentials")
+    changed = await harness.client.post(
+        "/api/v1/auth/change-password",
+        json={"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD},
+        headers=bearer(here),
+    )
+    assert changed.status_code == 204
+    assert (await harness.client.get(ME, headers=bearer(here))).status_code == 200
+    assert_problem(await harness.client.get(ME, headers=bearer(elsewhere)), 401, "session_ended")
+    assert (await login(harness, "change@example.com", PASSWORD)).status_code == 401
+    assert (await login(harness, "change@example.com", NEW_PASSWORD)).status_code == 200
+
+
+async def test_cookie_session_needs_csrf_on_unsafe_requests(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """ASVS 5.0 V3.5.1 / SECURITY.md "Browser requests": HttpOnly Secure SameSite cookies; a
+    signed double-submit token bound to the session on every unsafe cookie request."""
+    harness = await make_client(backend)
+    await registered_and_verified(harness, "browser@example.com")
+    anonymous_token = (await harness.client.get("/api/v1/csrf-token")).json()["csrfToken"]
+    response = await login(harness, "browser@example.com", mode="cookie")
+    assert response.status_code == 200
+    body = response.json()
+    assert "accessToken" not in body
+    assert "refreshToken" not in body
+    cookies = response.headers.get_list("set-cookie")
+    access = next(c for c in cookies if c.startswith("__Host-empulse_access="))
+    assert "HttpOnly" in access
+    assert "Secure" in access
+    assert "SameSite=lax" in access
+    assert "Path=/" in access
+
+    assert (await harness.client.get(ME)).status_code == 200  # the cookie authenticates reads
+    payload = {"name": "Renamed"}
+    no_token = await harness.client.patch("/api/v1/users/me", json=payload)
+    assert_problem(no_token, 403, "csrf_failed")
+    stale = await harness.client.patch(
+        "/api/v1/users/me", json=payload, headers={"X-CSRF-Token": anonymous_token}
+    )
+    assert_problem(stale, 403, "csrf_failed")  # issued before login: bound to no session
+    ok = await harness.client.patch(
+        "/api/v1/users/me", json=payload, headers={"X-CSRF-Token": body["csrfToken"]}
+    )
+    assert ok.status_code == 200
+    assert ok.json()["name"] == "Renamed"
+
+    # The same token from another session fails.
+    await registered_and_verified(harness, "second@example.com")
+    other = (await login(harness, "second@example.com", mode="cookie")).json()
+    cross = await harness.client.patch(
+        "/api/v1/users/me", json=payload, headers={"X-CSRF-Token": body["csrfToken"]}
+    )
+    assert_problem(cross, 403, "csrf_failed")
+    assert other["csrfToken"] != body["csrfToken"]
+
+    # Bearer requests carry no ambient credential and need no CSRF token.
+    bearer_body = (await login(harness, "second@example.com")).json()
+    harness.client.cookies.clear()
+    plain = await harness.client.patch(
+        "/api/v1/users/me", json={"name": "Bearer"}, headers=bearer(bearer_body)
+    )
+    assert plain.status_code == 200
+
+
+async def test_cookie_refresh_rotates_the_cookies(
+    embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    harness = await make_client(embedded)
+    await registered_and_verified(harness, "cookie@example.com")
+    await login(harness, "cookie@example.com", mode="cookie")
+    old_refresh = harness.client.cookies.get("__Secure-empulse_refresh")
+    refreshed = await harness.client.post("/api/v1/auth/refresh")
+    assert refreshed.status_code == 200
+    assert refreshed.json()["csrfToken"]
+    assert harness.client.cookies.get("__Secure-empulse_refresh") != old_refresh
+    assert (await harness.client.get(ME)).status_code == 200
+
+
+def _forge(payload: dict[str, Any], header: dict[str, Any]) -> str:
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    return f"{part(header)}.{part(payload)}."
+
+
+async def test_jwt_abuse_is_refused(backend: Backend, make_client: Callable[..., Any]) -> None:
+    """ASVS 5.0 V9.1.1-V9.2.3: alg none, wrong key, expired, tampered, wrong audience and a
+    refresh token used as an access token are all refused."""
+    harness = await make_client(backend)
+    body = await signed_in(harness, "jwt@example.com")
+    good = body["accessToken"]
+    claims = jwt.decode(good, options={"verify_signature": False})
+    secret = harness.app.state.services.jwt_secret
+
+    header, _payload, signature = good.split(".")
+    tampered_claims = {**claims, "role": "ADMIN"}
+    tampered = ".".join(
+        [
+            header,
+            base64.urlsafe_b64encode(json.dumps(tampered_claims).encode()).rstrip(b"=").decode(),
+            signature,
+        ]
+    )
+    expired, _ = issue_access_token(
+        secret,
+        user_id=uuid.UUID(claims["sub"]),
+        session_id=uuid.UUID(claims["sid"]),
+        role="USER",
+        ttl=timedelta(seconds=-60),
+    )
+    candidates = {
+        "alg none": _forge(claims, {"alg": "none", "typ": "JWT"}),
+        "wrong key": jwt.encode(claims, "another-key-of-sufficient-length-0123456789", "HS256"),
+        "expired": expired,
+        "tampered": tampered,
+        "wrong audience": jwt.encode({**claims, "aud": "someone-else"}, secret, "HS256"),
+        "jku header": jwt.encode(
+            claims,
+            "attacker-key-0123456789-0123456789-0123",
+            "HS256",
+            headers={"jku": "https://attacker.example/jwks.json", "kid": "x"},
+        ),
+        "refresh token": body["refreshToken"],
+        "garbage": "not.a.token",
+    }
+    for name, token in candidates.items():
+        response = await harness.client.get(ME, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401, name
+        assert response.json()["code"] in {"invalid_token", "session_ended"}, name
+    assert (await harness.client.get(ME, headers=bearer(body))).status_code == 200
+    assert claims["exp"] - claims["iat"] <= 15 * 60
+    assert claims["exp"] > time.time()

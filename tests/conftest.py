@@ -33,6 +33,7 @@ from empulse.app import create_app
 from empulse.config import Settings, load_settings
 from empulse.core.logging import configure_logging
 from empulse.core.migrations import upgrade_to_head
+from tests.support import secrets
 from tests.support.routes import add_test_routes
 from tests.support.services import (
     REQUIRE_SERVICES,
@@ -76,11 +77,30 @@ class LogCapture:
         return len(self.text())
 
 
+_CAPTURE: list[LogCapture] = []
+
+
 @pytest.fixture(scope="session")
 def log_capture() -> LogCapture:
     capture = LogCapture()
     configure_logging("INFO", stream=capture)  # type: ignore[arg-type]
+    _CAPTURE.append(capture)
     return capture
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if any secret a test handled appears in the logs the apps wrote."""
+    if not _CAPTURE:
+        return
+    leaked = secrets.leaked_into(_CAPTURE[0].text())
+    writer = session.config.get_terminal_writer()
+    if leaked:
+        writer.line(f"SECRETS IN LOGS: {len(leaked)} secret(s) used by the suite were logged:")
+        for secret in leaked:
+            writer.line(f"  {secret[:6]}... ({len(secret)} characters)")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    else:
+        writer.line(f"log check: none of the {len(secrets.SEEN)} secrets used appears in the logs")
 
 
 @pytest.fixture
@@ -215,7 +235,13 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "EMPULSE_JOBS_IN_PROCESS": "false",
         }
         values.update(overrides)
-        return load_settings(**values)
+        settings = load_settings(**values)
+        assert settings.jwt_secret is not None
+        assert settings.encryption_key is not None
+        secrets.remember(
+            settings.jwt_secret.get_secret_value(), settings.encryption_key.get_secret_value()
+        )
+        return settings
 
     return make
 

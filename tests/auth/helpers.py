@@ -13,9 +13,11 @@ import httpx
 
 from empulse.services import Services
 from tests.conftest import Harness
+from tests.support import secrets
 
 PASSWORD = "lantern-orchid-velvet-2718"
 NEW_PASSWORD = "copper-meadow-sparrow-9041"
+secrets.remember(PASSWORD, NEW_PASSWORD)
 
 
 async def deliver(harness: Harness) -> None:
@@ -48,7 +50,9 @@ def token_in(message: EmailMessage, path: str) -> str:
     match = re.search(r"(https://\S+" + re.escape(path) + r"\?token=\S+)", text_of(message))
     assert match, text_of(message)
     url = match.group(1)
-    return parse_qs(urlsplit(url).query)["token"][0]
+    token = parse_qs(urlsplit(url).query)["token"][0]
+    secrets.remember(token)
+    return token
 
 
 async def register(harness: Harness, email: str, name: str = "Ada") -> httpx.Response:
@@ -70,9 +74,11 @@ async def registered_and_verified(harness: Harness, email: str, name: str = "Ada
 async def login(
     harness: Harness, email: str, password: str = PASSWORD, mode: str = "token"
 ) -> httpx.Response:
-    return await harness.client.post(
+    response = await harness.client.post(
         "/api/v1/auth/login", json={"email": email, "password": password, "session": mode}
     )
+    _remember_session(response)
+    return response
 
 
 async def signed_in(harness: Harness, email: str, name: str = "Ada") -> dict[str, Any]:
@@ -82,6 +88,14 @@ async def signed_in(harness: Harness, email: str, name: str = "Ada") -> dict[str
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+def _remember_session(response: httpx.Response) -> None:
+    if response.status_code == 200:
+        body = response.json()
+        secrets.remember(body.get("accessToken"), body.get("refreshToken"), body.get("csrfToken"))
+        for name in ("__Host-empulse_access", "__Secure-empulse_refresh"):
+            secrets.remember(response.cookies.get(name))
 
 
 def bearer(body: dict[str, Any]) -> dict[str, str]:

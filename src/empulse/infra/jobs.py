@@ -154,10 +154,13 @@ class JobRunner:
                 update(Job)
                 .where(Job.id.in_(due.scalar_subquery()))
                 .values(status="running", attempts=Job.attempts + 1, locked_until=now + self.lease)
-                .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts)
+                .returning(
+                    Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts, Job.run_at
+                )
                 .execution_options(synchronize_session=False)
             )
-            rows = [ClaimedJob(*row) for row in result.all()]
+            # RETURNING does not keep the subquery's order; run oldest first.
+            rows = [ClaimedJob(*row[:5]) for row in sorted(result.all(), key=lambda r: r[5])]
             await session.commit()
         return rows
 

@@ -1,0 +1,105 @@
+"""Emails go out through jobs that survive failures; revocations reach every process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from empulse.models import Job
+from tests.auth.helpers import bearer, register, signed_in
+from tests.conftest import Backend
+from tests.support.fixtures import SmtpCapture
+
+
+async def test_smtp_outage_delays_but_does_not_lose_the_email(
+    backend: Backend, make_client: Callable[..., Any], smtp_server: SmtpCapture
+) -> None:
+    """SECURITY.md "Faults": SMTP down, the API answers as usual, and the job retries with
+    backoff until the message is delivered."""
+    host, port = smtp_server.host, smtp_server.port
+    harness = await make_client(
+        backend,
+        **smtp_server.settings(),
+        EMPULSE_JOBS_IN_PROCESS="true",
+        EMPULSE_JOBS_POLL_SECONDS="0.05",
+        EMPULSE_JOBS_BACKOFF_SECONDS="0.05",
+    )
+    controller = Controller(smtp_server, hostname=host, port=port)
+    # The fixture's server is stopped: nothing listens on the port.
+    smtp_server.controller.stop()
+
+    response = await register(harness, "patient@example.com")
+    assert response.status_code == 202
+
+    async def failed_once() -> None:
+        while True:
+            async with harness.app.state.services.sessionmaker() as session:
+                job = (await session.scalars(select(Job))).one()
+                if job.attempts >= 1 and job.status == "pending":
+                    assert job.last_error
+                    return
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(failed_once(), timeout=20)
+    controller.start()
+    try:
+        (message,) = await asyncio.to_thread(smtp_server.wait_for, 1, 20)
+    finally:
+        controller.stop()
+    assert message["To"] == "patient@example.com"
+    assert "verify-email?token=" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+async def test_a_rolled_back_request_sends_nothing(
+    embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    harness = await make_client(embedded)
+    weak = await harness.client.post(
+        "/api/v1/auth/register",
+        json={"email": "weak@example.com", "password": "123456789", "name": "W"},
+    )
+    assert weak.status_code == 422
+    async with harness.app.state.services.sessionmaker() as session:
+        assert (await session.scalars(select(Job))).all() == []
+
+
+async def test_logout_on_one_process_is_honoured_by_another(
+    postgres_url: str, redis_server_url: str, make_client: Callable[..., Any]
+) -> None:
+    """Two app instances sharing PostgreSQL and Redis: a logout on one ends the session on the
+    other within a second, although the other had it cached as live."""
+    shared = Backend(
+        "services",
+        {
+            "DATABASE_URL": postgres_url,
+            "REDIS_URL": redis_server_url,
+            "REDIS_KEY_PREFIX": "test-two-processes",
+        },
+        postgres_url=postgres_url,
+    )
+    one = await make_client(shared)
+    two = await make_client(shared)
+    body = await signed_in(one, "two@example.com")
+    # Wait until both processes listen for revocations.
+    for harness in (one, two):
+        cache = harness.app.state.services.session_cache
+        for _ in range(200):
+            if cache._subscribed:
+                break
+            await asyncio.sleep(0.01)
+    assert (await two.client.get("/api/v1/auth/me", headers=bearer(body))).status_code == 200
+    assert (await one.client.post("/api/v1/auth/logout", headers=bearer(body))).status_code == 204
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 1.0
+    status = 200
+    while loop.time() < deadline:
+        status = (await two.client.get("/api/v1/auth/me", headers=bearer(body))).status_code
+        if status == 401:
+            break
+        await asyncio.sleep(0.02)
+    assert status == 401

@@ -1,0 +1,99 @@
+"""The signed-in user's own data: profile, privacy, export, deletion."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import func, select
+
+from empulse.models import AuditEvent, AuthSession, User
+from tests.auth.helpers import PASSWORD, bearer, deliver, login, outbox, signed_in
+from tests.conftest import Backend
+from tests.web.test_problems import assert_problem
+
+
+async def test_profile_and_privacy_preferences(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    harness = await make_client(backend)
+    body = await signed_in(harness, "me@example.com")
+    renamed = await harness.client.patch(
+        "/api/v1/users/me", json={"name": "  Ada L. "}, headers=bearer(body)
+    )
+    assert renamed.json()["name"] == "Ada L."
+    escalate = await harness.client.patch(
+        "/api/v1/users/me", json={"name": "x", "role": "ADMIN"}, headers=bearer(body)
+    )
+    assert_problem(escalate, 422, "validation_failed")
+
+    defaults = await harness.client.get(
+        "/api/v1/users/me/privacy-preferences", headers=bearer(body)
+    )
+    assert defaults.json() == {
+        "marketingEmails": False,
+        "showListeningActivity": True,
+        "publicProfile": True,
+        "analytics": True,
+    }
+    wanted = {
+        "marketingEmails": True,
+        "showListeningActivity": False,
+        "publicProfile": False,
+        "analytics": False,
+    }
+    put = await harness.client.put(
+        "/api/v1/users/me/privacy-preferences", json=wanted, headers=bearer(body)
+    )
+    assert put.json() == wanted
+    again = await harness.client.get("/api/v1/users/me/privacy-preferences", headers=bearer(body))
+    assert again.json() == wanted
+
+
+async def test_export_is_a_json_download_of_my_data(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    harness = await make_client(backend)
+    body = await signed_in(harness, "export@example.com")
+    response = await harness.client.get("/api/v1/users/me/export", headers=bearer(body))
+    assert response.status_code == 200
+    assert response.headers["content-disposition"] == 'attachment; filename="empulse-export.json"'
+    document = json.loads(response.content)
+    assert document["user"]["email"] == "export@example.com"
+    assert len(document["sessions"]) == 1
+    events = {event["event"] for event in document["securityEvents"]}
+    assert {"registered", "email_verified", "login_succeeded"} <= events
+    assert "passwordHash" not in response.text
+    assert "password_hash" not in response.text
+
+
+async def test_delete_account_needs_the_password_and_erases_personal_data(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    harness = await make_client(backend)
+    body = await signed_in(harness, "leaving@example.com")
+    wrong = await harness.client.request(
+        "DELETE", "/api/v1/users/me", json={"password": "not-the-password"}, headers=bearer(body)
+    )
+    assert_problem(wrong, 401, "invalid_credentials")
+
+    deleted = await harness.client.request(
+        "DELETE", "/api/v1/users/me", json={"password": PASSWORD}, headers=bearer(body)
+    )
+    assert deleted.status_code == 204
+    assert_problem(
+        await harness.client.get("/api/v1/auth/me", headers=bearer(body)), 401, "session_ended"
+    )
+    assert (await login(harness, "leaving@example.com")).status_code == 401
+
+    async with harness.app.state.services.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(User)) == 0
+        assert await session.scalar(select(func.count()).select_from(AuthSession)) == 0
+        events = (await session.scalars(select(AuditEvent))).all()
+    # The audit trail remains, without anything that points at the person.
+    assert any(event.event == "account_deleted" for event in events)
+    assert all(event.user_id is None for event in events)
+    assert all(event.ip is None for event in events if event.event != "login_failed")
+    await deliver(harness)
+    assert "deleted" in outbox(harness)[-1]["Subject"]

@@ -1,4 +1,4 @@
-"""The `empulse` command: serve, migrate, check-config, create-admin, version."""
+"""The `empulse` command: serve, worker, migrate, check-config, create-admin, version."""
 
 from __future__ import annotations
 
@@ -34,6 +34,37 @@ def serve(
     server.run(
         load_settings(), host=host, port=port, workers=workers, shutdown_timeout=shutdown_timeout
     )
+
+
+@app.command()
+def worker() -> None:
+    """Run background jobs (emails, sweeps) until SIGTERM; set EMPULSE_JOBS_IN_PROCESS=false on
+    the API processes when workers run them."""
+    from empulse.core.logging import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    asyncio.run(_work(settings))
+
+
+async def _work(settings: Settings) -> None:
+    import signal
+
+    from empulse.config import ensure_safe
+    from empulse.services import build_services
+
+    ensure_safe(settings)
+    await _ensure_migrated(settings)
+    services = build_services(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        # The job in hand finishes before the loop sees `stop`.
+        await services.job_runner.run(stop)
+    finally:
+        await services.aclose()
 
 
 @app.command()

@@ -1,7 +1,16 @@
-"""The baseline: one JSON endpoint on bare Starlette, served by the same uvicorn stack."""
+"""The baselines: bare Starlette endpoints served by the same uvicorn stack.
+
+`/api/health` answers a constant; `/pk/{id}` reads one row by primary key with asyncpg (no ORM,
+no middleware), the floor for an authenticated read.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -12,5 +21,31 @@ async def health(_: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "version": "0.0.0"})
 
 
+async def by_primary_key(request: Request) -> JSONResponse:
+    pool: asyncpg.Pool = request.app.state.pool
+    row = await pool.fetchrow(
+        "SELECT id, email, name, role FROM users WHERE id = $1", request.path_params["user_id"]
+    )
+    if row is None:
+        return JSONResponse({"detail": "not found"}, status_code=404)
+    return JSONResponse({"id": str(row["id"]), "email": row["email"], "name": row["name"]})
+
+
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    url = os.environ.get("BENCH_ASYNCPG_URL")
+    app.state.pool = await asyncpg.create_pool(url, min_size=2, max_size=10) if url else None
+    yield
+    if app.state.pool is not None:
+        await app.state.pool.close()
+
+
 def create_app() -> Starlette:
-    return Starlette(routes=[Route("/api/health", health), Route("/api/v1", health)])
+    return Starlette(
+        routes=[
+            Route("/api/health", health),
+            Route("/api/v1", health),
+            Route("/pk/{user_id:uuid}", by_primary_key),
+        ],
+        lifespan=lifespan,
+    )

@@ -87,9 +87,11 @@ def _parse_duration_ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def _wrk(url: str, duration: int, connections: int) -> tuple[float, float, float, int]:
+def _wrk(
+    url: str, duration: int, connections: int, extra: list[str] | None = None
+) -> tuple[float, float, float, int]:
     output = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url],
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", *(extra or []), url],
         capture_output=True,
         text=True,
         check=True,
@@ -126,12 +128,14 @@ def measure(
     workers: int,
     duration: int,
     connections: int,
+    wrk_args: list[str] | None = None,
+    ready_path: str = "/api/health",
 ) -> Result:
     url = f"http://127.0.0.1:{port}{path}"
-    process = _serve(command, env, url)
+    process = _serve(command, env, f"http://127.0.0.1:{port}{ready_path}")
     try:
-        _wrk(url, 2, connections)  # warm-up: imports, connection pools, JIT-less caches
-        rps, p50, p99, non_2xx = _wrk(url, duration, connections)
+        _wrk(url, 2, connections, wrk_args)  # warm-up: imports, connection pools, caches
+        rps, p50, p99, non_2xx = _wrk(url, duration, connections, wrk_args)
         rss = _peak_rss_mb(process.pid)
     finally:
         _stop(process)

@@ -7,6 +7,7 @@ after the commit (`revoked_session_ids` on the results).
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -107,13 +108,19 @@ def _policy(password: str, *, email: str, name: str | None) -> None:
         ) from exc
 
 
+# argon2 is CPU-bound for tens of milliseconds and takes 19 MiB per hash: it runs off the event
+# loop, at most one hash per CPU at a time. More threads would only add memory and contention.
+_HASHING = anyio.CapacityLimiter(os.cpu_count() or 1)
+
+
 async def _hash(password: str) -> str:
-    # argon2 is CPU-bound for tens of milliseconds: off the event loop.
-    return await anyio.to_thread.run_sync(hash_password, password)
+    return await anyio.to_thread.run_sync(hash_password, password, limiter=_HASHING)
 
 
 async def _verify(password_hash: str, password: str) -> bool:
-    return await anyio.to_thread.run_sync(verify_password, password_hash, password)
+    return await anyio.to_thread.run_sync(
+        verify_password, password_hash, password, limiter=_HASHING
+    )
 
 
 def _normalise_or_none(email: str) -> str | None:

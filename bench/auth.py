@@ -1,0 +1,181 @@
+"""Authentication benchmarks, on PostgreSQL (and Redis when it answers).
+
+    uv run python -m bench.auth [--duration 10] [--workers 1 2]
+
+1. Login throughput as a ratio to the raw argon2id verify rate at the same parameters, on the
+   same machine (threads = CPUs, as the server hashes in a thread pool). Target >= 0.9.
+2. Authenticated `GET /api/v1/auth/me` as a ratio to a bare Starlette endpoint doing one
+   primary-key select with asyncpg. Target >= 0.6.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+from tests.support.services import free_port, redis_available, redis_url
+
+from bench.run import ROOT, Result, _prepare_postgres, _serve, _stop, measure
+from empulse.core.passwords import HASHER
+
+PASSWORD = "bench-password-quartz-4417"  # noqa: S105 - a throwaway benchmark account
+EMAIL = "bench@example.com"
+
+
+def raw_argon2_rate(seconds: float, threads: int) -> float:
+    stored = HASHER.hash(PASSWORD)
+    deadline = time.perf_counter() + seconds
+
+    def work() -> int:
+        done = 0
+        while time.perf_counter() < deadline:
+            HASHER.verify(stored, PASSWORD)
+            done += 1
+        return done
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        total = sum(pool.map(lambda _: work(), range(threads)))
+    return total / (time.perf_counter() - started)
+
+
+def create_verified_user(env: dict[str, str]) -> str:
+    """Register through the CLI-free path: make an admin (verified) with the CLI."""
+    subprocess.run(
+        [sys.executable, "-m", "empulse.cli", "create-admin", "--email", EMAIL, "--password-stdin"],
+        input=PASSWORD,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    return EMAIL
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install wrk")
+    database_url = _prepare_postgres()
+    if database_url is None:
+        sys.exit("PostgreSQL is needed for this benchmark")
+
+    data_dir = Path(tempfile.mkdtemp(prefix="empulse-bench-auth-"))
+    env = {
+        **os.environ,
+        "EMPULSE_ENV": "development",
+        "EMPULSE_DATA_DIR": str(data_dir),
+        "PYTHONPATH": str(ROOT),
+        "BENCH_LOG": str(data_dir / "server.log"),
+        "DATABASE_URL": database_url,
+        "RATE_LIMITS_ENABLED": "false",
+        "BENCH_ASYNCPG_URL": database_url,
+    }
+    if redis_available():
+        env.update({"REDIS_URL": redis_url(), "REDIS_KEY_PREFIX": f"bench-auth-{os.getpid()}"})
+    create_verified_user(env)
+
+    cpus = os.cpu_count() or 1
+    raw = raw_argon2_rate(args.duration, cpus)
+    print(f"raw argon2id verify rate ({cpus} threads): {raw:,.1f}/s", flush=True)
+
+    login_lua = data_dir / "login.lua"
+    login_lua.write_text(
+        'wrk.method = "POST"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f"wrk.body = '{json.dumps({'email': EMAIL, 'password': PASSWORD})}'\n"
+    )
+    rows: list[tuple[str, Result, float]] = []
+    for workers in args.workers:
+        serve = [sys.executable, "-m", "empulse.cli", "serve", "--workers", str(workers)]
+        port = free_port()
+        login = measure(
+            "POST /api/v1/auth/login",
+            [*serve, "--port", str(port)],
+            env,
+            "/api/v1/auth/login",
+            port,
+            workers,
+            args.duration,
+            args.connections,
+            ["-s", str(login_lua)],
+        )
+        rows.append(("raw argon2id verify", login, raw))
+
+        port = free_port()
+        process = _serve([*serve, "--port", str(port)], env, f"http://127.0.0.1:{port}/api/health")
+        try:
+            body = httpx.post(
+                f"http://127.0.0.1:{port}/api/v1/auth/login",
+                json={"email": EMAIL, "password": PASSWORD},
+                timeout=30,
+            ).json()
+        finally:
+            _stop(process)
+        token, user_id = body["accessToken"], body["user"]["id"]
+        me = measure(
+            "GET /api/v1/auth/me",
+            [*serve, "--port", str(port)],
+            env,
+            "/api/v1/auth/me",
+            port,
+            workers,
+            args.duration,
+            args.connections,
+            ["-H", f"Authorization: Bearer {token}"],
+        )
+        port = free_port()
+        bare = measure(
+            "bare asyncpg PK select",
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bench.bare_app:create_app",
+                "--factory",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            env,
+            f"/pk/{user_id}",
+            port,
+            workers,
+            args.duration,
+            args.connections,
+        )
+        rows.append(("bare asyncpg PK select", me, bare.requests_per_second))
+        rows.append(("", bare, bare.requests_per_second))
+
+    print()
+    print("| measurement | workers | req/s | baseline | ratio | p50 ms | p99 ms | peak RSS MB |")
+    print("|---|---|---|---|---|---|---|---|")
+    for baseline_name, result, baseline in rows:
+        print(
+            f"| {result.name} | {result.workers} | {result.requests_per_second:,.1f} | "
+            f"{baseline_name or '—'} | {result.requests_per_second / baseline:.2f} | "
+            f"{result.p50_ms:.2f} | {result.p99_ms:.2f} | {result.peak_rss_mb:.0f} |"
+        )
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -77,7 +78,7 @@ async def test_logout_on_one_process_is_honoured_by_another(
         {
             "DATABASE_URL": postgres_url,
             "REDIS_URL": redis_server_url,
-            "REDIS_KEY_PREFIX": "test-two-processes",
+            "REDIS_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
         },
         postgres_url=postgres_url,
     )

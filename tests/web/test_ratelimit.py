@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -69,7 +70,7 @@ async def test_limits_are_global_across_processes_with_redis(
     redis_server_url: str, embedded: Backend, make_client: Callable[..., Any]
 ) -> None:
     """Two app instances sharing Redis count against one limit."""
-    shared = {"REDIS_URL": redis_server_url, "REDIS_KEY_PREFIX": f"t-{id(embedded)}-global"}
+    shared = {"REDIS_URL": redis_server_url, "REDIS_KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
     one = await make_client(embedded, **shared)
     two = await make_client(embedded, **shared)
     for _ in range(3):

@@ -26,6 +26,8 @@ class Services:
     settings: Settings
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    # Autocommit sessions for requests that only read: no BEGIN/COMMIT round trips.
+    read_sessionmaker: async_sessionmaker[AsyncSession]
     rate_limiter: RateLimiter
     rate_limit_items: dict[str, RateLimitItem]
     storage: Storage
@@ -70,6 +72,9 @@ def build_services(settings: Settings) -> Services:
         settings=settings,
         engine=engine,
         sessionmaker=sessionmaker,
+        read_sessionmaker=create_sessionmaker(
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+        ),
         rate_limiter=RateLimiter(
             redis_url=settings.redis_url,
             key_prefix=settings.redis_key_prefix,
@@ -113,7 +118,14 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with get_services(request).read_sessionmaker() as session:
+        yield session
+
+
 # The commit runs when the endpoint function returns, before the response is sent (scope
 # "function"), so a client never sees a success for a write that did not commit.
 DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
+# For endpoints that only read: each statement stands alone (no transaction to open or commit).
+ReadSession = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
 AppServices = Annotated[Services, Depends(get_services)]

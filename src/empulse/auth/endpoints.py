@@ -39,7 +39,7 @@ from empulse.core.emails import InvalidEmailError, normalise_email
 from empulse.core.errors import NotFound, ValidationFailed
 from empulse.infra.ratelimit import OnBackendError
 from empulse.models import AuthSession
-from empulse.services import AppServices, DbSession, Services
+from empulse.services import AppServices, DbSession, ReadSession, Services
 from empulse.web.ratelimit import enforce
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -349,7 +349,7 @@ async def logout_all(
 
 
 @router.get("/sessions", response_model=list[SessionOut], summary="Signed-in devices")
-async def list_sessions(principal: CurrentPrincipal, session: DbSession) -> list[SessionOut]:
+async def list_sessions(principal: CurrentPrincipal, session: ReadSession) -> list[SessionOut]:
     rows: list[AuthSession] = await repository.list_live_sessions(session, principal.user_id)
     return [
         SessionOut(
@@ -465,7 +465,7 @@ async def change_password(
 
 
 @router.get("/me", response_model=UserOut, summary="The signed-in user")
-async def me(principal: CurrentPrincipal, session: DbSession) -> UserOut:
+async def me(principal: CurrentPrincipal, session: ReadSession) -> UserOut:
     user = await repository.get_user(session, principal.user_id)
     if user is None:
         raise NotFound("No such user.")

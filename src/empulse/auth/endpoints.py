@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.audit.service import RequestMeta
 from empulse.auth import csrf, repository, service
@@ -16,6 +17,7 @@ from empulse.auth.dependencies import (
     REFRESH_COOKIE_PATH,
     CurrentPrincipal,
     OptionalPrincipal,
+    Principal,
 )
 from empulse.auth.schemas import (
     AcceptedOut,
@@ -302,6 +304,29 @@ async def refresh(
     )
 
 
+async def _end_sessions(
+    principal: Principal,
+    request: Request,
+    response: Response,
+    session: AsyncSession,
+    services: Services,
+    *,
+    all_devices: bool,
+) -> Response:
+    revocation = await service.logout(
+        session,
+        RequestMeta.of(request),
+        user_id=principal.user_id,
+        session_id=principal.session_id,
+        all_devices=all_devices,
+    )
+    await session.commit()
+    await _announce(services, revocation)
+    _clear_cookie_session(response)
+    response.status_code = status.HTTP_204_NO_CONTENT
+    return response
+
+
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="Sign out")
 async def logout(
     principal: CurrentPrincipal,
@@ -312,18 +337,14 @@ async def logout(
     body: LogoutIn | None = None,
 ) -> Response:
     """Ends this session, or every session with `allDevices: true`."""
-    revocation = await service.logout(
+    return await _end_sessions(
+        principal,
+        request,
+        response,
         session,
-        RequestMeta.of(request),
-        user_id=principal.user_id,
-        session_id=principal.session_id,
+        services,
         all_devices=bool(body and body.all_devices),
     )
-    await session.commit()
-    await _announce(services, revocation)
-    _clear_cookie_session(response)
-    response.status_code = status.HTTP_204_NO_CONTENT
-    return response
 
 
 @router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT, summary="Sign out everywhere")
@@ -334,18 +355,7 @@ async def logout_all(
     session: DbSession,
     services: AppServices,
 ) -> Response:
-    revocation = await service.logout(
-        session,
-        RequestMeta.of(request),
-        user_id=principal.user_id,
-        session_id=principal.session_id,
-        all_devices=True,
-    )
-    await session.commit()
-    await _announce(services, revocation)
-    _clear_cookie_session(response)
-    response.status_code = status.HTTP_204_NO_CONTENT
-    return response
+    return await _end_sessions(principal, request, response, session, services, all_devices=True)
 
 
 @router.get("/sessions", response_model=list[SessionOut], summary="Signed-in devices")

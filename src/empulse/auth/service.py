@@ -226,6 +226,13 @@ async def _start_session(
     )
     session.add(auth_session)
     await session.flush()
+    return await _issue_tokens(session, services, user, auth_session)
+
+
+async def _issue_tokens(
+    session: AsyncSession, services: Services, user: User, auth_session: AuthSession
+) -> IssuedSession:
+    """A new refresh token in the session's family, and an access token naming the session."""
     refresh = new_token()
     session.add(RefreshToken(session_id=auth_session.id, token_hash=hash_token(refresh)))
     access, expires_in = issue_access_token(
@@ -324,27 +331,10 @@ async def refresh(
     user = await repository.get_user(session, auth_session.user_id) if auth_session else None
     if auth_session is None or user is None or user.disabled_at is not None:
         raise RefreshRejected("This session has ended. Sign in again.")
-    new_refresh = new_token()
-    session.add(RefreshToken(session_id=auth_session.id, token_hash=hash_token(new_refresh)))
     auth_session.last_used_at = utcnow()
     if meta.ip:
         auth_session.ip = meta.ip
-    access, expires_in = issue_access_token(
-        services.jwt_secret,
-        user_id=user.id,
-        session_id=auth_session.id,
-        role=user.role,
-        ttl=timedelta(minutes=services.settings.access_token_minutes),
-    )
-    await session.flush()
-    return IssuedSession(user, auth_session.id, access, expires_in, new_refresh)
-
-
-async def session_for_refresh_token(
-    session: AsyncSession, refresh_token: str
-) -> AuthSession | None:
-    session_id = await repository.session_of_used_token(session, hash_token(refresh_token))
-    return await session.get(AuthSession, session_id) if session_id else None
+    return await _issue_tokens(session, services, user, auth_session)
 
 
 async def logout(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -159,3 +160,22 @@ async def test_redis_outage_makes_readiness_fail_and_recovers(
         assert body["failed"] == ["redis"]
         proxy.restore()
         assert (await harness.client.get("/api/health/ready")).status_code == 200
+
+
+async def test_a_stuck_query_fails_at_the_statement_timeout(
+    postgres_url: str, make_client: Callable[..., Any]
+) -> None:
+    """SECURITY.md "Faults": a frozen database makes requests fail at a timeout, not hang."""
+    harness = await make_client(
+        Backend("services", {}, postgres_url=postgres_url),
+        DATABASE_URL=postgres_url,
+        DATABASE_STATEMENT_TIMEOUT_MS="200",
+    )
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    response = await harness.client.get("/api/v1/_test/db-sleep", params={"seconds": 5})
+    elapsed = loop.time() - started
+    assert_problem(response, 503, "database_unavailable")
+    assert elapsed < 3
+    # The connection is usable again for the next request.
+    assert (await harness.client.get("/api/v1/_test/users/count")).status_code == 200

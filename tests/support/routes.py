@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from empulse.core.logging import get_logger
 from empulse.models import User
@@ -42,6 +42,13 @@ async def boom() -> None:
 async def count_users(session: DbSession) -> dict[str, int]:
     total = await session.scalar(select(func.count()).select_from(User))
     return {"users": int(total or 0)}
+
+
+@router.get("/db-sleep")
+async def db_sleep(session: DbSession, seconds: float = 2.0) -> dict[str, bool]:
+    """A query that runs long, as on a frozen or overloaded database (PostgreSQL only)."""
+    await session.execute(text("SELECT pg_sleep(:seconds)"), {"seconds": seconds})
+    return {"ok": True}
 
 
 @router.get("/login-limited", dependencies=[Depends(RateLimit("login"))])

@@ -172,15 +172,20 @@ def is_unavailable_error(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated:
             return True
-        name = type(exc.orig).__name__ if exc.orig is not None else ""
+        # SQLAlchemy's asyncpg adapter wraps the driver's exception: the original is the cause.
+        driver_error = exc.orig.__cause__ if exc.orig is not None else None
+        names = {type(exc.orig).__name__, type(driver_error).__name__}
         # asyncpg: server shutting down, statement_timeout hit, too many connections.
-        return name in {
-            "CannotConnectNowError",
-            "QueryCanceledError",
-            "AdminShutdownError",
-            "TooManyConnectionsError",
-            "ConnectionDoesNotExistError",
-        }
+        return bool(
+            names
+            & {
+                "CannotConnectNowError",
+                "QueryCanceledError",
+                "AdminShutdownError",
+                "TooManyConnectionsError",
+                "ConnectionDoesNotExistError",
+            }
+        )
     return False
 
 

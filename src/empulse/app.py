@@ -26,7 +26,7 @@ from empulse.web.context import RequestContextMiddleware
 from empulse.web.cors import CorsMiddleware
 from empulse.web.docs import mount_docs
 from empulse.web.problems import register_error_handlers
-from empulse.web.security_headers import SecurityHeadersMiddleware
+from empulse.web.security_headers import SecurityHeaders
 
 log = get_logger("empulse.app")
 
@@ -144,13 +144,16 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     mount_docs(app, docs_url=DOCS_URL, openapi_url=OPENAPI_URL, title="EmPulse API")
 
     # Starlette runs the last-added middleware first. Request order, outermost first:
-    # security headers -> request context (id, client IP, log, metrics, 500) -> CORS -> body guard.
+    # request context (id, client IP, security headers, log, metrics, 500) -> CORS -> body guard.
     app.add_middleware(
         BodyLimitMiddleware,
         default_limit=settings.max_json_body_bytes,
         json_prefix=API_PREFIX,
     )
     app.add_middleware(CorsMiddleware, allowed_origins=settings.allowed_origins)
-    app.add_middleware(RequestContextMiddleware, trusted_proxies=settings.trusted_proxies)
-    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production, docs_prefix=DOCS_URL)
+    app.add_middleware(
+        RequestContextMiddleware,
+        security_headers=SecurityHeaders(hsts=settings.is_production, docs_prefix=DOCS_URL),
+        trusted_proxies=settings.trusted_proxies,
+    )
     return app

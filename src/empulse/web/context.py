@@ -22,6 +22,7 @@ from empulse.core.logging import (
     reset_request_context,
     write_access_line,
 )
+from empulse.web.security_headers import SecurityHeaders
 
 REQUEST_ID_HEADER = b"x-request-id"
 _VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:-]{7,127}")
@@ -66,8 +67,15 @@ def resolve_client_ip(
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, trusted_proxies: Sequence[Network] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        security_headers: SecurityHeaders,
+        trusted_proxies: Sequence[Network] = (),
+    ) -> None:
         self.app = app
+        self.security_headers = security_headers
         self.trusted_proxies = tuple(trusted_proxies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -95,7 +103,10 @@ class RequestContextMiddleware:
         state["request_id"] = request_id
         state["client_ip"] = client_ip
 
-        request_id_header = (REQUEST_ID_HEADER, request_id.encode("ascii"))
+        extra_headers = [
+            *self.security_headers.for_path(scope["path"]),
+            (REQUEST_ID_HEADER, request_id.encode("ascii")),
+        ]
         status = 500
         response_started = False
 
@@ -104,7 +115,9 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), request_id_header]
+                message["headers"] = SecurityHeaders.apply(
+                    list(message.get("headers", ())), extra_headers
+                )
             await send(message)
 
         token = bind_request_context(request_id=request_id)

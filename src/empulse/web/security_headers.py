@@ -6,8 +6,6 @@ loads its own script and stylesheet from this origin and gets a policy of its ow
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 API_CSP = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 DOCS_CSP = (
     b"default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -17,9 +15,11 @@ DOCS_CSP = (
 HSTS = b"max-age=63072000; includeSubDomains"
 
 
-class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp, *, hsts: bool, docs_prefix: str) -> None:
-        self.app = app
+class SecurityHeaders:
+    """The headers added to every response; applied by the request-context middleware, which
+    already sees every response start (one layer fewer on the hot path)."""
+
+    def __init__(self, *, hsts: bool, docs_prefix: str) -> None:
         self.docs_prefix = docs_prefix
         common = [
             (b"x-content-type-options", b"nosniff"),
@@ -33,21 +33,15 @@ class SecurityHeadersMiddleware:
         self.api_headers = [*common, (b"content-security-policy", API_CSP)]
         self.docs_headers = [*common, (b"content-security-policy", DOCS_CSP)]
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        extra = (
-            self.docs_headers if scope["path"].startswith(self.docs_prefix) else self.api_headers
-        )
+    def for_path(self, path: str) -> list[tuple[bytes, bytes]]:
+        return self.docs_headers if path.startswith(self.docs_prefix) else self.api_headers
 
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [*message.get("headers", ()), *extra]
-                if not any(name.lower() == b"cache-control" for name, _ in headers):
-                    # Responses may carry personal data; nothing is cached unless a route says so.
-                    headers.append((b"cache-control", b"no-store"))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_wrapper)
+    @staticmethod
+    def apply(
+        headers: list[tuple[bytes, bytes]], extra: list[tuple[bytes, bytes]]
+    ) -> list[tuple[bytes, bytes]]:
+        combined = [*headers, *extra]
+        if not any(name.lower() == b"cache-control" for name, _ in headers):
+            # Responses may carry personal data; nothing is cached unless a route says so.
+            combined.append((b"cache-control", b"no-store"))
+        return combined

@@ -476,10 +476,10 @@ async def change_password(
 
 @router.get("/me", response_model=UserOut, summary="The signed-in user")
 async def me(principal: CurrentPrincipal, session: ReadSession) -> UserOut:
-    user = await repository.get_user(session, principal.user_id)
-    if user is None:
+    row = await repository.profile(session, principal.user_id)
+    if row is None:
         raise NotFound("No such user.")
-    return UserOut.of(user)
+    return row
 
 
 @csrf_router.get("/csrf-token", response_model=CsrfOut, summary="Issue a CSRF token")

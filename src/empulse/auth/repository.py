@@ -7,10 +7,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from empulse.auth.schemas import UserOut
 from empulse.core.db import utcnow
 from empulse.models import ActionToken, AuthSession, RefreshToken, User
 
@@ -144,7 +143,9 @@ async def consume_action_token(
     return (row.user_id, row.credentials_version) if row else None
 
 
-async def profile(session: AsyncSession, user_id: uuid.UUID) -> UserOut | None:
+async def profile(
+    session: AsyncSession, user_id: uuid.UUID
+) -> Row[uuid.UUID, str, str, str, datetime | None, datetime] | None:
     """The public fields of a user, by a Core select (no ORM identity map, no password hash or
     JSON columns loaded): what GET /auth/me, the most frequent authenticated read, needs."""
     result = await session.execute(
@@ -152,17 +153,7 @@ async def profile(session: AsyncSession, user_id: uuid.UUID) -> UserOut | None:
             User.id, User.email, User.name, User.role, User.email_verified_at, User.created_at
         ).where(User.id == user_id)
     )
-    row = result.first()
-    if row is None:
-        return None
-    return UserOut(
-        id=row.id,
-        email=row.email,
-        name=row.name,
-        role=row.role,
-        email_verified=row.email_verified_at is not None,
-        created_at=row.created_at,
-    )
+    return result.first()
 
 
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:

@@ -117,7 +117,8 @@ async def _hash(password: str) -> str:
     return await anyio.to_thread.run_sync(hash_password, password, limiter=_HASHING)
 
 
-async def _verify(password_hash: str, password: str) -> bool:
+async def check_password(password_hash: str, password: str) -> bool:
+    """Verify a password off the event loop (one hash per CPU at a time)."""
     return await anyio.to_thread.run_sync(
         verify_password, password_hash, password, limiter=_HASHING
     )
@@ -260,11 +261,11 @@ async def login(
     normalised = _normalise_or_none(email)
     user = await users.get_by_email(session, normalised) if normalised else None
     if user is None:
-        await _verify(_DUMMY_HASH, password)
+        await check_password(_DUMMY_HASH, password)
         audit.record(session, "login_failed", meta, reason="unknown_email")
         raise InvalidCredentials
     now = utcnow()
-    password_ok = await _verify(user.password_hash, password)
+    password_ok = await check_password(user.password_hash, password)
     locked = user.locked_until is not None and user.locked_until > now
     if user.disabled_at is not None:
         audit.record(session, "login_failed", meta, user_id=user.id, reason="disabled")
@@ -411,7 +412,7 @@ async def change_password(
     current_password: str,
     new_password: str,
 ) -> Revocation:
-    if not await _verify(user.password_hash, current_password):
+    if not await check_password(user.password_hash, current_password):
         audit.record(session, "password_change_failed", meta, user_id=user.id)
         raise InvalidCredentials
     _policy(new_password, email=user.email, name=user.name)

@@ -14,7 +14,7 @@ from empulse.audit.service import RequestMeta
 from empulse.auth import emails
 from empulse.auth.dependencies import CurrentPrincipal
 from empulse.auth.schemas import UserOut
-from empulse.auth.service import InvalidCredentials, _verify
+from empulse.auth.service import InvalidCredentials, check_password
 from empulse.core.errors import NotFound
 from empulse.infra.email import enqueue_email
 from empulse.models import DEFAULT_PRIVACY, AuditEvent, AuthSession, User
@@ -127,7 +127,7 @@ async def delete_me(
     """Needs the password. Deletes the account, its sessions and tokens; the audit log keeps
     the events without the link to the person."""
     user = await _me(session, principal)
-    if not await _verify(user.password_hash, body.password):
+    if not await check_password(user.password_hash, body.password):
         raise InvalidCredentials
     session_ids = list(
         await session.scalars(select(AuthSession.id).where(AuthSession.user_id == user.id))

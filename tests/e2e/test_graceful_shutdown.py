@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 import threading
+import time
+import uuid
 
 import httpx
 
+from tests.auth.helpers import PASSWORD
+from tests.conftest import truncate_all
+from tests.support import secrets
 from tests.support.fixtures import LiveServers
 
 
@@ -63,3 +72,63 @@ def test_multiple_workers_serve_and_aggregate_metrics(live_server: LiveServers) 
     assert float(line.rsplit(" ", 1)[1]) == 10
     server.terminate()
     assert server.wait(30) == 0
+
+
+def test_two_server_processes_share_revocations_through_redis(
+    live_server: LiveServers, postgres_url: str, redis_server_url: str
+) -> None:
+    """A logout served by one process is honoured by another within a second, although the
+    other process had the session cached as live (issue: accounts and sessions)."""
+    env = {
+        "DATABASE_URL": postgres_url,
+        "REDIS_URL": redis_server_url,
+        "REDIS_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        "EMPULSE_JOBS_IN_PROCESS": "false",
+        "RATE_LIMITS_ENABLED": "false",
+    }
+    try:
+        create = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "empulse.cli",
+                "create-admin",
+                "--email",
+                "pair@example.com",
+                "--password-stdin",
+            ],
+            input=PASSWORD,
+            text=True,
+            capture_output=True,
+            timeout=60,
+            check=False,
+            env={
+                **os.environ,
+                "EMPULSE_ENV": "test",
+                "EMPULSE_DATA_DIR": str(live_server.data_dir),
+                **env,
+            },
+        )
+        assert create.returncode == 0, create.stderr
+        one = live_server.start(env=env)
+        two = live_server.start(env=env)
+        body = httpx.post(
+            f"{one.url}/api/v1/auth/login",
+            json={"email": "pair@example.com", "password": PASSWORD},
+        ).json()
+        secrets.remember(body["accessToken"], body["refreshToken"])
+        headers = {"Authorization": f"Bearer {body['accessToken']}"}
+        assert httpx.get(f"{two.url}/api/v1/auth/me", headers=headers).status_code == 200
+        assert httpx.post(f"{one.url}/api/v1/auth/logout", headers=headers).status_code == 204
+
+        deadline = time.monotonic() + 1.0
+        status = 200
+        while time.monotonic() < deadline:
+            status = httpx.get(f"{two.url}/api/v1/auth/me", headers=headers).status_code
+            if status == 401:
+                break
+        assert status == 401
+        for server in (one, two):
+            assert body["accessToken"] not in server.output()
+    finally:
+        asyncio.run(truncate_all(postgres_url))

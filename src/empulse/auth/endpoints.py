@@ -280,8 +280,9 @@ async def refresh(
 ) -> TokenPairOut | CookieSessionOut:
     """Takes `{refreshToken}` or the refresh cookie. The presented token stops working; using
     it again revokes the whole session."""
-    from_cookie = body is None or body.refresh_token is None
-    token = request.cookies.get(REFRESH_COOKIE) if from_cookie else body.refresh_token  # type: ignore[union-attr]
+    body_token = body.refresh_token if body is not None else None
+    from_cookie = body_token is None
+    token = body_token or request.cookies.get(REFRESH_COOKIE)
     if not token:
         raise service.RefreshRejected("Send the refresh token.")
     await _limit(request, "default")

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 from tests.support.services import free_port, redis_available, redis_url
 
-from bench.run import ROOT, Result, _prepare_postgres, _serve, _stop, measure
+from bench.run import ROOT, Result, _prepare_postgres, _serve, _stop, bare_command, measure
 from empulse.core.passwords import HASHER
 
 PASSWORD = "bench-password-quartz-4417"  # noqa: S105 - a throwaway benchmark account
@@ -141,20 +141,7 @@ def main() -> None:
         port = free_port()
         bare = measure(
             "bare asyncpg PK select",
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "bench.bare_app:create_app",
-                "--factory",
-                "--port",
-                str(port),
-                "--workers",
-                str(workers),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
+            bare_command(port, workers),
             env,
             f"/pk/{user_id}",
             port,

@@ -103,6 +103,24 @@ def _wrk(
     return rps, p50, p99, int(non_2xx_match.group(1)) if non_2xx_match else 0
 
 
+def bare_command(port: int, workers: int) -> list[str]:
+    """The baseline server: bench/bare_app.py on the same uvicorn stack, no access log."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.bare_app:create_app",
+        "--factory",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+
+
 def _serve(command: list[str], env: dict[str, str], url: str) -> subprocess.Popen[bytes]:
     log = open(env["BENCH_LOG"], "ab")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
@@ -201,20 +219,7 @@ def main() -> None:
         port = free_port()
         bare = measure(
             "bare Starlette",
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "bench.bare_app:create_app",
-                "--factory",
-                "--port",
-                str(port),
-                "--workers",
-                str(workers),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
+            bare_command(port, workers),
             env,
             "/api/health",
             port,

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import asyncpg
 import httpx
@@ -126,14 +126,19 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return data_dir / "empulse.db"
 
 
+def _service_missing(message: str) -> NoReturn:
+    """Fail when the services are required (CI sets EMPULSE_REQUIRE_SERVICES=1); otherwise skip
+    the PostgreSQL/Redis half of the suite with the reason, listed in pytest's summary."""
+    if REQUIRE_SERVICES:
+        pytest.fail(message)
+    pytest.skip(f"{message} (EMPULSE_REQUIRE_SERVICES=1 makes this a failure)")
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A database of this xdist worker's own, migrated once per session."""
     if not postgres_available():
-        message = f"PostgreSQL is not reachable at {postgres_admin_url()}"
-        if REQUIRE_SERVICES:
-            pytest.fail(message)
-        pytest.skip(message)
+        _service_missing(f"PostgreSQL is not reachable at {postgres_admin_url()}")
     name = f"empulse_test_{_worker_id()}"
     admin_url = postgres_admin_url()
 
@@ -177,10 +182,7 @@ async def truncate_all(url: str) -> None:
 @pytest.fixture(scope="session")
 def redis_server_url() -> str:
     if not redis_available():
-        message = f"Redis is not reachable at {redis_url()}"
-        if REQUIRE_SERVICES:
-            pytest.fail(message)
-        pytest.skip(message)
+        _service_missing(f"Redis is not reachable at {redis_url()}")
     return redis_url()
 
 

@@ -480,14 +480,7 @@ async def me(principal: CurrentPrincipal, session: ReadSession) -> UserOut:
     row = await repository.profile(session, principal.user_id)
     if row is None:
         raise NotFound("No such user.")
-    return UserOut(
-        id=row.id,
-        email=row.email,
-        name=row.name,
-        role=row.role,
-        email_verified=row.email_verified_at is not None,
-        created_at=row.created_at,
-    )
+    return UserOut.of(row)
 
 
 @csrf_router.get("/csrf-token", response_model=CsrfOut, summary="Issue a CSRF token")

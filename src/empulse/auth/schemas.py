@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
-
-from empulse.models import User
 
 
 class Schema(BaseModel):
@@ -46,6 +44,23 @@ class LoginIn(Schema):
     session: Literal["token", "cookie"] = "token"
 
 
+class UserFields(Protocol):
+    """What `UserOut` reads: an ORM `User`, or a row selected with these columns."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def email_verified_at(self) -> datetime | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
 class UserOut(Schema):
     id: uuid.UUID
     email: str
@@ -55,7 +70,8 @@ class UserOut(Schema):
     created_at: datetime
 
     @classmethod
-    def of(cls, user: User) -> UserOut:
+    def of(cls, user: UserFields) -> UserOut:
+        """From the ORM user or a selected row carrying the same columns."""
         return cls(
             id=user.id,
             email=user.email,

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from empulse import __version__
+from empulse.artists.endpoints import router as artists_router
 from empulse.auth.endpoints import csrf_router
 from empulse.auth.endpoints import router as auth_router
 from empulse.users.endpoints import router as users_router
@@ -31,6 +32,7 @@ api_router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(RateLimit("defau
 api_router.include_router(auth_router)
 api_router.include_router(csrf_router)
 api_router.include_router(users_router)
+api_router.include_router(artists_router)
 
 
 @api_router.get("", response_model=ApiIndex, tags=["meta"], summary="API index")

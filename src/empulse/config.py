@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     # Secrets
     jwt_secret: SecretStr | None = Field(None, validation_alias=_env("JWT_SECRET"))
     encryption_key: SecretStr | None = Field(None, validation_alias=_env("ENCRYPTION_KEY"))
+    # Keys being rotated out: still decrypt, never encrypt (see `empulse keys rotate`).
+    encryption_keys_previous: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("ENCRYPTION_KEYS_PREVIOUS")
+    )
 
     # Sessions
     access_token_minutes: int = Field(
@@ -208,6 +212,11 @@ class Settings(BaseSettings):
         if isinstance(parsed, list):
             return [str(origin).rstrip("/") for origin in parsed]
         return parsed
+
+    @field_validator("encryption_keys_previous", mode="before")
+    @classmethod
+    def _parse_previous_keys(cls, value: Any) -> Any:
+        return _split_csv(value)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -410,6 +419,14 @@ def _check_encryption_key(settings: Settings) -> ConfigCheck:
     return ConfigCheck(name, Severity.OK, "set")
 
 
+def _check_previous_keys(settings: Settings) -> ConfigCheck:
+    name = "ENCRYPTION_KEYS_PREVIOUS"
+    keys = [key.get_secret_value() for key in settings.encryption_keys_previous]
+    if any(not re.fullmatch(r"[0-9a-fA-F]{64}", key) for key in keys):
+        return ConfigCheck(name, Severity.ERROR, "each key must be 64 hex characters")
+    return ConfigCheck(name, Severity.OK, f"{len(keys)} older key(s) for decryption")
+
+
 def _check_origins(settings: Settings) -> ConfigCheck:
     name = "ALLOWED_ORIGINS"
     for origin in settings.allowed_origins:
@@ -445,6 +462,7 @@ def check_settings(settings: Settings) -> list[ConfigCheck]:
     checks = [
         _check_jwt_secret(settings),
         _check_encryption_key(settings),
+        _check_previous_keys(settings),
         _check_app_url(settings),
         _check_origins(settings),
         _embedded_check(

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from empulse.auth.session_cache import SessionCache
 from empulse.config import Settings
-from empulse.core.crypto import Sealer, derive_key
+from empulse.core.crypto import FieldCipher, Sealer, derive_key
 from empulse.core.db import create_engine, create_sessionmaker, session_scope
 from empulse.infra.email import Mailer, create_mailer
 from empulse.infra.jobs import JobRunner
@@ -33,6 +33,8 @@ class Services:
     storage: Storage
     mailer: Mailer
     job_sealer: Sealer
+    # W-9 forms at rest: current key encrypts, older keys (during a rotation) still decrypt.
+    w9_cipher: FieldCipher
     jwt_secret: str
     csrf_key: bytes
     session_cache: SessionCache
@@ -84,9 +86,10 @@ def build_services(settings: Settings) -> Services:
         rate_limit_items={
             name: RateLimiter.parse(limit) for name, limit in settings.rate_limits.items()
         },
-        storage=create_storage(settings),
+        storage=create_storage(settings, signing_key=derive_key(encryption_key, "file-urls")),
         mailer=create_mailer(settings),
         job_sealer=Sealer(derive_key(encryption_key, "jobs")),
+        w9_cipher=w9_cipher(settings),
         jwt_secret=jwt_secret,
         csrf_key=derive_key(jwt_secret.encode().hex(), "csrf"),
         session_cache=SessionCache(
@@ -103,6 +106,16 @@ def build_services(settings: Settings) -> Services:
     )
     services.job_runner.context = services
     return services
+
+
+def w9_cipher(settings: Settings) -> FieldCipher:
+    if settings.encryption_key is None:
+        raise RuntimeError("ENCRYPTION_KEY is missing; load settings with load_settings()")
+    return FieldCipher(
+        "w9",
+        settings.encryption_key.get_secret_value(),
+        [key.get_secret_value() for key in settings.encryption_keys_previous],
+    )
 
 
 def get_services(request: Request) -> Services:

@@ -6,13 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
-
-class Schema(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
-
+from empulse.core.schemas import Schema
 
 # Emails and passwords are bounded before any work is done on them (a 1 MB password would
 # otherwise go to the hasher).

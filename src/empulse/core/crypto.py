@@ -1,4 +1,4 @@
-"""Secrets made and kept: random tokens, their stored hashes, sealed (encrypted) payloads."""
+"""Secrets made and kept: random tokens, their stored hashes, sealed payloads, encrypted fields."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import hmac
 import os
 import secrets
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -57,3 +58,69 @@ class Sealer:
     def open(self, sealed: str, associated_data: bytes) -> bytes:
         raw = base64.urlsafe_b64decode(sealed.encode())
         return self._aead.decrypt(raw[:12], raw[12:], associated_data)
+
+
+class DecryptionError(Exception):
+    """A field ciphertext that is corrupt, moved to another row, or under an unknown key."""
+
+
+_FIELD_FORMAT = 1
+
+
+def key_id(master_key_hex: str) -> str:
+    """A short public name for a key (8 hex chars), derived one-way so it reveals nothing."""
+    return derive_key(master_key_hex, "key-id")[:4].hex()
+
+
+class FieldCipher:
+    """Field encryption for data at rest (SECURITY.md "Sensitive data"): AES-256-GCM with a
+    96-bit random nonce, the key's id stored in the ciphertext so older keys still decrypt
+    during a rotation, and the row's id as associated data, so a ciphertext copied into
+    another row does not decrypt.
+
+    Layout: format (1 byte) | key id (4 bytes) | nonce (12 bytes) | ciphertext and GCM tag.
+    The format byte and key id are authenticated too (they are part of the associated data).
+    """
+
+    def __init__(self, purpose: str, current_key_hex: str, older_keys_hex: list[str]) -> None:
+        self.purpose = purpose
+        self.current_key_id = key_id(current_key_hex)
+        self._keys: dict[bytes, AESGCM] = {}
+        for master in [current_key_hex, *older_keys_hex]:
+            self._keys.setdefault(
+                bytes.fromhex(key_id(master)), AESGCM(derive_key(master, f"field:{purpose}"))
+            )
+
+    def _associated(self, header: bytes, row_id: str) -> bytes:
+        return header + f"{self.purpose}:{row_id}".encode()
+
+    def encrypt(self, plaintext: bytes, row_id: str) -> bytes:
+        header = bytes([_FIELD_FORMAT]) + bytes.fromhex(self.current_key_id)
+        nonce = os.urandom(12)
+        aead = self._keys[header[1:5]]
+        return header + nonce + aead.encrypt(nonce, plaintext, self._associated(header, row_id))
+
+    def decrypt(self, blob: bytes, row_id: str) -> bytes:
+        if len(blob) < 1 + 4 + 12 + 16 or blob[0] != _FIELD_FORMAT:
+            raise DecryptionError("not a field ciphertext")
+        header, nonce, body = blob[:5], blob[5:17], blob[17:]
+        aead = self._keys.get(header[1:5])
+        if aead is None:
+            raise DecryptionError(f"encrypted under unknown key {header[1:5].hex()}")
+        try:
+            return aead.decrypt(nonce, body, self._associated(header, row_id))
+        except InvalidTag as exc:
+            raise DecryptionError("ciphertext does not authenticate") from exc
+
+    @staticmethod
+    def key_id_of(blob: bytes) -> str:
+        return blob[1:5].hex()
+
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def public_id(prefix: str, length: int = 10) -> str:
+    """A human-readable id such as `APP-7K3M9Q2XRT`: 50 bits from the CSPRNG (not a clock or a
+    counter, so ids reveal neither volume nor timing), in Crockford's base32 (no I, L, O, U)."""
+    return f"{prefix}-" + "".join(secrets.choice(_CROCKFORD) for _ in range(length))

@@ -1,21 +1,84 @@
 """Object storage behind one small interface: local disk (embedded) or any S3-compatible service.
 
-This module holds what the platform needs today (choosing the backend and checking that it is
-reachable); object reads and writes are added by the features that store files.
+Keys are made by the server (`new_key`), never from a user's filename. Keys under `public/` may
+be served to anyone (an S3 bucket policy or CDN exposes that prefix; see docs/operations.md);
+everything else is private and reached only through short-lived signed URLs.
+
+Writes stream: `open_writer` returns a writer that takes chunks as they arrive and holds at most
+one part in memory (8 MiB for S3 multipart parts, 1 MiB for local files), so memory stays flat
+however large the object. Nothing is visible under the key until `commit()`; `abort()` leaves
+nothing behind.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import os
+import re
 import tempfile
+import time
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote, urlencode
 
 import anyio.to_thread
 import boto3
 from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
 
 from empulse.config import Settings
+from empulse.core.errors import ServiceUnavailable
+
+# SECURITY.md "Files": private files are reachable through signed URLs living at most 15 min.
+MAX_URL_SECONDS = 15 * 60
+_KEY = re.compile(r"^(public|private)/[a-z0-9-]+(/[a-z0-9-]+)*(\.[a-z0-9]{1,5})?$")
+
+
+class StorageUnavailable(ServiceUnavailable):
+    code = "storage_unavailable"
+    title = "File storage unavailable"
+
+
+def new_key(visibility: str, folder: str, extension: str = "") -> str:
+    """A fresh server-generated key, e.g. `private/audio/3f2a….flac`."""
+    if visibility not in ("public", "private"):
+        raise ValueError(visibility)
+    suffix = f".{extension.lower()}" if extension else ""
+    return f"{visibility}/{folder}/{uuid.uuid4().hex}{suffix}"
+
+
+def check_key(key: str) -> str:
+    if not _KEY.match(key) or ".." in key:
+        raise ValueError(f"not a storage key: {key!r}")
+    return key
+
+
+def content_disposition(filename: str) -> str:
+    """An attachment header that is safe whatever the name holds (RFC 6266, RFC 8187)."""
+    ascii_name = re.sub(r"[^A-Za-z0-9._-]", "_", filename)[:150] or "download"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename[:150])}"
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadSpec:
+    """How a signed download answers: its type and the name it is saved under."""
+
+    content_type: str
+    filename: str
+
+
+class ObjectWriter(Protocol):
+    # A local file holding the bytes written so far, when the backend has one (local disk);
+    # callers that must read the object back (to decode it) use it instead of a second copy.
+    local_path: Path | None
+
+    async def write(self, chunk: bytes) -> None: ...
+    async def commit(self) -> None: ...
+    async def abort(self) -> None: ...
 
 
 class Storage(Protocol):
@@ -24,12 +87,83 @@ class Storage(Protocol):
     async def check(self) -> None:
         """Raise when the storage cannot be written to."""
 
+    async def open_writer(self, key: str, content_type: str) -> ObjectWriter: ...
+    async def put_bytes(self, key: str, data: bytes, content_type: str) -> None: ...
+    async def read_bytes(self, key: str) -> bytes: ...
+    async def copy(self, source: str, target: str) -> None: ...
+    async def delete(self, key: str) -> None:
+        """Remove the object (and any unfinished upload under the key); missing is fine."""
+
+    async def exists(self, key: str) -> bool: ...
+    def signed_url(self, key: str, download: DownloadSpec, expires_in: int) -> str: ...
+
+
+async def _in_thread(function: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return await anyio.to_thread.run_sync(lambda: function(*args, **kwargs))
+    except (BotoCoreError, OSError) as exc:
+        raise StorageUnavailable("File storage is not answering; try again shortly.") from exc
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NoSuchUpload"):
+            raise FileNotFoundError(str(exc)) from exc
+        raise StorageUnavailable("File storage refused the request; try again shortly.") from exc
+
+
+# --- local disk -----------------------------------------------------------------------------
+
+
+class _LocalWriter:
+    _flush_at = 1024 * 1024
+
+    def __init__(self, target: Path, staging: Path) -> None:
+        self._target = target
+        self.local_path: Path | None = staging
+        self._handle = staging.open("wb")
+        self._buffer = bytearray()
+
+    async def write(self, chunk: bytes) -> None:
+        self._buffer += chunk
+        if len(self._buffer) >= self._flush_at:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        data, self._buffer = bytes(self._buffer), bytearray()
+        await _in_thread(self._handle.write, data)
+
+    async def commit(self) -> None:
+        await self._flush()
+
+        def finish() -> None:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+            self._target.parent.mkdir(parents=True, exist_ok=True)
+            assert self.local_path is not None
+            os.replace(self.local_path, self._target)
+
+        await _in_thread(finish)
+        self.local_path = None
+
+    async def abort(self) -> None:
+        self._handle.close()
+        if self.local_path is not None:
+            self.local_path.unlink(missing_ok=True)
+            self.local_path = None
+
 
 class LocalStorage:
+    """Files under one directory; downloads go through the API's signed-URL route."""
+
     name = "local"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, url_base: str, signing_key: bytes) -> None:
         self.root = root
+        self._staging = root / ".staging"
+        self._url_base = url_base
+        self._signing_key = signing_key
+
+    def path_of(self, key: str) -> Path:
+        return self.root / check_key(key)
 
     async def check(self) -> None:
         await anyio.to_thread.run_sync(self._check_sync)
@@ -44,6 +178,121 @@ class LocalStorage:
             os.close(fd)
             os.unlink(path)
 
+    async def open_writer(self, key: str, content_type: str) -> ObjectWriter:
+        target = self.path_of(key)
+        self._staging.mkdir(parents=True, exist_ok=True)
+        return _LocalWriter(target, self._staging / f"{uuid.uuid4().hex}.part")
+
+    async def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        writer = await self.open_writer(key, content_type)
+        try:
+            await writer.write(data)
+            await writer.commit()
+        except BaseException:
+            await writer.abort()
+            raise
+
+    async def read_bytes(self, key: str) -> bytes:
+        data: bytes = await _in_thread(self.path_of(key).read_bytes)
+        return data
+
+    async def copy(self, source: str, target: str) -> None:
+        await self.put_bytes(target, await self.read_bytes(source), "application/octet-stream")
+
+    async def delete(self, key: str) -> None:
+        await _in_thread(self.path_of(key).unlink, missing_ok=True)
+
+    async def exists(self, key: str) -> bool:
+        return self.path_of(key).is_file()
+
+    def signed_url(self, key: str, download: DownloadSpec, expires_in: int) -> str:
+        expires = int(time.time()) + min(expires_in, MAX_URL_SECONDS)
+        query = {"key": key, "exp": str(expires), "type": download.content_type}
+        query["name"] = download.filename
+        query["sig"] = self.signature(query)
+        return f"{self._url_base}?{urlencode(query)}"
+
+    def signature(self, query: dict[str, str]) -> str:
+        message = "\n".join(query[name] for name in ("key", "exp", "type", "name"))
+        digest = hmac.new(self._signing_key, message.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+# --- S3-compatible --------------------------------------------------------------------------
+
+
+class _S3Writer:
+    # S3 multipart parts must be at least 5 MiB (but the last); 8 MiB keeps memory flat.
+    part_size = 8 * 1024 * 1024
+    local_path: Path | None = None
+
+    def __init__(self, storage: S3Storage, key: str, content_type: str) -> None:
+        self._storage = storage
+        self._key = key
+        self._content_type = content_type
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._parts: list[dict[str, Any]] = []
+
+    async def write(self, chunk: bytes) -> None:
+        self._buffer += chunk
+        if len(self._buffer) >= self.part_size:
+            await self._send_part()
+
+    async def _send_part(self) -> None:
+        client, bucket = self._storage.client, self._storage.bucket
+        if self._upload_id is None:
+            created = await _in_thread(
+                client.create_multipart_upload,
+                Bucket=bucket,
+                Key=self._key,
+                ContentType=self._content_type,
+            )
+            self._upload_id = created["UploadId"]
+        data, self._buffer = bytes(self._buffer), bytearray()
+        number = len(self._parts) + 1
+        sent = await _in_thread(
+            client.upload_part,
+            Bucket=bucket,
+            Key=self._key,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=data,
+        )
+        self._parts.append({"PartNumber": number, "ETag": sent["ETag"]})
+
+    async def commit(self) -> None:
+        client, bucket = self._storage.client, self._storage.bucket
+        if self._upload_id is None:
+            await _in_thread(
+                client.put_object,
+                Bucket=bucket,
+                Key=self._key,
+                Body=bytes(self._buffer),
+                ContentType=self._content_type,
+            )
+            return
+        if self._buffer:
+            await self._send_part()
+        await _in_thread(
+            client.complete_multipart_upload,
+            Bucket=bucket,
+            Key=self._key,
+            UploadId=self._upload_id,
+            MultipartUpload={"Parts": self._parts},
+        )
+
+    async def abort(self) -> None:
+        self._buffer = bytearray()
+        if self._upload_id is not None:
+            upload_id, self._upload_id = self._upload_id, None
+            await _in_thread(
+                self._storage.client.abort_multipart_upload,
+                Bucket=self._storage.bucket,
+                Key=self._key,
+                UploadId=upload_id,
+            )
+
 
 class S3Storage:
     name = "s3"
@@ -53,7 +302,7 @@ class S3Storage:
             raise ValueError("S3 storage needs S3_BUCKET")
         self.bucket = settings.s3_bucket
         secret = settings.s3_secret_access_key
-        self._client: Any = boto3.session.Session().client(
+        self.client: Any = boto3.session.Session().client(
             "s3",
             endpoint_url=settings.s3_endpoint,
             region_name=settings.s3_region or "us-east-1",
@@ -61,17 +310,83 @@ class S3Storage:
             aws_secret_access_key=secret.get_secret_value() if secret else None,
             config=BotoConfig(
                 connect_timeout=3,
-                read_timeout=10,
-                retries={"max_attempts": 2, "mode": "standard"},
+                read_timeout=30,
+                retries={"max_attempts": 3, "mode": "standard"},
                 signature_version="s3v4",
             ),
         )
 
     async def check(self) -> None:
-        await anyio.to_thread.run_sync(lambda: self._client.head_bucket(Bucket=self.bucket))
+        await _in_thread(self.client.head_bucket, Bucket=self.bucket)
+
+    async def open_writer(self, key: str, content_type: str) -> ObjectWriter:
+        return _S3Writer(self, check_key(key), content_type)
+
+    async def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        await _in_thread(
+            self.client.put_object,
+            Bucket=self.bucket,
+            Key=check_key(key),
+            Body=data,
+            ContentType=content_type,
+        )
+
+    async def read_bytes(self, key: str) -> bytes:
+        response = await _in_thread(self.client.get_object, Bucket=self.bucket, Key=check_key(key))
+        data: bytes = await _in_thread(response["Body"].read)
+        return data
+
+    async def copy(self, source: str, target: str) -> None:
+        await _in_thread(
+            self.client.copy_object,
+            Bucket=self.bucket,
+            Key=check_key(target),
+            CopySource={"Bucket": self.bucket, "Key": check_key(source)},
+        )
+
+    async def delete(self, key: str) -> None:
+        key = check_key(key)
+        await _in_thread(self.client.delete_object, Bucket=self.bucket, Key=key)
+        # An upload cut off by a crash leaves a multipart upload that holds storage until
+        # aborted (a bucket lifecycle rule is the backstop; see docs/operations.md).
+        listed = await _in_thread(
+            self.client.list_multipart_uploads, Bucket=self.bucket, Prefix=key
+        )
+        for upload in listed.get("Uploads", []):
+            if upload["Key"] == key:
+                await _in_thread(
+                    self.client.abort_multipart_upload,
+                    Bucket=self.bucket,
+                    Key=key,
+                    UploadId=upload["UploadId"],
+                )
+
+    async def exists(self, key: str) -> bool:
+        try:
+            await _in_thread(self.client.head_object, Bucket=self.bucket, Key=check_key(key))
+        except FileNotFoundError:
+            return False
+        return True
+
+    def signed_url(self, key: str, download: DownloadSpec, expires_in: int) -> str:
+        url: str = self.client.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": self.bucket,
+                "Key": check_key(key),
+                "ResponseContentType": download.content_type,
+                "ResponseContentDisposition": content_disposition(download.filename),
+            },
+            ExpiresIn=min(expires_in, MAX_URL_SECONDS),
+        )
+        return url
 
 
-def create_storage(settings: Settings) -> Storage:
+def create_storage(settings: Settings, *, signing_key: bytes) -> Storage:
     if settings.uses_s3:
         return S3Storage(settings)
-    return LocalStorage(settings.storage_dir)
+    return LocalStorage(
+        settings.storage_dir,
+        url_base="/api/v1/files",
+        signing_key=signing_key,
+    )

@@ -1,17 +1,28 @@
 """Every ORM table. Importing this package registers them all on `Base.metadata`."""
 
+from empulse.models.artist import Artist, ArtistApplication, ReviewStatus
 from empulse.models.audit_event import AuditEvent
 from empulse.models.auth_session import ActionToken, AuthSession, RefreshToken
+from empulse.models.catalog import Album, Track
 from empulse.models.job import Job
+from empulse.models.submission import MediaObject, PendingUpload, Submission
 from empulse.models.user import DEFAULT_PRIVACY, User, UserRole
 
 __all__ = [
     "DEFAULT_PRIVACY",
     "ActionToken",
+    "Album",
+    "Artist",
+    "ArtistApplication",
     "AuditEvent",
     "AuthSession",
     "Job",
+    "MediaObject",
+    "PendingUpload",
     "RefreshToken",
+    "ReviewStatus",
+    "Submission",
+    "Track",
     "User",
     "UserRole",
 ]

@@ -1,0 +1,61 @@
+"""Queries for artist applications and profiles."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from empulse.core.pagination import paginate
+from empulse.models import Artist, ArtistApplication
+
+
+async def latest_application(session: AsyncSession, user_id: uuid.UUID) -> ArtistApplication | None:
+    result = await session.scalars(
+        select(ArtistApplication)
+        .where(ArtistApplication.user_id == user_id)
+        .order_by(ArtistApplication.created_at.desc())
+        .limit(1)
+    )
+    return result.first()
+
+
+async def has_open_application(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    result = await session.scalars(
+        select(ArtistApplication.id).where(
+            ArtistApplication.user_id == user_id, ArtistApplication.status == "pending"
+        )
+    )
+    return result.first() is not None
+
+
+async def artist_of_user(session: AsyncSession, user_id: uuid.UUID) -> Artist | None:
+    result = await session.scalars(select(Artist).where(Artist.user_id == user_id))
+    return result.first()
+
+
+async def list_applications(
+    session: AsyncSession, *, status: str | None, cursor: str | None, limit: int
+) -> list[ArtistApplication]:
+    statement = select(ArtistApplication)
+    if status is not None:
+        statement = statement.where(ArtistApplication.status == status)
+    statement = paginate(
+        statement, ArtistApplication.created_at, ArtistApplication.id, cursor=cursor, limit=limit
+    )
+    return list(await session.scalars(statement))
+
+
+async def applications_not_under_key(
+    session: AsyncSession, key_id: str, *, limit: int
+) -> list[ArtistApplication]:
+    """A batch of applications whose W-9 is encrypted under another key than `key_id`."""
+    result = await session.scalars(
+        select(ArtistApplication)
+        .where(ArtistApplication.w9_key_id != key_id)
+        .order_by(ArtistApplication.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(result)

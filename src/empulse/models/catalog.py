@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from empulse.core.db import Base, TimestampedMixin
+
+
+class Album(TimestampedMixin, Base):
+    """A published release (a single is an album of one track)."""
+
+    __tablename__ = "albums"
+    __table_args__ = (
+        CheckConstraint("status IN ('published', 'taken_down')", name="status_valid"),
+        Index("ix_albums_artist_id", "artist_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    artist_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("artists.id", ondelete="CASCADE"))
+    submission_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), unique=True
+    )
+    title: Mapped[str] = mapped_column(String(200))
+    release_type: Mapped[str] = mapped_column(String(8))
+    genre: Mapped[str] = mapped_column(String(64))
+    subgenre: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Public cover URLs' keys by size, e.g. {"300": "public/covers/….jpg", ...}
+    cover_keys: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="published")
+    published_at: Mapped[datetime]
+
+
+class Track(TimestampedMixin, Base):
+    __tablename__ = "tracks"
+    __table_args__ = (
+        CheckConstraint("status IN ('published', 'taken_down')", name="status_valid"),
+        Index("ix_tracks_album_id_position", "album_id", "position"),
+        Index("ix_tracks_artist_id", "artist_id"),
+        Index("ix_tracks_genre", "genre"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    album_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("albums.id", ondelete="CASCADE"))
+    artist_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("artists.id", ondelete="CASCADE"))
+    audio_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("media_objects.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    genre: Mapped[str] = mapped_column(String(64))
+    subgenre: Mapped[str | None] = mapped_column(String(64), default=None)
+    isrc: Mapped[str | None] = mapped_column(String(12), default=None)
+    mood_tags: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    credits: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    duration_seconds: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default="published")
+    published_at: Mapped[datetime]

@@ -15,7 +15,7 @@ from fastapi import Depends, Request
 
 from empulse.auth import csrf, repository
 from empulse.auth.tokens import InvalidTokenError, decode_access_token
-from empulse.core.errors import AppError, Unauthorized
+from empulse.core.errors import AppError, Forbidden, Unauthorized
 from empulse.core.logging import get_logger
 from empulse.services import Services, get_services
 
@@ -114,3 +114,18 @@ async def require_principal(
 
 CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+
+
+async def require_admin(request: Request, principal: CurrentPrincipal) -> Principal:
+    """An admin, as the database says now (a demotion takes effect at once, not when the
+    access token expires). Others get 403 (SECURITY.md "Input and access control")."""
+    services = get_services(request)
+    async with services.read_sessionmaker() as session:
+        user = await repository.get_user(session, principal.user_id)
+    if user is None or user.role != "ADMIN" or user.disabled_at is not None:
+        log.warning("admin_route_refused", user_id=str(principal.user_id), path=request.url.path)
+        raise Forbidden("This needs an administrator.", code="admin_required")
+    return principal
+
+
+AdminPrincipal = Annotated[Principal, Depends(require_admin)]

@@ -13,7 +13,7 @@ def link(app_url: str, path: str, token: str) -> str:
     return f"{app_url}{path}?{urlencode({'token': token})}"
 
 
-def _render(
+def render(
     to: str,
     subject: str,
     greeting: str,
@@ -39,7 +39,7 @@ def _render(
 
 
 def verify_address(to: str, name: str, url: str) -> OutgoingEmail:
-    return _render(
+    return render(
         to,
         "Confirm your EmPulse email address",
         f"Hi {name},",
@@ -52,7 +52,7 @@ def verify_address(to: str, name: str, url: str) -> OutgoingEmail:
 
 
 def already_registered(to: str, name: str, reset_url: str) -> OutgoingEmail:
-    return _render(
+    return render(
         to,
         "Someone tried to create an EmPulse account with your address",
         f"Hi {name},",
@@ -66,7 +66,7 @@ def already_registered(to: str, name: str, reset_url: str) -> OutgoingEmail:
 
 
 def reset_password(to: str, name: str, url: str) -> OutgoingEmail:
-    return _render(
+    return render(
         to,
         "Reset your EmPulse password",
         f"Hi {name},",
@@ -80,7 +80,7 @@ def reset_password(to: str, name: str, url: str) -> OutgoingEmail:
 
 
 def password_changed(to: str, name: str) -> OutgoingEmail:
-    return _render(
+    return render(
         to,
         "Your EmPulse password was changed",
         f"Hi {name},",
@@ -92,7 +92,7 @@ def password_changed(to: str, name: str) -> OutgoingEmail:
 
 
 def account_locked(to: str, name: str, minutes: int, reset_url: str) -> OutgoingEmail:
-    return _render(
+    return render(
         to,
         "Your EmPulse account was locked after failed sign-ins",
         f"Hi {name},",
@@ -106,7 +106,7 @@ def account_locked(to: str, name: str, minutes: int, reset_url: str) -> Outgoing
 
 
 def account_deleted(to: str, name: str) -> OutgoingEmail:
-    return _render(
+    return render(
         to,
         "Your EmPulse account was deleted",
         f"Hi {name},",

@@ -1,0 +1,52 @@
+"""Review decisions, as emails to the artist (plain text and escaped HTML)."""
+
+from __future__ import annotations
+
+from empulse.auth.emails import render
+from empulse.infra.email import OutgoingEmail
+
+
+def application_decided(
+    to: str, name: str, public_id: str, approved: bool, reason: str | None
+) -> OutgoingEmail:
+    if approved:
+        return render(
+            to,
+            "Your EmPulse artist application is approved",
+            f"Hi {name},",
+            [
+                f"Your artist application {public_id} has been approved. You can now submit "
+                "releases from your artist dashboard."
+            ],
+        )
+    return render(
+        to,
+        "Your EmPulse artist application was not approved",
+        f"Hi {name},",
+        [
+            f"Your artist application {public_id} was not approved.",
+            f"The reviewer wrote: {reason}",
+            "You may correct the application and apply again.",
+        ],
+    )
+
+
+def submission_decided(
+    to: str, name: str, public_id: str, title: str, approved: bool, reason: str | None
+) -> OutgoingEmail:
+    if approved:
+        return render(
+            to,
+            f"“{title}” is published on EmPulse",
+            f"Hi {name},",
+            [f"Your submission {public_id}, “{title}”, was approved and is now published."],
+        )
+    return render(
+        to,
+        f"“{title}” was not approved",
+        f"Hi {name},",
+        [
+            f"Your submission {public_id}, “{title}”, was not approved.",
+            f"The reviewer wrote: {reason}",
+        ],
+    )

@@ -1,0 +1,145 @@
+"""HTTP for /admin review: artist applications (and their W-9) and track submissions."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from empulse.artists import repository as artists
+from empulse.artists.service import application_out
+from empulse.audit.service import RequestMeta
+from empulse.auth.dependencies import AdminPrincipal, require_admin
+from empulse.core.db import utcnow
+from empulse.core.pagination import Cursor, Limit, Page, page_of
+from empulse.models import ArtistApplication
+from empulse.review import service
+from empulse.review.schemas import AdminApplicationOut, RejectIn, W9Out
+from empulse.services import AppServices, DbSession, ReadSession
+
+router = APIRouter(
+    prefix="/admin",
+    tags=["admin"],
+    dependencies=[Depends(require_admin)],
+    responses={
+        401: {"description": "Not signed in (code: not_authenticated)"},
+        403: {"description": "Not an administrator (code: admin_required)"},
+    },
+)
+
+Status = Literal["pending", "approved", "rejected"]
+_decision_responses: dict[int | str, dict[str, str]] = {
+    403: {"description": "Your own application (own_review) or not an admin"},
+    404: {"description": "No such application (not_found)"},
+    409: {"description": "Already approved or rejected (already_reviewed)"},
+}
+
+
+def _admin_application(application: ArtistApplication) -> AdminApplicationOut:
+    return AdminApplicationOut(
+        **application_out(application).model_dump(),
+        user_id=application.user_id,
+        contact_email=application.contact_email,
+        documents_signed=application.documents_signed,
+        pro_registration=application.pro_registration,
+        digital_signature=application.digital_signature,
+        reviewer_id=application.reviewer_id,
+    )
+
+
+@router.get("/applications", response_model=Page[AdminApplicationOut], summary="List applications")
+async def list_applications(
+    session: ReadSession,
+    status: Status | None = None,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> Page[AdminApplicationOut]:
+    """Newest first; filter by status; tax ids masked."""
+    rows = await artists.list_applications(session, status=status, cursor=cursor, limit=limit)
+    return page_of(rows, limit, _admin_application, lambda a: (a.created_at, a.id))
+
+
+@router.get(
+    "/applications/{application_id}",
+    response_model=AdminApplicationOut,
+    summary="One application (W-9 masked)",
+)
+async def get_application(application_id: uuid.UUID, session: ReadSession) -> AdminApplicationOut:
+    return _admin_application(await service.get_application(session, application_id))
+
+
+@router.get(
+    "/applications/{application_id}/w9",
+    response_model=W9Out,
+    summary="The decrypted W-9 (audit-logged)",
+)
+async def read_w9(
+    application_id: uuid.UUID,
+    admin: AdminPrincipal,
+    request: Request,
+    response: Response,
+    session: DbSession,
+    services: AppServices,
+) -> W9Out:
+    """Every call writes a `w9_viewed` audit record naming the administrator; the record is
+    committed before the form is returned. The response is never cached."""
+    application, document = await service.read_w9(
+        session, services.w9_cipher, application_id, admin.user_id, RequestMeta.of(request)
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return W9Out.model_validate(
+        {**document, "applicationId": application.public_id, "decryptedAt": utcnow()}
+    )
+
+
+@router.post(
+    "/applications/{application_id}/approve",
+    response_model=AdminApplicationOut,
+    summary="Approve an application",
+    responses=_decision_responses,
+)
+async def approve_application(
+    application_id: uuid.UUID,
+    admin: AdminPrincipal,
+    request: Request,
+    session: DbSession,
+    services: AppServices,
+) -> AdminApplicationOut:
+    """The applicant becomes an ARTIST with an artist profile, and is emailed."""
+    application = await service.decide_application(
+        session,
+        services.job_sealer,
+        application_id,
+        admin.user_id,
+        RequestMeta.of(request),
+        approve=True,
+    )
+    return _admin_application(application)
+
+
+@router.post(
+    "/applications/{application_id}/reject",
+    response_model=AdminApplicationOut,
+    summary="Reject an application",
+    responses=_decision_responses,
+)
+async def reject_application(
+    application_id: uuid.UUID,
+    body: RejectIn,
+    admin: AdminPrincipal,
+    request: Request,
+    session: DbSession,
+    services: AppServices,
+) -> AdminApplicationOut:
+    """The applicant is emailed the reason and may apply again."""
+    application = await service.decide_application(
+        session,
+        services.job_sealer,
+        application_id,
+        admin.user_id,
+        RequestMeta.of(request),
+        approve=False,
+        reason=body.reason.strip(),
+    )
+    return _admin_application(application)

@@ -1,0 +1,38 @@
+"""Bodies of /admin review routes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field
+
+from empulse.artists.schemas import ApplicationOut
+from empulse.core.schemas import Schema
+
+
+class RejectIn(Schema):
+    reason: str = Field(min_length=3, max_length=2000, description="Sent to the artist.")
+
+
+class AdminApplicationOut(ApplicationOut):
+    user_id: uuid.UUID
+    contact_email: str
+    documents_signed: list[str]
+    pro_registration: dict[str, Any] | None
+    digital_signature: str
+    reviewer_id: uuid.UUID | None
+
+
+class W9Out(Schema):
+    """The decrypted form; every read is audit-logged."""
+
+    application_id: str
+    tax_id: str
+    tax_classification: str
+    business_name: str | None
+    address: dict[str, Any]
+    completed: bool
+    signature: str
+    decrypted_at: datetime

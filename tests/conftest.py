@@ -202,6 +202,10 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Pat
     if request.param == "embedded":
         shutil.copy(sqlite_template, tmp_path / "empulse.db")
         return Backend("embedded", {})
+    return _services_backend(request)
+
+
+def _services_backend(request: pytest.FixtureRequest) -> Backend:
     pg_url: str = request.getfixturevalue("postgres_url")
     redis_url_: str = request.getfixturevalue("redis_server_url")
     return Backend(
@@ -213,6 +217,12 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Pat
         },
         postgres_url=pg_url,
     )
+
+
+@pytest.fixture
+def backend_services(request: pytest.FixtureRequest) -> Backend:
+    """PostgreSQL + Redis, for tests that add further services (S3) of their own."""
+    return _services_backend(request)
 
 
 @pytest.fixture

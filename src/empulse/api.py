@@ -9,7 +9,9 @@ from empulse import __version__
 from empulse.artists.endpoints import router as artists_router
 from empulse.auth.endpoints import csrf_router
 from empulse.auth.endpoints import router as auth_router
+from empulse.files.endpoints import router as files_router
 from empulse.review.endpoints import router as review_router
+from empulse.submissions.endpoints import router as submissions_router
 from empulse.users.endpoints import router as users_router
 from empulse.web.ratelimit import RateLimit
 
@@ -34,7 +36,9 @@ api_router.include_router(auth_router)
 api_router.include_router(csrf_router)
 api_router.include_router(users_router)
 api_router.include_router(artists_router)
+api_router.include_router(submissions_router)
 api_router.include_router(review_router)
+api_router.include_router(files_router)
 
 
 @api_router.get("", response_model=ApiIndex, tags=["meta"], summary="API index")

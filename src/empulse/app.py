@@ -21,6 +21,8 @@ from empulse.core.logging import configure_logging, get_logger
 from empulse.health.endpoints import liveness_route
 from empulse.health.endpoints import router as health_router
 from empulse.services import Services, build_services
+from empulse.submissions.endpoints import UPLOAD_PATHS
+from empulse.submissions.service import upload_body_limit
 from empulse.web.body_limit import BodyLimitMiddleware
 from empulse.web.context import RequestContextMiddleware
 from empulse.web.cors import CorsMiddleware
@@ -149,6 +151,9 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         BodyLimitMiddleware,
         default_limit=settings.max_json_body_bytes,
         json_prefix=API_PREFIX,
+        # Each file has its own, tighter limit, enforced while it streams (submissions/upload).
+        limits_by_prefix=dict.fromkeys(UPLOAD_PATHS, upload_body_limit(settings)),
+        multipart_prefixes=UPLOAD_PATHS,
     )
     app.add_middleware(CorsMiddleware, allowed_origins=settings.allowed_origins)
     app.add_middleware(

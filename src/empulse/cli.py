@@ -52,6 +52,7 @@ async def _work(settings: Settings) -> None:
 
     from empulse.config import ensure_safe
     from empulse.services import build_services
+    from empulse.submissions import upload  # noqa: F401 - registers the sweep job's handler
 
     ensure_safe(settings)
     await _ensure_migrated(settings)

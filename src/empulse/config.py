@@ -144,6 +144,14 @@ class Settings(BaseSettings):
         default_factory=list, validation_alias=_env("TRUSTED_PROXIES")
     )
     max_json_body_bytes: int = Field(1_048_576, ge=1024, validation_alias=_env("MAX_BODY_BYTES"))
+    # Uploads (PRODUCT.md "Uploads and ingest")
+    max_audio_bytes: int = Field(
+        50 * 1024 * 1024, ge=1024, validation_alias=_env("MAX_AUDIO_BYTES")
+    )
+    max_cover_bytes: int = Field(5 * 1024 * 1024, ge=1024, validation_alias=_env("MAX_COVER_BYTES"))
+    upload_sweep_after_seconds: float = Field(
+        3600.0, ge=0, validation_alias=_env("UPLOAD_SWEEP_AFTER_SECONDS")
+    )
     drain_seconds: float = Field(0.0, ge=0, validation_alias=_env("EMPULSE_DRAIN_SECONDS"))
 
     # Object storage (S3-compatible); the seed's AWS_* and R2_* names are accepted too.

@@ -77,6 +77,9 @@ class ObjectWriter(Protocol):
     local_path: Path | None
 
     async def write(self, chunk: bytes) -> None: ...
+    async def flush(self) -> None:
+        """Make every byte written so far readable at `local_path` (when there is one)."""
+
     async def commit(self) -> None: ...
     async def abort(self) -> None: ...
 
@@ -129,6 +132,10 @@ class _LocalWriter:
     async def _flush(self) -> None:
         data, self._buffer = bytes(self._buffer), bytearray()
         await _in_thread(self._handle.write, data)
+
+    async def flush(self) -> None:
+        await self._flush()
+        await _in_thread(self._handle.flush)
 
     async def commit(self) -> None:
         await self._flush()
@@ -238,6 +245,9 @@ class _S3Writer:
         self._buffer += chunk
         if len(self._buffer) >= self.part_size:
             await self._send_part()
+
+    async def flush(self) -> None:
+        """Nothing to do: S3 objects are read back from the caller's own copy."""
 
     async def _send_part(self) -> None:
         client, bucket = self._storage.client, self._storage.bucket

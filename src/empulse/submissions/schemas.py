@@ -1,0 +1,176 @@
+"""The submission's JSON `payload` part, with the seed's names, and what is shown back."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, StringConstraints, field_validator, model_validator
+
+from empulse.core.schemas import Schema
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+_ISRC = re.compile(r"^[A-Z]{2}[A-Z0-9]{3}\d{7}$")
+EP_TRACKS = (2, 6)
+LP_TRACKS = (7, 30)
+
+
+def _isrc(value: Any) -> Any:
+    """ISO 3901: CC-XXX-YY-NNNNN; dashes and spaces are accepted and removed."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        return value
+    compact = re.sub(r"[\s-]", "", value).upper()
+    if not _ISRC.match(compact):
+        raise ValueError("not an ISRC; expected CC-XXX-YY-NNNNN, e.g. US-S1Z-99-00001")
+    return compact
+
+
+Isrc = Annotated[str | None, BeforeValidator(_isrc)]
+
+
+def _credit(value: Any) -> Any:
+    return {"name": value} if isinstance(value, str) else value
+
+
+class Credit(Schema):
+    name: Name
+    role: Tag | None = None
+    share: float | None = Field(default=None, ge=0, le=100, description="Percent.")
+    ipi: str | None = Field(default=None, pattern=r"^\d{9,11}$")
+
+
+Credits = list[Annotated[Credit, BeforeValidator(_credit)]]
+
+
+class Metadata(Schema):
+    track_name: Name | None = None
+    album_name: Name | None = None
+    genre: Tag
+    subgenre: Tag | None = None
+    isrc: Isrc = None
+    release_date: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    explicit: bool = False
+    language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+    description: str | None = Field(default=None, max_length=2000)
+
+
+class TrackIn(Schema):
+    title: Name
+    isrc: Isrc = None
+    explicit: bool = False
+    composers: Credits = Field(default_factory=list, max_length=20)
+    lyricists: Credits = Field(default_factory=list, max_length=20)
+
+
+class MoodTags(Schema):
+    mood: Tag
+    secondary_moods: list[Tag] = Field(default_factory=list, max_length=5)
+    energy: Tag | None = None
+    tags: list[Tag] = Field(default_factory=list, max_length=10)
+
+
+class LegalWarranties(Schema):
+    """All five must be affirmed (true)."""
+
+    owns_master_rights: bool
+    is_original_composition: bool
+    samples_cleared: bool
+    has_mechanical_licenses: bool
+    agrees_to_indemnify: bool
+
+    @model_validator(mode="after")
+    def _all_true(self) -> LegalWarranties:
+        missing = [name for name, value in self.model_dump(by_alias=True).items() if not value]
+        if missing:
+            raise ValueError(f"each warranty must be affirmed: {', '.join(missing)}")
+        return self
+
+
+class SubmissionPayload(Schema):
+    release_type: Literal["single", "ep", "lp"]
+    metadata: Metadata
+    tracks: list[TrackIn] = Field(default_factory=list, max_length=LP_TRACKS[1])
+    artist_mood_tags: MoodTags
+    composers: Credits = Field(default_factory=list, max_length=20)
+    lyricists: Credits = Field(default_factory=list, max_length=20)
+    publishers: Credits = Field(default_factory=list, max_length=20)
+    rights_metadata: dict[Tag, Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=dict, max_length=20
+    )
+    legal_warranties: LegalWarranties
+    checksums: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=40,
+        description="Optional SHA-256 (hex) of each file part, by part name; a mismatch is 422.",
+    )
+
+    @field_validator("checksums")
+    @classmethod
+    def _hex(cls, value: dict[str, str]) -> dict[str, str]:
+        for part, digest in value.items():
+            if not re.fullmatch(r"[0-9a-fA-F]{64}", digest):
+                raise ValueError(f"{part}: a SHA-256 is 64 hex characters")
+        return {part: digest.lower() for part, digest in value.items()}
+
+    @model_validator(mode="after")
+    def _shape(self) -> SubmissionPayload:
+        if self.release_type == "single":
+            if not self.metadata.track_name:
+                raise ValueError("metadata.trackName: required for a single")
+            if self.tracks:
+                raise ValueError("tracks: a single has no track list; send audioFile")
+        else:
+            if not self.metadata.album_name:
+                raise ValueError("metadata.albumName: required for an EP or LP")
+            low, high = EP_TRACKS if self.release_type == "ep" else LP_TRACKS
+            if not low <= len(self.tracks) <= high:
+                raise ValueError(
+                    f"tracks: an {self.release_type.upper()} has {low} to {high} tracks"
+                )
+        return self
+
+    @property
+    def title(self) -> str:
+        title = self.metadata.track_name if self.release_type == "single" else None
+        return title or self.metadata.album_name or ""
+
+    def track_titles(self) -> list[str]:
+        if self.release_type == "single":
+            return [self.metadata.track_name or ""]
+        return [track.title for track in self.tracks]
+
+    def audio_parts(self) -> list[str]:
+        if self.release_type == "single":
+            return ["audioFile"]
+        return [f"track_{index}_file" for index in range(len(self.tracks))]
+
+
+class FileOut(Schema):
+    part: str
+    role: str
+    track_index: int | None
+    content_type: str
+    size_bytes: int
+    sha256: str
+    filename: str | None
+    details: dict[str, Any]
+    url: str | None = Field(default=None, description="Signed, short-lived download URL.")
+
+
+class SubmissionOut(Schema):
+    id: uuid.UUID
+    submission_id: str = Field(description="Human-readable id, `TRK-…`.")
+    status: str
+    release_type: str
+    title: str
+    genre: str
+    tracks: list[str]
+    files: list[FileOut]
+    created_at: datetime
+    reviewed_at: datetime | None
+    review_reason: str | None

@@ -1,0 +1,297 @@
+"""Streaming a submission's files into storage, verified on the way, leaving nothing behind.
+
+Each file part gets a server-generated key. Before its first byte is stored, the key is written
+to `pending_uploads` in a transaction of its own (with a delayed sweep job), so a process that
+dies mid-request leaves only keys that the sweep will delete. Audio streams straight into the
+storage writer (hashing and counting as it goes: 413 the moment a file passes its limit) and is
+decoded before the object is committed; cover art is spooled to a temporary file (≤ 5 MB),
+decoded and re-encoded into fixed sizes. On any failure every object of the request is deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tempfile
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+from sqlalchemy import delete, select
+
+from empulse.core.db import utcnow
+from empulse.core.errors import PayloadTooLarge
+from empulse.core.logging import get_logger
+from empulse.infra import jobs
+from empulse.infra.storage import ObjectWriter, new_key
+from empulse.models import PendingUpload
+from empulse.services import Services
+from empulse.submissions import media
+from empulse.submissions.media import UnsupportedFile
+from empulse.web.multipart import FilePart, FileSink
+
+log = get_logger("empulse.uploads")
+
+SWEEP_UPLOADS = "sweep_uploads"
+_AUDIO_PART = re.compile(r"^(audioFile|track_(\d{1,2})_file)$")
+COVER_PART = "coverArtFile"
+_SNIFF_BYTES = 512
+
+
+@dataclass
+class StoredFile:
+    part: str
+    key: str
+    role: str
+    track_index: int | None
+    content_type: str
+    size_bytes: int
+    sha256: str
+    filename: str
+    details: dict[str, Any]
+    upload_sha256: str
+
+
+def track_index_of(part: str) -> int | None:
+    match = _AUDIO_PART.match(part)
+    if match is None:
+        return None
+    return int(match.group(2)) if match.group(2) is not None else 0
+
+
+class _CountingHasher:
+    def __init__(self, part: FilePart, limit: int, what: str) -> None:
+        self.part = part
+        self.limit = limit
+        self.what = what
+        self.size = 0
+        self.sha256 = hashlib.sha256()
+        self.head = b""
+
+    def update(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.limit:
+            raise PayloadTooLarge(
+                f"{self.part.name}: the {self.what} is larger than the limit of {self.limit} bytes."
+            )
+        if len(self.head) < _SNIFF_BYTES:
+            self.head += chunk[: _SNIFF_BYTES - len(self.head)]
+            if len(self.head) >= _SNIFF_BYTES:
+                self.refuse_markup()
+        self.sha256.update(chunk)
+
+    def refuse_markup(self) -> None:
+        if media.looks_like_markup(self.head):
+            raise UnsupportedFile(f"{self.part.name}: HTML, XML and SVG files are not accepted.")
+
+
+@dataclass
+class Upload:
+    """The files of one request: what is stored, and how to take it all back."""
+
+    services: Services
+    stored: list[StoredFile] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    parts_seen: set[str] = field(default_factory=set)
+    _sweep_enqueued: bool = False
+
+    async def remember_keys(self, keys: list[str]) -> None:
+        """Commit the keys as pending before anything is stored under them."""
+        async with self.services.sessionmaker() as session, session.begin():
+            for key in keys:
+                session.add(PendingUpload(key=key))
+            if not self._sweep_enqueued:
+                delay = self.services.settings.upload_sweep_after_seconds + 60
+                jobs.enqueue(session, SWEEP_UPLOADS, {}, delay=timedelta(seconds=delay))
+            session.sync_session.info["wake_jobs"] = self.services.job_runner.wake
+        self._sweep_enqueued = True
+        self.keys.extend(keys)
+
+    async def open_sink(self, part: FilePart) -> FileSink:
+        if part.name in self.parts_seen:
+            raise UnsupportedFile(f"{part.name}: sent twice.")
+        self.parts_seen.add(part.name)
+        extension = media.extension_of(part.filename)
+        settings = self.services.settings
+        if part.name == COVER_PART:
+            if extension not in media.IMAGE_FORMATS:
+                raise UnsupportedFile(
+                    f"{part.name}: cover art must be JPEG, PNG or WebP (.jpg, .png, .webp)."
+                )
+            media.check_declared(
+                part.content_type,
+                media.IMAGE_TYPES[media.IMAGE_FORMATS[extension]],
+                "cover art",
+            )
+            return _CoverSink(self, part, extension, settings.max_cover_bytes)
+        index = track_index_of(part.name)
+        if index is None:
+            raise UnsupportedFile(
+                f"{part.name}: unexpected file; send audioFile or track_N_file, and coverArtFile."
+            )
+        if extension not in media.AUDIO_FORMATS:
+            raise UnsupportedFile(
+                f"{part.name}: audio must be WAV, FLAC, MP3, M4A/AAC, OGG or Opus "
+                f"(by extension: {', '.join(sorted(media.AUDIO_FORMATS))})."
+            )
+        audio_format = media.AUDIO_FORMATS[extension]
+        media.check_declared(part.content_type, audio_format.content_types, "audio")
+        key = new_key("private", "audio", extension)
+        await self.remember_keys([key])
+        writer = await self.services.storage.open_writer(key, audio_format.stored_type)
+        return _AudioSink(self, part, key, index, extension, writer, settings.max_audio_bytes)
+
+    async def discard(self) -> None:
+        """Delete every object of this request and its pending rows (best effort: whatever
+        fails here is left to the sweep)."""
+        storage = self.services.storage
+        removed = []
+        for key in self.keys:
+            try:
+                await storage.delete(key)
+                removed.append(key)
+            except Exception:  # storage down: the sweep deletes it later
+                log.warning("upload_discard_failed", key=key)
+        if removed:
+            async with self.services.sessionmaker() as session, session.begin():
+                await session.execute(delete(PendingUpload).where(PendingUpload.key.in_(removed)))
+        self.keys.clear()
+        self.stored.clear()
+
+
+class _AudioSink:
+    def __init__(
+        self,
+        upload: Upload,
+        part: FilePart,
+        key: str,
+        index: int,
+        extension: str,
+        writer: ObjectWriter,
+        limit: int,
+    ) -> None:
+        self.upload = upload
+        self.part = part
+        self.key = key
+        self.index = index
+        self.extension = extension
+        self.writer = writer
+        self.hasher = _CountingHasher(part, limit, "audio file")
+        # Backends without a local copy (S3) get one on disk for decoding; memory stays flat.
+        self.spool = (
+            tempfile.NamedTemporaryFile(prefix="empulse-audio-")  # noqa: SIM115 - closed in close()
+            if writer.local_path is None
+            else None
+        )
+
+    async def write(self, chunk: bytes) -> None:
+        try:
+            self.hasher.update(chunk)
+            await self.writer.write(chunk)
+            if self.spool is not None:
+                await anyio.to_thread.run_sync(self.spool.write, chunk)
+        except BaseException:
+            await self._abort()
+            raise
+
+    async def _abort(self) -> None:
+        await self.writer.abort()
+        if self.spool is not None:
+            self.spool.close()
+
+    async def close(self) -> None:
+        try:
+            self.hasher.refuse_markup()
+            await self.writer.flush()
+            path = self.writer.local_path
+            if self.spool is not None:
+                self.spool.flush()
+                path = Path(self.spool.name)
+            assert path is not None
+            details = await anyio.to_thread.run_sync(media.probe_audio, path, self.extension)
+            await self.writer.commit()
+        except BaseException:
+            await self._abort()
+            raise
+        if self.spool is not None:
+            self.spool.close()
+        digest = self.hasher.sha256.hexdigest()
+        self.upload.stored.append(
+            StoredFile(
+                part=self.part.name,
+                key=self.key,
+                role="audio",
+                track_index=self.index,
+                content_type=media.AUDIO_FORMATS[self.extension].stored_type,
+                size_bytes=self.hasher.size,
+                sha256=digest,
+                filename=media.sanitise_filename(self.part.filename),
+                details=details,
+                upload_sha256=digest,
+            )
+        )
+
+
+class _CoverSink:
+    def __init__(self, upload: Upload, part: FilePart, extension: str, limit: int) -> None:
+        self.upload = upload
+        self.part = part
+        self.extension = extension
+        self.hasher = _CountingHasher(part, limit, "cover art")
+        self.spool = tempfile.NamedTemporaryFile(prefix="empulse-cover-")  # noqa: SIM115
+
+    async def write(self, chunk: bytes) -> None:
+        try:
+            self.hasher.update(chunk)
+            self.spool.write(chunk)  # at most 5 MB in all, to the page cache
+        except BaseException:
+            self.spool.close()
+            raise
+
+    async def close(self) -> None:
+        try:
+            self.hasher.refuse_markup()
+            self.spool.flush()
+            covers = await anyio.to_thread.run_sync(
+                media.process_cover, Path(self.spool.name), self.extension
+            )
+        finally:
+            self.spool.close()
+        keys = [new_key("private", "covers", "jpg") for _ in covers]
+        await self.upload.remember_keys(keys)
+        for key, cover in zip(keys, covers, strict=True):
+            await self.upload.services.storage.put_bytes(key, cover.jpeg, "image/jpeg")
+            self.upload.stored.append(
+                StoredFile(
+                    part=self.part.name,
+                    key=key,
+                    role="cover",
+                    track_index=None,
+                    content_type="image/jpeg",
+                    size_bytes=len(cover.jpeg),
+                    sha256=hashlib.sha256(cover.jpeg).hexdigest(),
+                    filename=media.sanitise_filename(self.part.filename),
+                    details={"size": cover.size, "width": cover.width, "height": cover.height},
+                    upload_sha256=self.hasher.sha256.hexdigest(),
+                )
+            )
+
+
+@jobs.handler(SWEEP_UPLOADS)
+async def sweep_uploads(services: Services, payload: dict[str, Any]) -> None:
+    """Delete objects whose upload never committed, once they are older than the grace period."""
+    cutoff = utcnow() - timedelta(seconds=services.settings.upload_sweep_after_seconds)
+    async with services.sessionmaker() as session:
+        keys = list(
+            await session.scalars(
+                select(PendingUpload.key).where(PendingUpload.created_at <= cutoff).limit(1000)
+            )
+        )
+    for key in keys:
+        await services.storage.delete(key)
+        async with services.sessionmaker() as session, session.begin():
+            await session.execute(delete(PendingUpload).where(PendingUpload.key == key))
+    if keys:
+        log.info("uploads_swept", count=len(keys))

@@ -1,0 +1,72 @@
+"""Building submission requests as the web client does (multipart: JSON payload + files)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import httpx
+import orjson
+
+from tests.conftest import Harness
+from tests.support import media
+
+WARRANTIES = {
+    "ownsMasterRights": True,
+    "isOriginalComposition": True,
+    "samplesCleared": True,
+    "hasMechanicalLicenses": True,
+    "agreesToIndemnify": True,
+}
+SINGLE: dict[str, Any] = {
+    "releaseType": "single",
+    "metadata": {"trackName": "Night Drive", "genre": "Electronic", "isrc": "US-S1Z-99-00001"},
+    "artistMoodTags": {"mood": "dreamy", "energy": "medium"},
+    "composers": ["Ada Lovelace"],
+    "lyricists": [{"name": "Ada Lovelace", "share": 100}],
+    "publishers": [],
+    "rightsMetadata": {"copyrightOwner": "Ada Lovelace", "copyrightYear": "2026"},
+    "legalWarranties": WARRANTIES,
+}
+
+
+def ep_payload(tracks: int = 2) -> dict[str, Any]:
+    payload = copy.deepcopy(SINGLE)
+    payload["releaseType"] = "ep"
+    payload["metadata"] = {"albumName": "Lanterns EP", "genre": "Electronic", "subgenre": "Ambient"}
+    payload["tracks"] = [{"title": f"Song {n + 1}"} for n in range(tracks)]
+    return payload
+
+
+Files = list[tuple[str, tuple[str, bytes, str]]]
+
+
+def single_files(audio: bytes | None = None) -> Files:
+    return [
+        ("audioFile", ("night drive.wav", audio or media.sine_wav(), "audio/wav")),
+        ("coverArtFile", ("cover.png", media.cover_png(), "image/png")),
+    ]
+
+
+def ep_files(tracks: int = 2) -> Files:
+    files: Files = [
+        (f"track_{n}_file", (f"song{n}.flac", media.encoded("flac", "flac"), "audio/flac"))
+        for n in range(tracks)
+    ]
+    files.append(("coverArtFile", ("cover.jpg", media.cover_jpeg_with_exif(), "image/jpeg")))
+    return files
+
+
+async def submit(
+    harness: Harness,
+    headers: dict[str, str],
+    payload: dict[str, Any] | None = None,
+    files: Files | None = None,
+    path: str = "/api/v1/submissions",
+) -> httpx.Response:
+    return await harness.client.post(
+        path,
+        data={"payload": orjson.dumps(payload or SINGLE).decode()},
+        files=files if files is not None else single_files(),
+        headers=headers,
+    )

@@ -1,0 +1,381 @@
+"""Track submissions: streamed, verified by decoding, stored with checksums, owner-only."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+import pytest
+from sqlalchemy import func, select
+
+from empulse.core.db import session_scope
+from empulse.models import MediaObject, PendingUpload, Submission
+from empulse.services import Services
+from tests.artists.helpers import admin_headers, approved_artist
+from tests.auth.helpers import bearer, signed_in
+from tests.conftest import Backend, Harness
+from tests.submissions.helpers import SINGLE, ep_files, ep_payload, single_files, submit
+from tests.support import media
+from tests.support.fixtures import S3Server
+
+
+@pytest.fixture(params=["embedded", "services"])
+def media_backend(request: pytest.FixtureRequest) -> Backend:
+    """SQLite + local disk, or PostgreSQL + Redis + S3 (moto's server)."""
+    if request.param == "embedded":
+        embedded: Backend = request.getfixturevalue("embedded")
+        return embedded
+    services: Backend = request.getfixturevalue("backend_services")
+    s3: S3Server = request.getfixturevalue("s3_server")
+    return Backend("services+s3", {**services.settings, **s3.settings()}, services.postgres_url)
+
+
+@pytest.fixture
+async def media_harness(media_backend: Backend, make_client: Callable[..., Any]) -> Harness:
+    harness: Harness = await make_client(media_backend)
+    return harness
+
+
+async def _artist(harness: Harness) -> dict[str, str]:
+    admin = await admin_headers(harness)
+    return await approved_artist(harness, "artist@example.com", admin)
+
+
+async def _stored_keys(harness: Harness) -> set[str]:
+    services: Services = harness.app.state.services
+    async for session in session_scope(services.sessionmaker):
+        return set(await session.scalars(select(MediaObject.key)))
+    raise AssertionError
+
+
+async def _object_count(harness: Harness) -> tuple[int, int]:
+    """(rows in pending_uploads, objects in storage)."""
+    services: Services = harness.app.state.services
+    async for session in session_scope(services.sessionmaker):
+        pending = await session.scalar(select(func.count()).select_from(PendingUpload))
+    storage = services.storage
+    if storage.name == "local":
+        root: Path = storage.root  # type: ignore[attr-defined]
+        found = await anyio.to_thread.run_sync(lambda: list(root.rglob("*")))
+        objects = sum(1 for p in found if p.is_file() and ".staging" not in p.parts)
+    else:
+        listed = storage.client.list_objects_v2(Bucket=storage.bucket)  # type: ignore[attr-defined]
+        objects = listed.get("KeyCount", 0)
+    return int(pending or 0), objects
+
+
+async def test_an_approved_artist_submits_a_single(media_harness: Harness) -> None:
+    harness = media_harness
+    headers = await _artist(harness)
+    audio = media.sine_wav()
+    response = await submit(harness, headers, files=single_files(audio))
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["submissionId"].startswith("TRK-")
+    assert body["status"] == "pending"
+    assert body["tracks"] == ["Night Drive"]
+    [audio_file] = [f for f in body["files"] if f["role"] == "audio"]
+    assert audio_file["sha256"] == hashlib.sha256(audio).hexdigest()
+    assert audio_file["sizeBytes"] == len(audio)
+    assert audio_file["details"]["sampleRate"] == 44100
+    assert audio_file["details"]["channels"] == 1
+    assert audio_file["details"]["durationSeconds"] == pytest.approx(1.0, abs=0.01)
+    assert audio_file["filename"] == "night drive.wav"
+    covers = sorted(f["details"]["size"] for f in body["files"] if f["role"] == "cover")
+    assert covers == [300, 600, 1200]
+    assert await _object_count(harness) == (0, 4)
+
+    one = await harness.client.get(f"/api/v1/submissions/{body['id']}", headers=headers)
+    assert one.status_code == 200
+    [signed] = [f["url"] for f in one.json()["files"] if f["role"] == "audio"]
+    download = await _download(harness, signed)
+    assert download.content == audio
+    if signed.startswith("/"):  # served by the API; S3 answers presigned URLs itself
+        assert download.headers["x-content-type-options"] == "nosniff"
+    assert download.headers["content-disposition"].startswith("attachment")
+
+    mine = await harness.client.get("/api/v1/submissions", headers=headers)
+    assert [item["id"] for item in mine.json()["items"]] == [body["id"]]
+
+
+async def _download(harness: Harness, url: str) -> Any:
+    if url.startswith("/"):
+        return await harness.client.get(url)
+    import httpx
+
+    async with httpx.AsyncClient() as client:
+        return await client.get(url)
+
+
+async def test_an_ep_with_flac_tracks_and_a_jpeg_cover_loses_its_metadata(
+    media_harness: Harness,
+) -> None:
+    harness = media_harness
+    headers = await _artist(harness)
+    response = await submit(harness, headers, ep_payload(2), ep_files(2))
+    assert response.status_code == 201, response.text
+    assert response.json()["tracks"] == ["Song 1", "Song 2"]
+    services: Services = harness.app.state.services
+    async for session in session_scope(services.sessionmaker):
+        covers = list(await session.scalars(select(MediaObject).where(MediaObject.role == "cover")))
+    for cover in covers:
+        data = await services.storage.read_bytes(cover.key)
+        assert data.startswith(b"\xff\xd8")
+        assert b"SecretCameraMaker" not in data
+
+
+@pytest.mark.parametrize(
+    ("extension", "data", "content_type"),
+    [
+        ("mp3", lambda: media.encoded("mp3", "libmp3lame"), "audio/mpeg"),
+        ("m4a", lambda: media.encoded("ipod", "aac"), "audio/mp4"),
+        ("ogg", lambda: media.encoded("ogg", "flac"), "audio/ogg"),
+        ("opus", lambda: media.encoded("ogg", "libopus", rate=48000), "audio/opus"),
+        ("aac", lambda: media.encoded("adts", "aac"), "audio/aac"),
+    ],
+)
+async def test_every_accepted_audio_format_is_verified_and_kept(
+    embedded: Backend,
+    make_client: Callable[..., Any],
+    extension: str,
+    data: Callable[[], bytes],
+    content_type: str,
+) -> None:
+    harness: Harness = await make_client(embedded)
+    headers = await _artist(harness)
+    files = [
+        ("audioFile", (f"track.{extension}", data(), content_type)),
+        ("coverArtFile", ("cover.png", media.cover_png(), "image/png")),
+    ]
+    response = await submit(harness, headers, files=files)
+    assert response.status_code == 201, response.text
+
+
+async def test_only_approved_artists_may_submit(
+    embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    harness: Harness = await make_client(embedded)
+    listener = bearer(await signed_in(harness, "listener@example.com"))
+    response = await submit(harness, listener)
+    assert response.status_code == 403
+    assert response.json()["code"] == "not_an_artist"
+    assert await _object_count(harness) == (0, 0)
+
+
+async def test_the_seed_path_takes_the_same_upload(
+    embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    harness: Harness = await make_client(embedded)
+    headers = await _artist(harness)
+    response = await submit(harness, headers, path="/api/v1/tracks/submit")
+    assert response.status_code == 201, response.text
+
+
+async def test_another_artists_submission_is_not_found(
+    embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    """ASVS 8.2.2: objects of another user answer 404, not 403."""
+    harness: Harness = await make_client(embedded)
+    admin = await admin_headers(harness)
+    first = await approved_artist(harness, "first@example.com", admin)
+    second = await approved_artist(harness, "second@example.com", admin)
+    created = await submit(harness, first)
+    response = await harness.client.get(
+        f"/api/v1/submissions/{created.json()['id']}", headers=second
+    )
+    assert response.status_code == 404
+    listed = await harness.client.get("/api/v1/submissions", headers=second)
+    assert listed.json()["items"] == []
+
+
+def _hostile_cases() -> list[Any]:
+    wav = media.sine_wav()
+    png = media.cover_png()
+
+    def files(audio: tuple[str, bytes, str], cover: tuple[str, bytes, str] | None) -> Any:
+        parts = [("audioFile", audio)]
+        return [*parts, ("coverArtFile", cover)] if cover else parts
+
+    good_audio = ("x.wav", wav, "audio/wav")
+    good_cover = ("c.png", png, "image/png")
+    refused = (422, "unsupported_file")
+    return [
+        pytest.param(files(("x.mp3", media.HTML, "audio/mpeg"), good_cover), *refused,
+                     id="html-as-mp3"),
+        pytest.param(files(("x.mp3", wav, "audio/mpeg"), good_cover), *refused,
+                     id="wav-named-mp3"),
+        pytest.param(files(("x.mp3", b"\xff\xfb\x90\x00" + bytes(4000), "audio/mpeg"),
+                           good_cover), *refused, id="magic-bytes-only"),
+        pytest.param(files(good_audio, ("c.svg", media.SVG, "image/svg+xml")), *refused,
+                     id="svg-cover"),
+        pytest.param(files(good_audio, ("c.png", media.SVG, "image/png")), *refused,
+                     id="svg-named-png"),
+        pytest.param(files(good_audio, ("c.png", media.pixel_bomb_png(), "image/png")), *refused,
+                     id="pixel-bomb"),
+        pytest.param(files(good_audio, ("c.png", png, "image/jpeg")), *refused,
+                     id="declared-type-contradicts-name"),
+        pytest.param([*files(good_audio, good_cover),
+                      ("evilFile", ("../../etc/passwd", b"root", "text/plain"))], *refused,
+                     id="unexpected-part"),
+        pytest.param(files(good_audio, None), 422, "missing_file", id="no-cover"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("files", "status", "code"), _hostile_cases())
+async def test_hostile_files_are_refused_and_nothing_is_kept(
+    media_harness: Harness, files: Any, status: int, code: str
+) -> None:
+    """ASVS 5.2.2 / 5.2.3: content checked by decoding; nothing stays after a refusal."""
+    harness = media_harness
+    headers = await _artist(harness)
+    response = await submit(harness, headers, files=files)
+    assert response.status_code == status, response.text
+    assert response.json()["code"] == code
+    assert await _object_count(harness) == (0, 0)
+
+
+async def test_path_traversal_filenames_are_kept_only_as_sanitised_metadata(
+    embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    harness: Harness = await make_client(embedded)
+    headers = await _artist(harness)
+    files = [
+        ("audioFile", ("../../../etc/cron.d/x.wav", media.sine_wav(), "audio/wav")),
+        ("coverArtFile", ("..\\..\\boot.png", media.cover_png(), "image/png")),
+    ]
+    response = await submit(harness, headers, files=files)
+    assert response.status_code == 201, response.text
+    names = {f["filename"] for f in response.json()["files"]}
+    assert names == {"x.wav", "boot.png"}
+    for key in await _stored_keys(harness):
+        assert ".." not in key
+        assert key.startswith("private/")
+
+
+async def test_an_oversized_file_is_refused_while_streaming(
+    embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    """ASVS 5.2.1: the per-file limit is enforced on the bytes received, and nothing is kept."""
+    harness: Harness = await make_client(embedded, MAX_AUDIO_BYTES="100000")
+    headers = await _artist(harness)
+    big = media.sine_wav(seconds=2.0)  # ~176 kB
+    response = await submit(harness, headers, files=single_files(big))
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+    assert await _object_count(harness) == (0, 0)
+
+
+async def test_a_chunked_oversized_body_is_refused(
+    embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    harness: Harness = await make_client(embedded, MAX_AUDIO_BYTES="100000")
+    headers = await _artist(harness)
+    boundary = "b0undary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="payload"\r\n\r\n{{}}\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="audioFile"; '
+        'filename="a.wav"\r\nContent-Type: audio/wav\r\n\r\n'
+    ).encode()
+
+    async def body() -> Any:
+        yield head + media.sine_wav()[:44]
+        for _ in range(40):
+            yield bytes(8192)
+
+    response = await harness.client.post(
+        "/api/v1/submissions",
+        content=body(),
+        headers={**headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code == 413
+    assert await _object_count(harness) == (0, 0)
+
+
+async def test_a_mismatched_checksum_is_refused_and_nothing_is_kept(
+    media_harness: Harness,
+) -> None:
+    """SECURITY.md "Files": a client SHA-256 that does not match -> 422, object not kept."""
+    harness = media_harness
+    headers = await _artist(harness)
+    audio = media.sine_wav()
+    payload = {**SINGLE, "checksums": {"audioFile": hashlib.sha256(b"other").hexdigest()}}
+    response = await submit(harness, headers, payload, single_files(audio))
+    assert response.status_code == 422
+    assert response.json()["code"] == "checksum_mismatch"
+    assert await _object_count(harness) == (0, 0)
+
+    payload["checksums"] = {"audioFile": hashlib.sha256(audio).hexdigest()}
+    response = await submit(harness, headers, payload, single_files(audio))
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"releaseType": "mixtape"}, "releaseType"),
+        ({"metadata": {"trackName": "X", "genre": "Pop", "isrc": "NOT-AN-ISRC"}}, "metadata.isrc"),
+        ({"legalWarranties": {**SINGLE["legalWarranties"], "samplesCleared": False}},
+         "legalWarranties"),
+        ({"status": "approved"}, "status"),
+    ],
+)  # fmt: skip
+async def test_an_invalid_payload_is_refused_field_by_field_and_nothing_is_kept(
+    embedded: Backend, make_client: Callable[..., Any], change: dict[str, Any], field: str
+) -> None:
+    harness: Harness = await make_client(embedded)
+    headers = await _artist(harness)
+    response = await submit(harness, headers, {**SINGLE, **change})
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert any(e["field"].startswith(field) and e["in"] == "payload" for e in errors), errors
+    assert await _object_count(harness) == (0, 0)
+
+
+async def test_an_ep_needs_a_file_for_every_track(
+    embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    harness: Harness = await make_client(embedded)
+    headers = await _artist(harness)
+    response = await submit(harness, headers, ep_payload(3), ep_files(2))
+    assert response.status_code == 422
+    assert response.json()["code"] == "missing_file"
+    assert "track_2_file" in response.json()["detail"]
+    assert await _object_count(harness) == (0, 0)
+
+
+async def test_a_crash_before_commit_leaves_only_objects_the_sweep_removes(
+    media_harness: Harness,
+) -> None:
+    """PRODUCT.md "Uploads": a crash between storing and committing leaves nothing dangling."""
+    from empulse.submissions.upload import Upload
+    from empulse.web.multipart import FilePart
+    from tests.auth.helpers import deliver
+
+    harness = media_harness
+    services: Services = harness.app.state.services
+    # What a request had done when its process died: a file streamed and committed to storage,
+    # its key pending, no submission row.
+    upload = Upload(services)
+    sink = await upload.open_sink(FilePart("audioFile", "a.wav", "audio/wav"))
+    await sink.write(media.sine_wav())
+    await sink.close()
+    assert await _object_count(harness) == (1, 1)
+
+    await deliver(harness)  # the sweep is not due yet: a live upload would still be going
+    assert await _object_count(harness) == (1, 1)
+
+    services.settings.upload_sweep_after_seconds = 0
+    async for session in session_scope(services.sessionmaker):
+        from sqlalchemy import update
+
+        from empulse.core.db import utcnow
+        from empulse.models import Job
+
+        await session.execute(update(Job).values(run_at=utcnow()))
+    await deliver(harness)
+    assert await _object_count(harness) == (0, 0)
+    async for session in session_scope(services.sessionmaker):
+        assert await session.scalar(select(func.count()).select_from(Submission)) == 0

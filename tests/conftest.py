@@ -34,6 +34,7 @@ from empulse.config import Settings, load_settings
 from empulse.core.logging import configure_logging
 from empulse.core.migrations import upgrade_to_head
 from tests.support import secrets
+from tests.support.fixtures import S3Server
 from tests.support.routes import add_test_routes
 from tests.support.services import (
     REQUIRE_SERVICES,
@@ -307,3 +308,20 @@ def redis_client(redis_server_url: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_server_url)
     yield client
     client.close()
+
+
+@pytest.fixture(params=["embedded", "services"])
+def media_backend(request: pytest.FixtureRequest) -> Backend:
+    """SQLite + local disk, or PostgreSQL + Redis + S3 (moto's server)."""
+    if request.param == "embedded":
+        embedded: Backend = request.getfixturevalue("embedded")
+        return embedded
+    services: Backend = request.getfixturevalue("backend_services")
+    s3: S3Server = request.getfixturevalue("s3_server")
+    return Backend("services+s3", {**services.settings, **s3.settings()}, services.postgres_url)
+
+
+@pytest.fixture
+async def media_harness(media_backend: Backend, make_client: Callable[..., Any]) -> Harness:
+    harness: Harness = await make_client(media_backend)
+    return harness

@@ -19,24 +19,6 @@ from tests.auth.helpers import bearer, signed_in
 from tests.conftest import Backend, Harness
 from tests.submissions.helpers import SINGLE, ep_files, ep_payload, single_files, submit
 from tests.support import media
-from tests.support.fixtures import S3Server
-
-
-@pytest.fixture(params=["embedded", "services"])
-def media_backend(request: pytest.FixtureRequest) -> Backend:
-    """SQLite + local disk, or PostgreSQL + Redis + S3 (moto's server)."""
-    if request.param == "embedded":
-        embedded: Backend = request.getfixturevalue("embedded")
-        return embedded
-    services: Backend = request.getfixturevalue("backend_services")
-    s3: S3Server = request.getfixturevalue("s3_server")
-    return Backend("services+s3", {**services.settings, **s3.settings()}, services.postgres_url)
-
-
-@pytest.fixture
-async def media_harness(media_backend: Backend, make_client: Callable[..., Any]) -> Harness:
-    harness: Harness = await make_client(media_backend)
-    return harness
 
 
 async def _artist(harness: Harness) -> dict[str, str]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.artists import repository as artists
 from empulse.artists.service import application_out
@@ -13,10 +14,13 @@ from empulse.audit.service import RequestMeta
 from empulse.auth.dependencies import AdminPrincipal, require_admin
 from empulse.core.db import utcnow
 from empulse.core.pagination import Cursor, Limit, Page, page_of
-from empulse.models import ArtistApplication
+from empulse.models import ArtistApplication, Submission
 from empulse.review import service
 from empulse.review.schemas import AdminApplicationOut, RejectIn, W9Out
-from empulse.services import AppServices, DbSession, ReadSession
+from empulse.services import AppServices, DbSession, ReadSession, Services
+from empulse.submissions import repository as submissions
+from empulse.submissions.schemas import SubmissionOut
+from empulse.submissions.service import submission_out
 
 router = APIRouter(
     prefix="/admin",
@@ -143,3 +147,106 @@ async def reject_application(
         reason=body.reason.strip(),
     )
     return _admin_application(application)
+
+
+class AdminSubmissionOut(SubmissionOut):
+    user_id: uuid.UUID
+    artist_id: uuid.UUID
+    payload: dict[str, Any]
+
+
+async def _admin_submission(
+    session: AsyncSession, services: Services, submission: Submission, *, signed: bool
+) -> AdminSubmissionOut:
+    files = await submissions.files_of(session, [submission.id])
+    shown = submission_out(services, submission, files[submission.id], signed=signed)
+    return AdminSubmissionOut(
+        **shown.model_dump(),
+        user_id=submission.user_id,
+        artist_id=submission.artist_id,
+        payload=submission.payload,
+    )
+
+
+@router.get("/submissions", response_model=Page[AdminSubmissionOut], summary="List submissions")
+async def list_submissions(
+    session: ReadSession,
+    services: AppServices,
+    status: Status | None = None,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> Page[AdminSubmissionOut]:
+    """Newest first; filter by status."""
+    rows = await submissions.list_submissions(
+        session, user_id=None, status=status, cursor=cursor, limit=limit
+    )
+    files = await submissions.files_of(session, [row.id for row in rows])
+    return page_of(
+        rows,
+        limit,
+        lambda row: AdminSubmissionOut(
+            **submission_out(services, row, files[row.id]).model_dump(),
+            user_id=row.user_id,
+            artist_id=row.artist_id,
+            payload=row.payload,
+        ),
+        lambda row: (row.created_at, row.id),
+    )
+
+
+@router.get(
+    "/submissions/{submission_id}",
+    response_model=AdminSubmissionOut,
+    summary="One submission, with signed URLs to listen",
+)
+async def get_submission(
+    submission_id: uuid.UUID, session: ReadSession, services: AppServices
+) -> AdminSubmissionOut:
+    submission = await service.get_submission(session, submission_id)
+    return await _admin_submission(session, services, submission, signed=True)
+
+
+@router.post(
+    "/submissions/{submission_id}/approve",
+    response_model=AdminSubmissionOut,
+    summary="Approve and publish a submission",
+    responses=_decision_responses,
+)
+async def approve_submission(
+    submission_id: uuid.UUID,
+    admin: AdminPrincipal,
+    request: Request,
+    session: DbSession,
+    services: AppServices,
+) -> AdminSubmissionOut:
+    """Publishes its album and tracks into the catalog, with their audio and cover files."""
+    submission = await service.decide_submission(
+        session, services, submission_id, admin.user_id, RequestMeta.of(request), approve=True
+    )
+    return await _admin_submission(session, services, submission, signed=False)
+
+
+@router.post(
+    "/submissions/{submission_id}/reject",
+    response_model=AdminSubmissionOut,
+    summary="Reject a submission",
+    responses=_decision_responses,
+)
+async def reject_submission(
+    submission_id: uuid.UUID,
+    body: RejectIn,
+    admin: AdminPrincipal,
+    request: Request,
+    session: DbSession,
+    services: AppServices,
+) -> AdminSubmissionOut:
+    submission = await service.decide_submission(
+        session,
+        services,
+        submission_id,
+        admin.user_id,
+        RequestMeta.of(request),
+        approve=False,
+        reason=body.reason.strip(),
+    )
+    return await _admin_submission(session, services, submission, signed=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.artists import repository as artists
@@ -16,8 +16,21 @@ from empulse.core.crypto import FieldCipher, Sealer
 from empulse.core.db import utcnow
 from empulse.core.errors import Conflict, Forbidden, NotFound
 from empulse.infra.email import enqueue_email
-from empulse.models import Artist, ArtistApplication, User, UserRole
+from empulse.infra.storage import new_key
+from empulse.models import (
+    Album,
+    Artist,
+    ArtistApplication,
+    PendingUpload,
+    Submission,
+    Track,
+    User,
+    UserRole,
+)
 from empulse.review import emails
+from empulse.services import Services
+from empulse.submissions.repository import files_of as submission_files
+from empulse.submissions.upload import Upload
 
 
 class AlreadyReviewed(Conflict):
@@ -115,3 +128,127 @@ async def read_w9(
         session, "w9_viewed", meta, user_id=reviewer_id, application_id=str(application.id)
     )
     return application, document
+
+
+async def get_submission(session: AsyncSession, submission_id: uuid.UUID) -> Submission:
+    submission = await session.get(Submission, submission_id)
+    if submission is None:
+        raise NotFound("No such submission.")
+    return submission
+
+
+async def _public_covers(
+    session: AsyncSession, services: Services, submission: Submission
+) -> tuple[dict[str, str], list[str]]:
+    """Copy the cover sizes to public keys, registered as pending first (and done before this
+    unit of work writes anything), so a failed commit leaves only what the sweep removes."""
+    files = (await submission_files(session, [submission.id]))[submission.id]
+    covers = {str(f.details.get("size")): f for f in files if f.role == "cover"}
+    public = {size: new_key("public", "covers", "jpg") for size in covers}
+    upload = Upload(services)
+    await upload.remember_keys(list(public.values()))
+    for size, media_object in covers.items():
+        await services.storage.copy(media_object.key, public[size])
+    return public, upload.keys
+
+
+async def _publish(
+    session: AsyncSession, submission: Submission, public: dict[str, str], pending: list[str]
+) -> Album:
+    """The album and its tracks into the catalog, pointing at the submission's files."""
+    files = (await submission_files(session, [submission.id]))[submission.id]
+    await session.execute(delete(PendingUpload).where(PendingUpload.key.in_(pending)))
+    payload = submission.payload
+    now = utcnow()
+    album = Album(
+        artist_id=submission.artist_id,
+        submission_id=submission.id,
+        title=submission.title,
+        release_type=submission.release_type,
+        genre=submission.genre,
+        subgenre=payload["metadata"].get("subgenre"),
+        cover_keys=public,
+        published_at=now,
+    )
+    session.add(album)
+    await session.flush()
+    tracks = payload["tracks"] or [
+        {"title": payload["metadata"]["trackName"], "isrc": payload["metadata"].get("isrc")}
+    ]
+    audio = sorted((f for f in files if f.role == "audio"), key=lambda f: f.track_index or 0)
+    for position, (track, media_object) in enumerate(zip(tracks, audio, strict=True), start=1):
+        session.add(
+            Track(
+                album_id=album.id,
+                artist_id=submission.artist_id,
+                audio_id=media_object.id,
+                position=position,
+                title=track["title"],
+                genre=submission.genre,
+                subgenre=album.subgenre,
+                isrc=track.get("isrc"),
+                mood_tags=payload.get("artistMoodTags") or {},
+                credits={
+                    "composers": track.get("composers") or payload.get("composers", []),
+                    "lyricists": track.get("lyricists") or payload.get("lyricists", []),
+                    "publishers": payload.get("publishers", []),
+                },
+                duration_seconds=float(media_object.details.get("durationSeconds") or 0),
+                published_at=now,
+            )
+        )
+    return album
+
+
+async def decide_submission(
+    session: AsyncSession,
+    services: Services,
+    submission_id: uuid.UUID,
+    reviewer_id: uuid.UUID,
+    meta: RequestMeta,
+    *,
+    approve: bool,
+    reason: str | None = None,
+) -> Submission:
+    submission = await get_submission(session, submission_id)
+    if submission.user_id == reviewer_id:
+        raise OwnReview("A submission is reviewed by another administrator.")
+    if submission.status != "pending":
+        raise AlreadyReviewed(f"This submission is already {submission.status}.")
+    if approve:
+        public, pending = await _public_covers(session, services, submission)
+    result = await session.execute(
+        update(Submission)
+        .where(Submission.id == submission.id, Submission.status == "pending")
+        .values(
+            status="approved" if approve else "rejected",
+            reviewer_id=reviewer_id,
+            reviewed_at=utcnow(),
+            review_reason=reason,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise AlreadyReviewed(f"This submission is already {submission.status}.")
+    await session.refresh(submission)
+    if approve:
+        await _publish(session, submission, public, pending)
+    await session.flush()
+    user = await session.get(User, submission.user_id)
+    assert user is not None
+    enqueue_email(
+        session,
+        services.job_sealer,
+        emails.submission_decided(
+            user.email, user.name, submission.public_id, submission.title, approve, reason
+        ),
+    )
+    audit.record(
+        session,
+        "submission_approved" if approve else "submission_rejected",
+        meta,
+        user_id=reviewer_id,
+        submission_id=str(submission.id),
+        artist_user_id=str(user.id),
+    )
+    return submission

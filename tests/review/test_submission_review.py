@@ -1,0 +1,79 @@
+"""From registration to a published EP, through the API only, on both sets of backends."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from empulse.core.db import session_scope
+from empulse.models import Album, Track
+from empulse.services import Services
+from tests.artists.helpers import admin_headers, approved_artist
+from tests.auth.helpers import deliver, outbox
+from tests.conftest import Harness
+from tests.submissions.helpers import ep_files, ep_payload, submit
+
+
+async def test_an_admin_publishes_an_artists_ep_into_the_catalog(media_harness: Harness) -> None:
+    harness = media_harness
+    admin = await admin_headers(harness)
+    artist = await approved_artist(harness, "artist@example.com", admin)
+    created = await submit(harness, artist, ep_payload(2), ep_files(2))
+    assert created.status_code == 201, created.text
+    submission_id = created.json()["id"]
+
+    pending = await harness.client.get("/api/v1/admin/submissions?status=pending", headers=admin)
+    assert [item["id"] for item in pending.json()["items"]] == [submission_id]
+    detail = await harness.client.get(f"/api/v1/admin/submissions/{submission_id}", headers=admin)
+    assert all(f["url"] for f in detail.json()["files"])
+
+    refused = await harness.client.post(
+        f"/api/v1/admin/submissions/{submission_id}/approve", headers=artist
+    )
+    assert refused.status_code == 403
+
+    approved = await harness.client.post(
+        f"/api/v1/admin/submissions/{submission_id}/approve", headers=admin
+    )
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "approved"
+    mine = await harness.client.get(f"/api/v1/submissions/{submission_id}", headers=artist)
+    assert mine.json()["status"] == "approved"
+
+    services: Services = harness.app.state.services
+    async for session in session_scope(services.sessionmaker):
+        album = (await session.scalars(select(Album))).one()
+        tracks = list(await session.scalars(select(Track).order_by(Track.position)))
+    assert album.title == "Lanterns EP"
+    assert sorted(album.cover_keys) == ["1200", "300", "600"]
+    for key in album.cover_keys.values():
+        assert key.startswith("public/covers/")
+        assert (await services.storage.read_bytes(key)).startswith(b"\xff\xd8")
+    assert [t.title for t in tracks] == ["Song 1", "Song 2"]
+    assert all(t.duration_seconds > 0.9 for t in tracks)
+
+    again = await harness.client.post(
+        f"/api/v1/admin/submissions/{submission_id}/reject",
+        json={"reason": "too late"},
+        headers=admin,
+    )
+    assert again.status_code == 409
+    await deliver(harness)
+    assert any("is published" in str(m["Subject"]) for m in outbox(harness))
+
+
+async def test_a_rejected_submission_publishes_nothing(media_harness: Harness) -> None:
+    harness = media_harness
+    admin = await admin_headers(harness)
+    artist = await approved_artist(harness, "artist@example.com", admin)
+    created = await submit(harness, artist)
+    rejected = await harness.client.post(
+        f"/api/v1/admin/submissions/{created.json()['id']}/reject",
+        json={"reason": "The mix clips at 0:42."},
+        headers=admin,
+    )
+    assert rejected.status_code == 200
+    mine = await harness.client.get(f"/api/v1/submissions/{created.json()['id']}", headers=artist)
+    assert mine.json()["reviewReason"] == "The mix clips at 0:42."
+    services: Services = harness.app.state.services
+    async for session in session_scope(services.sessionmaker):
+        assert (await session.scalars(select(Album))).first() is None

@@ -14,7 +14,7 @@ from empulse.audit.service import RequestMeta
 from empulse.auth.dependencies import AdminPrincipal, require_admin
 from empulse.core.db import utcnow
 from empulse.core.pagination import Cursor, Limit, Page, page_of
-from empulse.models import ArtistApplication, Submission
+from empulse.models import ArtistApplication, MediaObject, Submission
 from empulse.review import service
 from empulse.review.schemas import AdminApplicationOut, RejectIn, W9Out
 from empulse.services import AppServices, DbSession, ReadSession, Services
@@ -155,17 +155,23 @@ class AdminSubmissionOut(SubmissionOut):
     payload: dict[str, Any]
 
 
-async def _admin_submission(
-    session: AsyncSession, services: Services, submission: Submission, *, signed: bool
+def _admin_submission_of(
+    services: Services, submission: Submission, files: list[MediaObject], *, signed: bool
 ) -> AdminSubmissionOut:
-    files = await submissions.files_of(session, [submission.id])
-    shown = submission_out(services, submission, files[submission.id], signed=signed)
+    shown = submission_out(services, submission, files, signed=signed)
     return AdminSubmissionOut(
         **shown.model_dump(),
         user_id=submission.user_id,
         artist_id=submission.artist_id,
         payload=submission.payload,
     )
+
+
+async def _admin_submission(
+    session: AsyncSession, services: Services, submission: Submission, *, signed: bool
+) -> AdminSubmissionOut:
+    files = await submissions.files_of(session, [submission.id])
+    return _admin_submission_of(services, submission, files[submission.id], signed=signed)
 
 
 @router.get("/submissions", response_model=Page[AdminSubmissionOut], summary="List submissions")
@@ -184,12 +190,7 @@ async def list_submissions(
     return page_of(
         rows,
         limit,
-        lambda row: AdminSubmissionOut(
-            **submission_out(services, row, files[row.id]).model_dump(),
-            user_id=row.user_id,
-            artist_id=row.artist_id,
-            payload=row.payload,
-        ),
+        lambda row: _admin_submission_of(services, row, files[row.id], signed=False),
         lambda row: (row.created_at, row.id),
     )
 

@@ -41,4 +41,6 @@ if [ -z "${UV_PYTHON:-}" ]; then
   UV_PYTHON="$(find_python)"
   export UV_PYTHON
 fi
-"$UV" sync --frozen --quiet
+# Bytecode compiled once at install: with PYTHONDONTWRITEBYTECODE set (common in containers),
+# every process would otherwise recompile its imports on each start (seconds per CLI call).
+"$UV" sync --frozen --quiet --compile-bytecode

@@ -1,15 +1,18 @@
-"""The `empulse` command: serve, worker, migrate, check-config, create-admin, version."""
+"""The `empulse` command: serve, worker, migrate, check-config, create-admin, keys, version."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from empulse import __version__
 from empulse.config import Settings, Severity, check_settings, load_settings
+
+if TYPE_CHECKING:
+    from empulse.artists.keys import RotationReport
 
 app = typer.Typer(help="EmPulse backend.", no_args_is_help=True, add_completion=False)
 
@@ -166,6 +169,105 @@ async def _create_admin(
                 session, email=email, password=password, name=name
             )
         return result.created
+    finally:
+        await engine.dispose()
+
+
+keys = typer.Typer(
+    help="Encryption keys for data at rest (W-9s): generate, status, rotate.",
+    no_args_is_help=True,
+)
+app.add_typer(keys, name="keys")
+
+
+@keys.command("generate")
+def keys_generate() -> None:
+    """Print a new random key (64 hex characters) for ENCRYPTION_KEY."""
+    import secrets
+
+    from empulse.core.crypto import key_id
+
+    key = secrets.token_hex(32)
+    typer.echo(key)
+    typer.echo(f"key id {key_id(key)}", err=True)
+
+
+@keys.command("status")
+def keys_status() -> None:
+    """Show the configured keys and how many W-9s each one encrypts."""
+    settings = load_settings()
+    usage, known = asyncio.run(_key_usage(settings))
+    typer.echo(f"current key:   {known[0]}")
+    typer.echo(f"older keys:    {', '.join(known[1:]) or 'none'}")
+    for key, count in sorted(usage.items(), key=lambda item: item[0] not in known):
+        role = "current" if key == known[0] else "older" if key in known else "UNKNOWN"
+        typer.echo(f"  {key}  {role:8} {count} W-9(s)")
+    if any(key not in known for key in usage):
+        typer.echo("error: some W-9s are under a key that is not configured", err=True)
+        raise typer.Exit(1)
+
+
+@keys.command("rotate")
+def keys_rotate(
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=10_000, help="Rows re-encrypted per transaction.")
+    ] = 100,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Stop after this many rows (rotate in slices).")
+    ] = None,
+) -> None:
+    """Re-encrypt every W-9 under ENCRYPTION_KEY (the old key must be in
+    ENCRYPTION_KEYS_PREVIOUS). Each batch commits, so an interrupted run can simply be
+    started again. Exits 1 if any W-9 could not be decrypted."""
+    from empulse.core.logging import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    report = asyncio.run(_rotate(settings, batch_size, limit))
+    typer.echo(
+        f"rotated {report.rotated}, failed {len(report.failed)}; "
+        f"now {report.current} under key {report.key_id}, {report.remaining} under older keys"
+    )
+    for failure in report.failed:
+        typer.echo(
+            f"error: application {failure.application_id} (key {failure.key_id}): {failure.reason}",
+            err=True,
+        )
+    if report.failed:
+        raise typer.Exit(1)
+
+
+async def _key_usage(settings: Settings) -> tuple[dict[str, int], list[str]]:
+    from empulse.artists.keys import w9_keys_in_use
+    from empulse.core.db import create_engine, create_sessionmaker
+    from empulse.services import w9_cipher
+
+    await _ensure_migrated(settings)
+    engine = create_engine(settings)
+    try:
+        usage = await w9_keys_in_use(create_sessionmaker(engine))
+    finally:
+        await engine.dispose()
+    return usage, w9_cipher(settings).known_key_ids
+
+
+async def _rotate(settings: Settings, batch_size: int, limit: int | None) -> RotationReport:
+    from empulse.artists.keys import rotate_w9
+    from empulse.core.db import create_engine, create_sessionmaker
+    from empulse.services import w9_cipher
+
+    await _ensure_migrated(settings)
+    engine = create_engine(settings)
+    try:
+        return await rotate_w9(
+            create_sessionmaker(engine),
+            w9_cipher(settings),
+            batch_size=batch_size,
+            limit=limit,
+            progress=lambda report: typer.echo(
+                f"... {report.rotated} rotated, {len(report.failed)} failed", err=True
+            ),
+        )
     finally:
         await engine.dispose()
 

@@ -88,7 +88,13 @@ def build_services(settings: Settings) -> Services:
         },
         storage=create_storage(settings, signing_key=derive_key(encryption_key, "file-urls")),
         mailer=create_mailer(settings),
-        job_sealer=Sealer(derive_key(encryption_key, "jobs")),
+        job_sealer=Sealer(
+            derive_key(encryption_key, "jobs"),
+            [
+                derive_key(key.get_secret_value(), "jobs")
+                for key in settings.encryption_keys_previous
+            ],
+        ),
         w9_cipher=w9_cipher(settings),
         jwt_secret=jwt_secret,
         csrf_key=derive_key(jwt_secret.encode().hex(), "csrf"),

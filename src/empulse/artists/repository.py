@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.core.pagination import paginate
@@ -48,14 +48,21 @@ async def list_applications(
 
 
 async def applications_not_under_key(
-    session: AsyncSession, key_id: str, *, limit: int
+    session: AsyncSession, key_id: str, *, after: uuid.UUID | None, limit: int
 ) -> list[ArtistApplication]:
-    """A batch of applications whose W-9 is encrypted under another key than `key_id`."""
+    """The next batch, in id order after `after`, of applications whose W-9 is encrypted under
+    another key than `key_id`. Rows another transaction holds are skipped (PostgreSQL)."""
+    statement = select(ArtistApplication).where(ArtistApplication.w9_key_id != key_id)
+    if after is not None:
+        statement = statement.where(ArtistApplication.id > after)
     result = await session.scalars(
-        select(ArtistApplication)
-        .where(ArtistApplication.w9_key_id != key_id)
-        .order_by(ArtistApplication.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+        statement.order_by(ArtistApplication.id).limit(limit).with_for_update(skip_locked=True)
     )
     return list(result)
+
+
+async def w9_count_by_key(session: AsyncSession) -> dict[str, int]:
+    result = await session.execute(
+        select(ArtistApplication.w9_key_id, func.count()).group_by(ArtistApplication.w9_key_id)
+    )
+    return dict(result.tuples().all())

@@ -45,10 +45,14 @@ def constant_time_equals(a: str, b: str) -> bool:
 
 class Sealer:
     """AES-256-GCM with a random 96-bit nonce; the associated data binds a ciphertext to its
-    context (a row id, a job kind), so it cannot be moved to another."""
+    context (a row id, a job kind), so it cannot be moved to another.
 
-    def __init__(self, key: bytes) -> None:
+    Seals under the first key; opens under any of them, so what was sealed before a key
+    rotation (a queued email job) still opens while the older key is configured."""
+
+    def __init__(self, key: bytes, older: list[bytes] | None = None) -> None:
         self._aead = AESGCM(key)
+        self._older = [AESGCM(k) for k in older or []]
 
     def seal(self, plaintext: bytes, associated_data: bytes) -> str:
         nonce = os.urandom(12)
@@ -57,7 +61,12 @@ class Sealer:
 
     def open(self, sealed: str, associated_data: bytes) -> bytes:
         raw = base64.urlsafe_b64decode(sealed.encode())
-        return self._aead.decrypt(raw[:12], raw[12:], associated_data)
+        for aead in (self._aead, *self._older):
+            try:
+                return aead.decrypt(raw[:12], raw[12:], associated_data)
+            except InvalidTag:
+                continue
+        raise InvalidTag
 
 
 class DecryptionError(Exception):
@@ -90,6 +99,11 @@ class FieldCipher:
             self._keys.setdefault(
                 bytes.fromhex(key_id(master)), AESGCM(derive_key(master, f"field:{purpose}"))
             )
+
+    @property
+    def known_key_ids(self) -> list[str]:
+        """The current key's id first, then the older keys' ids."""
+        return [key.hex() for key in self._keys]
 
     def _associated(self, header: bytes, row_id: str) -> bytes:
         return header + f"{self.purpose}:{row_id}".encode()

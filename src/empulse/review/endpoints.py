@@ -77,6 +77,10 @@ async def get_application(application_id: uuid.UUID, session: ReadSession) -> Ad
     "/applications/{application_id}/w9",
     response_model=W9Out,
     summary="The decrypted W-9 (audit-logged)",
+    responses={
+        404: {"description": "No such application (not_found)"},
+        500: {"description": "No configured key opens it (w9_unreadable)"},
+    },
 )
 async def read_w9(
     application_id: uuid.UUID,

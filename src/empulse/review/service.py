@@ -12,9 +12,9 @@ from empulse.artists import repository as artists
 from empulse.artists.service import decrypt_w9
 from empulse.audit import service as audit
 from empulse.audit.service import RequestMeta
-from empulse.core.crypto import FieldCipher, Sealer
+from empulse.core.crypto import DecryptionError, FieldCipher, Sealer
 from empulse.core.db import utcnow
-from empulse.core.errors import Conflict, Forbidden, NotFound
+from empulse.core.errors import AppError, Conflict, Forbidden, NotFound
 from empulse.infra.email import enqueue_email
 from empulse.infra.storage import new_key
 from empulse.models import (
@@ -41,6 +41,15 @@ class AlreadyReviewed(Conflict):
 class OwnReview(Forbidden):
     code = "own_review"
     title = "Cannot review your own"
+
+
+class W9Unreadable(AppError):
+    """No configured key opens the W-9: its key was removed from ENCRYPTION_KEYS_PREVIOUS
+    before `empulse keys rotate` re-encrypted it, or the stored bytes were altered."""
+
+    status = 500
+    code = "w9_unreadable"
+    title = "The W-9 cannot be decrypted"
 
 
 async def get_application(session: AsyncSession, application_id: uuid.UUID) -> ArtistApplication:
@@ -123,7 +132,11 @@ async def read_w9(
     meta: RequestMeta,
 ) -> tuple[ArtistApplication, dict[str, object]]:
     application = await get_application(session, application_id)
-    document = decrypt_w9(cipher, application)
+    try:
+        document = decrypt_w9(cipher, application)
+    except DecryptionError as exc:
+        key = FieldCipher.key_id_of(application.w9_ciphertext)
+        raise W9Unreadable(f"No configured key opens this W-9 (key {key}).") from exc
     audit.record(
         session, "w9_viewed", meta, user_id=reviewer_id, application_id=str(application.id)
     )

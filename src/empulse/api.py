@@ -12,6 +12,7 @@ from empulse.auth.endpoints import router as auth_router
 from empulse.files.endpoints import router as files_router
 from empulse.review.endpoints import router as review_router
 from empulse.submissions.endpoints import router as submissions_router
+from empulse.users.endpoints import admin_router as admin_users_router
 from empulse.users.endpoints import router as users_router
 from empulse.web.ratelimit import RateLimit
 
@@ -38,6 +39,7 @@ api_router.include_router(users_router)
 api_router.include_router(artists_router)
 api_router.include_router(submissions_router)
 api_router.include_router(review_router)
+api_router.include_router(admin_users_router)
 api_router.include_router(files_router)
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.core.pagination import paginate
-from empulse.models import Artist, ArtistApplication
+from empulse.models import Artist, ArtistApplication, User, UserRole
 
 
 async def latest_application(session: AsyncSession, user_id: uuid.UUID) -> ArtistApplication | None:
@@ -32,6 +32,17 @@ async def has_open_application(session: AsyncSession, user_id: uuid.UUID) -> boo
 
 async def artist_of_user(session: AsyncSession, user_id: uuid.UUID) -> Artist | None:
     result = await session.scalars(select(Artist).where(Artist.user_id == user_id))
+    return result.first()
+
+
+async def active_artist_of_user(session: AsyncSession, user_id: uuid.UUID) -> Artist | None:
+    """The user's artist profile while they hold an artist (or admin) role: an admin who sets
+    the role back to USER suspends the profile without deleting its catalog."""
+    result = await session.scalars(
+        select(Artist)
+        .join(User, User.id == Artist.user_id)
+        .where(Artist.user_id == user_id, User.role != UserRole.USER.value)
+    )
     return result.first()
 
 

@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Integer, String, text
+from sqlalchemy import JSON, CheckConstraint, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from empulse.core.db import Base, TimestampedMixin
@@ -27,7 +27,12 @@ DEFAULT_PRIVACY: dict[str, bool] = {
 
 class User(TimestampedMixin, Base):
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("role IN ('USER', 'ARTIST', 'ADMIN')", name="role_valid"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('USER', 'ARTIST', 'ADMIN')", name="role_valid"),
+        # The admin list: newest first, by role.
+        Index("ix_users_created_at_id", "created_at", "id"),
+        Index("ix_users_role_created_at", "role", "created_at", "id"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     # Stored normalised (NFKC, case-folded); the unique index is what stops duplicates.

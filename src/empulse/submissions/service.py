@@ -55,7 +55,7 @@ class ChecksumMismatch(ValidationFailed):
 
 
 async def artist_for(session: AsyncSession, user_id: uuid.UUID) -> Artist:
-    artist = await artists.artist_of_user(session, user_id)
+    artist = await artists.active_artist_of_user(session, user_id)
     if artist is None:
         raise NotAnArtist("Only approved artists can submit releases; apply first.")
     return artist

@@ -1,27 +1,47 @@
-"""HTTP for /users/me: profile, privacy preferences, data export, account deletion."""
+"""HTTP for /users/me (profile, privacy preferences, data export, account deletion) and for
+/admin/users (list, search, change role, disable)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from sqlalchemy import select
 
 from empulse.audit import service as audit
 from empulse.audit.service import RequestMeta
 from empulse.auth import emails
-from empulse.auth.dependencies import CurrentPrincipal
+from empulse.auth.dependencies import AdminPrincipal, CurrentPrincipal, require_admin
 from empulse.auth.schemas import UserOut
 from empulse.auth.service import InvalidCredentials, check_password
 from empulse.core.errors import NotFound
+from empulse.core.pagination import Cursor, Limit, Page, page_of
 from empulse.infra.email import enqueue_email
 from empulse.models import DEFAULT_PRIVACY, AuditEvent, AuthSession, User
-from empulse.services import AppServices, DbSession
-from empulse.users.schemas import DeleteMeIn, PrivacyPreferences, UpdateMeIn
+from empulse.services import AppServices, DbSession, ReadSession
+from empulse.users import repository, service
+from empulse.users.schemas import (
+    AdminUserOut,
+    AdminUserPatch,
+    DeleteMeIn,
+    PrivacyPreferences,
+    Role,
+    UpdateMeIn,
+)
 
 router = APIRouter(prefix="/users/me", tags=["users"])
+admin_router = APIRouter(
+    prefix="/admin/users",
+    tags=["admin"],
+    dependencies=[Depends(require_admin)],
+    responses={
+        401: {"description": "Not signed in (code: not_authenticated)"},
+        403: {"description": "Not an administrator (code: admin_required)"},
+    },
+)
 
 
 async def _me(session: DbSession, principal: CurrentPrincipal) -> User:
@@ -139,3 +159,87 @@ async def delete_me(
     await session.commit()
     await services.session_cache.revoked(session_ids)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _admin_user(user: User) -> AdminUserOut:
+    return AdminUserOut(
+        id=user.id,
+        email=user.email,
+        name=user.name,
+        role=user.role,
+        email_verified=user.email_verified_at is not None,
+        disabled=user.disabled_at is not None,
+        disabled_at=user.disabled_at,
+        locked_until=user.locked_until,
+        created_at=user.created_at,
+    )
+
+
+@admin_router.get("", response_model=Page[AdminUserOut], summary="List and search users")
+async def list_users(
+    session: ReadSession,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    q: Annotated[
+        str | None,
+        Query(min_length=1, max_length=100, description="Part of the email or name, any case."),
+    ] = None,
+    role: Role | None = None,
+    disabled: Annotated[bool | None, Query(description="Only disabled (or enabled) ones.")] = None,
+) -> Page[AdminUserOut]:
+    """Newest first, with a cursor."""
+    rows = await repository.search(
+        session, query=q, role=role, disabled=disabled, cursor=cursor, limit=limit
+    )
+    return page_of(rows, limit, _admin_user, lambda u: (u.created_at, u.id))
+
+
+@admin_router.get(
+    "/{user_id}",
+    response_model=AdminUserOut,
+    summary="One user",
+    responses={404: {"description": "No such user (not_found)"}},
+)
+async def get_user(user_id: uuid.UUID, session: ReadSession) -> AdminUserOut:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return _admin_user(user)
+
+
+@admin_router.patch(
+    "/{user_id}",
+    response_model=AdminUserOut,
+    summary="Change a user's role, or disable the account",
+    responses={
+        404: {"description": "No such user (not_found)"},
+        409: {
+            "description": "Your own account (own_account), or ARTIST for a user without an "
+            "artist profile (no_artist_profile)"
+        },
+        422: {"description": "Neither `role` nor `disabled` given, or an unknown role"},
+    },
+)
+async def update_user(
+    user_id: uuid.UUID,
+    body: AdminUserPatch,
+    admin: AdminPrincipal,
+    request: Request,
+    session: DbSession,
+    services: AppServices,
+) -> AdminUserOut:
+    """Disabling revokes every session of the user at once (on every server process) and
+    refuses new sign-ins; re-enabling lets them sign in again. A user set back to USER from
+    ARTIST keeps their published catalog but cannot submit. Each change is audit-logged."""
+    result = await service.update_user(
+        session,
+        admin_id=admin.user_id,
+        user_id=user_id,
+        role=body.role,
+        disabled=body.disabled,
+        meta=RequestMeta.of(request),
+    )
+    out = _admin_user(result.user)
+    await session.commit()
+    await services.session_cache.revoked(result.revoked_session_ids)
+    return out

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from empulse.core.pagination import paginate
 from empulse.models import User
 
 
@@ -16,3 +17,32 @@ async def get_by_email(session: AsyncSession, email: str) -> User | None:
 def add(session: AsyncSession, user: User) -> User:
     session.add(user)
     return user
+
+
+async def search(
+    session: AsyncSession,
+    *,
+    query: str | None,
+    role: str | None,
+    disabled: bool | None,
+    cursor: str | None,
+    limit: int,
+) -> list[User]:
+    """Users newest first; `query` matches part of the email or the name, any case."""
+    statement = select(User)
+    if query:
+        needle = query.casefold()
+        statement = statement.where(
+            or_(
+                User.email.contains(needle, autoescape=True),
+                func.lower(User.name).contains(needle, autoescape=True),
+            )
+        )
+    if role is not None:
+        statement = statement.where(User.role == role)
+    if disabled is not None:
+        statement = statement.where(
+            User.disabled_at.is_not(None) if disabled else User.disabled_at.is_(None)
+        )
+    statement = paginate(statement, User.created_at, User.id, cursor=cursor, limit=limit)
+    return list(await session.scalars(statement))

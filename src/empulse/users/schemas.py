@@ -1,8 +1,14 @@
 from __future__ import annotations
 
-from pydantic import Field
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field, model_validator
 
 from empulse.core.schemas import Schema
+
+Role = Literal["USER", "ARTIST", "ADMIN"]
 
 
 class UpdateMeIn(Schema):
@@ -21,3 +27,29 @@ class PrivacyPreferences(Schema):
 
 class DeleteMeIn(Schema):
     password: str = Field(min_length=1, max_length=128)
+
+
+class AdminUserOut(Schema):
+    id: uuid.UUID
+    email: str
+    name: str
+    role: Role
+    email_verified: bool
+    disabled: bool
+    disabled_at: datetime | None
+    locked_until: datetime | None
+    created_at: datetime
+
+
+class AdminUserPatch(Schema):
+    """Change a user's role, or disable (and re-enable) the account. Disabling signs the user
+    out everywhere at once; a disabled user cannot sign in, and is told nothing different."""
+
+    role: Role | None = None
+    disabled: bool | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> AdminUserPatch:
+        if self.role is None and self.disabled is None:
+            raise ValueError("send `role`, `disabled`, or both")
+        return self

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from empulse.artists import repository as artists
+from empulse.audit import service as audit
+from empulse.audit.service import RequestMeta
+from empulse.auth import repository as auth_repository
 from empulse.core.db import utcnow
 from empulse.core.emails import normalise_email
+from empulse.core.errors import Conflict, NotFound
 from empulse.core.passwords import check_password_policy, hash_password
 from empulse.models import User, UserRole
 from empulse.users import repository
@@ -52,3 +58,66 @@ async def create_or_promote_admin(
     )
     await session.flush()
     return AdminResult(user, created=True)
+
+
+class OwnAccount(Conflict):
+    code = "own_account"
+    title = "Not your own account"
+
+
+class NoArtistProfile(Conflict):
+    code = "no_artist_profile"
+    title = "No artist profile"
+
+
+@dataclass(slots=True)
+class UserUpdate:
+    user: User
+    revoked_session_ids: list[uuid.UUID] = field(default_factory=list)
+
+
+async def update_user(
+    session: AsyncSession,
+    *,
+    admin_id: uuid.UUID,
+    user_id: uuid.UUID,
+    role: str | None,
+    disabled: bool | None,
+    meta: RequestMeta,
+) -> UserUpdate:
+    """An admin changes another user's role or disables the account (never their own: that
+    would let the last admin lock everyone out). Disabling revokes every session; the caller
+    announces the revocations after the commit. Never commits."""
+    if user_id == admin_id:
+        raise OwnAccount("Another administrator changes your role or disables your account.")
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    result = UserUpdate(user)
+    changes: dict[str, object] = {}
+    if role is not None and role != user.role:
+        if role == UserRole.ARTIST.value and not await artists.artist_of_user(session, user.id):
+            raise NoArtistProfile(
+                "Artists are made by approving their application; this user has no profile."
+            )
+        changes["role"] = [user.role, role]
+        user.role = role
+    if disabled is not None and disabled != (user.disabled_at is not None):
+        changes["disabled"] = disabled
+        user.disabled_at = utcnow() if disabled else None
+        if disabled:
+            result.revoked_session_ids = await auth_repository.revoke_sessions(
+                session, user.id, "disabled"
+            )
+    if changes:
+        audit.record(
+            session,
+            "user_updated",
+            meta,
+            user_id=admin_id,
+            target_user_id=str(user.id),
+            sessions_revoked=len(result.revoked_session_ids),
+            **changes,
+        )
+    await session.flush()
+    return result

@@ -41,6 +41,7 @@ class Track(TimestampedMixin, Base):
         Index("ix_tracks_album_id_position", "album_id", "position"),
         Index("ix_tracks_artist_id", "artist_id"),
         Index("ix_tracks_genre", "genre"),
+        Index("ix_tracks_status_created_at", "status", "created_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -57,3 +58,7 @@ class Track(TimestampedMixin, Base):
     duration_seconds: Mapped[float] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(16), default="published")
     published_at: Mapped[datetime]
+    # Set while an admin has taken the track down (invisible to listeners); kept on restore
+    # as the last take-down, for the record.
+    taken_down_at: Mapped[datetime | None] = mapped_column(default=None)
+    takedown_reason: Mapped[str | None] = mapped_column(String(2000), default=None)

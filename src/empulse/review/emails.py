@@ -50,3 +50,25 @@ def submission_decided(
             f"The reviewer wrote: {reason}",
         ],
     )
+
+
+def track_taken_down(to: str, name: str, title: str, reason: str) -> OutgoingEmail:
+    return render(
+        to,
+        f"“{title}” was taken down",
+        f"Hi {name},",
+        [
+            f"Your track “{title}” was taken down and is no longer available to listeners.",
+            f"The reason given: {reason}",
+            "Reply to this email if you believe this is a mistake.",
+        ],
+    )
+
+
+def track_restored(to: str, name: str, title: str) -> OutgoingEmail:
+    return render(
+        to,
+        f"“{title}” is available again",
+        f"Hi {name},",
+        [f"Your track “{title}” has been restored and is available to listeners again."],
+    )

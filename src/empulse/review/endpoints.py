@@ -1,11 +1,12 @@
-"""HTTP for /admin review: artist applications (and their W-9) and track submissions."""
+"""HTTP for /admin review: artist applications (and their W-9), track submissions, and
+take-down / restore of published tracks."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.artists import repository as artists
@@ -14,9 +15,15 @@ from empulse.audit.service import RequestMeta
 from empulse.auth.dependencies import AdminPrincipal, require_admin
 from empulse.core.db import utcnow
 from empulse.core.pagination import Cursor, Limit, Page, page_of
-from empulse.models import ArtistApplication, MediaObject, Submission
-from empulse.review import service
-from empulse.review.schemas import AdminApplicationOut, RejectIn, W9Out
+from empulse.models import ArtistApplication, MediaObject, Submission, Track
+from empulse.review import repository, service
+from empulse.review.schemas import (
+    AdminApplicationOut,
+    AdminTrackOut,
+    RejectIn,
+    TakeDownIn,
+    W9Out,
+)
 from empulse.services import AppServices, DbSession, ReadSession, Services
 from empulse.submissions import repository as submissions
 from empulse.submissions.schemas import SubmissionOut
@@ -255,3 +262,89 @@ async def reject_submission(
         reason=body.reason.strip(),
     )
     return await _admin_submission(session, services, submission, signed=False)
+
+
+def _admin_track(track: Track) -> AdminTrackOut:
+    return AdminTrackOut(
+        id=track.id,
+        album_id=track.album_id,
+        artist_id=track.artist_id,
+        title=track.title,
+        position=track.position,
+        genre=track.genre,
+        subgenre=track.subgenre,
+        isrc=track.isrc,
+        duration_seconds=track.duration_seconds,
+        status=track.status,
+        published_at=track.published_at,
+        taken_down_at=track.taken_down_at,
+        takedown_reason=track.takedown_reason,
+    )
+
+
+_track_responses: dict[int | str, dict[str, str]] = {
+    404: {"description": "No such track (not_found)"},
+    409: {"description": "Already in that state (already_taken_down, not_taken_down)"},
+}
+
+
+@router.get("/tracks", response_model=Page[AdminTrackOut], summary="Published tracks")
+async def list_tracks(
+    session: ReadSession,
+    status: Literal["published", "taken_down"] | None = None,
+    artist_id: Annotated[uuid.UUID | None, Query(alias="artistId")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[AdminTrackOut]:
+    """Newest first; filter by status and artist."""
+    rows = await repository.list_tracks(
+        session, status=status, artist_id=artist_id, cursor=cursor, limit=limit
+    )
+    return page_of(rows, limit, _admin_track, lambda t: (t.created_at, t.id))
+
+
+@router.post(
+    "/tracks/{track_id}/take-down",
+    response_model=AdminTrackOut,
+    summary="Take a track down",
+    responses=_track_responses,
+)
+async def take_down_track(
+    track_id: uuid.UUID,
+    body: TakeDownIn,
+    admin: AdminPrincipal,
+    request: Request,
+    session: DbSession,
+    services: AppServices,
+) -> AdminTrackOut:
+    """Listeners no longer see or stream it; its files stay so it can be restored. The artist
+    is emailed the reason; the action is audit-logged."""
+    track = await service.take_down_track(
+        session,
+        services.job_sealer,
+        track_id,
+        admin.user_id,
+        RequestMeta.of(request),
+        body.reason.strip(),
+    )
+    return _admin_track(track)
+
+
+@router.post(
+    "/tracks/{track_id}/restore",
+    response_model=AdminTrackOut,
+    summary="Restore a taken-down track",
+    responses=_track_responses,
+)
+async def restore_track(
+    track_id: uuid.UUID,
+    admin: AdminPrincipal,
+    request: Request,
+    session: DbSession,
+    services: AppServices,
+) -> AdminTrackOut:
+    """Published again; the artist is emailed; audit-logged."""
+    track = await service.restore_track(
+        session, services.job_sealer, track_id, admin.user_id, RequestMeta.of(request)
+    )
+    return _admin_track(track)

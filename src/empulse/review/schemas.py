@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -36,3 +36,23 @@ class W9Out(Schema):
     completed: bool
     signature: str
     decrypted_at: datetime
+
+
+class TakeDownIn(Schema):
+    reason: str = Field(min_length=3, max_length=2000, description="Sent to the artist.")
+
+
+class AdminTrackOut(Schema):
+    id: uuid.UUID
+    album_id: uuid.UUID
+    artist_id: uuid.UUID
+    title: str
+    position: int
+    genre: str
+    subgenre: str | None
+    isrc: str | None
+    duration_seconds: float
+    status: Literal["published", "taken_down"]
+    published_at: datetime
+    taken_down_at: datetime | None
+    takedown_reason: str | None

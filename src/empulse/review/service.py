@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.artists import repository as artists
@@ -27,7 +27,7 @@ from empulse.models import (
     User,
     UserRole,
 )
-from empulse.review import emails
+from empulse.review import emails, repository
 from empulse.services import Services
 from empulse.submissions.repository import files_of as submission_files
 from empulse.submissions.upload import Upload
@@ -70,13 +70,17 @@ async def _claim(
     one wins and the other gets 409."""
     if application.user_id == reviewer_id:
         raise OwnReview("An application is reviewed by another administrator.")
-    result = await session.execute(
-        update(ArtistApplication)
-        .where(ArtistApplication.id == application.id, ArtistApplication.status == "pending")
-        .values(status=status, reviewer_id=reviewer_id, reviewed_at=utcnow(), review_reason=reason)
-        .execution_options(synchronize_session=False)
+    claimed = await repository.transition(
+        session,
+        ArtistApplication,
+        application.id,
+        from_status="pending",
+        status=status,
+        reviewer_id=reviewer_id,
+        reviewed_at=utcnow(),
+        review_reason=reason,
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not claimed:
         raise AlreadyReviewed(f"This application is already {application.status}.")
     await session.refresh(application)
 
@@ -230,18 +234,17 @@ async def decide_submission(
         raise AlreadyReviewed(f"This submission is already {submission.status}.")
     if approve:
         public, pending = await _public_covers(session, services, submission)
-    result = await session.execute(
-        update(Submission)
-        .where(Submission.id == submission.id, Submission.status == "pending")
-        .values(
-            status="approved" if approve else "rejected",
-            reviewer_id=reviewer_id,
-            reviewed_at=utcnow(),
-            review_reason=reason,
-        )
-        .execution_options(synchronize_session=False)
+    claimed = await repository.transition(
+        session,
+        Submission,
+        submission.id,
+        from_status="pending",
+        status="approved" if approve else "rejected",
+        reviewer_id=reviewer_id,
+        reviewed_at=utcnow(),
+        review_reason=reason,
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not claimed:
         raise AlreadyReviewed(f"This submission is already {submission.status}.")
     await session.refresh(submission)
     if approve:
@@ -265,3 +268,80 @@ async def decide_submission(
         artist_user_id=str(user.id),
     )
     return submission
+
+
+class AlreadyTakenDown(Conflict):
+    code = "already_taken_down"
+    title = "Already taken down"
+
+
+class NotTakenDown(Conflict):
+    code = "not_taken_down"
+    title = "Not taken down"
+
+
+async def get_track(session: AsyncSession, track_id: uuid.UUID) -> Track:
+    track = await session.get(Track, track_id)
+    if track is None:
+        raise NotFound("No such track.")
+    return track
+
+
+async def _artist_user(session: AsyncSession, artist_id: uuid.UUID) -> User:
+    artist = await session.get(Artist, artist_id)
+    user = await session.get(User, artist.user_id) if artist else None
+    assert user is not None  # the track cascades with its artist, the artist with its user
+    return user
+
+
+async def take_down_track(
+    session: AsyncSession,
+    sealer: Sealer,
+    track_id: uuid.UUID,
+    admin_id: uuid.UUID,
+    meta: RequestMeta,
+    reason: str,
+) -> Track:
+    """Hide a published track from listeners (PRODUCT.md section 4); the files stay, so it can
+    be restored. The artist is told why."""
+    track = await get_track(session, track_id)
+    taken = await repository.transition(
+        session,
+        Track,
+        track.id,
+        from_status="published",
+        status="taken_down",
+        taken_down_at=utcnow(),
+        takedown_reason=reason,
+    )
+    if not taken:
+        raise AlreadyTakenDown("This track is already taken down.")
+    await session.refresh(track)
+    user = await _artist_user(session, track.artist_id)
+    enqueue_email(
+        session, sealer, emails.track_taken_down(user.email, user.name, track.title, reason)
+    )
+    audit.record(
+        session, "track_taken_down", meta, user_id=admin_id, track_id=str(track.id), reason=reason
+    )
+    return track
+
+
+async def restore_track(
+    session: AsyncSession,
+    sealer: Sealer,
+    track_id: uuid.UUID,
+    admin_id: uuid.UUID,
+    meta: RequestMeta,
+) -> Track:
+    track = await get_track(session, track_id)
+    restored = await repository.transition(
+        session, Track, track.id, from_status="taken_down", status="published"
+    )
+    if not restored:
+        raise NotTakenDown("This track is published; there is nothing to restore.")
+    await session.refresh(track)
+    user = await _artist_user(session, track.artist_id)
+    enqueue_email(session, sealer, emails.track_restored(user.email, user.name, track.title))
+    audit.record(session, "track_restored", meta, user_id=admin_id, track_id=str(track.id))
+    return track

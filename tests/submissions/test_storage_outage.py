@@ -3,10 +3,12 @@ once the sweep has run (SECURITY.md "Fault tolerance")."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio.to_thread
 import orjson
 import pytest
 from sqlalchemy import func, select, update
@@ -68,15 +70,35 @@ async def test_storage_dying_mid_upload_is_a_503_and_leaves_nothing_after_the_sw
         f'--{boundary}\r\nContent-Disposition: form-data; name="audioFile"; '
         'filename="a.wav"\r\nContent-Type: audio/wav\r\n\r\n'
     ).encode()
+    s3 = s3_server.client()
     sent = 0
+
+    def parts_in_s3() -> int:
+        uploads = s3.list_multipart_uploads(Bucket=s3_server.bucket).get("Uploads", [])
+        return sum(
+            len(
+                s3.list_parts(
+                    Bucket=s3_server.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                ).get("Parts", [])
+            )
+            for upload in uploads
+        )
+
+    async def first_part_stored() -> None:
+        """Until S3 (asked directly, not through the proxy) holds a part of the upload."""
+        for _ in range(200):
+            if await anyio.to_thread.run_sync(parts_in_s3):
+                return
+            await asyncio.sleep(0.05)  # the service is uploading the part meanwhile
+        raise AssertionError("no part reached S3")
 
     async def body() -> AsyncIterator[bytes]:
         nonlocal sent
         yield head
-        for chunk in range(20):
-            if chunk == 10:
-                # The first 8 MiB part is in S3 by now (the server asked for more); the
-                # storage goes away with the upload half done.
+        for chunk in range(24):
+            if chunk == 12:
+                # The storage goes away with the upload half done.
+                await first_part_stored()
                 s3_proxy.cut()
             sent += MIB
             yield bytes(MIB)
@@ -91,7 +113,6 @@ async def test_storage_dying_mid_upload_is_a_503_and_leaves_nothing_after_the_sw
     assert sent > 8 * MIB
     # Nothing was recorded; the key stays pending because storage could not be cleaned now.
     assert await _rows(harness) == (0, 0, 1)
-    s3 = s3_server.client()
     assert s3.list_multipart_uploads(Bucket=s3_server.bucket).get("Uploads"), (
         "the half-finished upload should be in S3 until the sweep"
     )

@@ -361,3 +361,31 @@ async def test_a_crash_before_commit_leaves_only_objects_the_sweep_removes(
     assert await _object_count(harness) == (0, 0)
     async for session in session_scope(services.sessionmaker):
         assert await session.scalar(select(func.count()).select_from(Submission)) == 0
+
+
+async def test_a_body_cut_off_inside_a_file_leaves_nothing(media_harness: Harness) -> None:
+    """A client that stops mid-file (or sends a truncated body): 400, and neither the object,
+    nor its staging file or unfinished S3 upload, nor its pending row is left."""
+    harness = media_harness
+    headers = await _artist(harness)
+    boundary = "cut-b0undary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="payload"\r\n\r\n{{}}\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="audioFile"; '
+        'filename="a.wav"\r\nContent-Type: audio/wav\r\n\r\n'
+    ).encode()
+    response = await harness.client.post(
+        "/api/v1/submissions",
+        content=head + media.sine_wav() * 100,  # ~9 MB: past the first S3 part; no end
+        headers={**headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "malformed_multipart"
+    assert await _object_count(harness) == (0, 0)
+    storage = harness.app.state.services.storage
+    if storage.name == "local":
+        staging = storage.root / ".staging"
+        assert not staging.exists() or not any(staging.iterdir())
+    else:
+        listed = storage.client.list_multipart_uploads(Bucket=storage.bucket)
+        assert not listed.get("Uploads")

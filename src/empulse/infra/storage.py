@@ -4,15 +4,17 @@ Keys are made by the server (`new_key`), never from a user's filename. Keys unde
 be served to anyone (an S3 bucket policy or CDN exposes that prefix; see docs/operations.md);
 everything else is private and reached only through short-lived signed URLs.
 
-Writes stream: `open_writer` returns a writer that takes chunks as they arrive and holds at most
-one part in memory (8 MiB for S3 multipart parts, 1 MiB for local files), so memory stays flat
-however large the object. Nothing is visible under the key until `commit()`; `abort()` leaves
-nothing behind.
+Writes stream: `open_writer` returns a writer that takes chunks as they arrive and holds a
+bounded buffer in memory (up to three 8 MiB S3 multipart parts, 1 MiB for local files), so memory
+stays flat however large the object. Nothing is visible under the key until `commit()`; `abort()`
+leaves nothing behind.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import os
@@ -125,6 +127,9 @@ class _LocalWriter:
         self._buffer = bytearray()
 
     async def write(self, chunk: bytes) -> None:
+        if not self._buffer and len(chunk) >= self._flush_at:
+            await _in_thread(self._handle.write, chunk)  # already a full batch: no copy
+            return
         self._buffer += chunk
         if len(self._buffer) >= self._flush_at:
             await self._flush()
@@ -229,8 +234,11 @@ class LocalStorage:
 
 
 class _S3Writer:
-    # S3 multipart parts must be at least 5 MiB (but the last); 8 MiB keeps memory flat.
+    # S3 multipart parts must be at least 5 MiB (but the last); 8 MiB parts, at most two of them
+    # on their way while the next fills, keep memory flat (24 MiB per upload at most) and keep
+    # the request reading while S3 receives.
     part_size = 8 * 1024 * 1024
+    max_in_flight = 2
     local_path: Path | None = None
 
     def __init__(self, storage: S3Storage, key: str, content_type: str) -> None:
@@ -239,7 +247,9 @@ class _S3Writer:
         self._content_type = content_type
         self._buffer = bytearray()
         self._upload_id: str | None = None
-        self._parts: list[dict[str, Any]] = []
+        self._next_part = 1
+        self._etags: dict[int, str] = {}
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     async def write(self, chunk: bytes) -> None:
         self._buffer += chunk
@@ -259,17 +269,34 @@ class _S3Writer:
                 ContentType=self._content_type,
             )
             self._upload_id = created["UploadId"]
+        while len(self._in_flight) >= self.max_in_flight:
+            await self._settle(asyncio.FIRST_COMPLETED)
         data, self._buffer = bytes(self._buffer), bytearray()
-        number = len(self._parts) + 1
+        number, self._next_part = self._next_part, self._next_part + 1
+        self._in_flight.add(asyncio.create_task(self._upload_part(self._upload_id, number, data)))
+
+    async def _upload_part(self, upload_id: str, number: int, data: bytes) -> None:
         sent = await _in_thread(
-            client.upload_part,
-            Bucket=bucket,
+            self._storage.client.upload_part,
+            Bucket=self._storage.bucket,
             Key=self._key,
-            UploadId=self._upload_id,
+            UploadId=upload_id,
             PartNumber=number,
             Body=data,
         )
-        self._parts.append({"PartNumber": number, "ETag": sent["ETag"]})
+        self._etags[number] = sent["ETag"]
+
+    async def _settle(self, return_when: str = asyncio.ALL_COMPLETED) -> None:
+        """Wait for parts on their way (the first, or all); a failed part raises here."""
+        if not self._in_flight:
+            return
+        done, self._in_flight = await asyncio.wait(self._in_flight, return_when=return_when)
+        # Look at every finished part (an exception nobody retrieves is reported by asyncio as
+        # an error of its own); raise the first failure.
+        failures = [task.exception() for task in done if not task.cancelled()]
+        for failure in failures:
+            if failure is not None:
+                raise failure
 
     async def commit(self) -> None:
         client, bucket = self._storage.client, self._storage.bucket
@@ -284,16 +311,28 @@ class _S3Writer:
             return
         if self._buffer:
             await self._send_part()
+        await self._settle()
         await _in_thread(
             client.complete_multipart_upload,
             Bucket=bucket,
             Key=self._key,
             UploadId=self._upload_id,
-            MultipartUpload={"Parts": self._parts},
+            MultipartUpload={
+                "Parts": [
+                    {"PartNumber": number, "ETag": self._etags[number]}
+                    for number in sorted(self._etags)
+                ]
+            },
         )
 
     async def abort(self) -> None:
         self._buffer = bytearray()
+        # Parts still on their way would outlive the abort and be billed; let them land first.
+        with contextlib.suppress(Exception):
+            await self._settle()
+        for task in self._in_flight:
+            task.cancel()
+        self._in_flight.clear()
         if self._upload_id is not None:
             upload_id, self._upload_id = self._upload_id, None
             await _in_thread(

@@ -125,17 +125,17 @@ def probe_audio(path: Path, extension: str) -> dict[str, Any]:
             if codec not in expected.codecs:
                 raise UnsupportedFile(f"{extension.upper()} files may not carry {codec} audio.")
             decoded = 0.0
-            last_end = 0.0
+            end_pts = 0  # in the stream's time base: integer work per packet, tens of thousands
             for packet in container.demux(stream):
-                if packet.pts is not None and packet.duration is not None and packet.time_base:
-                    last_end = max(
-                        last_end, float((packet.pts + packet.duration) * packet.time_base)
-                    )
+                pts, length = packet.pts, packet.duration
+                if pts is not None and length is not None and pts + length > end_pts:
+                    end_pts = pts + length
                 if decoded < _DECODE_SECONDS:
                     for frame in packet.decode():
                         decoded += frame.samples / (frame.sample_rate or 1)
             if decoded <= 0:
                 raise UnsupportedFile("No audio could be decoded from the file.")
+            last_end = float(end_pts * stream.time_base) if stream.time_base else 0.0
             duration = (
                 container.duration / 1_000_000 if container.duration else max(last_end, decoded)
             )
@@ -182,9 +182,13 @@ def process_cover(path: Path, extension: str) -> list[Cover]:
     except (OSError, SyntaxError, ValueError, Warning) as exc:
         raise UnsupportedFile(f"The cover does not decode as {expected_format}.") from exc
     covers = []
-    for size in COVER_SIZES:
-        copy = upright.copy()
-        copy.thumbnail((size, size), Image.Resampling.LANCZOS)
+    source = upright
+    for size in COVER_SIZES:  # largest first: each size is resized from the one before
+        copy = source.copy()
+        # reducing_gap: a fast box reduction to within 3x of the target, then Lanczos; the
+        # result is indistinguishable and several times cheaper than Lanczos from full size.
+        copy.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        source = copy
         buffer = io.BytesIO()
         copy.save(buffer, "JPEG", quality=88, optimize=True)  # no EXIF or other metadata
         covers.append(Cover(size, copy.width, copy.height, buffer.getvalue()))

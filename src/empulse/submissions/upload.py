@@ -10,6 +10,8 @@ decoded and re-encoded into fixed sizes. On any failure every object of the requ
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import re
 import tempfile
@@ -38,6 +40,13 @@ SWEEP_UPLOADS = "sweep_uploads"
 _AUDIO_PART = re.compile(r"^(audioFile|track_(\d{1,2})_file)$")
 COVER_PART = "coverArtFile"
 _SNIFF_BYTES = 512
+# Audio is hashed and written in batches of this size, with at most this many waiting.
+_BATCH_BYTES = 1024 * 1024
+_QUEUED_BATCHES = 2
+
+
+class _Aborted(Exception):
+    """Tells the consumer of a refused upload to drop what is still queued."""
 
 
 @dataclass
@@ -71,6 +80,11 @@ class _CountingHasher:
         self.head = b""
 
     def update(self, chunk: bytes) -> None:
+        self.count(chunk)
+        self.sha256.update(chunk)
+
+    def count(self, chunk: bytes) -> None:
+        """The checks that refuse a file at once: its size so far, and how it starts."""
         self.size += len(chunk)
         if self.size > self.limit:
             raise PayloadTooLarge(
@@ -80,7 +94,6 @@ class _CountingHasher:
             self.head += chunk[: _SNIFF_BYTES - len(self.head)]
             if len(self.head) >= _SNIFF_BYTES:
                 self.refuse_markup()
-        self.sha256.update(chunk)
 
     def refuse_markup(self) -> None:
         if media.looks_like_markup(self.head):
@@ -162,6 +175,11 @@ class Upload:
 
 
 class _AudioSink:
+    """One audio part on its way to storage. The request's coroutine only counts and sniffs
+    each chunk; batches of 1 MiB go to a consumer task that hashes them (and spools them, for
+    S3) in a worker thread and hands them to the storage writer, so receiving and parsing the
+    body overlaps with hashing and writing. At most `_QUEUED_BATCHES` batches wait."""
+
     def __init__(
         self,
         upload: Upload,
@@ -185,18 +203,64 @@ class _AudioSink:
             if writer.local_path is None
             else None
         )
+        self._batch: list[bytes] = []
+        self._batched = 0
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=_QUEUED_BATCHES)
+        self._consumer: asyncio.Task[None] | None = None
+        self._error: Exception | None = None
 
     async def write(self, chunk: bytes) -> None:
         try:
-            self.hasher.update(chunk)
-            await self.writer.write(chunk)
-            if self.spool is not None:
-                await anyio.to_thread.run_sync(self.spool.write, chunk)
+            self.hasher.count(chunk)
+            self._batch.append(chunk)
+            self._batched += len(chunk)
+            if self._batched >= _BATCH_BYTES:
+                await self._hand_over()
         except BaseException:
-            await self._abort()
+            await self.abort()
             raise
 
-    async def _abort(self) -> None:
+    async def _hand_over(self) -> None:
+        if self._error is not None:
+            raise self._error
+        if self._consumer is None:
+            self._consumer = asyncio.create_task(self._consume())
+        data = b"".join(self._batch)
+        self._batch, self._batched = [], 0
+        await self._queue.put(data)
+
+    async def _consume(self) -> None:
+        while (data := await self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # drain, so the producer never waits on a dead consumer
+            try:
+                await anyio.to_thread.run_sync(self._digest_and_spool, data)
+                await self.writer.write(data)
+            except Exception as exc:  # storage failed: reported by the producer's next call
+                self._error = exc
+
+    def _digest_and_spool(self, data: bytes) -> None:
+        self.hasher.sha256.update(data)
+        if self.spool is not None:
+            self.spool.write(data)
+
+    async def _drain(self) -> None:
+        """Everything received is hashed and written (or the first failure is raised)."""
+        if self._batch:
+            await self._hand_over()
+        if self._consumer is not None:
+            consumer, self._consumer = self._consumer, None
+            await self._queue.put(None)
+            await consumer
+        if self._error is not None:
+            raise self._error
+
+    async def abort(self) -> None:
+        self._batch, self._batched = [], 0
+        if self._consumer is not None:
+            self._error = self._error or _Aborted()
+            with contextlib.suppress(Exception):
+                await self._drain()
         await self.writer.abort()
         if self.spool is not None:
             self.spool.close()
@@ -204,16 +268,22 @@ class _AudioSink:
     async def close(self) -> None:
         try:
             self.hasher.refuse_markup()
+            await self._drain()
             await self.writer.flush()
-            path = self.writer.local_path
-            if self.spool is not None:
-                self.spool.flush()
-                path = Path(self.spool.name)
-            assert path is not None
-            details = await anyio.to_thread.run_sync(media.probe_audio, path, self.extension)
-            await self.writer.commit()
+            if self.spool is None:
+                # Local disk: decode the staged file, then commit (which moves it into place).
+                assert self.writer.local_path is not None
+                details = await anyio.to_thread.run_sync(
+                    media.probe_audio, self.writer.local_path, self.extension
+                )
+                await self.writer.commit()
+            else:
+                # S3: decode the local copy while the last parts upload; a refused file is
+                # then deleted with the rest of the request's objects.
+                await anyio.to_thread.run_sync(self.spool.flush)
+                details = await self._probe_while_committing(Path(self.spool.name))
         except BaseException:
-            await self._abort()
+            await self.abort()
             raise
         if self.spool is not None:
             self.spool.close()
@@ -233,6 +303,19 @@ class _AudioSink:
             )
         )
 
+    async def _probe_while_committing(self, path: Path) -> dict[str, Any]:
+        probing = asyncio.ensure_future(
+            anyio.to_thread.run_sync(media.probe_audio, path, self.extension)
+        )
+        try:
+            await self.writer.commit()
+        except BaseException:
+            await asyncio.wait([probing])  # the thread reads the spool file; let it finish
+            if not probing.cancelled():
+                probing.exception()  # seen: the storage failure is the one to report
+            raise
+        return await probing
+
 
 class _CoverSink:
     def __init__(self, upload: Upload, part: FilePart, extension: str, limit: int) -> None:
@@ -250,19 +333,38 @@ class _CoverSink:
             self.spool.close()
             raise
 
+    async def abort(self) -> None:
+        self.spool.close()
+
     async def close(self) -> None:
         try:
             self.hasher.refuse_markup()
             self.spool.flush()
-            covers = await anyio.to_thread.run_sync(
-                media.process_cover, Path(self.spool.name), self.extension
+            # The keys are committed as pending while the image is decoded and resized.
+            keys = [new_key("private", "covers", "jpg") for _ in media.COVER_SIZES]
+            processing = asyncio.ensure_future(
+                anyio.to_thread.run_sync(media.process_cover, Path(self.spool.name), self.extension)
             )
+            try:
+                await self.upload.remember_keys(keys)
+            finally:
+                covers = await processing
         finally:
             self.spool.close()
-        keys = [new_key("private", "covers", "jpg") for _ in covers]
-        await self.upload.remember_keys(keys)
+        storage = self.upload.services.storage
+        # All three at once; every one has finished (stored or failed) before an error is
+        # raised, so the clean-up that follows cannot race a write still on its way.
+        results = await asyncio.gather(
+            *(
+                storage.put_bytes(key, cover.jpeg, "image/jpeg")
+                for key, cover in zip(keys, covers, strict=True)
+            ),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
         for key, cover in zip(keys, covers, strict=True):
-            await self.upload.services.storage.put_bytes(key, cover.jpeg, "image/jpeg")
             self.upload.stored.append(
                 StoredFile(
                     part=self.part.name,

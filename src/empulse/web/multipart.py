@@ -29,6 +29,11 @@ class FileSink(Protocol):
     async def close(self) -> None:
         """The part ended: every byte has been written."""
 
+    async def abort(self) -> None:
+        """The body failed before the part ended (malformed, cut off, refused elsewhere):
+        release what the part holds. Not called after `write` or `close` raised (a sink
+        cleans up after its own failures)."""
+
 
 @dataclass(frozen=True, slots=True)
 class FilePart:
@@ -99,55 +104,73 @@ async def read_multipart(
             "on_headers_finished": lambda: events.append(("headers_done", b"")),
             "on_part_data": on_part_data,
             "on_part_end": lambda: events.append(("end", b"")),
+            "on_end": lambda: events.append(("finished", b"")),
         },
     )
     fields: dict[str, str] = {}
     parts = 0
     part = _Part()
-    ended = False
-    async for chunk in stream:
-        try:
-            parser.write(chunk)
-        except MultipartParseError as exc:
-            raise MalformedMultipart("The multipart body could not be parsed.") from exc
-        for kind, value in events:
-            if kind == "begin":
-                parts += 1
-                if parts > max_parts:
-                    raise MalformedMultipart(f"At most {max_parts} parts are accepted.")
-                part = _Part()
-            elif kind == "header":
-                name, _, header = value.partition(b"\0")
-                part.headers[name] = header
-            elif kind == "headers_done":
-                part = await _start_part(part, open_sink)
-            elif kind == "data":
-                if part.sink is not None:
-                    await part.sink.write(value)
-                else:
-                    part.data.extend(value)
-                    if len(part.data) > max_field_bytes:
-                        raise PayloadTooLarge(
-                            f"The field {part.name!r} is larger than {max_field_bytes} bytes."
-                        )
-            elif kind == "end":
-                if part.sink is not None:
-                    await part.sink.close()
-                elif part.name in fields:
-                    raise MalformedMultipart(f"The field {part.name!r} is sent twice.")
-                else:
-                    try:
-                        fields[part.name] = part.data.decode("utf-8")
-                    except UnicodeDecodeError as exc:
-                        raise MalformedMultipart(f"The field {part.name!r} is not UTF-8.") from exc
-                ended = True
-        events.clear()
+    ended = finished = False
+    # The file part in progress, released if the body fails before that part ends.
+    open_file: FileSink | None = None
     try:
-        parser.finalize()
-    except MultipartParseError as exc:
-        raise MalformedMultipart("The multipart body ended early.") from exc
-    if not ended:
-        raise MalformedMultipart("The multipart body has no complete part.")
+        async for chunk in stream:
+            try:
+                parser.write(chunk)
+            except MultipartParseError as exc:
+                raise MalformedMultipart("The multipart body could not be parsed.") from exc
+            for kind, value in events:
+                if kind == "begin":
+                    parts += 1
+                    if parts > max_parts:
+                        raise MalformedMultipart(f"At most {max_parts} parts are accepted.")
+                    part = _Part()
+                elif kind == "header":
+                    name, _, header = value.partition(b"\0")
+                    part.headers[name] = header
+                elif kind == "headers_done":
+                    part = await _start_part(part, open_sink)
+                    open_file = part.sink
+                elif kind == "data":
+                    if part.sink is not None:
+                        open_file = None  # a sink whose write raises has cleaned up after itself
+                        await part.sink.write(value)
+                        open_file = part.sink
+                    else:
+                        part.data.extend(value)
+                        if len(part.data) > max_field_bytes:
+                            raise PayloadTooLarge(
+                                f"The field {part.name!r} is larger than {max_field_bytes} bytes."
+                            )
+                elif kind == "end":
+                    if part.sink is not None:
+                        open_file = None
+                        await part.sink.close()
+                    elif part.name in fields:
+                        raise MalformedMultipart(f"The field {part.name!r} is sent twice.")
+                    else:
+                        try:
+                            fields[part.name] = part.data.decode("utf-8")
+                        except UnicodeDecodeError as exc:
+                            raise MalformedMultipart(
+                                f"The field {part.name!r} is not UTF-8."
+                            ) from exc
+                    ended = True
+                elif kind == "finished":
+                    finished = True
+            events.clear()
+        try:
+            parser.finalize()
+        except MultipartParseError as exc:
+            raise MalformedMultipart("The multipart body ended early.") from exc
+        if not finished:  # no closing boundary: the client stopped or the body was cut
+            raise MalformedMultipart("The multipart body ended early.")
+        if not ended:
+            raise MalformedMultipart("The multipart body has no complete part.")
+    except BaseException:
+        if open_file is not None:
+            await open_file.abort()
+        raise
     return fields
 
 

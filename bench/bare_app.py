@@ -1,14 +1,18 @@
 """The baselines: bare Starlette endpoints served by the same uvicorn stack.
 
 `/api/health` answers a constant; `/pk/{id}` reads one row by primary key with asyncpg (no ORM,
-no middleware), the floor for an authenticated read.
+no middleware), the floor for an authenticated read; `POST /sink` streams the request body into a
+file under `BENCH_SINK_DIR` (write, fsync, rename: what local storage does), the floor for an
+upload through HTTP.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import asyncpg
 from starlette.applications import Starlette
@@ -31,6 +35,22 @@ async def by_primary_key(request: Request) -> JSONResponse:
     return JSONResponse({"id": str(row["id"]), "email": row["email"], "name": row["name"]})
 
 
+async def sink(request: Request) -> JSONResponse:
+    folder = Path(os.environ["BENCH_SINK_DIR"])
+    staging = folder / f".{uuid.uuid4().hex}"
+    size = 0
+    with staging.open("wb") as out:
+        async for chunk in request.stream():
+            out.write(chunk)
+            size += len(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    target = folder / uuid.uuid4().hex
+    staging.rename(target)
+    target.unlink()
+    return JSONResponse({"size": size}, status_code=201)
+
+
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     url = os.environ.get("BENCH_ASYNCPG_URL")
@@ -46,6 +66,7 @@ def create_app() -> Starlette:
             Route("/api/health", health),
             Route("/api/v1", health),
             Route("/pk/{user_id:uuid}", by_primary_key),
+            Route("/sink", sink, methods=["POST"]),
         ],
         lifespan=lifespan,
     )

@@ -10,6 +10,7 @@ from empulse.artists.endpoints import router as artists_router
 from empulse.auth.endpoints import csrf_router
 from empulse.auth.endpoints import router as auth_router
 from empulse.files.endpoints import router as files_router
+from empulse.jobs.endpoints import router as jobs_router
 from empulse.review.endpoints import router as review_router
 from empulse.submissions.endpoints import router as submissions_router
 from empulse.users.endpoints import admin_router as admin_users_router
@@ -40,6 +41,7 @@ api_router.include_router(artists_router)
 api_router.include_router(submissions_router)
 api_router.include_router(review_router)
 api_router.include_router(admin_users_router)
+api_router.include_router(jobs_router)
 api_router.include_router(files_router)
 
 

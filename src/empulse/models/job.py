@@ -16,7 +16,11 @@ class Job(Base):
     any crash until a worker finishes it or gives up (status "dead")."""
 
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_status_run_at", "status", "run_at"),)
+    __table_args__ = (
+        Index("ix_jobs_status_run_at", "status", "run_at"),
+        # The admin view: newest first, by status.
+        Index("ix_jobs_status_created_at", "status", "created_at", "id"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     kind: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,93 @@
+"""HTTP for /admin/jobs: the background job queue, its dead jobs, and retrying them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from empulse.audit import service as audit
+from empulse.audit.service import RequestMeta
+from empulse.auth.dependencies import AdminPrincipal, require_admin
+from empulse.core.errors import Conflict, NotFound
+from empulse.core.pagination import Cursor, Limit, Page, page_of
+from empulse.jobs import repository
+from empulse.jobs.schemas import JobOut, JobStatus
+from empulse.models import Job
+from empulse.services import AppServices, DbSession, ReadSession
+
+router = APIRouter(
+    prefix="/admin/jobs",
+    tags=["admin"],
+    dependencies=[Depends(require_admin)],
+    responses={
+        401: {"description": "Not signed in (code: not_authenticated)"},
+        403: {"description": "Not an administrator (code: admin_required)"},
+    },
+)
+
+
+class NotDead(Conflict):
+    code = "job_not_dead"
+    title = "Only dead jobs are retried"
+
+
+def _job_out(job: Job) -> JobOut:
+    return JobOut(
+        id=job.id,
+        kind=job.kind,
+        status=job.status,
+        attempts=job.attempts,
+        max_attempts=job.max_attempts,
+        run_at=job.run_at,
+        created_at=job.created_at,
+        finished_at=job.finished_at,
+        last_error=job.last_error,
+    )
+
+
+@router.get("", response_model=Page[JobOut], summary="Background jobs")
+async def list_jobs(
+    session: ReadSession,
+    status: JobStatus | None = None,
+    kind: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[JobOut]:
+    """Newest first. `status=dead` lists the jobs that failed every attempt (an email that
+    never went out), with the last error; payloads are never shown."""
+    rows = await repository.list_jobs(session, status=status, kind=kind, cursor=cursor, limit=limit)
+    return page_of(rows, limit, _job_out, lambda job: (job.created_at, job.id))
+
+
+@router.post(
+    "/{job_id}/retry",
+    response_model=JobOut,
+    summary="Retry a dead job",
+    responses={
+        404: {"description": "No such job (not_found)"},
+        409: {"description": "The job is not dead (job_not_dead)"},
+    },
+)
+async def retry_job(
+    job_id: uuid.UUID,
+    admin: AdminPrincipal,
+    request: Request,
+    session: DbSession,
+    services: AppServices,
+) -> JobOut:
+    """Back to pending with a fresh set of attempts, due now; audit-logged."""
+    job = await session.get(Job, job_id)
+    if job is None:
+        raise NotFound("No such job.")
+    if not await repository.revive(session, job_id):
+        raise NotDead(f"This job is {job.status}; only dead jobs are retried.")
+    audit.record(
+        session, "job_retried", RequestMeta.of(request), user_id=admin.user_id, job_id=str(job_id)
+    )
+    await session.refresh(job)
+    out = _job_out(job)
+    await session.commit()
+    services.job_runner.wake()
+    return out

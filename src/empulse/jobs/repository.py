@@ -1,0 +1,35 @@
+"""Queries on the jobs table for the admin view."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from empulse.core.db import utcnow
+from empulse.core.pagination import paginate
+from empulse.models import Job
+
+
+async def list_jobs(
+    session: AsyncSession, *, status: str | None, kind: str | None, cursor: str | None, limit: int
+) -> list[Job]:
+    statement = select(Job)
+    if status is not None:
+        statement = statement.where(Job.status == status)
+    if kind is not None:
+        statement = statement.where(Job.kind == kind)
+    statement = paginate(statement, Job.created_at, Job.id, cursor=cursor, limit=limit)
+    return list(await session.scalars(statement))
+
+
+async def revive(session: AsyncSession, job_id: uuid.UUID) -> bool:
+    """A dead job back to pending with fresh attempts, due now; False if it is not dead."""
+    result = await session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == "dead")
+        .values(status="pending", attempts=0, run_at=utcnow(), finished_at=None, locked_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]

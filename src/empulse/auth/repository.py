@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.core.db import utcnow
@@ -148,12 +148,15 @@ async def profile(
 ) -> Row[uuid.UUID, str, str, str, datetime | None, datetime] | None:
     """The public fields of a user, by a Core select (no ORM identity map, no password hash or
     JSON columns loaded): what GET /auth/me, the most frequent authenticated read, needs."""
-    result = await session.execute(
-        select(
-            User.id, User.email, User.name, User.role, User.email_verified_at, User.created_at
-        ).where(User.id == user_id)
-    )
+    result = await session.execute(_PROFILE, {"user_id": user_id})
     return result.first()
+
+
+# Built once: constructing a select costs more CPU than running it through the cached compiled
+# form, on the most frequent authenticated read.
+_PROFILE = select(
+    User.id, User.email, User.name, User.role, User.email_verified_at, User.created_at
+).where(User.id == bindparam("user_id"))
 
 
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -45,11 +47,19 @@ def issue_access_token(
     return jwt.encode(claims, secret, algorithm=ALGORITHM), int(ttl.total_seconds())
 
 
+@functools.lru_cache(maxsize=4)
+def _verification_key(secret: str) -> jwt.PyJWK:
+    """The secret prepared once as an HS256 key (PyJWT otherwise re-checks the raw secret's
+    form and length on every decode); bound to HS256, whatever a token's header says."""
+    raw = base64.urlsafe_b64encode(secret.encode()).rstrip(b"=").decode()
+    return jwt.PyJWK({"kty": "oct", "k": raw, "alg": ALGORITHM})
+
+
 def decode_access_token(secret: str, token: str) -> AccessClaims:
     try:
         claims = jwt.decode(
             token,
-            secret,
+            _verification_key(secret),
             algorithms=[ALGORITHM],
             audience=AUDIENCE,
             issuer=ISSUER,

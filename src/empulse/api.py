@@ -13,7 +13,7 @@ from empulse.files.endpoints import router as files_router
 from empulse.jobs.endpoints import router as jobs_router
 from empulse.review.endpoints import router as review_router
 from empulse.submissions.endpoints import router as submissions_router
-from empulse.users.endpoints import admin_router as admin_users_router
+from empulse.users.endpoints import admin_users_router
 from empulse.users.endpoints import router as users_router
 from empulse.web.ratelimit import RateLimit
 

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 
 from empulse.auth import csrf, repository
 from empulse.auth.tokens import InvalidTokenError, decode_access_token
@@ -129,3 +129,16 @@ async def require_admin(request: Request, principal: CurrentPrincipal) -> Princi
 
 
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
+
+
+def admin_router(prefix: str) -> APIRouter:
+    """A router under /admin whose every route requires an administrator."""
+    return APIRouter(
+        prefix=f"/admin{prefix}",
+        tags=["admin"],
+        dependencies=[Depends(require_admin)],
+        responses={
+            401: {"description": "Not signed in (code: not_authenticated)"},
+            403: {"description": "Not an administrator (code: admin_required)"},
+        },
+    )

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Query, Request
 
 from empulse.audit import service as audit
 from empulse.audit.service import RequestMeta
-from empulse.auth.dependencies import AdminPrincipal, require_admin
+from empulse.auth.dependencies import AdminPrincipal, admin_router
 from empulse.core.errors import Conflict, NotFound
 from empulse.core.pagination import Cursor, Limit, Page, page_of
 from empulse.jobs import repository
@@ -17,34 +17,12 @@ from empulse.jobs.schemas import JobOut, JobStatus
 from empulse.models import Job
 from empulse.services import AppServices, DbSession, ReadSession
 
-router = APIRouter(
-    prefix="/admin/jobs",
-    tags=["admin"],
-    dependencies=[Depends(require_admin)],
-    responses={
-        401: {"description": "Not signed in (code: not_authenticated)"},
-        403: {"description": "Not an administrator (code: admin_required)"},
-    },
-)
+router = admin_router("/jobs")
 
 
 class NotDead(Conflict):
     code = "job_not_dead"
     title = "Only dead jobs are retried"
-
-
-def _job_out(job: Job) -> JobOut:
-    return JobOut(
-        id=job.id,
-        kind=job.kind,
-        status=job.status,
-        attempts=job.attempts,
-        max_attempts=job.max_attempts,
-        run_at=job.run_at,
-        created_at=job.created_at,
-        finished_at=job.finished_at,
-        last_error=job.last_error,
-    )
 
 
 @router.get("", response_model=Page[JobOut], summary="Background jobs")
@@ -58,7 +36,7 @@ async def list_jobs(
     """Newest first. `status=dead` lists the jobs that failed every attempt (an email that
     never went out), with the last error; payloads are never shown."""
     rows = await repository.list_jobs(session, status=status, kind=kind, cursor=cursor, limit=limit)
-    return page_of(rows, limit, _job_out, lambda job: (job.created_at, job.id))
+    return page_of(rows, limit, JobOut.model_validate, lambda job: (job.created_at, job.id))
 
 
 @router.post(
@@ -87,7 +65,7 @@ async def retry_job(
         session, "job_retried", RequestMeta.of(request), user_id=admin.user_id, job_id=str(job_id)
     )
     await session.refresh(job)
-    out = _job_out(job)
+    out = JobOut.model_validate(job)
     await session.commit()
     services.job_runner.wake()
     return out

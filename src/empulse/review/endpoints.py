@@ -6,16 +6,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.artists import repository as artists
 from empulse.artists.service import application_out
 from empulse.audit.service import RequestMeta
-from empulse.auth.dependencies import AdminPrincipal, require_admin
+from empulse.auth.dependencies import AdminPrincipal, admin_router
 from empulse.core.db import utcnow
 from empulse.core.pagination import Cursor, Limit, Page, page_of
-from empulse.models import ArtistApplication, MediaObject, Submission, Track
+from empulse.models import ArtistApplication, MediaObject, Submission
 from empulse.review import repository, service
 from empulse.review.schemas import (
     AdminApplicationOut,
@@ -29,15 +29,7 @@ from empulse.submissions import repository as submissions
 from empulse.submissions.schemas import SubmissionOut
 from empulse.submissions.service import submission_out
 
-router = APIRouter(
-    prefix="/admin",
-    tags=["admin"],
-    dependencies=[Depends(require_admin)],
-    responses={
-        401: {"description": "Not signed in (code: not_authenticated)"},
-        403: {"description": "Not an administrator (code: admin_required)"},
-    },
-)
+router = admin_router("")
 
 Status = Literal["pending", "approved", "rejected"]
 _decision_responses: dict[int | str, dict[str, str]] = {
@@ -264,24 +256,6 @@ async def reject_submission(
     return await _admin_submission(session, services, submission, signed=False)
 
 
-def _admin_track(track: Track) -> AdminTrackOut:
-    return AdminTrackOut(
-        id=track.id,
-        album_id=track.album_id,
-        artist_id=track.artist_id,
-        title=track.title,
-        position=track.position,
-        genre=track.genre,
-        subgenre=track.subgenre,
-        isrc=track.isrc,
-        duration_seconds=track.duration_seconds,
-        status=track.status,
-        published_at=track.published_at,
-        taken_down_at=track.taken_down_at,
-        takedown_reason=track.takedown_reason,
-    )
-
-
 _track_responses: dict[int | str, dict[str, str]] = {
     404: {"description": "No such track (not_found)"},
     409: {"description": "Already in that state (already_taken_down, not_taken_down)"},
@@ -300,7 +274,7 @@ async def list_tracks(
     rows = await repository.list_tracks(
         session, status=status, artist_id=artist_id, cursor=cursor, limit=limit
     )
-    return page_of(rows, limit, _admin_track, lambda t: (t.created_at, t.id))
+    return page_of(rows, limit, AdminTrackOut.model_validate, lambda t: (t.created_at, t.id))
 
 
 @router.post(
@@ -327,7 +301,7 @@ async def take_down_track(
         RequestMeta.of(request),
         body.reason.strip(),
     )
-    return _admin_track(track)
+    return AdminTrackOut.model_validate(track)
 
 
 @router.post(
@@ -347,4 +321,4 @@ async def restore_track(
     track = await service.restore_track(
         session, services.job_sealer, track_id, admin.user_id, RequestMeta.of(request)
     )
-    return _admin_track(track)
+    return AdminTrackOut.model_validate(track)

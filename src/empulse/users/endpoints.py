@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy import select
 
 from empulse.audit import service as audit
 from empulse.audit.service import RequestMeta
 from empulse.auth import emails
-from empulse.auth.dependencies import AdminPrincipal, CurrentPrincipal, require_admin
+from empulse.auth.dependencies import AdminPrincipal, CurrentPrincipal, admin_router
 from empulse.auth.schemas import UserOut
 from empulse.auth.service import InvalidCredentials, check_password
 from empulse.core.errors import NotFound
@@ -33,15 +33,7 @@ from empulse.users.schemas import (
 )
 
 router = APIRouter(prefix="/users/me", tags=["users"])
-admin_router = APIRouter(
-    prefix="/admin/users",
-    tags=["admin"],
-    dependencies=[Depends(require_admin)],
-    responses={
-        401: {"description": "Not signed in (code: not_authenticated)"},
-        403: {"description": "Not an administrator (code: admin_required)"},
-    },
-)
+admin_users_router = admin_router("/users")
 
 
 async def _me(session: DbSession, principal: CurrentPrincipal) -> User:
@@ -175,7 +167,7 @@ def _admin_user(user: User) -> AdminUserOut:
     )
 
 
-@admin_router.get("", response_model=Page[AdminUserOut], summary="List and search users")
+@admin_users_router.get("", response_model=Page[AdminUserOut], summary="List and search users")
 async def list_users(
     session: ReadSession,
     limit: Limit = 50,
@@ -194,7 +186,7 @@ async def list_users(
     return page_of(rows, limit, _admin_user, lambda u: (u.created_at, u.id))
 
 
-@admin_router.get(
+@admin_users_router.get(
     "/{user_id}",
     response_model=AdminUserOut,
     summary="One user",
@@ -207,7 +199,7 @@ async def get_user(user_id: uuid.UUID, session: ReadSession) -> AdminUserOut:
     return _admin_user(user)
 
 
-@admin_router.patch(
+@admin_users_router.patch(
     "/{user_id}",
     response_model=AdminUserOut,
     summary="Change a user's role, or disable the account",

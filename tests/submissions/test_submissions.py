@@ -109,6 +109,26 @@ async def test_an_ep_with_flac_tracks_and_a_jpeg_cover_loses_its_metadata(
         assert b"SecretCameraMaker" not in data
 
 
+async def test_a_large_turned_jpeg_cover_is_stored_upright_in_each_size(
+    embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    """A 3000x2000 photo taken with the camera turned (EXIF orientation 6) is portrait."""
+    harness: Harness = await make_client(embedded)
+    headers = await _artist(harness)
+    files = single_files()
+    files[-1] = (
+        "coverArtFile",
+        ("cover.jpg", media.cover_jpeg_with_exif(3000, 2000, orientation=6), "image/jpeg"),
+    )
+    response = await submit(harness, headers, files=files)
+    assert response.status_code == 201, response.text
+    services: Services = harness.app.state.services
+    async for session in session_scope(services.sessionmaker):
+        covers = list(await session.scalars(select(MediaObject).where(MediaObject.role == "cover")))
+    sizes = sorted((c.details["width"], c.details["height"]) for c in covers)
+    assert sizes == [(200, 300), (400, 600), (800, 1200)]
+
+
 @pytest.mark.parametrize(
     ("extension", "data", "content_type"),
     [

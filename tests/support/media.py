@@ -66,10 +66,11 @@ def cover_png(width: int = 640, height: int = 640) -> bytes:
     return buffer.getvalue()
 
 
-def cover_jpeg_with_exif(width: int = 640, height: int = 640) -> bytes:
+def cover_jpeg_with_exif(width: int = 640, height: int = 640, orientation: int = 1) -> bytes:
     image = Image.new("RGB", (width, height), (20, 140, 90))
     exif = Image.Exif()
     exif[0x010F] = "SecretCameraMaker"  # Make
+    exif[0x0112] = orientation  # 6: the camera was turned; show rotated 90 degrees clockwise
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", exif=exif)
     return buffer.getvalue()

@@ -173,6 +173,10 @@ def process_cover(path: Path, extension: str) -> list[Cover]:
                     )
                 if min(width, height) < MIN_COVER_SIDE:
                     raise UnsupportedFile(f"The cover must be at least {MIN_COVER_SIDE} px a side.")
+                if image.format == "JPEG":
+                    # Let the decoder scale down by 1/2, 1/4 or 1/8 while it decodes, as far
+                    # as the largest size allows (a 3000 px cover decodes at 1500 px).
+                    image.draft("RGB", (COVER_SIZES[0], COVER_SIZES[0]))
                 image.load()
                 upright = ImageOps.exif_transpose(image).convert("RGB")
     except UnsupportedFile:

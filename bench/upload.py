@@ -318,7 +318,9 @@ def bare_upload(env: dict[str, str], audio: Path, runs: int) -> list[float]:
         _stop(process)
 
 
-def run(storage: str, runs: int, workdir: Path, audio: dict[int, Path]) -> list[Row]:
+def run(
+    storage: str, runs: int, workdir: Path, audio: dict[int, Path], max_audio_bytes: int
+) -> list[Row]:
     data_dir = workdir / storage
     data_dir.mkdir()
     env = {
@@ -328,6 +330,7 @@ def run(storage: str, runs: int, workdir: Path, audio: dict[int, Path]) -> list[
         "PYTHONPATH": str(ROOT),
         "BENCH_LOG": str(data_dir / "server.log"),
         "RATE_LIMITS_ENABLED": "false",
+        "MAX_AUDIO_BYTES": str(max_audio_bytes),
         "LOG_LEVEL": "WARNING",
         "DATABASE_URL": "",
     }
@@ -352,16 +355,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--storage", nargs="+", choices=["local", "s3"], default=["local", "s3"])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[5, 20, 50],
+        help="file sizes in MB (above 50 the per-file limit is raised to fit)",
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="empulse-bench-upload-"))
     try:
         audio = {}
-        for size in (5, 20, 50):
+        for size in args.sizes:
             audio[size] = workdir / f"{size}mb.wav"
             # Just under the per-file limit (MAX_AUDIO_BYTES, 50 MiB by default).
             make_wav(audio[size], size * MB - 64 * 1024)
-        rows = [row for storage in args.storage for row in run(storage, args.runs, workdir, audio)]
+        limit = max(50, *args.sizes) * MB
+        rows = [
+            row
+            for storage in args.storage
+            for row in run(storage, args.runs, workdir, audio, limit)
+        ]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -364,6 +364,7 @@ async def test_a_crash_before_commit_leaves_only_objects_the_sweep_removes(
     sink = await upload.open_sink(FilePart("audioFile", "a.wav", "audio/wav"))
     await sink.write(media.sine_wav())
     await sink.close()
+    await upload.settle()
     assert await _object_count(harness) == (1, 1)
 
     await deliver(harness)  # the sweep is not due yet: a live upload would still be going

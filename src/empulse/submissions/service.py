@@ -108,6 +108,7 @@ async def submit(
             max_parts=MAX_PARTS,
             max_field_bytes=services.settings.max_json_body_bytes,
         )
+        await upload.settle()
         payload = _parse_payload(fields)
         _check_files(payload, upload.stored)
         submission = Submission(

@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import re
 import tempfile
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -109,6 +110,23 @@ class Upload:
     keys: list[str] = field(default_factory=list)
     parts_seen: set[str] = field(default_factory=set)
     _sweep_enqueued: bool = False
+    # Each file's verification (decoding) and commit runs while the rest of the body arrives.
+    _finishing: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def defer(self, work: Coroutine[Any, Any, None]) -> None:
+        self._finishing.append(asyncio.create_task(work))
+
+    async def settle(self) -> None:
+        """Every file verified and committed; the first failure is raised once all are done
+        (so the clean-up that follows never races a commit still on its way)."""
+        if not self._finishing:
+            return
+        tasks, self._finishing = self._finishing, []
+        await asyncio.wait(tasks)
+        failures = [task.exception() for task in tasks if not task.cancelled()]
+        for failure in failures:
+            if failure is not None:
+                raise failure
 
     async def remember_keys(self, keys: list[str]) -> None:
         """Commit the keys as pending before anything is stored under them."""
@@ -159,6 +177,8 @@ class Upload:
     async def discard(self) -> None:
         """Delete every object of this request and its pending rows (best effort: whatever
         fails here is left to the sweep)."""
+        with contextlib.suppress(Exception):
+            await self.settle()
         storage = self.services.storage
         removed = []
         for key in self.keys:
@@ -266,10 +286,19 @@ class _AudioSink:
             self.spool.close()
 
     async def close(self) -> None:
+        """Every byte is handed to storage now; decoding and the commit run on while the rest
+        of the request arrives (`Upload.settle` waits for them)."""
         try:
             self.hasher.refuse_markup()
             await self._drain()
             await self.writer.flush()
+        except BaseException:
+            await self.abort()
+            raise
+        self.upload.defer(self._finish())
+
+    async def _finish(self) -> None:
+        try:
             if self.spool is None:
                 # Local disk: decode the staged file, then commit (which moves it into place).
                 assert self.writer.local_path is not None
@@ -340,6 +369,13 @@ class _CoverSink:
         try:
             self.hasher.refuse_markup()
             self.spool.flush()
+        except BaseException:
+            self.spool.close()
+            raise
+        self.upload.defer(self._finish())
+
+    async def _finish(self) -> None:
+        try:
             # The keys are committed as pending while the image is decoded and resized.
             keys = [new_key("private", "covers", "jpg") for _ in media.COVER_SIZES]
             processing = asyncio.ensure_future(

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
+import orjson
 import pytest
 from sqlalchemy import func, select
 
@@ -410,3 +411,44 @@ async def test_a_body_cut_off_inside_a_file_leaves_nothing(media_harness: Harnes
     else:
         listed = storage.client.list_multipart_uploads(Bucket=storage.bucket)
         assert not listed.get("Uploads")
+
+
+async def test_a_refused_file_stops_the_upload_before_the_rest_arrives(
+    embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    """Track 1 does not decode: the answer comes while track 2 is still streaming, not after
+    the whole release has been sent."""
+    harness: Harness = await make_client(embedded, MAX_AUDIO_BYTES=str(400 * 1024 * 1024))
+    headers = await _artist(harness)
+    boundary = "early-b0undary"
+    mib = bytes(1024 * 1024)
+    sent = 0
+
+    def part(name: str, filename: str) -> bytes:
+        return (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+            f'filename="{filename}"\r\nContent-Type: audio/wav\r\n\r\n'
+        ).encode()
+
+    async def body() -> Any:
+        nonlocal sent
+        payload = orjson.dumps(ep_payload(2)).decode()
+        yield (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="payload"\r\n\r\n{payload}\r\n'
+        ).encode()
+        yield part("track_0_file", "one.wav") + b"RIFF" + bytes(4000) + b"\r\n"
+        yield part("track_1_file", "two.wav") + media.sine_wav()
+        for _ in range(200):
+            sent += 1
+            yield mib
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    response = await harness.client.post(
+        "/api/v1/submissions",
+        content=body(),
+        headers={**headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "unsupported_file"
+    assert sent < 100, f"refused only after {sent} MiB of the next track"
+    assert await _object_count(harness) == (0, 0)

@@ -116,6 +116,14 @@ class Upload:
     def defer(self, work: Coroutine[Any, Any, None]) -> None:
         self._finishing.append(asyncio.create_task(work))
 
+    def raise_early(self) -> None:
+        """A file already refused stops the request at once, not after the rest arrives."""
+        for task in self._finishing:
+            if task.done() and not task.cancelled():
+                failure = task.exception()
+                if failure is not None:
+                    raise failure
+
     async def settle(self) -> None:
         """Every file verified and committed; the first failure is raised once all are done
         (so the clean-up that follows never races a commit still on its way)."""
@@ -141,6 +149,7 @@ class Upload:
         self.keys.extend(keys)
 
     async def open_sink(self, part: FilePart) -> FileSink:
+        self.raise_early()
         if part.name in self.parts_seen:
             raise UnsupportedFile(f"{part.name}: sent twice.")
         self.parts_seen.add(part.name)
@@ -241,6 +250,7 @@ class _AudioSink:
             raise
 
     async def _hand_over(self) -> None:
+        self.upload.raise_early()
         if self._error is not None:
             raise self._error
         if self._consumer is None:

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import httpx
 import orjson
+from sqlalchemy import func, select
 
+from empulse.core.db import session_scope
+from empulse.models import PendingUpload
+from empulse.services import Services
 from tests.conftest import Harness
 from tests.support import media
 
@@ -70,3 +76,19 @@ async def submit(
         files=files if files is not None else single_files(),
         headers=headers,
     )
+
+
+async def object_counts(harness: Harness) -> tuple[int, int]:
+    """(rows in pending_uploads, objects in storage)."""
+    services: Services = harness.app.state.services
+    async for session in session_scope(services.sessionmaker):
+        pending = await session.scalar(select(func.count()).select_from(PendingUpload))
+    storage = services.storage
+    if storage.name == "local":
+        root: Path = storage.root  # type: ignore[attr-defined]
+        found = await anyio.to_thread.run_sync(lambda: list(root.rglob("*")))
+        objects = sum(1 for p in found if p.is_file() and ".staging" not in p.parts)
+    else:
+        listed = storage.client.list_objects_v2(Bucket=storage.bucket)  # type: ignore[attr-defined]
+        objects = listed.get("KeyCount", 0)
+    return int(pending or 0), objects

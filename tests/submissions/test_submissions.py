@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import anyio.to_thread
 import orjson
 import pytest
 from sqlalchemy import func, select
 
 from empulse.core.db import session_scope
-from empulse.models import MediaObject, PendingUpload, Submission
+from empulse.models import MediaObject, Submission
 from empulse.services import Services
 from tests.artists.helpers import admin_headers, approved_artist
 from tests.auth.helpers import bearer, signed_in
 from tests.conftest import Backend, Harness
-from tests.submissions.helpers import SINGLE, ep_files, ep_payload, single_files, submit
+from tests.submissions.helpers import (
+    SINGLE,
+    ep_files,
+    ep_payload,
+    object_counts,
+    single_files,
+    submit,
+)
 from tests.support import media
 
 
@@ -32,22 +37,6 @@ async def _stored_keys(harness: Harness) -> set[str]:
     async for session in session_scope(services.sessionmaker):
         return set(await session.scalars(select(MediaObject.key)))
     raise AssertionError
-
-
-async def _object_count(harness: Harness) -> tuple[int, int]:
-    """(rows in pending_uploads, objects in storage)."""
-    services: Services = harness.app.state.services
-    async for session in session_scope(services.sessionmaker):
-        pending = await session.scalar(select(func.count()).select_from(PendingUpload))
-    storage = services.storage
-    if storage.name == "local":
-        root: Path = storage.root  # type: ignore[attr-defined]
-        found = await anyio.to_thread.run_sync(lambda: list(root.rglob("*")))
-        objects = sum(1 for p in found if p.is_file() and ".staging" not in p.parts)
-    else:
-        listed = storage.client.list_objects_v2(Bucket=storage.bucket)  # type: ignore[attr-defined]
-        objects = listed.get("KeyCount", 0)
-    return int(pending or 0), objects
 
 
 async def test_an_approved_artist_submits_a_single(media_harness: Harness) -> None:
@@ -69,7 +58,7 @@ async def test_an_approved_artist_submits_a_single(media_harness: Harness) -> No
     assert audio_file["filename"] == "night drive.wav"
     covers = sorted(f["details"]["size"] for f in body["files"] if f["role"] == "cover")
     assert covers == [300, 600, 1200]
-    assert await _object_count(harness) == (0, 4)
+    assert await object_counts(harness) == (0, 4)
 
     one = await harness.client.get(f"/api/v1/submissions/{body['id']}", headers=headers)
     assert one.status_code == 200
@@ -165,7 +154,7 @@ async def test_only_approved_artists_may_submit(
     response = await submit(harness, listener)
     assert response.status_code == 403
     assert response.json()["code"] == "not_an_artist"
-    assert await _object_count(harness) == (0, 0)
+    assert await object_counts(harness) == (0, 0)
 
 
 async def test_the_seed_path_takes_the_same_upload(
@@ -237,7 +226,7 @@ async def test_hostile_files_are_refused_and_nothing_is_kept(
     response = await submit(harness, headers, files=files)
     assert response.status_code == status, response.text
     assert response.json()["code"] == code
-    assert await _object_count(harness) == (0, 0)
+    assert await object_counts(harness) == (0, 0)
 
 
 async def test_path_traversal_filenames_are_kept_only_as_sanitised_metadata(
@@ -268,7 +257,7 @@ async def test_an_oversized_file_is_refused_while_streaming(
     response = await submit(harness, headers, files=single_files(big))
     assert response.status_code == 413
     assert response.json()["code"] == "payload_too_large"
-    assert await _object_count(harness) == (0, 0)
+    assert await object_counts(harness) == (0, 0)
 
 
 async def test_a_chunked_oversized_body_is_refused(
@@ -294,7 +283,7 @@ async def test_a_chunked_oversized_body_is_refused(
         headers={**headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
     )
     assert response.status_code == 413
-    assert await _object_count(harness) == (0, 0)
+    assert await object_counts(harness) == (0, 0)
 
 
 async def test_a_mismatched_checksum_is_refused_and_nothing_is_kept(
@@ -308,7 +297,7 @@ async def test_a_mismatched_checksum_is_refused_and_nothing_is_kept(
     response = await submit(harness, headers, payload, single_files(audio))
     assert response.status_code == 422
     assert response.json()["code"] == "checksum_mismatch"
-    assert await _object_count(harness) == (0, 0)
+    assert await object_counts(harness) == (0, 0)
 
     payload["checksums"] = {"audioFile": hashlib.sha256(audio).hexdigest()}
     response = await submit(harness, headers, payload, single_files(audio))
@@ -334,7 +323,7 @@ async def test_an_invalid_payload_is_refused_field_by_field_and_nothing_is_kept(
     assert response.status_code == 422, response.text
     errors = response.json()["errors"]
     assert any(e["field"].startswith(field) and e["in"] == "payload" for e in errors), errors
-    assert await _object_count(harness) == (0, 0)
+    assert await object_counts(harness) == (0, 0)
 
 
 async def test_an_ep_needs_a_file_for_every_track(
@@ -346,7 +335,7 @@ async def test_an_ep_needs_a_file_for_every_track(
     assert response.status_code == 422
     assert response.json()["code"] == "missing_file"
     assert "track_2_file" in response.json()["detail"]
-    assert await _object_count(harness) == (0, 0)
+    assert await object_counts(harness) == (0, 0)
 
 
 async def test_a_crash_before_commit_leaves_only_objects_the_sweep_removes(
@@ -366,10 +355,10 @@ async def test_a_crash_before_commit_leaves_only_objects_the_sweep_removes(
     await sink.write(media.sine_wav())
     await sink.close()
     await upload.settle()
-    assert await _object_count(harness) == (1, 1)
+    assert await object_counts(harness) == (1, 1)
 
     await deliver(harness)  # the sweep is not due yet: a live upload would still be going
-    assert await _object_count(harness) == (1, 1)
+    assert await object_counts(harness) == (1, 1)
 
     services.settings.upload_sweep_after_seconds = 0
     async for session in session_scope(services.sessionmaker):
@@ -380,7 +369,7 @@ async def test_a_crash_before_commit_leaves_only_objects_the_sweep_removes(
 
         await session.execute(update(Job).values(run_at=utcnow()))
     await deliver(harness)
-    assert await _object_count(harness) == (0, 0)
+    assert await object_counts(harness) == (0, 0)
     async for session in session_scope(services.sessionmaker):
         assert await session.scalar(select(func.count()).select_from(Submission)) == 0
 
@@ -403,7 +392,7 @@ async def test_a_body_cut_off_inside_a_file_leaves_nothing(media_harness: Harnes
     )
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "malformed_multipart"
-    assert await _object_count(harness) == (0, 0)
+    assert await object_counts(harness) == (0, 0)
     storage = harness.app.state.services.storage
     if storage.name == "local":
         staging = storage.root / ".staging"
@@ -451,4 +440,4 @@ async def test_a_refused_file_stops_the_upload_before_the_rest_arrives(
     assert response.status_code == 422, response.text
     assert response.json()["code"] == "unsupported_file"
     assert sent < 100, f"refused only after {sent} MiB of the next track"
-    assert await _object_count(harness) == (0, 0)
+    assert await object_counts(harness) == (0, 0)

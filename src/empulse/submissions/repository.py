@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.core.pagination import paginate
-from empulse.models import MediaObject, Submission
+from empulse.models import Album, Artist, MediaObject, Submission
 
 
 async def owned_submission(
@@ -55,3 +55,23 @@ async def files_of(
         assert media_object.submission_id is not None
         files[media_object.submission_id].append(media_object)
     return files
+
+
+async def storage_keys_of_user(session: AsyncSession, user_id: uuid.UUID) -> list[str]:
+    """Every stored object that belongs to the user: their submissions' audio and covers, and
+    the public cover copies of their published albums."""
+    keys = list(
+        await session.scalars(
+            select(MediaObject.key)
+            .join(Submission, Submission.id == MediaObject.submission_id)
+            .where(Submission.user_id == user_id)
+        )
+    )
+    covers = await session.scalars(
+        select(Album.cover_keys)
+        .join(Artist, Artist.id == Album.artist_id)
+        .where(Artist.user_id == user_id)
+    )
+    for cover_keys in covers:
+        keys.extend(cover_keys.values())
+    return keys

@@ -23,6 +23,7 @@ from typing import Any
 
 import anyio.to_thread
 from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.core.db import utcnow
 from empulse.core.errors import PayloadTooLarge
@@ -38,6 +39,8 @@ from empulse.web.multipart import FilePart, FileSink
 log = get_logger("empulse.uploads")
 
 SWEEP_UPLOADS = "sweep_uploads"
+DELETE_OBJECTS = "delete_objects"
+_SWEEP_BATCH = 500
 _AUDIO_PART = re.compile(r"^(audioFile|track_(\d{1,2})_file)$")
 COVER_PART = "coverArtFile"
 _SNIFF_BYTES = 512
@@ -431,15 +434,36 @@ class _CoverSink:
 async def sweep_uploads(services: Services, payload: dict[str, Any]) -> None:
     """Delete objects whose upload never committed, once they are older than the grace period."""
     cutoff = utcnow() - timedelta(seconds=services.settings.upload_sweep_after_seconds)
-    async with services.sessionmaker() as session:
-        keys = list(
-            await session.scalars(
-                select(PendingUpload.key).where(PendingUpload.created_at <= cutoff).limit(1000)
+    swept = 0
+    while True:
+        async with services.sessionmaker() as session:
+            keys = list(
+                await session.scalars(
+                    select(PendingUpload.key)
+                    .where(PendingUpload.created_at <= cutoff)
+                    .limit(_SWEEP_BATCH)
+                )
             )
-        )
-    for key in keys:
+        for key in keys:
+            await services.storage.delete(key)
+            async with services.sessionmaker() as session, session.begin():
+                await session.execute(delete(PendingUpload).where(PendingUpload.key == key))
+        swept += len(keys)
+        if len(keys) < _SWEEP_BATCH:
+            break
+    if swept:
+        log.info("uploads_swept", count=swept)
+
+
+def enqueue_object_deletion(session: AsyncSession, keys: list[str]) -> None:
+    """Delete these objects once the caller's transaction commits (an account deletion), retried
+    by the job queue while storage is down. Deleting is idempotent, so a retry is harmless."""
+    for start in range(0, len(keys), _SWEEP_BATCH):
+        jobs.enqueue(session, DELETE_OBJECTS, {"keys": keys[start : start + _SWEEP_BATCH]})
+
+
+@jobs.handler(DELETE_OBJECTS)
+async def delete_objects(services: Services, payload: dict[str, Any]) -> None:
+    for key in payload["keys"]:
         await services.storage.delete(key)
-        async with services.sessionmaker() as session, session.begin():
-            await session.execute(delete(PendingUpload).where(PendingUpload.key == key))
-    if keys:
-        log.info("uploads_swept", count=len(keys))
+    log.info("objects_deleted", count=len(payload["keys"]))

@@ -11,6 +11,7 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy import select
 
+from empulse.artists.service import application_out
 from empulse.audit import service as audit
 from empulse.audit.service import RequestMeta
 from empulse.auth import emails
@@ -20,8 +21,18 @@ from empulse.auth.service import InvalidCredentials, check_password
 from empulse.core.errors import NotFound
 from empulse.core.pagination import Cursor, Limit, Page, page_of
 from empulse.infra.email import enqueue_email
-from empulse.models import DEFAULT_PRIVACY, AuditEvent, AuthSession, User
+from empulse.models import (
+    DEFAULT_PRIVACY,
+    ArtistApplication,
+    AuditEvent,
+    AuthSession,
+    Submission,
+    User,
+)
 from empulse.services import AppServices, DbSession, ReadSession
+from empulse.submissions import repository as submissions
+from empulse.submissions.service import submission_out
+from empulse.submissions.upload import enqueue_object_deletion
 from empulse.users import repository, service
 from empulse.users.schemas import (
     AdminUserOut,
@@ -81,7 +92,9 @@ async def put_privacy(
         }
     },
 )
-async def export_me(principal: CurrentPrincipal, session: DbSession) -> Response:
+async def export_me(
+    principal: CurrentPrincipal, session: DbSession, services: AppServices
+) -> Response:
     user = await _me(session, principal)
     sessions = (
         await session.scalars(
@@ -95,6 +108,19 @@ async def export_me(principal: CurrentPrincipal, session: DbSession) -> Response
             select(AuditEvent).where(AuditEvent.user_id == user.id).order_by(AuditEvent.occurred_at)
         )
     ).all()
+    applications = (
+        await session.scalars(
+            select(ArtistApplication)
+            .where(ArtistApplication.user_id == user.id)
+            .order_by(ArtistApplication.created_at)
+        )
+    ).all()
+    releases = list(
+        await session.scalars(
+            select(Submission).where(Submission.user_id == user.id).order_by(Submission.created_at)
+        )
+    )
+    files = await submissions.files_of(session, [release.id for release in releases])
     document: dict[str, Any] = {
         "exportedAt": datetime.now(UTC),
         "user": UserOut.of(user).model_dump(by_alias=True),
@@ -110,6 +136,21 @@ async def export_me(principal: CurrentPrincipal, session: DbSession) -> Response
                 "userAgent": s.user_agent,
             }
             for s in sessions
+        ],
+        # The tax id stays masked here too: the export is a download anyone at the keyboard
+        # can open, and the full W-9 is the applicant's own paper.
+        "artistApplications": [
+            application_out(a).model_dump(by_alias=True, mode="json") for a in applications
+        ],
+        # With download links valid for a few minutes, so the files come with the data.
+        "submissions": [
+            {
+                **submission_out(services, release, files[release.id], signed=True).model_dump(
+                    by_alias=True, mode="json"
+                ),
+                "payload": release.payload,
+            }
+            for release in releases
         ],
         "securityEvents": [
             {"event": e.event, "occurredAt": e.occurred_at, "ip": e.ip, "userAgent": e.user_agent}
@@ -136,14 +177,17 @@ async def delete_me(
     session: DbSession,
     services: AppServices,
 ) -> Response:
-    """Needs the password. Deletes the account, its sessions and tokens; the audit log keeps
-    the events without the link to the person."""
+    """Needs the password. Deletes the account, its sessions and tokens, its artist
+    application, submissions and published releases, and (by a job that runs after the commit)
+    every stored file of theirs; the audit log keeps the events without the link to the
+    person."""
     user = await _me(session, principal)
     if not await check_password(user.password_hash, body.password):
         raise InvalidCredentials
     session_ids = list(
         await session.scalars(select(AuthSession.id).where(AuthSession.user_id == user.id))
     )
+    enqueue_object_deletion(session, await submissions.storage_keys_of_user(session, user.id))
     enqueue_email(session, services.job_sealer, emails.account_deleted(user.email, user.name))
     await audit.forget_user(session, user.id)
     await session.delete(user)

@@ -1,0 +1,64 @@
+"""An artist's own data: the export carries their application and releases; deleting the
+account removes their releases and, after the commit, every file they stored."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from empulse.core.db import session_scope
+from empulse.models import Album, MediaObject, Submission, Track
+from empulse.services import Services
+from tests.artists.helpers import admin_headers, approved_artist
+from tests.auth.helpers import PASSWORD, deliver
+from tests.conftest import Harness
+from tests.submissions.helpers import ep_files, ep_payload, object_counts, submit
+
+
+async def _published_artist(harness: Harness) -> dict[str, str]:
+    admin = await admin_headers(harness)
+    artist = await approved_artist(harness, "artist@example.com", admin)
+    created = await submit(harness, artist, ep_payload(2), ep_files(2))
+    assert created.status_code == 201, created.text
+    approved = await harness.client.post(
+        f"/api/v1/admin/submissions/{created.json()['id']}/approve", headers=admin
+    )
+    assert approved.status_code == 200, approved.text
+    return artist
+
+
+async def test_the_export_carries_the_application_and_releases(media_harness: Harness) -> None:
+    harness = media_harness
+    artist = await _published_artist(harness)
+    response = await harness.client.get("/api/v1/users/me/export", headers=artist)
+    assert response.status_code == 200
+    assert "123456789" not in response.text  # the tax id only masked
+    document = response.json()
+    [application] = document["artistApplications"]
+    assert application["taxId"] == "***-**-6789"
+    assert application["status"] == "approved"
+    [release] = document["submissions"]
+    assert release["title"] == "Lanterns EP"
+    assert release["payload"]["releaseType"] == "ep"
+    assert len(release["files"]) == 5  # two tracks, three cover sizes
+    assert all(file["url"] for file in release["files"])
+
+
+async def test_deleting_an_artist_account_removes_every_file_of_theirs(
+    media_harness: Harness,
+) -> None:
+    """PRODUCT.md section 1: deleting the account deletes its private files (here: audio, the
+    cover sizes, and the public copies made when the release was published)."""
+    harness = media_harness
+    artist = await _published_artist(harness)
+    assert (await object_counts(harness))[1] == 2 + 3 + 3
+
+    response = await harness.client.request(
+        "DELETE", "/api/v1/users/me", json={"password": PASSWORD}, headers=artist
+    )
+    assert response.status_code == 204, response.text
+    await deliver(harness)
+    assert await object_counts(harness) == (0, 0)
+    services: Services = harness.app.state.services
+    async for session in session_scope(services.sessionmaker):
+        for model in (Submission, MediaObject, Album, Track):
+            assert await session.scalar(select(func.count()).select_from(model)) == 0

@@ -8,11 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from empulse import __version__
 from empulse.config import load_settings
 from empulse.core.db import create_engine, create_sessionmaker
 from empulse.core.passwords import verify_password
-from empulse.models import User
+from empulse.models import Album, Track, User
 from empulse.users import repository
 
 STRONG_PASSWORD = "violet-harbor-quantum-91"
@@ -150,3 +152,45 @@ def test_check_config_passes_in_development(tmp_path: Path) -> None:
     result = empulse(tmp_path, "check-config")
     assert result.returncode == 0, result.stdout
     assert "mode: test" in result.stdout
+
+
+def test_demo_data_publishes_an_ep_through_the_api(tmp_path: Path) -> None:
+    result = empulse(tmp_path, "demo-data", "--password-stdin", stdin=STRONG_PASSWORD + "\n")
+    assert result.returncode == 0, result.stderr
+    assert "published “First Light” (3 tracks)" in result.stdout
+    assert '"event"' not in result.stdout  # no log lines mixed into the report
+    assert STRONG_PASSWORD not in result.stdout
+
+    async def catalog() -> tuple[list[str], int]:
+        settings = load_settings(EMPULSE_ENV="test", EMPULSE_DATA_DIR=str(tmp_path))
+        engine = create_engine(settings)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                titles = list(await session.scalars(select(Track.title).order_by(Track.position)))
+                albums = await session.scalar(select(func.count()).select_from(Album))
+                return titles, int(albums or 0)
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(catalog()) == (["Dawn", "Noon", "Dusk"], 1)
+    for email in ("admin@demo.example.com", "artist@demo.example.com"):
+        user = load_user(tmp_path, email)
+        assert user is not None
+        assert verify_password(user.password_hash, STRONG_PASSWORD)
+
+    again = empulse(tmp_path, "demo-data", "--password-stdin", stdin=STRONG_PASSWORD + "\n")
+    assert again.returncode == 1
+    assert "already loaded" in again.stderr
+
+
+def test_demo_data_is_refused_in_production(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "empulse.cli", "demo-data"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "EMPULSE_ENV": "production", "EMPULSE_DATA_DIR": str(tmp_path)},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "not loaded in production" in result.stderr

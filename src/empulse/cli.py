@@ -1,4 +1,5 @@
-"""The `empulse` command: serve, worker, migrate, check-config, create-admin, keys, version."""
+"""The `empulse` command: serve, worker, migrate, check-config, create-admin, demo-data, keys,
+version."""
 
 from __future__ import annotations
 
@@ -171,6 +172,42 @@ async def _create_admin(
         return result.created
     finally:
         await engine.dispose()
+
+
+@app.command("demo-data")
+def demo_data(
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the accounts' password from stdin.")
+    ] = False,
+) -> None:
+    """Load demo accounts (an admin, an artist, a listener) and a published EP, through the
+    API itself. Refused in production; refused if the demo accounts exist."""
+    import secrets
+
+    from empulse import demo
+    from empulse.core.logging import configure_logging
+    from empulse.core.passwords import WeakPasswordError
+
+    settings = load_settings()
+    if settings.is_production:
+        typer.echo("error: demo data is not loaded in production", err=True)
+        raise typer.Exit(2)
+    configure_logging("WARNING")
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else secrets.token_urlsafe(12)
+    try:
+        asyncio.run(_ensure_migrated(settings))
+        loaded = asyncio.run(demo.load(settings, password))
+    except demo.DemoDataExists as exc:
+        typer.echo(f"error: demo data is already loaded ({exc})", err=True)
+        raise typer.Exit(1) from exc
+    except (WeakPasswordError, demo.DemoStepFailed) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"published “{loaded.album}” ({loaded.tracks} tracks) by the demo artist")
+    for email in loaded.accounts:
+        typer.echo(f"account {email}")
+    if not password_stdin:
+        typer.echo(f"password (all three): {password}")
 
 
 keys = typer.Typer(

@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Backend
+from empulse.core.logging import configure_logging, get_logger
+from tests.conftest import Backend, LogCapture
 
 
 async def test_a_well_formed_request_id_is_kept(client: httpx.AsyncClient) -> None:
@@ -41,6 +42,20 @@ async def test_one_json_log_line_per_request_with_route_template(
     assert line["duration_ms"] >= 0
     assert line["client_ip"] == "203.0.113.10"
     assert line["ts"].endswith("Z")
+
+
+async def test_a_level_above_info_leaves_out_the_access_lines(
+    client: httpx.AsyncClient, logs: Callable[[], str], log_capture: LogCapture
+) -> None:
+    """LOG_LEVEL=WARNING: no line per request, warnings still written."""
+    configure_logging("WARNING", stream=log_capture)  # type: ignore[arg-type]
+    try:
+        await client.get("/api/v1", headers={"X-Request-ID": "quiet-abcdef12"})
+        get_logger("empulse.test").warning("still_written")
+    finally:
+        configure_logging("INFO", stream=log_capture)  # type: ignore[arg-type]
+    assert not [line for line in _request_lines(logs()) if line["request_id"] == "quiet-abcdef12"]
+    assert '"still_written"' in logs()
 
 
 async def test_forwarded_for_is_ignored_from_untrusted_peers(

@@ -157,6 +157,7 @@ class _Sink:
 
 
 _sink = _Sink(sys.stdout)
+_access_lines = True
 
 
 class _SinkLogger:
@@ -175,7 +176,10 @@ def _sink_logger_factory(*_: Any) -> _SinkLogger:
 def write_access_line(fields: dict[str, Any]) -> None:
     """Write the per-request access line directly: its fields are known, so it skips the
     generic processor chain (measured at ~40 us per line, against ~5 us here). The one
-    client-controlled string, the path, is still redacted."""
+    client-controlled string, the path, is still redacted. Written at INFO: a configured level
+    above that (LOG_LEVEL=WARNING) leaves it out like any other info event."""
+    if not _access_lines:
+        return
     fields["path"] = redact_text(fields["path"])
     context = _REQUEST_CONTEXT.get()
     if context:
@@ -214,9 +218,10 @@ def configure_logging(level: str = "INFO", stream: IO[str] | None = None) -> Non
     numeric_level = logging.getLevelName(level.upper())
     if not isinstance(numeric_level, int):
         numeric_level = logging.INFO
-    global _sink
+    global _sink, _access_lines
     output = stream or sys.stdout
     _sink = _Sink(output)
+    _access_lines = numeric_level <= logging.INFO
 
     timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts")
     structlog.configure(

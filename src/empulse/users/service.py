@@ -44,6 +44,23 @@ async def create_or_promote_admin(
         return AdminResult(existing, created=False)
     if not password:
         raise ValueError("a new admin account needs a password")
+    user = await create_verified_user(
+        session, email=normalised, password=password, name=name, role=UserRole.ADMIN
+    )
+    return AdminResult(user, created=True)
+
+
+async def create_verified_user(
+    session: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    name: str | None = None,
+    role: UserRole = UserRole.USER,
+) -> User:
+    """An account whose address counts as confirmed, for operators' tools (the CLI, demo data);
+    the password policy applies as it does to everyone. Never commits."""
+    normalised = normalise_email(email)
     display_name = name or normalised.split("@", 1)[0]
     check_password_policy(password, user_inputs=[normalised, display_name])
     user = repository.add(
@@ -52,12 +69,12 @@ async def create_or_promote_admin(
             email=normalised,
             name=display_name[:100],
             password_hash=hash_password(password),
-            role=UserRole.ADMIN.value,
+            role=role.value,
             email_verified_at=utcnow(),
         ),
     )
     await session.flush()
-    return AdminResult(user, created=True)
+    return user
 
 
 class OwnAccount(Conflict):

@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 
 from empulse import __version__
 from empulse.services import Services
+from tests.auth.helpers import register
 from tests.conftest import Backend
 from tests.support.fixtures import S3Server
 from tests.support.proxy import proxy_to
@@ -179,3 +180,30 @@ async def test_a_stuck_query_fails_at_the_statement_timeout(
     assert elapsed < 3
     # The connection is usable again for the next request.
     assert (await harness.client.get("/api/v1/_test/users/count")).status_code == 200
+
+
+def _sample(text: str, series: str) -> float:
+    """The value of one exposition line, e.g. `empulse_jobs{status="pending"}`."""
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{series} not in /metrics")
+
+
+async def test_metrics_show_auth_failures_and_the_job_queue(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """PRODUCT.md section 9: auth failures and job queue depth are in /metrics."""
+    harness = await make_client(backend)
+    await register(harness, "queued@example.com")  # a verification email waits in the queue
+    await harness.client.post(
+        "/api/v1/auth/login", json={"email": "queued@example.com", "password": "wrong-one-1234"}
+    )
+    await harness.client.get("/api/v1/auth/me", headers={"Authorization": "Bearer not.a.jwt"})
+
+    text = (await harness.client.get("/metrics")).text
+    assert _sample(text, 'empulse_security_events_total{event="login_failed"}') >= 1
+    assert _sample(text, 'empulse_auth_rejections_total{reason="invalid_token"}') >= 1
+    assert _sample(text, 'empulse_jobs{status="pending"}') == 1
+    assert _sample(text, 'empulse_jobs{status="dead"}') == 0
+    assert _sample(text, "empulse_jobs_oldest_due_seconds") >= 0

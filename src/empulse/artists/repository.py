@@ -76,4 +76,4 @@ async def w9_count_by_key(session: AsyncSession) -> dict[str, int]:
     result = await session.execute(
         select(ArtistApplication.w9_key_id, func.count()).group_by(ArtistApplication.w9_key_id)
     )
-    return dict(result.tuples().all())
+    return {key: int(count) for key, count in result}

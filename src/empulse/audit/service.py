@@ -10,6 +10,7 @@ from fastapi import Request
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from empulse.core import metrics
 from empulse.models import AuditEvent
 
 
@@ -39,6 +40,7 @@ def record(
     user_id: uuid.UUID | None = None,
     **details: Any,
 ) -> None:
+    metrics.SECURITY_EVENTS.labels(event).inc()
     session.add(
         AuditEvent(
             event=event,

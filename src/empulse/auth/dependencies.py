@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Request
 
 from empulse.auth import csrf, repository
 from empulse.auth.tokens import InvalidTokenError, decode_access_token
+from empulse.core import metrics
 from empulse.core.errors import AppError, Forbidden, Unauthorized
 from empulse.core.logging import get_logger
 from empulse.services import Services, get_services
@@ -82,9 +83,11 @@ async def optional_principal(request: Request) -> Principal | None:
         claims = decode_access_token(services.jwt_secret, token)
     except InvalidTokenError as exc:
         log.info("access_token_rejected", reason=str(exc))
+        metrics.AUTH_REJECTIONS.labels("invalid_token").inc()
         raise InvalidAccessToken("The access token is invalid or expired.") from exc
     if not await _session_is_live(services, claims.session_id, claims.user_id):
         log.info("access_token_session_ended", user_id=str(claims.user_id))
+        metrics.AUTH_REJECTIONS.labels("session_ended").inc()
         raise InvalidAccessToken("This session has ended. Sign in again.", code="session_ended")
     if (
         via == "cookie"
@@ -97,6 +100,7 @@ async def optional_principal(request: Request) -> Principal | None:
         )
     ):
         log.warning("csrf_rejected", user_id=str(claims.user_id), path=request.url.path)
+        metrics.AUTH_REJECTIONS.labels("csrf").inc()
         raise CsrfFailed("Send the X-CSRF-Token header with the token from GET /csrf-token.")
     principal = Principal(claims.user_id, claims.session_id, claims.role, via)
     request.state.principal = principal

@@ -40,6 +40,37 @@ RATE_LIMIT_BACKEND_ERRORS = Counter(
     "Rate-limit checks whose shared store (Redis) failed.",
 )
 
+SECURITY_EVENTS = Counter(
+    "empulse_security_events_total",
+    "Security events written to the audit log (login_failed, account_locked, "
+    "refresh_reuse_detected, ...), by event.",
+    ["event"],
+)
+AUTH_REJECTIONS = Counter(
+    "empulse_auth_rejections_total",
+    "Requests refused for their credentials: invalid or expired access token, ended session, "
+    "CSRF failure.",
+    ["reason"],
+)
+
+
+def job_queue_text(counts: dict[str, int], oldest_due_seconds: float) -> bytes:
+    """The job queue as the database holds it at scrape time (shared by every process, so it
+    is read, not counted): jobs by status, and how late the oldest due pending job is."""
+    lines = [
+        "# HELP empulse_jobs Background jobs by status.",
+        "# TYPE empulse_jobs gauge",
+        *(f'empulse_jobs{{status="{status}"}} {counts.get(status, 0)}' for status in JOB_STATUSES),
+        "# HELP empulse_jobs_oldest_due_seconds How long the oldest due pending job has waited.",
+        "# TYPE empulse_jobs_oldest_due_seconds gauge",
+        f"empulse_jobs_oldest_due_seconds {oldest_due_seconds:.3f}",
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+# `done` jobs are history, not queue; counting them would scan a table that only grows.
+JOB_STATUSES = ("pending", "running", "dead")
+
 
 _request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 

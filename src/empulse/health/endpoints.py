@@ -81,6 +81,9 @@ async def startup_check(services: AppServices) -> JSONResponse:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def prometheus_metrics() -> Response:
+async def prometheus_metrics(services: AppServices) -> Response:
     body, content_type = metrics.render()
+    queue = await service.job_queue(services)
+    if queue is not None:
+        body += metrics.job_queue_text(*queue)
     return Response(body, media_type=content_type)

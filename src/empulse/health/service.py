@@ -6,11 +6,17 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from empulse.config import Severity, check_settings
+from empulse.core import metrics
+from empulse.core.db import utcnow
+from empulse.core.logging import get_logger
 from empulse.health.schemas import ConfigCheckOut, DependencyCheck, Readiness, StartupCheck
+from empulse.models import Job
 from empulse.services import Services
+
+log = get_logger("empulse.health")
 
 CHECK_TIMEOUT_SECONDS = 2.0
 
@@ -60,3 +66,25 @@ def startup_check(services: Services) -> StartupCheck:
             for check in checks
         ],
     )
+
+
+async def job_queue(services: Services) -> tuple[dict[str, int], float] | None:
+    """Jobs by status (not `done`) and the wait of the oldest due pending job; None if the
+    database does not answer (the rest of /metrics is still served)."""
+    now = utcnow()
+    try:
+        async with services.read_sessionmaker() as session:
+            rows = await session.execute(
+                select(Job.status, func.count())
+                .where(Job.status.in_(metrics.JOB_STATUSES))
+                .group_by(Job.status)
+            )
+            counts = {status: int(count) for status, count in rows}
+            oldest = await session.scalar(
+                select(func.min(Job.run_at)).where(Job.status == "pending", Job.run_at <= now)
+            )
+    except Exception as exc:  # a metrics scrape must not fail with the database
+        log.warning("job_queue_metrics_failed", error=type(exc).__name__)
+        return None
+    waited = (now - oldest).total_seconds() if oldest is not None else 0.0
+    return counts, max(waited, 0.0)

@@ -132,6 +132,10 @@ class Settings(BaseSettings):
     jobs_backoff_seconds: float = Field(
         2.0, gt=0, validation_alias=_env("EMPULSE_JOBS_BACKOFF_SECONDS")
     )
+    # Finished jobs are history (their payloads are already wiped); dead ones stay for admins.
+    jobs_keep_done_days: float = Field(
+        7.0, ge=0, validation_alias=_env("EMPULSE_JOBS_KEEP_DONE_DAYS")
+    )
 
     # HTTP
     app_url: str = Field(

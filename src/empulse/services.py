@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -108,6 +109,7 @@ def build_services(settings: Settings) -> Services:
             context=None,
             poll_interval=settings.jobs_poll_seconds,
             backoff_base=settings.jobs_backoff_seconds,
+            keep_done=timedelta(days=settings.jobs_keep_done_days),
         ),
     )
     services.job_runner.context = services

@@ -161,3 +161,26 @@ async def test_no_job_row_keeps_a_readable_link(
     assert set(job.payload) == {"sealed"}
     assert "sealed@example.com" not in str(job.payload)
     assert "token" not in str(job.payload)
+
+
+async def test_finished_jobs_are_pruned_after_the_retention_dead_ones_kept(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    harness = await make_client(backend, EMPULSE_JOBS_KEEP_DONE_DAYS="7")
+    runner = harness.app.state.services.job_runner
+    long_ago, lately = utcnow() - timedelta(days=8), utcnow() - timedelta(days=1)
+    async with harness.app.state.services.sessionmaker() as session:
+        session.add_all(
+            [
+                Job(kind="old", payload={}, status="done", finished_at=long_ago),
+                Job(kind="recent", payload={}, status="done", finished_at=lately),
+                Job(kind="dead", payload={}, status="dead", finished_at=long_ago),
+                Job(kind="waiting", payload={}, status="pending", run_at=utcnow() + timedelta(1)),
+            ]
+        )
+        await session.commit()
+
+    assert await runner.prune() == 1
+    async with harness.app.state.services.sessionmaker() as session:
+        kinds = sorted(await session.scalars(select(Job.kind)))
+    assert kinds == ["dead", "recent", "waiting"]

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, event, or_, select, update
+from sqlalchemy import and_, delete, event, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -31,6 +32,7 @@ from empulse.core.logging import get_logger
 from empulse.models import Job
 
 log = get_logger("empulse.jobs")
+_PRUNE_BATCH = 1000
 
 Handler = Callable[[Any, dict[str, Any]], Awaitable[None]]
 
@@ -97,6 +99,8 @@ class JobRunner:
         lease_seconds: float = 120.0,
         backoff_base: float = 2.0,
         backoff_max: float = 3600.0,
+        keep_done: timedelta = timedelta(days=7),
+        prune_every: float = 3600.0,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.context = context
@@ -105,6 +109,9 @@ class JobRunner:
         self.lease = timedelta(seconds=lease_seconds)
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
+        self.keep_done = keep_done
+        self.prune_every = prune_every
+        self._next_prune = 0.0  # monotonic time; the first pass prunes
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -116,6 +123,9 @@ class JobRunner:
         log.info("job_runner_started", poll_interval=self.poll_interval)
         while not stop.is_set():
             try:
+                if time.monotonic() >= self._next_prune:
+                    self._next_prune = time.monotonic() + self.prune_every
+                    await self.prune()
                 if await self.run_due():
                     continue
             except Exception as exc:  # the database may be down: keep the loop alive
@@ -126,6 +136,31 @@ class JobRunner:
             for waiter in waiters:
                 waiter.cancel()
         log.info("job_runner_stopped")
+
+    async def prune(self) -> int:
+        """Delete finished jobs older than `keep_done`, a batch per transaction; returns how
+        many. Dead jobs are kept: they wait for an admin."""
+        cutoff = utcnow() - self.keep_done
+        removed = 0
+        while True:
+            async with self.sessionmaker() as session, session.begin():
+                batch = (
+                    select(Job.id)
+                    .where(Job.status == "done", Job.finished_at < cutoff)
+                    .limit(_PRUNE_BATCH)
+                )
+                result = await session.execute(
+                    delete(Job)
+                    .where(Job.id.in_(batch.scalar_subquery()))
+                    .execution_options(synchronize_session=False)
+                )
+            count = int(result.rowcount)  # type: ignore[attr-defined]
+            removed += count
+            if count < _PRUNE_BATCH:
+                break
+        if removed:
+            log.info("jobs_pruned", count=removed)
+        return removed
 
     async def run_due(self) -> int:
         """Claim the jobs that are due and run them; returns how many were claimed."""

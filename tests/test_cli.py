@@ -21,9 +21,9 @@ STRONG_PASSWORD = "violet-harbor-quantum-91"
 
 
 def empulse(
-    data_dir: Path, *args: str, stdin: str | None = None
+    data_dir: Path, *args: str, stdin: str | None = None, **extra_env: str
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "EMPULSE_ENV": "test", "EMPULSE_DATA_DIR": str(data_dir)}
+    env = {**os.environ, "EMPULSE_ENV": "test", "EMPULSE_DATA_DIR": str(data_dir), **extra_env}
     env.pop("DATABASE_URL", None)
     return subprocess.run(
         [sys.executable, "-m", "empulse.cli", *args],
@@ -181,6 +181,23 @@ def test_demo_data_publishes_an_ep_through_the_api(tmp_path: Path) -> None:
     again = empulse(tmp_path, "demo-data", "--password-stdin", stdin=STRONG_PASSWORD + "\n")
     assert again.returncode == 1
     assert "already loaded" in again.stderr
+
+
+def test_demo_data_that_fails_half_way_leaves_nothing_and_can_be_rerun(tmp_path: Path) -> None:
+    # A cover limit the demo cover exceeds: the upload step is refused after the accounts, the
+    # application and its approval exist.
+    failed = empulse(
+        tmp_path, "demo-data", "--password-stdin", stdin=STRONG_PASSWORD, MAX_COVER_BYTES="1024"
+    )
+    assert failed.returncode == 2
+    assert "payload_too_large" in failed.stderr
+    for email in ("admin@demo.example.com", "artist@demo.example.com"):
+        assert load_user(tmp_path, email) is None
+    files = tmp_path / "files"
+    assert not files.exists() or not [p for p in files.rglob("*") if p.is_file()]
+
+    again = empulse(tmp_path, "demo-data", "--password-stdin", stdin=STRONG_PASSWORD)
+    assert again.returncode == 0, again.stderr
 
 
 def test_demo_data_is_refused_in_production(tmp_path: Path) -> None:

@@ -11,18 +11,24 @@ from __future__ import annotations
 import io
 import math
 import struct
+import uuid
 import wave
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import orjson
+from fastapi import FastAPI
 from PIL import Image
+from sqlalchemy import delete
 
 from empulse.app import create_app
 from empulse.config import Settings
 from empulse.core.db import session_scope
+from empulse.models import User
 from empulse.services import Services
+from empulse.submissions.repository import storage_keys_of_user
+from empulse.submissions.upload import enqueue_object_deletion
 from empulse.users import repository as users
 from empulse.users.service import create_or_promote_admin, create_verified_user
 
@@ -115,49 +121,75 @@ def cover_jpeg(side: int = 1400) -> bytes:
 
 
 async def load(settings: Settings, password: str) -> DemoData:
+    """Create the accounts, then publish through the API; if a step fails, the accounts made
+    by this run are removed again (with anything stored for them), so it can simply be rerun."""
     app = create_app(settings, configure_logs=False)
     async with app.router.lifespan_context(app):
         services: Services = app.state.services
-        async for session in session_scope(services.sessionmaker):
-            if await users.get_by_email(session, ARTIST) is not None:
-                raise DemoDataExists(f"{ARTIST} already exists")
-            await create_or_promote_admin(
-                session, email=ADMIN, password=password, name="Demo Admin"
-            )
-            await create_verified_user(session, email=ARTIST, password=password, name="Demo Artist")
-            await create_verified_user(
-                session, email=LISTENER, password=password, name="Demo Listener"
-            )
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 0))
-        async with httpx.AsyncClient(transport=transport, base_url="https://localhost") as api:
-            artist = await _sign_in(api, ARTIST, password)
-            admin = await _sign_in(api, ADMIN, password)
-            application = await _call(
-                api.post("/api/v1/artist/applications", json=_APPLICATION, headers=artist)
-            )
-            await _call(
-                api.post(f"/api/v1/admin/applications/{application['id']}/approve", headers=admin)
-            )
-            files = [
-                (f"track_{n}_file", (f"{title.lower()}.wav", tone_wav(pitch), "audio/wav"))
-                for n, (title, pitch) in enumerate(TRACKS)
-            ]
-            files.append(("coverArtFile", ("cover.jpg", cover_jpeg(), "image/jpeg")))
-            submission = await _call(
-                api.post(
-                    "/api/v1/submissions",
-                    data={"payload": orjson.dumps(_RELEASE).decode()},
-                    files=files,
-                    headers=artist,
-                )
-            )
-            await _call(
-                api.post(f"/api/v1/admin/submissions/{submission['id']}/approve", headers=admin)
-            )
-        # The decision emails are queued; deliver them now rather than at the next start.
-        while await services.job_runner.run_due():
-            pass
+        created = await _create_accounts(services, password)
+        try:
+            await _publish(app, password)
+        except BaseException:
+            await _remove(services, created)
+            raise
+        finally:
+            # Decision emails or file deletions are queued; run them now, not at the next start.
+            while await services.job_runner.run_due():
+                pass
     return DemoData((ADMIN, ARTIST, LISTENER), ALBUM, len(TRACKS))
+
+
+async def _create_accounts(services: Services, password: str) -> list[uuid.UUID]:
+    created: list[uuid.UUID] = []
+    async for session in session_scope(services.sessionmaker):
+        if await users.get_by_email(session, ARTIST) is not None:
+            raise DemoDataExists(f"{ARTIST} already exists")
+        admin = await create_or_promote_admin(
+            session, email=ADMIN, password=password, name="Demo Admin"
+        )
+        if admin.created:
+            created.append(admin.user.id)
+        for email, name in ((ARTIST, "Demo Artist"), (LISTENER, "Demo Listener")):
+            user = await create_verified_user(session, email=email, password=password, name=name)
+            created.append(user.id)
+    return created
+
+
+async def _publish(app: FastAPI, password: str) -> None:
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 0))
+    async with httpx.AsyncClient(transport=transport, base_url="https://localhost") as api:
+        artist = await _sign_in(api, ARTIST, password)
+        admin = await _sign_in(api, ADMIN, password)
+        application = await _call(
+            api.post("/api/v1/artist/applications", json=_APPLICATION, headers=artist)
+        )
+        await _call(
+            api.post(f"/api/v1/admin/applications/{application['id']}/approve", headers=admin)
+        )
+        files = [
+            (f"track_{n}_file", (f"{title.lower()}.wav", tone_wav(pitch), "audio/wav"))
+            for n, (title, pitch) in enumerate(TRACKS)
+        ]
+        files.append(("coverArtFile", ("cover.jpg", cover_jpeg(), "image/jpeg")))
+        submission = await _call(
+            api.post(
+                "/api/v1/submissions",
+                data={"payload": orjson.dumps(_RELEASE).decode()},
+                files=files,
+                headers=artist,
+            )
+        )
+        await _call(
+            api.post(f"/api/v1/admin/submissions/{submission['id']}/approve", headers=admin)
+        )
+
+
+async def _remove(services: Services, user_ids: list[uuid.UUID]) -> None:
+    """Undo a run that failed half-way: the accounts it made, their rows and their files."""
+    async for session in session_scope(services.sessionmaker):
+        for user_id in user_ids:
+            enqueue_object_deletion(session, await storage_keys_of_user(session, user_id))
+            await session.execute(delete(User).where(User.id == user_id))
 
 
 async def _sign_in(api: httpx.AsyncClient, email: str, password: str) -> dict[str, str]:

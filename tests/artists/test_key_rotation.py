@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets as random
 import subprocess
@@ -163,3 +164,38 @@ def test_generate_prints_a_fresh_key() -> None:
     assert len(key) == 64
     int(key, 16)
     assert f"key id {key_id(key)}" in result.stderr
+
+
+async def test_two_rotations_at_once_share_the_rows(
+    backend_services: Backend, make_client: Callable[..., Any]
+) -> None:
+    """On PostgreSQL two runs skip each other's locked rows: every W-9 is rotated once."""
+    harness: Harness = await make_client(backend_services, ENCRYPTION_KEY=OLD_KEY)
+    for n in range(3):  # the registration limit: 3 an hour from one address
+        await applicant(harness, f"artist{n}@example.com")
+    settings = harness.settings
+    env = {
+        **os.environ,
+        "EMPULSE_ENV": "test",
+        "EMPULSE_DATA_DIR": str(settings.data_dir),
+        "DATABASE_URL": settings.database_url,
+        "ENCRYPTION_KEY": NEW_KEY,
+        "ENCRYPTION_KEYS_PREVIOUS": OLD_KEY,
+    }
+
+    async def rotate() -> tuple[int, str, str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *("-m", "empulse.cli", "keys", "rotate", "--batch-size", "1"),
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+        return process.returncode or 0, out.decode(), err.decode()
+
+    results = await asyncio.gather(rotate(), rotate())
+    assert [code for code, _, _ in results] == [0, 0], results
+    rotated = [int(out.split("rotated ", 1)[1].split(",", 1)[0]) for _, out, _ in results]
+    assert sum(rotated) == 3
+    assert sorted(await _key_ids(harness)) == [key_id(NEW_KEY)] * 3

@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     # Database
     database_url_raw: str | None = Field(None, validation_alias=_env("DATABASE_URL"))
     database_pool_size: int = Field(10, ge=1, validation_alias=_env("DATABASE_POOL_SIZE"))
-    database_max_overflow: int = Field(10, ge=0, validation_alias=_env("DATABASE_MAX_OVERFLOW"))
+    database_max_overflow: int = Field(0, ge=0, validation_alias=_env("DATABASE_MAX_OVERFLOW"))
     database_pool_timeout: float = Field(5.0, gt=0, validation_alias=_env("DATABASE_POOL_TIMEOUT"))
     database_connect_timeout: float = Field(
         5.0, gt=0, validation_alias=_env("DATABASE_CONNECT_TIMEOUT")

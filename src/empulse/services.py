@@ -27,7 +27,9 @@ class Services:
     settings: Settings
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
-    # Autocommit sessions for requests that only read: no BEGIN/COMMIT round trips.
+    # Autocommit connections and sessions for requests that only read: no BEGIN/COMMIT round
+    # trips. Hot single-statement reads take a connection (no ORM session to set up).
+    read_engine: AsyncEngine
     read_sessionmaker: async_sessionmaker[AsyncSession]
     rate_limiter: RateLimiter
     rate_limit_items: dict[str, RateLimitItem]
@@ -69,15 +71,15 @@ def build_services(settings: Settings) -> Services:
         raise RuntimeError("secrets are missing; load settings with load_settings()")
     engine = create_engine(settings)
     sessionmaker = create_sessionmaker(engine)
+    read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
     encryption_key = settings.encryption_key.get_secret_value()
     jwt_secret = settings.jwt_secret.get_secret_value()
     services = Services(
         settings=settings,
         engine=engine,
         sessionmaker=sessionmaker,
-        read_sessionmaker=create_sessionmaker(
-            engine.execution_options(isolation_level="AUTOCOMMIT")
-        ),
+        read_engine=read_engine,
+        read_sessionmaker=create_sessionmaker(read_engine),
         rate_limiter=RateLimiter(
             redis_url=settings.redis_url,
             key_prefix=settings.redis_key_prefix,

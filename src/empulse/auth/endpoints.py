@@ -476,8 +476,9 @@ async def change_password(
 
 
 @router.get("/me", response_model=UserOut, summary="The signed-in user")
-async def me(principal: CurrentPrincipal, session: ReadSession) -> UserOut:
-    row = await repository.profile(session, principal.user_id)
+async def me(principal: CurrentPrincipal, services: AppServices) -> UserOut:
+    async with services.read_engine.connect() as connection:
+        row = await repository.profile(connection, principal.user_id)
     if row is None:
         raise NotFound("No such user.")
     return UserOut.of(row)

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import Row, bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from empulse.core.db import utcnow
 from empulse.models import ActionToken, AuthSession, RefreshToken, User
@@ -144,11 +144,12 @@ async def consume_action_token(
 
 
 async def profile(
-    session: AsyncSession, user_id: uuid.UUID
+    connection: AsyncConnection, user_id: uuid.UUID
 ) -> Row[uuid.UUID, str, str, str, datetime | None, datetime] | None:
-    """The public fields of a user, by a Core select (no ORM identity map, no password hash or
-    JSON columns loaded): what GET /auth/me, the most frequent authenticated read, needs."""
-    result = await session.execute(_PROFILE, {"user_id": user_id})
+    """The public fields of a user, by a Core select on a plain connection (no ORM session, no
+    password hash or JSON columns loaded): what GET /auth/me, the most frequent authenticated
+    read, needs."""
+    result = await connection.execute(_PROFILE, {"user_id": user_id})
     return result.first()
 
 

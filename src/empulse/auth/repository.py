@@ -7,11 +7,57 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from empulse.core.db import utcnow
 from empulse.models import ActionToken, AuthSession, RefreshToken, User
+
+
+async def add_session(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    transport: str,
+    user_agent: str | None,
+    ip: str | None,
+    created_at: datetime,
+    expires_at: datetime,
+) -> uuid.UUID:
+    """A new sign-in session, by a Core insert: one statement, none of the unit of work's
+    bookkeeping (a sign-in writes rows it never reads back)."""
+    session_id = uuid.uuid4()
+    await session.execute(
+        _INSERT_SESSION,
+        {
+            "id": session_id,
+            "user_id": user_id,
+            "transport": transport,
+            "user_agent": user_agent,
+            "ip": ip,
+            "created_at": created_at,
+            "last_used_at": created_at,
+            "expires_at": expires_at,
+        },
+    )
+    return session_id
+
+
+async def add_refresh_token(session: AsyncSession, session_id: uuid.UUID, token_hash: str) -> None:
+    await session.execute(
+        _INSERT_REFRESH_TOKEN,
+        {
+            "id": uuid.uuid4(),
+            "session_id": session_id,
+            "token_hash": token_hash,
+            "created_at": utcnow(),
+        },
+    )
+
+
+# Built once; the parameters name every column, so no column default runs.
+_INSERT_SESSION = insert(AuthSession)
+_INSERT_REFRESH_TOKEN = insert(RefreshToken)
 
 
 async def count_failed_login(session: AsyncSession, user_id: uuid.UUID) -> int:

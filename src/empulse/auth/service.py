@@ -32,7 +32,7 @@ from empulse.core.passwords import (
     verify_password,
 )
 from empulse.infra.email import enqueue_email
-from empulse.models import ActionToken, AuthSession, RefreshToken, User
+from empulse.models import ActionToken, AuthSession, User
 from empulse.services import Services
 from empulse.users import repository as users
 
@@ -216,35 +216,32 @@ async def _start_session(
     session: AsyncSession, services: Services, meta: RequestMeta, user: User, transport: str
 ) -> IssuedSession:
     now = utcnow()
-    auth_session = AuthSession(
+    session_id = await repository.add_session(
+        session,
         user_id=user.id,
         transport=transport,
         user_agent=meta.user_agent,
         ip=meta.ip,
         created_at=now,
-        last_used_at=now,
         expires_at=now + timedelta(days=services.settings.refresh_token_days),
     )
-    session.add(auth_session)
-    await session.flush()
-    return await _issue_tokens(session, services, user, auth_session)
+    return await _issue_tokens(session, services, user, session_id)
 
 
 async def _issue_tokens(
-    session: AsyncSession, services: Services, user: User, auth_session: AuthSession
+    session: AsyncSession, services: Services, user: User, session_id: uuid.UUID
 ) -> IssuedSession:
     """A new refresh token in the session's family, and an access token naming the session."""
     refresh = new_token()
-    session.add(RefreshToken(session_id=auth_session.id, token_hash=hash_token(refresh)))
+    await repository.add_refresh_token(session, session_id, hash_token(refresh))
     access, expires_in = issue_access_token(
         services.jwt_secret,
         user_id=user.id,
-        session_id=auth_session.id,
+        session_id=session_id,
         role=user.role,
         ttl=timedelta(minutes=services.settings.access_token_minutes),
     )
-    # The token row is written with the request's commit (one round trip fewer per sign-in).
-    return IssuedSession(user, auth_session.id, access, expires_in, refresh)
+    return IssuedSession(user, session_id, access, expires_in, refresh)
 
 
 async def login(
@@ -335,7 +332,7 @@ async def refresh(
     auth_session.last_used_at = utcnow()
     if meta.ip:
         auth_session.ip = meta.ip
-    return await _issue_tokens(session, services, user, auth_session)
+    return await _issue_tokens(session, services, user, auth_session.id)
 
 
 async def logout(

@@ -55,7 +55,7 @@ async def add_refresh_token(session: AsyncSession, session_id: uuid.UUID, token_
     )
 
 
-# Built once; the parameters name every column, so no column default runs.
+# Built once; each call passes its values (ids made here) as parameters.
 _INSERT_SESSION = insert(AuthSession)
 _INSERT_REFRESH_TOKEN = insert(RefreshToken)
 

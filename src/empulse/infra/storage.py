@@ -82,6 +82,10 @@ class ObjectWriter(Protocol):
     async def flush(self) -> None:
         """Make every byte written so far readable at `local_path` (when there is one)."""
 
+    async def sync(self) -> None:
+        """Make every byte written so far durable, so that `commit` only has to publish the
+        object; it may run while the caller reads `local_path`. Calling it is optional."""
+
     async def commit(self) -> None: ...
     async def abort(self) -> None: ...
 
@@ -125,8 +129,10 @@ class _LocalWriter:
         self.local_path: Path | None = staging
         self._handle = staging.open("wb")
         self._buffer = bytearray()
+        self._synced = False
 
     async def write(self, chunk: bytes) -> None:
+        self._synced = False
         if not self._buffer and len(chunk) >= self._flush_at:
             await _in_thread(self._handle.write, chunk)  # already a full batch: no copy
             return
@@ -135,19 +141,32 @@ class _LocalWriter:
             await self._flush()
 
     async def _flush(self) -> None:
-        data, self._buffer = bytes(self._buffer), bytearray()
-        await _in_thread(self._handle.write, data)
+        if self._buffer:
+            data, self._buffer = bytes(self._buffer), bytearray()
+            await _in_thread(self._handle.write, data)
 
     async def flush(self) -> None:
         await self._flush()
         await _in_thread(self._handle.flush)
 
-    async def commit(self) -> None:
+    async def sync(self) -> None:
         await self._flush()
 
-        def finish() -> None:
+        def durable() -> None:
             self._handle.flush()
             os.fsync(self._handle.fileno())
+
+        await _in_thread(durable)
+        self._synced = True
+
+    async def commit(self) -> None:
+        await self._flush()
+        synced = self._synced  # by `sync`, with nothing written since
+
+        def finish() -> None:
+            if not synced:
+                self._handle.flush()
+                os.fsync(self._handle.fileno())
             self._handle.close()
             self._target.parent.mkdir(parents=True, exist_ok=True)
             assert self.local_path is not None
@@ -258,6 +277,9 @@ class _S3Writer:
 
     async def flush(self) -> None:
         """Nothing to do: S3 objects are read back from the caller's own copy."""
+
+    async def sync(self) -> None:
+        """Nothing to do: an S3 object is durable once `commit` completes it."""
 
     async def _send_part(self) -> None:
         client, bucket = self._storage.client, self._storage.bucket

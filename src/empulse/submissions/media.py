@@ -159,8 +159,8 @@ class Cover:
     jpeg: bytes
 
 
-def process_cover(path: Path, extension: str) -> list[Cover]:
-    """Decode within the pixel bound, then re-encode in each fixed size (no upscaling)."""
+def decode_cover(path: Path, extension: str) -> Image.Image:
+    """Decode within the pixel bound: the upright RGB pixels, all that is kept of the upload."""
     expected_format = IMAGE_FORMATS[extension]
     try:
         with warnings.catch_warnings():
@@ -178,22 +178,28 @@ def process_cover(path: Path, extension: str) -> list[Cover]:
                     # as the largest size allows (a 3000 px cover decodes at 1500 px).
                     image.draft("RGB", (COVER_SIZES[0], COVER_SIZES[0]))
                 image.load()
-                upright = ImageOps.exif_transpose(image).convert("RGB")
+                return ImageOps.exif_transpose(image).convert("RGB")
     except UnsupportedFile:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise UnsupportedFile(f"The cover has more than {MAX_COVER_PIXELS} pixels.") from exc
     except (OSError, SyntaxError, ValueError, Warning) as exc:
         raise UnsupportedFile(f"The cover does not decode as {expected_format}.") from exc
+
+
+def render_covers(image: Image.Image, sizes: tuple[int, ...]) -> list[Cover]:
+    """Re-encode `image` as a JPEG at each size, largest first, each resized from the one before
+    (never upscaled). Only reads `image`: several calls may share it from different threads."""
     covers = []
-    source = upright
-    for size in COVER_SIZES:  # largest first: each size is resized from the one before
-        copy = source.copy()
-        # reducing_gap: a fast box reduction to within 3x of the target, then Lanczos; the
-        # result is indistinguishable and several times cheaper than Lanczos from full size.
-        copy.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
-        source = copy
+    source = image
+    for size in sizes:
+        scale = size / max(source.size)
+        if scale < 1:
+            target = (max(1, round(source.width * scale)), max(1, round(source.height * scale)))
+            # reducing_gap: a fast box reduction to within 3x of the target, then Lanczos; the
+            # result is indistinguishable and several times cheaper than Lanczos from full size.
+            source = source.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
         buffer = io.BytesIO()
-        copy.save(buffer, "JPEG", quality=88, optimize=True)  # no EXIF or other metadata
-        covers.append(Cover(size, copy.width, copy.height, buffer.getvalue()))
+        source.save(buffer, "JPEG", quality=88, optimize=True)  # no EXIF or other metadata
+        covers.append(Cover(size, source.width, source.height, buffer.getvalue()))
     return covers

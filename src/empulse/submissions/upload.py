@@ -15,7 +15,7 @@ import contextlib
 import hashlib
 import re
 import tempfile
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -313,17 +313,16 @@ class _AudioSink:
     async def _finish(self) -> None:
         try:
             if self.spool is None:
-                # Local disk: decode the staged file, then commit (which moves it into place).
+                # Local disk: decode the staged file while the kernel writes it to disk, then
+                # publish it (a rename).
                 assert self.writer.local_path is not None
-                details = await anyio.to_thread.run_sync(
-                    media.probe_audio, self.writer.local_path, self.extension
-                )
+                details = await self._probe_during(self.writer.local_path, self.writer.sync())
                 await self.writer.commit()
             else:
                 # S3: decode the local copy while the last parts upload; a refused file is
                 # then deleted with the rest of the request's objects.
                 await anyio.to_thread.run_sync(self.spool.flush)
-                details = await self._probe_while_committing(Path(self.spool.name))
+                details = await self._probe_during(Path(self.spool.name), self.writer.commit())
         except BaseException:
             await self.abort()
             raise
@@ -345,14 +344,16 @@ class _AudioSink:
             )
         )
 
-    async def _probe_while_committing(self, path: Path) -> dict[str, Any]:
+    async def _probe_during(self, path: Path, storing: Awaitable[None]) -> dict[str, Any]:
+        """Decode the file at `path` while `storing` runs; a storage failure is the one
+        reported."""
         probing = asyncio.ensure_future(
             anyio.to_thread.run_sync(media.probe_audio, path, self.extension)
         )
         try:
-            await self.writer.commit()
+            await storing
         except BaseException:
-            await asyncio.wait([probing])  # the thread reads the spool file; let it finish
+            await asyncio.wait([probing])  # the thread reads the file; let it finish
             if not probing.cancelled():
                 probing.exception()  # seen: the storage failure is the one to report
             raise
@@ -387,13 +388,22 @@ class _CoverSink:
             raise
         self.upload.defer(self._finish())
 
+    async def _process(self, path: Path) -> list[media.Cover]:
+        """Decode, then render the largest size on one thread and the smaller ones (each from
+        the one before) on another: the two halves cost about the same."""
+        image = await anyio.to_thread.run_sync(media.decode_cover, path, self.extension)
+        largest, smaller = media.COVER_SIZES[:1], media.COVER_SIZES[1:]
+        halves = await asyncio.gather(
+            anyio.to_thread.run_sync(media.render_covers, image, largest),
+            anyio.to_thread.run_sync(media.render_covers, image, smaller),
+        )
+        return [cover for half in halves for cover in half]
+
     async def _finish(self) -> None:
         try:
             # The keys are committed as pending while the image is decoded and resized.
             keys = [new_key("private", "covers", "jpg") for _ in media.COVER_SIZES]
-            processing = asyncio.ensure_future(
-                anyio.to_thread.run_sync(media.process_cover, Path(self.spool.name), self.extension)
-            )
+            processing = asyncio.ensure_future(self._process(Path(self.spool.name)))
             try:
                 await self.upload.remember_keys(keys)
             finally:

@@ -14,6 +14,7 @@ import httpx
 from empulse.services import Services
 from tests.conftest import Harness
 from tests.support import secrets
+from tests.support.metrics import sample
 
 PASSWORD = "lantern-orchid-velvet-2718"
 NEW_PASSWORD = "copper-meadow-sparrow-9041"
@@ -100,3 +101,10 @@ def _remember_session(response: httpx.Response) -> None:
 
 def bearer(body: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {body['accessToken']}"}
+
+
+async def hashes(harness: Harness, operation: str) -> float:
+    """How many passwords the service has hashed (`hash`) or verified (`verify`) so far, from
+    its /metrics."""
+    text = (await harness.client.get("/metrics")).text
+    return sample(text, f'empulse_password_hash_seconds_count{{operation="{operation}"}}')

@@ -11,6 +11,7 @@ from tests.auth.helpers import (
     PASSWORD,
     bearer,
     deliver,
+    hashes,
     login,
     outbox,
     register,
@@ -55,10 +56,14 @@ async def test_register_verify_login_me(backend: Backend, make_client: Callable[
 async def test_register_does_not_reveal_taken_addresses(
     backend: Backend, make_client: Callable[..., Any]
 ) -> None:
-    """ASVS 5.0 V6.3.8: identical responses for new and taken addresses."""
+    """ASVS 5.0 V6.3.8: identical responses for new and taken addresses, and the same work
+    (one password hash each), so the response time does not tell them apart either."""
     harness = await make_client(backend)
+    before = await hashes(harness, "hash")
     first = await register(harness, "grace@example.com")
+    assert await hashes(harness, "hash") == before + 1
     second = await register(harness, "grace@example.com")
+    assert await hashes(harness, "hash") == before + 2
     assert first.status_code == second.status_code == 202
     assert first.json() == second.json()
     await deliver(harness)
@@ -124,7 +129,8 @@ async def test_failed_logins_look_identical(
     backend: Backend, make_client: Callable[..., Any]
 ) -> None:
     """ASVS 5.0 V6.3.8 / SECURITY.md: unknown email, wrong password, locked and disabled
-    accounts answer with the same status, body and headers."""
+    accounts answer with the same status, body and headers, and each runs the password hasher
+    exactly once (against a dummy hash when there is no account), so they take the same time."""
     harness = await make_client(backend, RATE_LIMITS="login=1000/minute")
     await registered_and_verified(harness, "known@example.com")
     await registered_and_verified(harness, "disabled@example.com")
@@ -139,14 +145,20 @@ async def test_failed_logins_look_identical(
         )
         await session.commit()
 
+    async def attempt(email: str, password: str = PASSWORD) -> Any:
+        before = await hashes(harness, "verify")
+        response = await login(harness, email, password)
+        assert await hashes(harness, "verify") == before + 1, email
+        return response
+
     responses = [
-        await login(harness, "nobody@example.com"),
-        await login(harness, "known@example.com", "wrong-password-123"),
-        await login(harness, "disabled@example.com"),
+        await attempt("nobody@example.com"),
+        await attempt("known@example.com", "wrong-password-123"),
+        await attempt("disabled@example.com"),
     ]
     for _ in range(5):
-        await login(harness, "known@example.com", "wrong-password-123")
-    responses.append(await login(harness, "known@example.com"))  # locked, right password
+        await attempt("known@example.com", "wrong-password-123")
+    responses.append(await attempt("known@example.com"))  # locked, right password
 
     def shape(response: Any) -> tuple[int, dict[str, Any], list[str]]:
         body = response.json()

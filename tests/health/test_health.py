@@ -14,6 +14,7 @@ from empulse.services import Services
 from tests.auth.helpers import register
 from tests.conftest import Backend
 from tests.support.fixtures import S3Server
+from tests.support.metrics import sample
 from tests.support.proxy import proxy_to
 from tests.support.services import free_port
 from tests.web.test_problems import assert_problem
@@ -182,14 +183,6 @@ async def test_a_stuck_query_fails_at_the_statement_timeout(
     assert (await harness.client.get("/api/v1/_test/users/count")).status_code == 200
 
 
-def _sample(text: str, series: str) -> float:
-    """The value of one exposition line, e.g. `empulse_jobs{status="pending"}`."""
-    for line in text.splitlines():
-        if line.startswith(series + " "):
-            return float(line.rsplit(" ", 1)[1])
-    raise AssertionError(f"{series} not in /metrics")
-
-
 async def test_metrics_show_auth_failures_and_the_job_queue(
     backend: Backend, make_client: Callable[..., Any]
 ) -> None:
@@ -202,8 +195,8 @@ async def test_metrics_show_auth_failures_and_the_job_queue(
     await harness.client.get("/api/v1/auth/me", headers={"Authorization": "Bearer not.a.jwt"})
 
     text = (await harness.client.get("/metrics")).text
-    assert _sample(text, 'empulse_security_events_total{event="login_failed"}') >= 1
-    assert _sample(text, 'empulse_auth_rejections_total{reason="invalid_token"}') >= 1
-    assert _sample(text, 'empulse_jobs{status="pending"}') == 1
-    assert _sample(text, 'empulse_jobs{status="dead"}') == 0
-    assert _sample(text, "empulse_jobs_oldest_due_seconds") >= 0
+    assert sample(text, 'empulse_security_events_total{event="login_failed"}') >= 1
+    assert sample(text, 'empulse_auth_rejections_total{reason="invalid_token"}') >= 1
+    assert sample(text, 'empulse_jobs{status="pending"}') == 1
+    assert sample(text, 'empulse_jobs{status="dead"}') == 0
+    assert sample(text, "empulse_jobs_oldest_due_seconds") >= 0

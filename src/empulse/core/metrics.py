@@ -1,4 +1,5 @@
-"""Prometheus metrics: request counts and latency by route template, rate-limit rejections.
+"""Prometheus metrics: request counts and latency by route template, rate-limit rejections,
+security events, password hashing.
 
 Labels use the route template (`/api/v1/tracks/{track_id}`), never the raw path, so the number
 of series stays bounded. With several worker processes, `PROMETHEUS_MULTIPROC_DIR` makes every
@@ -45,6 +46,14 @@ SECURITY_EVENTS = Counter(
     "Security events written to the audit log (login_failed, account_locked, "
     "refresh_reuse_detected, ...), by event.",
     ["event"],
+)
+PASSWORD_HASHING = Histogram(
+    "empulse_password_hash_seconds",
+    "Time to hash or verify one password (argon2id), by operation: `verify` runs once for every "
+    "sign-in attempt, known account or not; a rising latency here is the first sign of CPU "
+    "shortage under a login storm.",
+    ["operation"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
 AUTH_REJECTIONS = Counter(
     "empulse_auth_rejections_total",

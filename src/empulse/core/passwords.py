@@ -6,6 +6,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from zxcvbn import zxcvbn
 
+from empulse.core import metrics
+
 # OWASP Password Storage Cheat Sheet, argon2id minimum: m=19 MiB, t=2, p=1.
 HASHER = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1, hash_len=32, salt_len=16)
 
@@ -33,15 +35,21 @@ def check_password_policy(password: str, *, user_inputs: list[str] | None = None
         raise WeakPasswordError(f"{hint} {suggestions}".strip())
 
 
+_HASHING = metrics.PASSWORD_HASHING.labels("hash")
+_VERIFYING = metrics.PASSWORD_HASHING.labels("verify")
+
+
 def hash_password(password: str) -> str:
-    return HASHER.hash(password)
+    with _HASHING.time():
+        return HASHER.hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
-    try:
-        return HASHER.verify(password_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
+    with _VERIFYING.time():
+        try:
+            return HASHER.verify(password_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
 
 
 def needs_rehash(password_hash: str) -> bool:

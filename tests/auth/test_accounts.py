@@ -80,8 +80,10 @@ async def test_register_does_not_reveal_taken_addresses(
 async def test_weak_or_long_passwords_are_refused_with_a_reason(
     embedded: Backend, make_client: Callable[..., Any]
 ) -> None:
-    """ASVS 5.0 V6.2.1, V6.2.4, V6.2.9: 8-128 characters, weak passwords refused."""
+    """ASVS 5.0 V6.2.1, V6.2.4, V6.2.9: 8-128 characters, weak passwords refused; a password
+    over the limit is refused before it is hashed (SECURITY.md)."""
     harness = await make_client(embedded)
+    hashed, verified = await hashes(harness, "hash"), await hashes(harness, "verify")
     weak = await harness.client.post(
         "/api/v1/auth/register",
         json={"email": "w@example.com", "password": "password1", "name": "W"},
@@ -93,6 +95,12 @@ async def test_weak_or_long_passwords_are_refused_with_a_reason(
         json={"email": "w@example.com", "password": "x" * 129, "name": "W"},
     )
     assert_problem(too_long, 422, "validation_failed")
+    long_login = await harness.client.post(
+        "/api/v1/auth/login", json={"email": "w@example.com", "password": "x" * 100_000}
+    )
+    assert_problem(long_login, 422, "validation_failed")
+    assert await hashes(harness, "hash") == hashed
+    assert await hashes(harness, "verify") == verified
     unicode_ok = await harness.client.post(
         "/api/v1/auth/register",
         json={"email": "u@example.com", "password": "ñandú-пароль-音楽-2718", "name": "U"},

@@ -40,8 +40,8 @@ def outbox(harness: Harness) -> list[EmailMessage]:
     return messages
 
 
-def text_of(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain",))
+def text_of(message: EmailMessage, subtype: str = "plain") -> str:
+    part = message.get_body(preferencelist=(subtype,))
     assert part is not None
     content: str = part.get_content()
     return content

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import select, update
 
+from empulse.core.db import utcnow
+from empulse.models import ActionToken
 from tests.auth.helpers import (
     PASSWORD,
     bearer,
@@ -277,3 +281,60 @@ async def test_reset_password_revokes_sessions_and_kills_old_tokens(
     assert_problem(stale, 400, "invalid_token")
     await deliver(harness)
     assert "changed" in outbox(harness)[-1]["Subject"]
+
+
+async def test_links_ignore_the_request_host(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """SECURITY.md / ASVS 5.0 V6.4: reset and verification links are built from APP_URL, never
+    from the request's `Host` or `X-Forwarded-Host` (a poisoned link would hand the token to
+    whoever controls that host)."""
+    harness = await make_client(backend)
+    hostile = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+    await harness.client.post(
+        "/api/v1/auth/register",
+        json={"email": "host@example.com", "password": PASSWORD, "name": "H"},
+        headers=hostile,
+    )
+    await harness.client.post(
+        "/api/v1/auth/forgot-password", json={"email": "host@example.com"}, headers=hostile
+    )
+    await deliver(harness)
+    verify_mail, reset_mail = outbox(harness)[-2:]
+    for message, path in ((verify_mail, "/verify-email"), (reset_mail, "/reset-password")):
+        text = text_of(message)
+        assert f"https://app.empulse.test{path}?token=" in text
+        assert "evil.example" not in text
+        assert "evil.example" not in text_of(message, "html")
+
+
+async def test_expired_reset_and_verification_links_are_refused(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """ASVS 5.0 V6.4.1: a reset link lives at most an hour; an expired link (reset or
+    verification) is refused like a used one."""
+    harness = await make_client(backend)
+    await register(harness, "late@example.com")
+    await deliver(harness)
+    verify_token = token_in(outbox(harness)[-1], "/verify-email")
+    await harness.client.post("/api/v1/auth/forgot-password", json={"email": "late@example.com"})
+    await deliver(harness)
+    reset_token = token_in(outbox(harness)[-1], "/reset-password")
+
+    async with harness.app.state.services.sessionmaker() as session:
+        reset_row = await session.scalar(
+            select(ActionToken).where(ActionToken.purpose == "reset_password")
+        )
+        assert reset_row is not None
+        assert reset_row.expires_at - reset_row.created_at <= timedelta(hours=1)
+        past = utcnow() - timedelta(seconds=1)
+        await session.execute(update(ActionToken).values(expires_at=past))
+        await session.commit()
+
+    reset = await harness.client.post(
+        "/api/v1/auth/reset-password", json={"token": reset_token, "password": "new-" + PASSWORD}
+    )
+    assert_problem(reset, 400, "invalid_token")
+    verify = await harness.client.post("/api/v1/auth/verify", json={"token": verify_token})
+    assert_problem(verify, 400, "invalid_token")
+    assert (await login(harness, "late@example.com")).status_code == 403  # still unverified

@@ -15,6 +15,7 @@ import jwt
 from sqlalchemy import func, select
 
 from empulse.auth.tokens import issue_access_token
+from empulse.core.db import utcnow
 from empulse.models import AuthSession, User
 from tests.auth.helpers import (
     NEW_PASSWORD,
@@ -309,3 +310,22 @@ async def test_jwt_abuse_is_refused(backend: Backend, make_client: Callable[...,
     assert (await harness.client.get(ME, headers=bearer(body))).status_code == 200
     assert claims["exp"] - claims["iat"] <= 15 * 60
     assert claims["exp"] > time.time()
+
+
+async def test_a_session_ends_at_its_absolute_expiry(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """ASVS 5.0 V7.3.2: a refresh token has an absolute expiry that rotation never extends:
+    past it, neither refreshing nor the access tokens of the session work."""
+    harness = await make_client(backend)
+    body = await signed_in(harness, "expiry@example.com")
+    rotated = (await _refresh(harness, body["refreshToken"])).json()
+    async with harness.app.state.services.sessionmaker() as session:
+        auth_session = await session.scalar(select(AuthSession))
+        assert auth_session is not None
+        lifetime = auth_session.expires_at - auth_session.created_at
+        assert lifetime <= timedelta(days=harness.app.state.services.settings.refresh_token_days)
+        auth_session.expires_at = utcnow() - timedelta(seconds=1)
+        await session.commit()
+    assert_problem(await _refresh(harness, rotated["refreshToken"]), 401, "invalid_refresh_token")
+    assert_problem(await harness.client.get(ME, headers=bearer(rotated)), 401, "session_ended")

@@ -108,6 +108,26 @@ async def test_redis_outage_fails_open_and_is_logged(
         assert "empulse_rate_limit_backend_errors_total" in metrics
 
 
+async def test_auth_throttles_keep_counting_in_process_while_redis_is_down(
+    redis_server_url: str, embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    """SECURITY.md "Faults": with Redis down, authentication throttles do not fail open; an
+    in-process limiter counts instead (login: 5 a minute)."""
+    host_port = redis_server_url.split("//", 1)[1].split("/", 1)[0]
+    host, port = host_port.split(":")
+    with proxy_to(host, int(port)) as proxy:
+        harness = await make_client(embedded, REDIS_URL=f"redis://127.0.0.1:{proxy.port}/0")
+        proxy.cut()
+        attempt = {"email": "stuffing@example.com", "password": "guess-number-one-1"}
+        for number in range(5):
+            response = await harness.client.post("/api/v1/auth/login", json=attempt)
+            assert response.status_code == 401, f"attempt {number + 1}: {response.text}"
+        refused = await harness.client.post("/api/v1/auth/login", json=attempt)
+        assert_problem(refused, 429, "rate_limited")
+        # General routes still fail open.
+        assert (await harness.client.get("/api/v1")).status_code == 200
+
+
 async def test_rejections_are_counted_in_metrics(client: httpx.AsyncClient) -> None:
     await _exhaust(client, "/api/v1/_test/login-limited", 5)
     text = (await client.get("/metrics")).text

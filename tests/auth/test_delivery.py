@@ -10,10 +10,12 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
+from empulse.auth.session_cache import SessionCache
 from empulse.models import Job
 from tests.auth.helpers import bearer, register, signed_in
 from tests.conftest import Backend
 from tests.support.fixtures import SmtpCapture
+from tests.support.proxy import proxy_to
 
 
 async def test_smtp_outage_delays_but_does_not_lose_the_email(
@@ -68,30 +70,46 @@ async def test_a_rolled_back_request_sends_nothing(
         assert (await session.scalars(select(Job))).all() == []
 
 
+async def _two_instances(
+    make_client: Callable[..., Any], postgres_url: str, redis_url: str
+) -> tuple[Any, Any]:
+    """Two app instances on one PostgreSQL and one Redis, both listening for revocations."""
+    shared = Backend(
+        "services",
+        {
+            "DATABASE_URL": postgres_url,
+            "REDIS_URL": redis_url,
+            "REDIS_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        },
+        postgres_url=postgres_url,
+    )
+    instances = (await make_client(shared), await make_client(shared))
+    for harness in instances:
+        assert await _until(_subscribed(harness.app.state.services.session_cache))
+    return instances
+
+
+def _subscribed(cache: SessionCache) -> Callable[[], bool]:
+    return lambda: cache._subscribed
+
+
+async def _until(condition: Callable[[], bool], seconds: float = 3.0) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not condition():
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
 async def test_logout_on_one_process_is_honoured_by_another(
     postgres_url: str, redis_server_url: str, make_client: Callable[..., Any]
 ) -> None:
     """Two app instances sharing PostgreSQL and Redis: a logout on one ends the session on the
     other within a second, although the other had it cached as live."""
-    shared = Backend(
-        "services",
-        {
-            "DATABASE_URL": postgres_url,
-            "REDIS_URL": redis_server_url,
-            "REDIS_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
-        },
-        postgres_url=postgres_url,
-    )
-    one = await make_client(shared)
-    two = await make_client(shared)
+    one, two = await _two_instances(make_client, postgres_url, redis_server_url)
     body = await signed_in(one, "two@example.com")
-    # Wait until both processes listen for revocations.
-    for harness in (one, two):
-        cache = harness.app.state.services.session_cache
-        for _ in range(200):
-            if cache._subscribed:
-                break
-            await asyncio.sleep(0.01)
     assert (await two.client.get("/api/v1/auth/me", headers=bearer(body))).status_code == 200
     assert (await one.client.post("/api/v1/auth/logout", headers=bearer(body))).status_code == 204
 
@@ -104,3 +122,25 @@ async def test_logout_on_one_process_is_honoured_by_another(
             break
         await asyncio.sleep(0.02)
     assert status == 401
+
+
+async def test_without_redis_a_revocation_is_checked_in_the_database(
+    postgres_url: str, redis_server_url: str, make_client: Callable[..., Any]
+) -> None:
+    """SECURITY.md "Faults": while Redis is down, revocations cannot be announced, so no process
+    trusts its cache of live sessions: a logout on one instance ends the session on the other at
+    once, although the other had it cached as live."""
+    host, port = redis_server_url.split("//", 1)[1].split("/", 1)[0].split(":")
+    with proxy_to(host, int(port)) as proxy:
+        one, two = await _two_instances(
+            make_client, postgres_url, f"redis://127.0.0.1:{proxy.port}/0"
+        )
+        body = await signed_in(one, "partition@example.com")
+        assert (await two.client.get("/api/v1/auth/me", headers=bearer(body))).status_code == 200
+        proxy.cut()
+        cache = two.app.state.services.session_cache
+        assert await _until(lambda: not cache._subscribed)
+        logout = await one.client.post("/api/v1/auth/logout", headers=bearer(body))
+        assert logout.status_code == 204
+        me = await two.client.get("/api/v1/auth/me", headers=bearer(body))
+        assert me.status_code == 401

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import orjson
 import pytest
 from sqlalchemy import func, select
 
 from empulse.core.db import session_scope
+from empulse.infra.storage import DownloadSpec, LocalStorage
 from empulse.models import MediaObject, Submission
 from empulse.services import Services
 from tests.artists.helpers import admin_headers, approved_artist
@@ -25,6 +28,7 @@ from tests.submissions.helpers import (
     submit,
 )
 from tests.support import media
+from tests.web.test_problems import assert_problem
 
 
 async def _artist(harness: Harness) -> dict[str, str]:
@@ -71,6 +75,43 @@ async def test_an_approved_artist_submits_a_single(media_harness: Harness) -> No
 
     mine = await harness.client.get("/api/v1/submissions", headers=headers)
     assert [item["id"] for item in mine.json()["items"]] == [body["id"]]
+
+
+async def test_download_links_are_short_lived_and_cannot_be_altered(
+    media_harness: Harness,
+) -> None:
+    """SECURITY.md "Files": private files only through signed URLs that live at most 15
+    minutes; a link whose key, type, name or signature was changed, or that has expired, is
+    refused (local disk: by the API; S3 signs and checks its own)."""
+    harness = media_harness
+    headers = await _artist(harness)
+    created = await submit(harness, headers, files=single_files())
+    submission_id = created.json()["id"]
+    listed = await harness.client.get(f"/api/v1/submissions/{submission_id}", headers=headers)
+    [url] = [f["url"] for f in listed.json()["files"] if f["role"] == "audio"]
+    query = parse_qs(urlsplit(url).query)
+    now = time.time()
+    if not url.startswith("/"):
+        assert 0 < int(query["X-Amz-Expires"][0]) <= 15 * 60
+        return
+    assert now < int(query["exp"][0]) <= now + 15 * 60 + 1
+    assert (await harness.client.get(url)).status_code == 200
+    storage: LocalStorage = harness.app.state.services.storage
+    other_key = next(iter(await _stored_keys(harness) - {query["key"][0]}))
+    for name, value in (
+        ("key", other_key),
+        ("type", "text/html"),
+        ("name", "evil.html"),
+        ("sig", query["sig"][0][:-2] + "AA"),
+        ("exp", str(int(query["exp"][0]) + 3600)),
+    ):
+        altered = {**{k: v[0] for k, v in query.items()}, name: value}
+        response = await harness.client.get(f"/api/v1/files?{urlencode(altered)}")
+        assert_problem(response, 404, "not_found")
+    expired = storage.signed_url(
+        query["key"][0], DownloadSpec("audio/wav", "late.wav"), expires_in=-1
+    )
+    assert_problem(await harness.client.get(expired), 404, "not_found")
 
 
 async def _download(harness: Harness, url: str) -> Any:

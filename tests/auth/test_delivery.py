@@ -144,3 +144,28 @@ async def test_without_redis_a_revocation_is_checked_in_the_database(
         assert logout.status_code == 204
         me = await two.client.get("/api/v1/auth/me", headers=bearer(body))
         assert me.status_code == 401
+
+
+async def test_a_silent_redis_is_noticed_and_the_cache_distrusted(
+    postgres_url: str, redis_server_url: str, make_client: Callable[..., Any]
+) -> None:
+    """SECURITY.md "Faults": a partition from Redis closes no connection, so revocations would
+    silently stop arriving; the subscription is pinged, and after a few seconds of silence the
+    cache of live sessions is no longer trusted (a logout on one instance then ends the session
+    on the other through the database). When Redis answers again, the cache is trusted again."""
+    host, port = redis_server_url.split("//", 1)[1].split("/", 1)[0].split(":")
+    with proxy_to(host, int(port)) as proxy:
+        one, two = await _two_instances(
+            make_client, postgres_url, f"redis://127.0.0.1:{proxy.port}/0"
+        )
+        body = await signed_in(one, "silent@example.com")
+        assert (await two.client.get("/api/v1/auth/me", headers=bearer(body))).status_code == 200
+        proxy.freeze()
+        cache = two.app.state.services.session_cache
+        assert await _until(lambda: not cache._subscribed, seconds=10)
+        logout = await one.client.post("/api/v1/auth/logout", headers=bearer(body))
+        assert logout.status_code == 204
+        me = await two.client.get("/api/v1/auth/me", headers=bearer(body))
+        assert me.status_code == 401
+        proxy.freeze(False)
+        assert await _until(_subscribed(cache), seconds=30)

@@ -17,6 +17,7 @@ class TcpProxy:
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._frozen = False
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
     def __enter__(self) -> TcpProxy:
@@ -40,6 +41,11 @@ class TcpProxy:
                 self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
 
         self._run(start())
+
+    def freeze(self, frozen: bool = True) -> None:
+        """Keep every connection open but let no byte through, as a network partition does
+        (nothing is closed, so only a timeout or a missing answer reveals it)."""
+        self._frozen = frozen
 
     def cut(self) -> None:
         """Refuse new connections and drop every open one, as a crashed server would."""
@@ -66,6 +72,8 @@ class TcpProxy:
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             with contextlib.suppress(OSError, asyncio.CancelledError):
                 while data := await src.read(65536):
+                    if self._frozen:
+                        continue  # dropped, as a partition drops it
                     dst.write(data)
                     await dst.drain()
             dst.transport.abort()

@@ -3,10 +3,12 @@
 Each process remembers, for `SESSION_CACHE_SECONDS`, the sessions it has seen to be live.
 Revoking a session (logout, password change, disabling a user) drops it from this process's
 memory at once and, when Redis is configured, publishes its id so every other process drops it
-too within the Redis round trip. While the Redis subscription is down the cache is not trusted:
-every request asks the database, so a revocation is never missed. Without Redis (one embedded
-process) local invalidation is immediate; several processes without Redis see a revocation
-within the cache lifetime.
+too within the Redis round trip. While the Redis subscription is down, or silent for a few
+seconds (a network partition closes no socket, so the subscription is pinged), the cache is not
+trusted: every request asks the database. A revocation is thus honoured everywhere within the
+Redis round trip, or within those few seconds when Redis is cut off. Without Redis (one
+embedded process) local invalidation is immediate; several processes without Redis see a
+revocation within the cache lifetime.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -23,6 +26,8 @@ from empulse.core.logging import get_logger
 log = get_logger("empulse.sessions")
 
 _MAX_ENTRIES = 100_000
+_HEARTBEAT_SECONDS = 1.0
+_SILENCE_SECONDS = 3.0
 
 
 class SessionCache:
@@ -63,22 +68,32 @@ class SessionCache:
             log.warning("session_revocation_not_published", error=type(exc).__name__)
 
     async def listen(self, stop: asyncio.Event) -> None:
-        """Follow revocations published by other processes until `stop` is set."""
+        """Follow revocations published by other processes until `stop` is set.
+
+        The cache is trusted only from Redis's confirmation of the subscription on, and only
+        while the subscription answers: it is pinged every `_HEARTBEAT_SECONDS`, and silence for
+        `_SILENCE_SECONDS` (a network partition, which closes no socket) counts as an outage."""
         if self._redis is None:
             return
+        loop = asyncio.get_running_loop()
         delay = 0.5
         while not stop.is_set():
             pubsub = self._redis.pubsub()
             try:
                 await pubsub.subscribe(self.channel)
-                self._live_until.clear()  # anything revoked while we were away
-                self._subscribed = True
-                delay = 0.5
+                heard = pinged = loop.time()
                 while not stop.is_set():
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                    if message and message.get("type") == "message":
-                        for raw in message["data"].decode().split(","):
-                            self._live_until.pop(uuid.UUID(raw), None)
+                    message = await pubsub.get_message(timeout=_HEARTBEAT_SECONDS)
+                    now = loop.time()
+                    if message is not None:
+                        heard = now
+                        self._handle(message)
+                        delay = 0.5
+                    if now - heard > _SILENCE_SECONDS:
+                        raise TimeoutError("the revocation channel went silent")
+                    if now - pinged >= _HEARTBEAT_SECONDS:
+                        await pubsub.ping()
+                        pinged = now
             except Exception as exc:
                 if self._subscribed:
                     log.warning("session_revocations_unsubscribed", error=type(exc).__name__)
@@ -91,6 +106,15 @@ class SessionCache:
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
                 except Exception as exc:  # closing a broken connection may fail too
                     log.debug("pubsub_close_failed", error=type(exc).__name__)
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "subscribe":
+            self._live_until.clear()  # anything revoked while we were away
+            self._subscribed = True
+        elif kind == "message":
+            for raw in message["data"].decode().split(","):
+                self._live_until.pop(uuid.UUID(raw), None)
 
     async def aclose(self) -> None:
         if self._redis is not None:

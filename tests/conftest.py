@@ -114,8 +114,11 @@ def logs(log_capture: LogCapture) -> Callable[[], str]:
 # --- databases ----------------------------------------------------------------------------
 
 
-def _worker_id() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+def _database_name() -> str:
+    """Unique to this run and this xdist worker: two runs on one PostgreSQL (two checkouts, or
+    CI beside a developer) never drop each other's database."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")[:12] or f"p{os.getpid()}"
+    return f"empulse_test_{run}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 
 
 @pytest.fixture(scope="session")
@@ -140,7 +143,7 @@ def postgres_url() -> Iterator[str]:
     """A database of this xdist worker's own, migrated once per session."""
     if not postgres_available():
         _service_missing(f"PostgreSQL is not reachable at {postgres_admin_url()}")
-    name = f"empulse_test_{_worker_id()}"
+    name = _database_name()
     admin_url = postgres_admin_url()
 
     async def recreate() -> None:

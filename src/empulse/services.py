@@ -151,4 +151,12 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
 DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
 # For endpoints that only read: each statement stands alone (no transaction to open or commit).
 ReadSession = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
-AppServices = Annotated[Services, Depends(get_services)]
+
+
+async def _services_dependency(request: Request) -> Services:
+    # Async on purpose: FastAPI runs a plain function dependency in a worker thread, a thread
+    # hop on every request for an attribute read.
+    return get_services(request)
+
+
+AppServices = Annotated[Services, Depends(_services_dependency)]

@@ -1,8 +1,8 @@
-"""Mounts every domain's router under /api/v1."""
+"""Mounts every domain's router under /api/v1 (each router declares its full path)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel
 
 from empulse import __version__
@@ -15,11 +15,8 @@ from empulse.review.endpoints import router as review_router
 from empulse.submissions.endpoints import router as submissions_router
 from empulse.users.endpoints import admin_users_router
 from empulse.users.endpoints import router as users_router
+from empulse.web.paths import API_PREFIX, DOCS_URL, OPENAPI_URL
 from empulse.web.ratelimit import RateLimit
-
-API_PREFIX = "/api/v1"
-DOCS_URL = f"{API_PREFIX}/docs"
-OPENAPI_URL = f"{API_PREFIX}/openapi.json"
 
 
 class ApiIndex(BaseModel):
@@ -29,23 +26,33 @@ class ApiIndex(BaseModel):
     openapi: str
 
 
-# Every route under /api/v1 counts against the default per-IP (and per-user) limit; routes add
-# their own, tighter limits on top.
-api_router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(RateLimit("default"))])
+index_router = APIRouter(prefix=API_PREFIX)
 
 
-api_router.include_router(auth_router)
-api_router.include_router(csrf_router)
-api_router.include_router(users_router)
-api_router.include_router(artists_router)
-api_router.include_router(submissions_router)
-api_router.include_router(review_router)
-api_router.include_router(admin_users_router)
-api_router.include_router(jobs_router)
-api_router.include_router(files_router)
-
-
-@api_router.get("", response_model=ApiIndex, tags=["meta"], summary="API index")
+@index_router.get("", response_model=ApiIndex, tags=["meta"], summary="API index")
 async def api_index() -> ApiIndex:
     """Names this API and points at its documentation."""
     return ApiIndex(name="EmPulse API", version=__version__, docs=DOCS_URL, openapi=OPENAPI_URL)
+
+
+API_ROUTERS = (
+    auth_router,
+    csrf_router,
+    users_router,
+    artists_router,
+    submissions_router,
+    review_router,
+    admin_users_router,
+    jobs_router,
+    files_router,
+    index_router,
+)
+
+
+def include_api(app: FastAPI) -> None:
+    """Every router straight on the app: each level of included routers is walked again, route
+    by route, on every request (FastAPI 0.165), so the tree is kept one level deep. Every route
+    under /api/v1 counts against the default per-IP (and per-user) limit; routes add their own,
+    tighter limits on top."""
+    for router in API_ROUTERS:
+        app.include_router(router, dependencies=[Depends(RateLimit("default"))])

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from empulse import __version__
-from empulse.api import API_PREFIX, DOCS_URL, OPENAPI_URL, api_router
+from empulse.api import include_api
 from empulse.config import Settings, ensure_safe, load_settings
 from empulse.core import migrations
 from empulse.core.logging import configure_logging, get_logger
@@ -28,6 +28,7 @@ from empulse.web.body_limit import BodyLimitMiddleware
 from empulse.web.context import RequestContextMiddleware
 from empulse.web.cors import CorsMiddleware
 from empulse.web.docs import mount_docs
+from empulse.web.paths import API_PREFIX, DOCS_URL, OPENAPI_URL
 from empulse.web.problems import register_error_handlers
 from empulse.web.security_headers import SecurityHeaders
 
@@ -158,7 +159,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     register_error_handlers(app)
     app.router.routes.insert(0, liveness_route)
     app.include_router(health_router)
-    app.include_router(api_router)
+    include_api(app)
     mount_docs(app, docs_url=DOCS_URL, openapi_url=OPENAPI_URL, title="EmPulse API")
 
     # Starlette runs the last-added middleware first. Request order, outermost first:

@@ -44,6 +44,19 @@ async def test_one_json_log_line_per_request_with_route_template(
     assert line["ts"].endswith("Z")
 
 
+async def test_the_route_template_is_the_full_path_the_client_called(
+    client: httpx.AsyncClient, logs: Callable[[], str]
+) -> None:
+    """Logs and metrics name the route by the template of the path called, prefix included,
+    with the parameters left as names (so the number of series stays bounded)."""
+    path = "/api/v1/submissions/6b1f0f6e-1111-4a4a-8888-123412341234"
+    await client.get(path, headers={"X-Request-ID": "template-abcdef12"})
+    (line,) = [line for line in _request_lines(logs()) if line["request_id"] == "template-abcdef12"]
+    assert line["route"] == "/api/v1/submissions/{submission_id}"
+    metrics = (await client.get("/metrics")).text
+    assert 'route="/api/v1/submissions/{submission_id}",status="401"' in metrics
+
+
 def test_a_level_above_info_leaves_out_the_access_lines(live_server: LiveServers) -> None:
     """LOG_LEVEL=WARNING on a real server: no line per request; the server still answers."""
     server = live_server.start(env={"LOG_LEVEL": "WARNING"})

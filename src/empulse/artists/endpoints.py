@@ -9,9 +9,10 @@ from empulse.artists.schemas import ApplicationIn, ApplicationOut
 from empulse.audit.service import RequestMeta
 from empulse.auth.dependencies import CurrentPrincipal, require_principal
 from empulse.services import AppServices, DbSession, ReadSession
+from empulse.web.paths import API_PREFIX
 from empulse.web.ratelimit import RateLimit
 
-router = APIRouter(prefix="/artist", tags=["artists"])
+router = APIRouter(prefix=f"{API_PREFIX}/artist", tags=["artists"])
 
 _apply_responses: dict[int | str, dict[str, str]] = {
     401: {"description": "Not signed in (code: not_authenticated)"},

@@ -19,6 +19,7 @@ from empulse.core import metrics
 from empulse.core.errors import AppError, Forbidden, Unauthorized
 from empulse.core.logging import get_logger
 from empulse.services import Services, get_services
+from empulse.web.paths import API_PREFIX
 
 ACCESS_COOKIE = "__Host-empulse_access"
 REFRESH_COOKIE = "__Secure-empulse_refresh"
@@ -138,7 +139,7 @@ AdminPrincipal = Annotated[Principal, Depends(require_admin)]
 def admin_router(prefix: str) -> APIRouter:
     """A router under /admin whose every route requires an administrator."""
     return APIRouter(
-        prefix=f"/admin{prefix}",
+        prefix=f"{API_PREFIX}/admin{prefix}",
         tags=["admin"],
         dependencies=[Depends(require_admin)],
         responses={

@@ -42,10 +42,11 @@ from empulse.core.errors import NotFound, ValidationFailed
 from empulse.infra.ratelimit import OnBackendError
 from empulse.models import AuthSession
 from empulse.services import AppServices, DbSession, ReadSession, Services
+from empulse.web.paths import API_PREFIX
 from empulse.web.ratelimit import enforce
 
-router = APIRouter(prefix="/auth", tags=["auth"])
-csrf_router = APIRouter(tags=["auth"])
+router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
+csrf_router = APIRouter(prefix=API_PREFIX, tags=["auth"])
 
 ACCEPTED = "If the address can receive mail, a message is on its way."
 

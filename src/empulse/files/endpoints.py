@@ -12,8 +12,9 @@ from empulse.core.crypto import constant_time_equals
 from empulse.core.errors import NotFound
 from empulse.infra.storage import LocalStorage, content_disposition
 from empulse.services import AppServices
+from empulse.web.paths import API_PREFIX
 
-router = APIRouter(tags=["files"])
+router = APIRouter(prefix=API_PREFIX, tags=["files"])
 
 
 @router.get(

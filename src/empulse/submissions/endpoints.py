@@ -12,11 +12,12 @@ from empulse.core.pagination import Cursor, Limit, Page, page_of
 from empulse.services import AppServices, DbSession, ReadSession
 from empulse.submissions import repository, service
 from empulse.submissions.schemas import SubmissionOut, SubmissionPayload
+from empulse.web.paths import API_PREFIX
 from empulse.web.ratelimit import RateLimit
 
-router = APIRouter(tags=["submissions"])
+router = APIRouter(prefix=API_PREFIX, tags=["submissions"])
 
-UPLOAD_PATHS = ("/api/v1/submissions", "/api/v1/tracks/submit")
+UPLOAD_PATHS = (f"{API_PREFIX}/submissions", f"{API_PREFIX}/tracks/submit")
 
 _multipart_body = {
     "requestBody": {

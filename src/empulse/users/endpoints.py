@@ -42,8 +42,9 @@ from empulse.users.schemas import (
     Role,
     UpdateMeIn,
 )
+from empulse.web.paths import API_PREFIX
 
-router = APIRouter(prefix="/users/me", tags=["users"])
+router = APIRouter(prefix=f"{API_PREFIX}/users/me", tags=["users"])
 admin_users_router = admin_router("/users")
 
 

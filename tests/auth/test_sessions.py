@@ -12,9 +12,10 @@ from datetime import timedelta
 from typing import Any
 
 import jwt
+import pytest
 from sqlalchemy import func, select
 
-from empulse.auth.tokens import issue_access_token
+from empulse.auth.tokens import InvalidTokenError, decode_access_token, issue_access_token
 from empulse.core.db import utcnow
 from empulse.models import AuthSession, User
 from tests.auth.helpers import (
@@ -329,3 +330,18 @@ async def test_a_session_ends_at_its_absolute_expiry(
         await session.commit()
     assert_problem(await _refresh(harness, rotated["refreshToken"]), 401, "invalid_refresh_token")
     assert_problem(await harness.client.get(ME, headers=bearer(rotated)), 401, "session_ended")
+
+
+def test_a_remembered_token_still_expires_and_stays_bound_to_its_key() -> None:
+    """ASVS 5.0 V9.2.1: a verified access token is remembered (so it is not verified again on
+    every request), yet its expiry is checked on every use, and it is accepted only under the
+    key it was verified with."""
+    secret = "k" * 64
+    ids = {"user_id": uuid.uuid4(), "session_id": uuid.uuid4()}
+    token, _ = issue_access_token(secret, **ids, role="USER", ttl=timedelta(minutes=15))
+    claims = decode_access_token(secret, token)
+    assert decode_access_token(secret, token) == claims
+    with pytest.raises(InvalidTokenError):
+        decode_access_token(secret, token, now=claims.expires_at + timedelta(seconds=6))
+    with pytest.raises(InvalidTokenError):
+        decode_access_token("z" * 64, token)

@@ -153,13 +153,17 @@ def main() -> None:
         rows.append(("", bare, bare.requests_per_second))
 
     print()
-    print("| measurement | workers | req/s | baseline | ratio | p50 ms | p99 ms | peak RSS MB |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| measurement | workers | req/s | baseline | ratio | server CPU ms/request | p50 ms | "
+        "p99 ms | peak RSS MB |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for baseline_name, result, baseline in rows:
         print(
             f"| {result.name} | {result.workers} | {result.requests_per_second:,.1f} | "
             f"{baseline_name or '—'} | {result.requests_per_second / baseline:.2f} | "
-            f"{result.p50_ms:.2f} | {result.p99_ms:.2f} | {result.peak_rss_mb:.0f} |"
+            f"{result.server_cpu_ms:.3f} | {result.p50_ms:.2f} | {result.p99_ms:.2f} | "
+            f"{result.peak_rss_mb:.0f} |"
         )
     shutil.rmtree(data_dir, ignore_errors=True)
 

@@ -4,8 +4,9 @@
 
 Starts each server on loopback (EmPulse on PostgreSQL and Redis when they answer, embedded
 otherwise), drives it with wrk for a bounded time, and prints throughput, p50/p99 latency and
-peak memory (the sum of VmHWM over the server's processes), with the ratio to the bare endpoint
-measured in the same run. Needs `wrk` (Debian: `apt-get install wrk`).
+peak memory (the sum of VmHWM over the server's processes), the server's CPU time per request,
+with the ratio to the bare endpoint measured in the same run. Needs `wrk` (Debian: `apt-get
+install wrk`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ class Result:
     p99_ms: float
     peak_rss_mb: float
     non_2xx: int
+    # CPU time of the server's processes per request answered: steadier than req/s on a machine
+    # the load generator and the database share.
+    server_cpu_ms: float
 
 
 def _children(pid: int) -> list[int]:
@@ -53,6 +57,18 @@ def _children(pid: int) -> list[int]:
         return []
     found = [int(child) for child in text.split()]
     return found + [grandchild for child in found for grandchild in _children(child)]
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time so far of a process and its children (the workers)."""
+    ticks = 0
+    for process in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (stat fields 14 and 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -153,11 +169,13 @@ def measure(
     process = _serve(command, env, f"http://127.0.0.1:{port}{ready_path}")
     try:
         _wrk(url, 2, connections, wrk_args)  # warm-up: imports, connection pools, caches
+        cpu_before = _cpu_seconds(process.pid)
         rps, p50, p99, non_2xx = _wrk(url, duration, connections, wrk_args)
+        cpu_ms = (_cpu_seconds(process.pid) - cpu_before) * 1000 / max(rps * duration, 1)
         rss = _peak_rss_mb(process.pid)
     finally:
         _stop(process)
-    return Result(name, workers, rps, p50, p99, rss, non_2xx)
+    return Result(name, workers, rps, p50, p99, rss, non_2xx, cpu_ms)
 
 
 def _prepare_postgres() -> str | None:
@@ -255,14 +273,17 @@ def main() -> None:
         rows.append((bare, bare))
 
     print()
-    print("| route | workers | req/s | ratio to bare | p50 ms | p99 ms | peak RSS MB | non-2xx |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| route | workers | req/s | ratio to bare | server CPU ms/request | p50 ms | p99 ms | "
+        "peak RSS MB | non-2xx |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for result, bare in rows:
         ratio = result.requests_per_second / bare.requests_per_second
         print(
             f"| {result.name} | {result.workers} | {result.requests_per_second:,.0f} | "
-            f"{ratio:.2f} | {result.p50_ms:.2f} | {result.p99_ms:.2f} | "
-            f"{result.peak_rss_mb:.0f} | {result.non_2xx} |"
+            f"{ratio:.2f} | {result.server_cpu_ms:.3f} | {result.p50_ms:.2f} | "
+            f"{result.p99_ms:.2f} | {result.peak_rss_mb:.0f} | {result.non_2xx} |"
         )
     shutil.rmtree(data_dir, ignore_errors=True)
 

@@ -113,6 +113,25 @@ async def test_parallel_wrong_passwords_are_all_counted(
     assert user.locked_until is not None
 
 
+async def test_sign_ins_waiting_for_the_hasher_hold_no_database_connection(
+    backend_services: Backend, make_client: Callable[..., Any]
+) -> None:
+    """A storm of sign-ins queues for the password hasher (one hash per CPU at a time), not for
+    the database: with a pool of two connections, another request gets one while most of the
+    sign-ins are still waiting, and they all succeed."""
+    harness = await make_client(
+        backend_services, DATABASE_POOL_SIZE="2", RATE_LIMITS_ENABLED="false"
+    )
+    await registered_and_verified(harness, "storm@example.com")
+    logins = [asyncio.create_task(login(harness, "storm@example.com")) for _ in range(24)]
+    await asyncio.wait(logins, return_when=asyncio.FIRST_COMPLETED)
+    other = await harness.client.get("/api/v1/_test/users/count")
+    still_waiting = sum(not task.done() for task in logins)
+    assert other.status_code == 200
+    assert still_waiting >= 12, f"only {still_waiting} sign-ins were still waiting"
+    assert [r.status_code for r in await asyncio.gather(*logins)] == [200] * 24
+
+
 async def test_logout_takes_effect_at_once(
     backend: Backend, make_client: Callable[..., Any]
 ) -> None:

@@ -71,6 +71,37 @@ async def count_failed_login(session: AsyncSession, user_id: uuid.UUID) -> int:
     return int(result.scalar_one())
 
 
+async def record_sign_in(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    credentials_version: int,
+    *,
+    password_hash: str | None = None,
+) -> bool:
+    """Clear the failure count (and store a rehashed password) unless the password changed or
+    the account was disabled since it was read; False then.
+
+    The row lock this takes orders a sign-in against a password change, a reset or a
+    disablement in flight: those update the user row before revoking sessions, so whichever
+    commits second sees the other (the sign-in is refused, or its new session is revoked)."""
+    values: dict[str, object] = {"failed_logins": 0, "locked_until": None}
+    if password_hash is not None:
+        values["password_hash"] = password_hash
+    result = await session.execute(
+        update(User)
+        .where(
+            User.id == user_id,
+            User.credentials_version == credentials_version,
+            User.disabled_at.is_(None),
+        )
+        .values(values)
+        .returning(User.id)
+        # The signed-in user is not in this session: nothing to synchronise.
+        .execution_options(synchronize_session=False)
+    )
+    return result.first() is not None
+
+
 async def lock_if_unlocked(session: AsyncSession, user_id: uuid.UUID, until: datetime) -> bool:
     """Lock the account unless a lock is already running; True when this call locked it."""
     now = utcnow()

@@ -254,9 +254,17 @@ async def login(
     transport: str,
 ) -> IssuedSession:
     """Unknown email, wrong password, locked or disabled account: one identical failure, and
-    exactly one password hash verified in every case (SECURITY.md "Passwords and login")."""
+    exactly one password hash verified in every case (SECURITY.md "Passwords and login").
+
+    The account is read on a connection of its own, returned before the hash runs: `session`
+    opens its transaction only for the writes that follow, so sign-ins queueing for the hasher
+    hold no database connection (a login storm would otherwise starve every other request of
+    the pool)."""
     normalised = _normalise_or_none(email)
-    user = await users.get_by_email(session, normalised) if normalised else None
+    user = None
+    if normalised:
+        async with services.read_sessionmaker() as read:
+            user = await users.get_by_email(read, normalised)
     if user is None:
         await check_password(_DUMMY_HASH, password)
         audit.record(session, "login_failed", meta, reason="unknown_email")
@@ -287,10 +295,13 @@ async def login(
         raise EmailNotVerified(
             "Confirm your email address first: follow the link we sent, or ask for a new one."
         )
-    user.failed_logins = 0
-    user.locked_until = None
-    if needs_rehash(user.password_hash):
-        user.password_hash = await _hash(password)
+    rehashed = await _hash(password) if needs_rehash(user.password_hash) else None
+    if not await repository.record_sign_in(
+        session, user.id, user.credentials_version, password_hash=rehashed
+    ):
+        # The password changed, or the account was disabled, while the hash ran.
+        audit.record(session, "login_failed", meta, user_id=user.id, reason="changed_meanwhile")
+        raise InvalidCredentials
     issued = await _start_session(session, services, meta, user, transport)
     audit.record(
         session, "login_succeeded", meta, user_id=user.id, session_id=str(issued.session_id)
@@ -392,6 +403,7 @@ async def reset_password(
         raise InvalidToken("This reset link is invalid, used or expired.")
     _policy(password, email=user.email, name=user.name)
     await _set_password(user, password)
+    await session.flush()  # the user row first: see `repository.record_sign_in`
     revoked = await repository.revoke_sessions(session, user.id, "password_reset")
     enqueue_email(session, services.job_sealer, emails.password_changed(user.email, user.name))
     audit.record(session, "password_reset", meta, user_id=user.id, sessions_revoked=len(revoked))
@@ -414,6 +426,7 @@ async def change_password(
         raise InvalidCredentials
     _policy(new_password, email=user.email, name=user.name)
     await _set_password(user, new_password)
+    await session.flush()  # the user row first: see `repository.record_sign_in`
     revoked = await repository.revoke_sessions(
         session, user.id, "password_changed", keep=current_session_id
     )

@@ -123,6 +123,7 @@ async def update_user(
         changes["disabled"] = disabled
         user.disabled_at = utcnow() if disabled else None
         if disabled:
+            await session.flush()  # the user row first: see `auth.repository.record_sign_in`
             result.revoked_session_ids = await auth_repository.revoke_sessions(
                 session, user.id, "disabled"
             )

@@ -6,6 +6,8 @@
    same machine (threads = CPUs, as the server hashes in a thread pool). Target >= 0.9.
 2. Authenticated `GET /api/v1/auth/me` as a ratio to a bare Starlette endpoint doing one
    primary-key select with asyncpg. Target >= 0.6.
+3. `GET /api/v1/auth/me` alone and beside a sign-in storm (64 concurrent logins): sign-ins
+   queue for the hasher, and must not starve other requests of database connections.
 """
 
 from __future__ import annotations
@@ -24,7 +26,16 @@ from pathlib import Path
 import httpx
 from tests.support.services import free_port, redis_available, redis_url
 
-from bench.run import ROOT, Result, _prepare_postgres, _serve, _stop, bare_command, measure
+from bench.run import (
+    ROOT,
+    Result,
+    _prepare_postgres,
+    _serve,
+    _stop,
+    _wrk,
+    bare_command,
+    measure,
+)
 from empulse.core.passwords import HASHER
 
 PASSWORD = "bench-password-quartz-4417"  # noqa: S105 - a throwaway benchmark account
@@ -60,6 +71,36 @@ def create_verified_user(env: dict[str, str]) -> str:
         capture_output=True,
     )
     return EMAIL
+
+
+def me_beside_storm(
+    serve: list[str], env: dict[str, str], login_lua: Path, duration: int
+) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """(req/s, p50, p99) of `/auth/me` from two connections, alone and while another wrk keeps
+    64 sign-ins in flight on the same server."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = _serve([*serve, "--port", str(port)], env, f"{base}/api/health")
+    try:
+        token = httpx.post(
+            f"{base}/api/v1/auth/login", json={"email": EMAIL, "password": PASSWORD}, timeout=30
+        ).json()["accessToken"]
+        me = f"{base}/api/v1/auth/me"
+        headers = ["-H", f"Authorization: Bearer {token}"]
+        _wrk(me, 2, 2, headers)
+        alone = _wrk(me, duration, 2, headers)[:3]
+        storm_command = ["wrk", "-t1", "-c64", f"-d{duration + 6}s", "-s", str(login_lua)]
+        storm = subprocess.Popen(
+            [*storm_command, f"{base}/api/v1/auth/login"], stdout=subprocess.DEVNULL
+        )
+        try:
+            time.sleep(3)  # the storm is under way: every hasher slot busy, a queue behind it
+            during = _wrk(me, duration, 2, headers)[:3]
+        finally:
+            storm.wait()
+    finally:
+        _stop(process)
+    return alone, during
 
 
 def main() -> None:
@@ -152,6 +193,19 @@ def main() -> None:
         rows.append(("bare asyncpg PK select", me, bare.requests_per_second))
         rows.append(("", bare, bare.requests_per_second))
 
+    storms = [
+        (
+            workers,
+            *me_beside_storm(
+                [sys.executable, "-m", "empulse.cli", "serve", "--workers", str(workers)],
+                env,
+                login_lua,
+                args.duration,
+            ),
+        )
+        for workers in args.workers
+    ]
+
     print()
     print(
         "| measurement | workers | req/s | baseline | ratio | server CPU ms/request | p50 ms | "
@@ -165,6 +219,12 @@ def main() -> None:
             f"{result.server_cpu_ms:.3f} | {result.p50_ms:.2f} | {result.p99_ms:.2f} | "
             f"{result.peak_rss_mb:.0f} |"
         )
+    print()
+    print("| GET /api/v1/auth/me, 2 connections | workers | req/s | p50 ms | p99 ms |")
+    print("|---|---|---|---|---|")
+    for workers, alone, during in storms:
+        for label, (rps, p50, p99) in (("alone", alone), ("beside 64 sign-ins", during)):
+            print(f"| {label} | {workers} | {rps:,.1f} | {p50:.2f} | {p99:.2f} |")
     shutil.rmtree(data_dir, ignore_errors=True)
 
 

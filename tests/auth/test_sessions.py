@@ -13,11 +13,13 @@ from typing import Any
 
 import jwt
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from empulse.auth import repository as auth_repository
 from empulse.auth.tokens import InvalidTokenError, decode_access_token, issue_access_token
 from empulse.core.db import utcnow
 from empulse.models import AuthSession, User
+from empulse.users import repository as users
 from tests.auth.helpers import (
     NEW_PASSWORD,
     PASSWORD,
@@ -208,6 +210,32 @@ async def test_change_password_revokes_the_other_sessions(
     assert_problem(await harness.client.get(ME, headers=bearer(elsewhere)), 401, "session_ended")
     assert (await login(harness, "change@example.com", PASSWORD)).status_code == 401
     assert (await login(harness, "change@example.com", NEW_PASSWORD)).status_code == 200
+
+
+async def test_a_sign_in_is_refused_when_its_account_changed_while_it_hashed(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """Sign-in reads the account, hashes holding no connection, then writes: its first write
+    holds only if the account is still the one it verified. A password change, or a
+    disablement, committed in between makes it fail, so no session outlives the change."""
+    harness = await make_client(backend)
+    here = await signed_in(harness, "race@example.com")
+    services = harness.app.state.services
+    async with services.read_sessionmaker() as read:
+        seen = await users.get_by_email(read, "race@example.com")  # what a sign-in had read
+    assert seen is not None
+    changed = await harness.client.post(
+        "/api/v1/auth/change-password",
+        json={"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD},
+        headers=bearer(here),
+    )
+    assert changed.status_code == 204
+    async with services.sessionmaker() as session:
+        assert not await auth_repository.record_sign_in(session, seen.id, seen.credentials_version)
+        now = seen.credentials_version + 1
+        assert await auth_repository.record_sign_in(session, seen.id, now)
+        await session.execute(update(User).where(User.id == seen.id).values(disabled_at=utcnow()))
+        assert not await auth_repository.record_sign_in(session, seen.id, now)
 
 
 async def test_cookie_session_needs_csrf_on_unsafe_requests(

@@ -34,6 +34,7 @@ from bench.run import (
     _stop,
     _wrk,
     bare_command,
+    cli,
     measure,
 )
 from empulse.core.passwords import HASHER
@@ -60,16 +61,8 @@ def raw_argon2_rate(seconds: float, threads: int) -> float:
 
 
 def create_verified_user(env: dict[str, str]) -> str:
-    """Register through the CLI-free path: make an admin (verified) with the CLI."""
-    subprocess.run(
-        [sys.executable, "-m", "empulse.cli", "create-admin", "--email", EMAIL, "--password-stdin"],
-        input=PASSWORD,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
+    """A verified account, made with the CLI (an admin is verified from the start)."""
+    cli(env, "create-admin", "--email", EMAIL, "--password-stdin", stdin=PASSWORD)
     return EMAIL
 
 

@@ -119,6 +119,19 @@ def _wrk(
     return rps, p50, p99, int(non_2xx_match.group(1)) if non_2xx_match else 0
 
 
+def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> None:
+    """Run an `empulse` command (create-admin, ...) with the benchmark's environment."""
+    subprocess.run(
+        [sys.executable, "-m", "empulse.cli", *args],
+        input=stdin,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+
+
 def bare_command(port: int, workers: int) -> list[str]:
     """The baseline server: bench/bare_app.py on the same uvicorn stack, no access log."""
     return [

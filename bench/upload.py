@@ -40,7 +40,7 @@ import orjson
 from PIL import Image
 from tests.support.services import free_port, postgres_available
 
-from bench.run import ROOT, _peak_rss_mb, _prepare_postgres, _serve, _stop, bare_command
+from bench.run import ROOT, _peak_rss_mb, _prepare_postgres, _serve, _stop, bare_command, cli
 
 MB = 1024 * 1024
 PASSWORD = "bench-password-quartz-4417"  # noqa: S105 - throwaway benchmark accounts
@@ -117,18 +117,6 @@ def form_around(path: Path) -> tuple[bytes, bytes]:
         'filename="cover.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'
     ).encode() + COVER
     return head, tail + f"\r\n--{BOUNDARY}--\r\n".encode()
-
-
-def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "empulse.cli", *args],
-        input=stdin,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
 
 
 def login(base: str, email: str) -> dict[str, str]:

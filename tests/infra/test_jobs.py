@@ -31,11 +31,32 @@ async def _flaky(context: Any, payload: dict[str, Any]) -> None:
         raise ConnectionError("downstream unavailable")
 
 
-async def _enqueue(harness: Harness, **payload: Any) -> Any:
+GATES: dict[str, asyncio.Event] = {}
+ENTERED: dict[str, asyncio.Event] = {}
+
+
+@jobs.handler("test_gated")
+async def _gated(context: Any, payload: dict[str, Any]) -> None:
+    """Runs once the test opens its gate (jobs without a gate run at once)."""
+    ATTEMPTS.append(payload["name"])
+    name = payload["name"]
+    if name in ENTERED:
+        ENTERED[name].set()
+    if name in GATES:
+        await GATES[name].wait()
+
+
+async def _enqueue(harness: Harness, kind: str = "test_flaky", **payload: Any) -> Any:
     async with harness.app.state.services.sessionmaker() as session:
-        job = jobs.enqueue(session, "test_flaky", payload, max_attempts=3)
+        job = jobs.enqueue(session, kind, payload, max_attempts=3)
         await session.commit()
         return job.id
+
+
+async def _set(harness: Harness, job_id: Any, **values: Any) -> None:
+    async with harness.app.state.services.sessionmaker() as session:
+        await session.execute(update(Job).where(Job.id == job_id).values(**values))
+        await session.commit()
 
 
 async def _job(harness: Harness, job_id: Any) -> Job:
@@ -111,6 +132,55 @@ async def test_a_job_left_running_by_a_crashed_worker_is_taken_over(
         await session.commit()
     assert await runner.run_due() == 1
     assert (await _job(harness, job_id)).status == "done"
+
+
+async def test_a_job_whose_worker_died_on_every_attempt_is_marked_dead(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """A job that kills its worker would otherwise be taken over, and kill the next, forever."""
+    harness = await make_client(backend)
+    runner = harness.app.state.services.job_runner
+    name = f"poison-{backend.name}"
+    job_id = await _enqueue(harness, name=name, succeed_on=1)
+    # Its third and last attempt was claimed, and that worker never came back.
+    await _set(
+        harness, job_id, status="running", attempts=3, locked_until=utcnow() - timedelta(seconds=1)
+    )
+    assert await runner.run_due() == 1
+    dead = await _job(harness, job_id)
+    assert dead.status == "dead"
+    assert dead.attempts == 3
+    assert "stopped" in (dead.last_error or "")
+    assert name not in ATTEMPTS  # not run a fourth time
+
+
+async def test_a_job_taken_over_while_it_waited_in_a_batch_runs_once(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """A worker claims a batch and runs it in turn. If a slow first job lets the second one's
+    lease run out and another worker takes that one over, the first worker must skip it."""
+    harness = await make_client(backend)
+    runner = harness.app.state.services.job_runner
+    slow, waiting = f"slow-{backend.name}", f"waiting-{backend.name}"
+    GATES[slow], ENTERED[slow] = asyncio.Event(), asyncio.Event()
+    slow_id = await _enqueue(harness, "test_gated", name=slow)
+    await _set(harness, slow_id, run_at=utcnow() - timedelta(seconds=1))  # claimed first
+    waiting_id = await _enqueue(harness, "test_gated", name=waiting)
+
+    first_worker = asyncio.create_task(runner.run_due())
+    await ENTERED[slow].wait()
+    # The slow job outlasts the batch's lease: the waiting job's lease runs out.
+    await _set(harness, waiting_id, locked_until=utcnow() - timedelta(seconds=1))
+    assert await runner.run_due() == 1  # a second worker takes the waiting job over
+    assert ATTEMPTS.count(waiting) == 1
+
+    GATES[slow].set()
+    assert await first_worker == 2
+    assert ATTEMPTS.count(waiting) == 1  # the first worker left it alone
+    assert ATTEMPTS.count(slow) == 1
+    taken_over = await _job(harness, waiting_id)
+    assert (taken_over.status, taken_over.attempts) == ("done", 2)
+    assert (await _job(harness, slow_id)).status == "done"
 
 
 async def test_the_worker_process_sends_queued_email_and_stops_on_sigterm(

@@ -9,8 +9,12 @@ PostgreSQL, so any number of `empulse worker` processes share the queue.
 
 Life of a job: `pending` -> claimed (`running`, with a lease) -> `done`, or back to `pending`
 with exponential backoff after a failure, or `dead` after `max_attempts`. A worker that crashes
-mid-job leaves a `running` row whose lease expires; the next claim picks it up again. Handlers
-must therefore be safe to run twice (at-least-once delivery).
+mid-job leaves a `running` row whose lease expires; the next claim picks it up again, and a job
+whose lease ran out on its last attempt (its worker died every time) is marked dead instead of
+being run forever. A worker claims a small batch but runs it one job at a time, so each job's
+lease is renewed as it starts: a job that waited in the batch long enough for its lease to run
+out, and was taken over meanwhile, is left to the worker that took it. Handlers must still be
+safe to run twice (at-least-once delivery: a worker may die after the work, before recording it).
 """
 
 from __future__ import annotations
@@ -165,7 +169,11 @@ class JobRunner:
     async def run_due(self) -> int:
         """Claim the jobs that are due and run them; returns how many were claimed."""
         claimed = await self._claim()
-        for job in claimed:
+        for position, job in enumerate(claimed):
+            # The first job's lease was set a moment ago; the others waited for their turn.
+            if position > 0 and not await self._renew_lease(job):
+                log.info("job_taken_over", job_id=str(job.id), kind=job.kind)
+                continue
             await self._execute(job)
         return len(claimed)
 
@@ -199,6 +207,18 @@ class JobRunner:
             await session.commit()
         return rows
 
+    async def _renew_lease(self, job: ClaimedJob) -> bool:
+        """Restart the job's lease from now; False when another worker has taken it over."""
+        async with self.sessionmaker() as session:
+            result = await session.execute(
+                update(Job)
+                .where(Job.id == job.id, Job.status == "running", Job.attempts == job.attempts)
+                .values(locked_until=utcnow() + self.lease)
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+        return int(result.rowcount) == 1  # type: ignore[attr-defined]
+
     def _backoff(self, attempts: int) -> timedelta:
         delay = min(self.backoff_max, self.backoff_base * 2 ** (attempts - 1))
         # Full jitter keeps many failed jobs from retrying in lockstep.
@@ -217,6 +237,18 @@ class JobRunner:
             await session.commit()
 
     async def _execute(self, job: ClaimedJob) -> None:
+        if job.attempts > job.max_attempts:
+            # Claimed again after its lease ran out on the last attempt: the worker running it
+            # stopped each time (a crash, or a kill), which retrying would only repeat.
+            log.error("job_dead", job_id=str(job.id), kind=job.kind, attempts=job.attempts - 1)
+            await self._finish(
+                job,
+                status="dead",
+                attempts=job.max_attempts,
+                last_error="the worker running it stopped before it finished, on every attempt",
+                finished_at=utcnow(),
+            )
+            return
         run = _handlers.get(job.kind)
         try:
             if run is None:

@@ -253,7 +253,7 @@ async def test_reset_password_revokes_sessions_and_kills_old_tokens(
     backend: Backend, make_client: Callable[..., Any]
 ) -> None:
     """ASVS 5.0 V6.4: reset is single use, revokes every session, does not sign in."""
-    harness = await make_client(backend)
+    harness = await make_client(backend, RATE_LIMITS="password_reset=100/hour")
     session = await signed_in(harness, "reset@example.com")
     for _ in range(2):
         await harness.client.post(
@@ -262,6 +262,11 @@ async def test_reset_password_revokes_sessions_and_kills_old_tokens(
     await deliver(harness)
     older, newer = (token_in(m, "/reset-password") for m in outbox(harness)[-2:])
 
+    # A weak new password is refused and the link stays usable.
+    weak = await harness.client.post(
+        "/api/v1/auth/reset-password", json={"token": newer, "password": "password123"}
+    )
+    assert_problem(weak, 422, "weak_password")
     reset = await harness.client.post(
         "/api/v1/auth/reset-password", json={"token": newer, "password": "new-" + PASSWORD}
     )

@@ -8,10 +8,11 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 from sqlalchemy import func, select, update
@@ -116,25 +117,82 @@ async def test_parallel_wrong_passwords_are_all_counted(
     assert user.locked_until is not None
 
 
-async def test_sign_ins_waiting_for_the_hasher_hold_no_database_connection(
-    backend_services: Backend, make_client: Callable[..., Any]
+async def _sign_in(harness: Harness, body: dict[str, Any]) -> httpx.Response:
+    return await login(harness, "storm@example.com")
+
+
+async def _change_password(
+    harness: Harness, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> httpx.Response:
+    return await harness.client.post(
+        "/api/v1/auth/change-password",
+        json={"currentPassword": "not-the-password", "newPassword": NEW_PASSWORD},
+        headers={**bearer(body), **(headers or {})},
+    )
+
+
+async def _delete_account(
+    harness: Harness, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> httpx.Response:
+    return await harness.client.request(
+        "DELETE",
+        "/api/v1/users/me",
+        json={"password": "not-the-password"},
+        headers={**bearer(body), **(headers or {})},
+    )
+
+
+@pytest.mark.parametrize(
+    ("operation", "status"),
+    [(_sign_in, 200), (_change_password, 401), (_delete_account, 401)],
+    ids=["sign-in", "change-password", "delete-account"],
+)
+async def test_requests_waiting_for_the_hasher_hold_no_database_connection(
+    backend_services: Backend,
+    make_client: Callable[..., Any],
+    operation: Callable[[Harness, dict[str, Any]], Coroutine[Any, Any, httpx.Response]],
+    status: int,
 ) -> None:
-    """A storm of sign-ins queues for the password hasher (one hash per CPU at a time), not for
-    the database: with a pool of two connections, another request gets one while most of the
-    sign-ins are still waiting, and they all succeed."""
+    """A storm of password checks (sign-ins, or a signed-in user's password confirmations)
+    queues for the password hasher (one hash per CPU at a time), not for the database: with a
+    pool of two connections, another request gets one while most of them are still waiting,
+    and they all get their answer."""
     harness = await make_client(
         backend_services, DATABASE_POOL_SIZE="2", RATE_LIMITS_ENABLED="false"
     )
-    await registered_and_verified(harness, "storm@example.com")
-    # A dozen sign-ins per hasher slot (one per CPU), so most must queue on any machine.
+    body = await signed_in(harness, "storm@example.com")
+    # A dozen per hasher slot (one per CPU), so most must queue on any machine.
     count = 12 * (os.cpu_count() or 1)
-    logins = [asyncio.create_task(login(harness, "storm@example.com")) for _ in range(count)]
-    await asyncio.wait(logins, return_when=asyncio.FIRST_COMPLETED)
+    storm = [asyncio.create_task(operation(harness, body)) for _ in range(count)]
+    await asyncio.wait(storm, return_when=asyncio.FIRST_COMPLETED)
     other = await harness.client.get("/api/v1/_test/users/count")
-    still_waiting = sum(not task.done() for task in logins)
+    still_waiting = sum(not task.done() for task in storm)
     assert other.status_code == 200
-    assert still_waiting >= count // 2, f"only {still_waiting} of {count} sign-ins were waiting"
-    assert [r.status_code for r in await asyncio.gather(*logins)] == [200] * count
+    assert still_waiting >= count // 2, f"only {still_waiting} of {count} were waiting"
+    assert [r.status_code for r in await asyncio.gather(*storm)] == [status] * count
+
+
+@pytest.mark.parametrize("operation", [_change_password, _delete_account])
+async def test_password_confirmations_are_throttled_per_account_from_any_address(
+    backend: Backend,
+    make_client: Callable[..., Any],
+    operation: Callable[..., Awaitable[httpx.Response]],
+) -> None:
+    """ASVS 5.0 V6.3.1: re-entering the password (change password, delete the account) is
+    limited like a sign-in (5/min), per account as well as per address, so a stolen session
+    cannot guess the password faster by spreading its tries over many addresses."""
+    harness = await make_client(backend, client_ip="10.0.0.5", TRUSTED_PROXIES="10.0.0.0/8")
+    body = await signed_in(harness, "guessed@example.com")
+    for n in range(5):
+        wrong = await operation(harness, body, {"X-Forwarded-For": f"203.0.113.{n + 1}"})
+        assert_problem(wrong, 401, "invalid_credentials")
+    refused = await operation(harness, body, {"X-Forwarded-For": "203.0.113.99"})
+    assert_problem(refused, 429, "rate_limited")
+    assert (await harness.client.get(ME, headers=bearer(body))).status_code == 200
+    # The throttle is the account's: another account, from the same address, is not held back.
+    other = await signed_in(harness, "other@example.com")
+    wrong = await operation(harness, other, {"X-Forwarded-For": "203.0.113.99"})
+    assert_problem(wrong, 401, "invalid_credentials")
 
 
 async def test_logout_takes_effect_at_once(

@@ -18,8 +18,10 @@ from empulse.auth.tokens import InvalidTokenError, decode_access_token
 from empulse.core import metrics
 from empulse.core.errors import AppError, Forbidden, Unauthorized
 from empulse.core.logging import get_logger
+from empulse.infra.ratelimit import OnBackendError
 from empulse.services import Services, get_services
 from empulse.web.paths import API_PREFIX
+from empulse.web.ratelimit import enforce
 
 ACCESS_COOKIE = "__Host-empulse_access"
 REFRESH_COOKIE = "__Secure-empulse_refresh"
@@ -134,6 +136,15 @@ async def require_admin(request: Request, principal: CurrentPrincipal) -> Princi
 
 
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
+
+
+async def limit_password_checks(request: Request, user_id: uuid.UUID) -> None:
+    """Throttle a signed-in user's password confirmation (change password, delete account) as a
+    login is throttled, per client address and per account: whoever holds a stolen session
+    cannot guess its password faster than the sign-in form allows, from however many
+    addresses. If Redis fails, the in-process limiter keeps counting."""
+    keys = [("ip", request.state.client_ip or "unknown"), ("user", str(user_id))]
+    await enforce(request, "login", keys, on_backend_error=OnBackendError.LOCAL)
 
 
 def admin_router(prefix: str) -> APIRouter:

@@ -18,6 +18,7 @@ from empulse.auth.dependencies import (
     CurrentPrincipal,
     OptionalPrincipal,
     Principal,
+    limit_password_checks,
 )
 from empulse.auth.schemas import (
     AcceptedOut,
@@ -444,6 +445,7 @@ async def reset_password(
     responses={
         401: _problem("Wrong current password", "invalid_credentials"),
         422: _problem("Weak password", "weak_password"),
+        429: _problem("Too many attempts (per address and per account)", "rate_limited"),
     },
 )
 async def change_password(
@@ -454,16 +456,13 @@ async def change_password(
     services: AppServices,
 ) -> Response:
     """Needs the current password; signs out every other session."""
-    await _limit(request, "login")
-    user = await repository.get_user(session, principal.user_id)
-    if user is None:
-        raise NotFound("No such user.")
+    await limit_password_checks(request, principal.user_id)
     try:
         revocation = await service.change_password(
             session,
             services,
             RequestMeta.of(request),
-            user=user,
+            user_id=principal.user_id,
             current_session_id=principal.session_id,
             current_password=body.current_password,
             new_password=body.new_password,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, Row, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from empulse.core.db import utcnow
@@ -87,16 +87,45 @@ async def record_sign_in(
     values: dict[str, object] = {"failed_logins": 0, "locked_until": None}
     if password_hash is not None:
         values["password_hash"] = password_hash
+    return await _update_if_unchanged(
+        session, user_id, credentials_version, values, User.disabled_at.is_(None)
+    )
+
+
+async def set_password(
+    session: AsyncSession, user_id: uuid.UUID, credentials_version: int, password_hash: str
+) -> bool:
+    """Store a new password unless the password changed since it was read; False then.
+
+    Outstanding reset and verification tokens die with the old credentials version, and a
+    lockout ends. The password is hashed before this, holding no connection (see `login`); the
+    condition makes the later of two concurrent changes fail instead of silently winning."""
+    return await _update_if_unchanged(
+        session,
+        user_id,
+        credentials_version,
+        {
+            "password_hash": password_hash,
+            "credentials_version": User.credentials_version + 1,
+            "failed_logins": 0,
+            "locked_until": None,
+        },
+    )
+
+
+async def _update_if_unchanged(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    credentials_version: int,
+    values: dict[str, object],
+    *conditions: ColumnElement[bool],
+) -> bool:
     result = await session.execute(
         update(User)
-        .where(
-            User.id == user_id,
-            User.credentials_version == credentials_version,
-            User.disabled_at.is_(None),
-        )
+        .where(User.id == user_id, User.credentials_version == credentials_version, *conditions)
         .values(values)
         .returning(User.id)
-        # The signed-in user is not in this session: nothing to synchronise.
+        # The user was read elsewhere, not into this session: nothing to synchronise.
         .execution_options(synchronize_session=False)
     )
     return result.first() is not None
@@ -200,6 +229,28 @@ async def list_live_sessions(session: AsyncSession, user_id: uuid.UUID) -> list[
     return list(result.scalars())
 
 
+def _usable_action_token(token_hash: str, purpose: str, now: datetime) -> list[ColumnElement[bool]]:
+    return [
+        ActionToken.token_hash == token_hash,
+        ActionToken.purpose == purpose,
+        ActionToken.used_at.is_(None),
+        ActionToken.expires_at > now,
+    ]
+
+
+async def find_action_token(
+    session: AsyncSession, token_hash: str, purpose: str
+) -> tuple[uuid.UUID, int] | None:
+    """The user and credentials version of a token that is still usable, without using it."""
+    result = await session.execute(
+        select(ActionToken.user_id, ActionToken.credentials_version).where(
+            *_usable_action_token(token_hash, purpose, utcnow())
+        )
+    )
+    row = result.first()
+    return (row.user_id, row.credentials_version) if row else None
+
+
 async def consume_action_token(
     session: AsyncSession, token_hash: str, purpose: str
 ) -> tuple[uuid.UUID, int] | None:
@@ -207,12 +258,7 @@ async def consume_action_token(
     now = utcnow()
     result = await session.execute(
         update(ActionToken)
-        .where(
-            ActionToken.token_hash == token_hash,
-            ActionToken.purpose == purpose,
-            ActionToken.used_at.is_(None),
-            ActionToken.expires_at > now,
-        )
+        .where(*_usable_action_token(token_hash, purpose, now))
         .values(used_at=now)
         .returning(ActionToken.user_id, ActionToken.credentials_version)
     )

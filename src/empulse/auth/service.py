@@ -23,7 +23,7 @@ from empulse.auth.tokens import issue_access_token
 from empulse.core.crypto import hash_token, new_token
 from empulse.core.db import utcnow
 from empulse.core.emails import InvalidEmailError, normalise_email
-from empulse.core.errors import AppError, Unauthorized, ValidationFailed
+from empulse.core.errors import AppError, NotFound, Unauthorized, ValidationFailed
 from empulse.core.passwords import (
     WeakPasswordError,
     check_password_policy,
@@ -385,25 +385,46 @@ async def forgot_password(session: AsyncSession, services: Services, email: str)
     enqueue_email(session, services.job_sealer, emails.reset_password(user.email, user.name, url))
 
 
-async def _set_password(user: User, password: str) -> None:
-    user.password_hash = await _hash(password)
-    user.credentials_version += 1  # outstanding reset and verification tokens die
-    user.failed_logins = 0
-    user.locked_until = None
+async def _account(services: Services, user_id: uuid.UUID) -> User:
+    """The account, read on a connection of its own that is returned before any hash runs
+    (see `login`); the writes that follow are conditional on what was read."""
+    async with services.read_sessionmaker() as read:
+        user = await repository.get_user(read, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+async def confirm_password(services: Services, user_id: uuid.UUID, password: str) -> User | None:
+    """The account when `password` is its password, else None; the hash holds no connection."""
+    user = await _account(services, user_id)
+    return user if await check_password(user.password_hash, password) else None
 
 
 async def reset_password(
     session: AsyncSession, services: Services, meta: RequestMeta, *, token: str, password: str
 ) -> Revocation:
     """Set a new password from a reset link. Single use; revokes every session; does not log
-    the user in. Also unlocks a locked account."""
-    consumed = await repository.consume_action_token(session, hash_token(token), "reset_password")
-    user = await repository.get_user(session, consumed[0]) if consumed else None
-    if consumed is None or user is None or user.credentials_version != consumed[1]:
+    the user in. Also unlocks a locked account.
+
+    The link is looked at first (no hash for a dead one), the new password hashed holding no
+    connection, and only then is the link used up, by a conditional update: of parallel uses,
+    exactly one wins. A weak password leaves the link unused."""
+    token_hash = hash_token(token)
+    async with services.read_sessionmaker() as read:
+        found = await repository.find_action_token(read, token_hash, "reset_password")
+        user = await repository.get_user(read, found[0]) if found else None
+    if found is None or user is None or user.credentials_version != found[1]:
         raise InvalidToken("This reset link is invalid, used or expired.")
     _policy(password, email=user.email, name=user.name)
-    await _set_password(user, password)
-    await session.flush()  # the user row first: see `repository.record_sign_in`
+    password_hash = await _hash(password)
+    consumed = await repository.consume_action_token(session, token_hash, "reset_password")
+    # The user row first (`set_password`, then the sessions): see `repository.record_sign_in`.
+    if consumed is None or not await repository.set_password(
+        session, user.id, consumed[1], password_hash
+    ):
+        # Used in parallel, or the password changed (which kills the link) meanwhile.
+        raise InvalidToken("This reset link is invalid, used or expired.")
     revoked = await repository.revoke_sessions(session, user.id, "password_reset")
     enqueue_email(session, services.job_sealer, emails.password_changed(user.email, user.name))
     audit.record(session, "password_reset", meta, user_id=user.id, sessions_revoked=len(revoked))
@@ -416,17 +437,24 @@ async def change_password(
     services: Services,
     meta: RequestMeta,
     *,
-    user: User,
+    user_id: uuid.UUID,
     current_session_id: uuid.UUID,
     current_password: str,
     new_password: str,
 ) -> Revocation:
-    if not await check_password(user.password_hash, current_password):
-        audit.record(session, "password_change_failed", meta, user_id=user.id)
+    """Both hashes (the current password's check, the new one) run holding no connection; the
+    change is then written only if the password did not change meanwhile."""
+    user = await confirm_password(services, user_id, current_password)
+    if user is None:
+        audit.record(session, "password_change_failed", meta, user_id=user_id)
         raise InvalidCredentials
     _policy(new_password, email=user.email, name=user.name)
-    await _set_password(user, new_password)
-    await session.flush()  # the user row first: see `repository.record_sign_in`
+    password_hash = await _hash(new_password)
+    if not await repository.set_password(session, user.id, user.credentials_version, password_hash):
+        audit.record(
+            session, "password_change_failed", meta, user_id=user.id, reason="changed_meanwhile"
+        )
+        raise InvalidCredentials
     revoked = await repository.revoke_sessions(
         session, user.id, "password_changed", keep=current_session_id
     )

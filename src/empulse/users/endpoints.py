@@ -15,9 +15,14 @@ from empulse.artists.service import application_out
 from empulse.audit import service as audit
 from empulse.audit.service import RequestMeta
 from empulse.auth import emails
-from empulse.auth.dependencies import AdminPrincipal, CurrentPrincipal, admin_router
+from empulse.auth.dependencies import (
+    AdminPrincipal,
+    CurrentPrincipal,
+    admin_router,
+    limit_password_checks,
+)
 from empulse.auth.schemas import UserOut
-from empulse.auth.service import InvalidCredentials, check_password
+from empulse.auth.service import InvalidCredentials, confirm_password
 from empulse.core.errors import NotFound
 from empulse.core.pagination import Cursor, Limit, Page, page_of
 from empulse.infra.email import enqueue_email
@@ -169,7 +174,10 @@ async def export_me(
     "",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete my account",
-    responses={401: {"description": "Wrong password (code: invalid_credentials)"}},
+    responses={
+        401: {"description": "Wrong password (code: invalid_credentials)"},
+        429: {"description": "Too many attempts, per address and per account (rate_limited)"},
+    },
 )
 async def delete_me(
     body: DeleteMeIn,
@@ -182,9 +190,14 @@ async def delete_me(
     application, submissions and published releases, and (by a job that runs after the commit)
     every stored file of theirs; the audit log keeps the events without the link to the
     person."""
-    user = await _me(session, principal)
-    if not await check_password(user.password_hash, body.password):
+    await limit_password_checks(request, principal.user_id)
+    if await confirm_password(services, principal.user_id, body.password) is None:
+        audit.record(
+            session, "account_deletion_failed", RequestMeta.of(request), user_id=principal.user_id
+        )
+        await session.commit()
         raise InvalidCredentials
+    user = await _me(session, principal)
     session_ids = list(
         await session.scalars(select(AuthSession.id).where(AuthSession.user_id == user.id))
     )

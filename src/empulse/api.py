@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from empulse import __version__
 from empulse.artists.endpoints import router as artists_router
+from empulse.auth.dependencies import token_user_id
 from empulse.auth.endpoints import csrf_router
 from empulse.auth.endpoints import router as auth_router
 from empulse.files.endpoints import router as files_router
@@ -52,7 +53,8 @@ API_ROUTERS = (
 def include_api(app: FastAPI) -> None:
     """Every router straight on the app: each level of included routers is walked again, route
     by route, on every request (FastAPI 0.165), so the tree is kept one level deep. Every route
-    under /api/v1 counts against the default per-IP (and per-user) limit; routes add their own,
-    tighter limits on top."""
+    under /api/v1 counts against the default limit per IP and, when an access token names a
+    user, per user; routes add their own, tighter limits on top."""
+    default = RateLimit("default", identify=token_user_id)
     for router in API_ROUTERS:
-        app.include_router(router, dependencies=[Depends(RateLimit("default"))])
+        app.include_router(router, dependencies=[Depends(default)])

@@ -63,6 +63,7 @@ class Services:
             await asyncio.wait([self._runner], timeout=30)
             self._runner.cancel()
         await self.session_cache.aclose()
+        await self.rate_limiter.aclose()
         await self.engine.dispose()
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from tests.auth.helpers import bearer, signed_in
 from tests.conftest import Backend
 from tests.support.proxy import proxy_to
 from tests.web.test_problems import assert_problem
@@ -51,6 +52,62 @@ async def test_limits_are_per_client_address(
     second = await make_client(backend, client_ip="198.51.100.2")
     assert (await _exhaust(first.client, "/api/v1/_test/login-limited", 5)).status_code == 429
     assert (await second.client.get("/api/v1/_test/login-limited")).status_code == 200
+
+
+async def test_the_default_limit_also_counts_per_user_across_addresses(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """PRODUCT.md: limits are per IP and per user. A signed-in user spreading requests over
+    many addresses still gets 100 a minute; other users and anonymous callers keep theirs."""
+    harness = await make_client(backend, client_ip="10.0.0.5", TRUSTED_PROXIES="10.0.0.0/8")
+    body = await signed_in(harness, "busy@example.com")
+    other = await signed_in(harness, "calm@example.com")
+
+    async def me(tokens: dict[str, Any], address: str) -> httpx.Response:
+        headers = {**bearer(tokens), "X-Forwarded-For": address}
+        response: httpx.Response = await harness.client.get("/api/v1/auth/me", headers=headers)
+        return response
+
+    for n in range(100):
+        response = await me(body, f"203.0.113.{n + 1}")
+        assert response.status_code == 200, f"request {n + 1}: {response.text}"
+    refused = await me(body, "198.51.100.1")
+    assert_problem(refused, 429, "rate_limited")
+    assert refused.headers["x-ratelimit-limit"] == "100"
+    assert (await me(other, "198.51.100.1")).status_code == 200
+    anonymous = await harness.client.get("/api/v1", headers={"X-Forwarded-For": "198.51.100.2"})
+    assert anonymous.status_code == 200
+    # A token that does not verify names nobody: it is counted by address only, then refused.
+    forged = await harness.client.get(
+        "/api/v1/auth/me",
+        headers={"Authorization": "Bearer not.a.token", "X-Forwarded-For": "198.51.100.3"},
+    )
+    assert_problem(forged, 401, "invalid_token")
+
+
+async def test_a_request_refused_by_one_key_counts_under_none(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """A sign-in counts per address and per email, together. Once an account's throttle is
+    full, a refused attempt from a fresh address does not spend that address's own attempts."""
+    harness = await make_client(backend, client_ip="10.0.0.5", TRUSTED_PROXIES="10.0.0.0/8")
+
+    async def attempt(email: str, address: str) -> httpx.Response:
+        response: httpx.Response = await harness.client.post(
+            "/api/v1/auth/login",
+            json={"email": email, "password": "a-wrong-password"},
+            headers={"X-Forwarded-For": address},
+        )
+        return response
+
+    for n in range(5):
+        assert (await attempt("target@example.com", f"203.0.113.{n + 1}")).status_code == 401
+    refused = await attempt("target@example.com", "198.51.100.7")
+    assert_problem(refused, 429, "rate_limited")
+    for n in range(5):
+        other = await attempt(f"someone-{n}@example.com", "198.51.100.7")
+        assert other.status_code == 401, f"attempt {n + 1}: {other.text}"
+    assert_problem(await attempt("someone-5@example.com", "198.51.100.7"), 429, "rate_limited")
 
 
 async def test_forged_forwarded_for_does_not_reset_the_limit(client: httpx.AsyncClient) -> None:

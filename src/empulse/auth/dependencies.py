@@ -70,18 +70,38 @@ async def _session_is_live(services: Services, session_id: uuid.UUID, user_id: u
     return live
 
 
+def _access_token(request: Request) -> tuple[str, Literal["bearer", "cookie"]] | None:
+    token = _bearer(request)
+    if token is not None:
+        return token, "bearer"
+    cookie = request.cookies.get(ACCESS_COOKIE)
+    return (cookie, "cookie") if cookie is not None else None
+
+
+def token_user_id(request: Request) -> str | None:
+    """The user a valid access token names, or None; never raises. For rate-limit keys that are
+    counted before authentication runs: the signature makes the id the caller's own (a session
+    that has ended is refused later, by authentication). Verified tokens are remembered, so
+    authentication checking the same token again costs a lookup."""
+    found = _access_token(request)
+    if found is None:
+        return None
+    try:
+        claims = decode_access_token(get_services(request).jwt_secret, found[0])
+    except InvalidTokenError:
+        return None
+    return str(claims.user_id)
+
+
 async def optional_principal(request: Request) -> Principal | None:
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
-    services = get_services(request)
-    token = _bearer(request)
-    via: Literal["bearer", "cookie"] = "bearer"
-    if token is None:
-        token = request.cookies.get(ACCESS_COOKIE)
-        via = "cookie"
-    if token is None:
+    found = _access_token(request)
+    if found is None:
         return None
+    token, via = found
+    services = get_services(request)
     try:
         claims = decode_access_token(services.jwt_secret, token)
     except InvalidTokenError as exc:

@@ -1,25 +1,35 @@
-"""Rate limiting on the `limits` library: Redis when configured (global across processes), in
-process otherwise.
+"""Rate limiting: an exact moving window per key, on Redis when configured (global across
+processes), in process otherwise.
 
-The algorithm is the library's moving window (exact: a burst at a window boundary cannot
-double the limit, unlike fixed or approximated sliding windows). What this module adds is the
-behaviour when Redis fails: the check never raises. Depending on the limit's policy, the
-request is let through (fail open, for general routes) or counted by an in-process limiter
-instead (for authentication throttles, SECURITY.md "Faults"). Either way the failure is logged
-and counted, and Redis is not asked again for a short back-off, so an outage does not add a
-timeout to every request.
+A moving window is exact: a burst at a window boundary cannot double the limit, unlike fixed or
+approximated sliding windows. Each key keeps the times of its last `limit` counted requests; a
+request is refused while the oldest of them is younger than the window.
+
+A request is usually counted under several keys at once (its address and its user, or its
+address and the email it names). They are checked and counted together: a request refused by one
+key counts under none, and on Redis one Lua script does it all in a single round trip, whatever
+the number of keys (the script reads the clock of Redis, so processes with skewed clocks share
+one window). Limits are written in the `limits` library's notation ("5/minute"), which parses
+them.
+
+What this module adds to the algorithm is the behaviour when Redis fails: the check never
+raises. Depending on the limit's policy, the request is let through (fail open, for general
+routes) or counted by the in-process windows instead (for authentication throttles, SECURITY.md
+"Faults"). Either way the failure is logged and counted, and Redis is not asked again for a
+short back-off, so an outage does not add a timeout to every request.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+import redis.asyncio as aioredis
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
 
 from empulse.core import metrics
 from empulse.core.logging import get_logger
@@ -27,6 +37,29 @@ from empulse.core.logging import get_logger
 log = get_logger("empulse.ratelimit")
 
 _BACKOFF_SECONDS = 2.0
+_PRUNE_EVERY_HITS = 10_000
+
+# KEYS: the request's counters. ARGV: limit, window in seconds. Returns {0, 0} when counted, or
+# {n, ms} when the n-th key (from 1) refused it and has room again in ms milliseconds.
+_MOVING_WINDOW = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+for index, key in ipairs(KEYS) do
+    local oldest = redis.call('LINDEX', key, limit - 1)
+    if oldest and tonumber(oldest) > now - window then
+        return {index, math.ceil((tonumber(oldest) + window - now) * 1000)}
+    end
+end
+local stamp = string.format('%.6f', now)
+for _, key in ipairs(KEYS) do
+    redis.call('LPUSH', key, stamp)
+    redis.call('LTRIM', key, 0, limit - 1)
+    redis.call('EXPIRE', key, math.ceil(window))
+end
+return {0, 0}
+"""
 
 
 class OnBackendError(StrEnum):
@@ -38,14 +71,71 @@ class OnBackendError(StrEnum):
 class Decision:
     allowed: bool
     limit: int
-    # Known only for refusals: reading the window back costs a second round trip to Redis,
-    # which an allowed request does not pay.
-    remaining: int | None
-    reset_after: int  # seconds until the window has room again (0 when allowed)
+    reset_after: int = 0  # seconds until the refusing key has room again (0 when allowed)
+    refused_by: int | None = None  # which of the keys refused
 
     @property
     def retry_after(self) -> int:
         return max(1, self.reset_after)
+
+
+# A refusal: the index of the refusing key, and the seconds until it has room again.
+_Refusal = tuple[int, float]
+
+
+class _LocalWindows:
+    """Moving windows in this process's memory (the embedded default, and the fallback for
+    authentication limits while Redis is down). Checking and counting never yield to the event
+    loop, so concurrent requests cannot both take the last place."""
+
+    def __init__(self) -> None:
+        self._windows: dict[str, tuple[float, deque[float]]] = {}
+        self._hits = 0
+
+    def hit(self, keys: Sequence[str], limit: int, window: float) -> _Refusal | None:
+        now = time.monotonic()
+        for index, key in enumerate(keys):
+            found = self._windows.get(key)
+            if found is not None:
+                entries = found[1]
+                if len(entries) == limit and entries[0] > now - window:
+                    return index, entries[0] + window - now
+        for key in keys:
+            found = self._windows.get(key)
+            if found is None:
+                # The key names the limit, so one key always has one limit and one window.
+                found = self._windows[key] = (window, deque(maxlen=limit))
+            found[1].append(now)
+        self._hits += 1
+        if self._hits % _PRUNE_EVERY_HITS == 0:
+            self._prune(now)
+        return None
+
+    def _prune(self, now: float) -> None:
+        """Forget keys whose last request has left their window (memory stays bounded by the
+        keys active within their windows)."""
+        windows = self._windows
+        stale = [key for key, (window, entries) in windows.items() if entries[-1] <= now - window]
+        for key in stale:
+            del self._windows[key]
+
+
+class _RedisWindows:
+    def __init__(self, url: str, timeout: float) -> None:
+        self._client = aioredis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
+        self._script = self._client.register_script(_MOVING_WINDOW)
+
+    async def hit(self, keys: Sequence[str], limit: int, window: float) -> _Refusal | None:
+        index, reset_ms = await self._script(keys=list(keys), args=[limit, window])
+        return None if index == 0 else (int(index) - 1, int(reset_ms) / 1000)
+
+    async def ping(self) -> None:
+        await self._client.ping()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
 
 
 class RateLimiter:
@@ -58,19 +148,9 @@ class RateLimiter:
         enabled: bool = True,
     ) -> None:
         self.enabled = enabled
-        self._local = MovingWindowRateLimiter(MemoryStorage())
-        self._shared: MovingWindowRateLimiter | None = None
-        self._shared_storage: Storage | None = None
-        if redis_url:
-            uri = "async+" + redis_url if not redis_url.startswith("async+") else redis_url
-            self._shared_storage = RedisStorage(
-                uri,
-                implementation="redispy",
-                key_prefix=f"{key_prefix}:rl",
-                socket_timeout=timeout,
-                socket_connect_timeout=timeout,
-            )
-            self._shared = MovingWindowRateLimiter(self._shared_storage)
+        self._local = _LocalWindows()
+        self._shared = _RedisWindows(redis_url, timeout) if redis_url else None
+        self._prefix = f"{key_prefix}:rl:"
         self._shared_down_until = 0.0
 
     @property
@@ -84,17 +164,25 @@ class RateLimiter:
     async def hit(
         self,
         item: RateLimitItem,
-        *identifiers: str,
+        name: str,
+        keys: Sequence[tuple[str, str]],
+        *,
         on_backend_error: OnBackendError = OnBackendError.ALLOW,
     ) -> Decision:
-        """Count one request against `item` for `identifiers`; never raises for a store outage."""
-        if not self.enabled:
-            return Decision(True, item.amount, None, 0)
-        strategy = self._local
+        """Count one request against the limit `name` (`item`) under every (kind, value) key,
+        or under none if one of them is full; never raises for a store outage."""
+        if not self.enabled or not keys:
+            return Decision(True, item.amount)
+        limit, window = item.amount, item.get_expiry()
+        # The limit is part of the key: a changed limit starts afresh rather than misreading
+        # a window kept for another.
+        names = [f"{name}:{limit}/{window}:{kind}:{value}" for kind, value in keys]
         if self._shared is not None:
             if time.monotonic() >= self._shared_down_until:
                 try:
-                    return await self._hit(self._shared, item, identifiers)
+                    shared_keys = [self._prefix + key for key in names]
+                    refusal = await self._shared.hit(shared_keys, limit, window)
+                    return _decision(limit, refusal)
                 except Exception as exc:  # any store failure: connection, timeout, script error
                     self._shared_down_until = time.monotonic() + _BACKOFF_SECONDS
                     metrics.RATE_LIMIT_BACKEND_ERRORS.inc()
@@ -106,32 +194,23 @@ class RateLimiter:
             else:
                 metrics.RATE_LIMIT_BACKEND_ERRORS.inc()
             if on_backend_error is OnBackendError.ALLOW:
-                return Decision(True, item.amount, None, 0)
-            strategy = self._local
-        return await self._hit(strategy, item, identifiers)
-
-    @staticmethod
-    async def _hit(
-        strategy: MovingWindowRateLimiter,
-        item: RateLimitItem,
-        identifiers: tuple[str, ...],
-    ) -> Decision:
-        if await strategy.hit(item, *identifiers):
-            return Decision(True, item.amount, None, 0)
-        stats = await strategy.get_window_stats(item, *identifiers)
-        reset_after = math.ceil(max(0.0, stats.reset_time - time.time()))
-        return Decision(False, item.amount, max(0, stats.remaining), reset_after)
+                return Decision(True, limit)
+        return _decision(limit, self._local.hit(names, limit, window))
 
     async def ping(self) -> None:
         """Raise when the shared store does not answer (readiness)."""
-        if self._shared_storage is None:
+        if self._shared is None:
             return
-        if not await self._shared_storage.check():
-            raise ConnectionError("redis did not answer")
+        await self._shared.ping()
         self._shared_down_until = 0.0
 
-    async def reset(self) -> None:
-        """Forget every counter (tests and the CLI's maintenance commands)."""
-        await self._local.storage.reset()
-        if self._shared_storage is not None:
-            await self._shared_storage.reset()
+    async def aclose(self) -> None:
+        if self._shared is not None:
+            await self._shared.aclose()
+
+
+def _decision(limit: int, refusal: _Refusal | None) -> Decision:
+    if refusal is None:
+        return Decision(True, limit)
+    index, seconds = refusal
+    return Decision(False, limit, reset_after=math.ceil(max(0.0, seconds)), refused_by=index)

@@ -67,6 +67,45 @@ def create_verified_user(env: dict[str, str]) -> str:
     return EMAIL
 
 
+def sign_in(serve: list[str], env: dict[str, str]) -> tuple[str, str]:
+    """Start a server, sign the benchmark user in, stop it: (access token, user id)."""
+    port = free_port()
+    process = _serve([*serve, "--port", str(port)], env, f"http://127.0.0.1:{port}/api/health")
+    try:
+        body = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/auth/login",
+            json={"email": EMAIL, "password": PASSWORD},
+            timeout=30,
+        ).json()
+    finally:
+        _stop(process)
+    return body["accessToken"], body["user"]["id"]
+
+
+def measure_me(
+    name: str,
+    serve: list[str],
+    env: dict[str, str],
+    token: str,
+    workers: int,
+    args: argparse.Namespace,
+) -> Result:
+    """`GET /api/v1/auth/me` with this token, on a fresh server (`args.duration`,
+    `args.connections`)."""
+    port = free_port()
+    return measure(
+        name,
+        [*serve, "--port", str(port)],
+        env,
+        "/api/v1/auth/me",
+        port,
+        workers,
+        args.duration,
+        args.connections,
+        ["-H", f"Authorization: Bearer {token}"],
+    )
+
+
 def me_beside_storm(
     serve: list[str], env: dict[str, str], login_lua: Path, duration: int
 ) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
@@ -151,28 +190,8 @@ def main() -> None:
         )
         rows.append(("raw argon2id verify", login, raw))
 
-        port = free_port()
-        process = _serve([*serve, "--port", str(port)], env, f"http://127.0.0.1:{port}/api/health")
-        try:
-            body = httpx.post(
-                f"http://127.0.0.1:{port}/api/v1/auth/login",
-                json={"email": EMAIL, "password": PASSWORD},
-                timeout=30,
-            ).json()
-        finally:
-            _stop(process)
-        token, user_id = body["accessToken"], body["user"]["id"]
-        me = measure(
-            "GET /api/v1/auth/me",
-            [*serve, "--port", str(port)],
-            env,
-            "/api/v1/auth/me",
-            port,
-            workers,
-            args.duration,
-            args.connections,
-            ["-H", f"Authorization: Bearer {token}"],
-        )
+        token, user_id = sign_in(serve, env)
+        me = measure_me("GET /api/v1/auth/me", serve, env, token, workers, args)
         port = free_port()
         bare = measure(
             "bare asyncpg PK select",
@@ -186,17 +205,13 @@ def main() -> None:
         )
         # The production configuration: rate limits on (on Redis when it answers), so each
         # request is also counted per address and per user; the limit itself never refuses.
-        port = free_port()
-        limited = measure(
+        limited = measure_me(
             "GET /api/v1/auth/me (rate-limited)",
-            [*serve, "--port", str(port)],
+            serve,
             {**env, "RATE_LIMITS_ENABLED": "true", "RATE_LIMITS": "default=1000000000/minute"},
-            "/api/v1/auth/me",
-            port,
+            token,
             workers,
-            args.duration,
-            args.connections,
-            ["-H", f"Authorization: Bearer {token}"],
+            args,
         )
         rows.append(("bare asyncpg PK select", me, bare.requests_per_second))
         rows.append(("bare asyncpg PK select", limited, bare.requests_per_second))

@@ -20,11 +20,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import httpx
-from tests.support.services import free_port, redis_available, redis_url
+from tests.support.services import redis_available, redis_url
 
-from bench.auth import EMAIL, PASSWORD, create_verified_user
-from bench.run import ROOT, _prepare_postgres, _serve, _stop, measure
+from bench.auth import create_verified_user, measure_me, sign_in
+from bench.run import ROOT, _prepare_postgres
 
 
 def _me_cpu(source: Path, database_url: str, args: argparse.Namespace) -> tuple[float, float]:
@@ -44,28 +43,8 @@ def _me_cpu(source: Path, database_url: str, args: argparse.Namespace) -> tuple[
     try:
         create_verified_user(env)
         serve = [sys.executable, "-m", "empulse.cli", "serve", "--workers", "1"]
-        port = free_port()
-        process = _serve([*serve, "--port", str(port)], env, f"http://127.0.0.1:{port}/api/health")
-        try:
-            token = httpx.post(
-                f"http://127.0.0.1:{port}/api/v1/auth/login",
-                json={"email": EMAIL, "password": PASSWORD},
-                timeout=30,
-            ).json()["accessToken"]
-        finally:
-            _stop(process)
-        port = free_port()
-        result = measure(
-            "GET /api/v1/auth/me",
-            [*serve, "--port", str(port)],
-            env,
-            "/api/v1/auth/me",
-            port,
-            1,
-            args.duration,
-            args.connections,
-            ["-H", f"Authorization: Bearer {token}"],
-        )
+        token, _ = sign_in(serve, env)
+        result = measure_me("GET /api/v1/auth/me", serve, env, token, 1, args)
         return result.requests_per_second, result.server_cpu_ms
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -1,8 +1,13 @@
-"""The in-process moving windows: the embedded default, and the fallback while Redis is down."""
+"""The rate limiter's moving windows: in process (the embedded default, and the fallback while
+Redis is down) and on Redis."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+import uuid
+
+import redis.asyncio as aioredis
 
 from empulse.infra.ratelimit import RateLimiter
 
@@ -23,3 +28,46 @@ async def test_in_process_windows_forget_only_keys_whose_window_has_passed() -> 
     refused = await limiter.hit(per_day, "submissions", [("user", "artist")])
     assert not refused.allowed
     assert 86_000 < refused.reset_after <= 86_400
+
+
+async def test_concurrent_checks_on_redis_share_one_connection_and_stay_exact(
+    redis_server_url: str,
+) -> None:
+    """Checks made while one is in flight go together, as one pipeline, so a process holds one
+    limiter connection however many requests it serves; the window still counts each exactly:
+    of 50 at once against 30 a minute, 30 pass."""
+    prefix = f"test-{uuid.uuid4().hex}"
+    limiter = RateLimiter(redis_url=redis_server_url, key_prefix=prefix)
+    item = RateLimiter.parse("30/minute")
+    admin = aioredis.from_url(redis_server_url)
+    try:
+        decisions = await asyncio.gather(
+            *(
+                limiter.hit(item, "burst", [("ip", "192.0.2.1"), ("user", str(n))])
+                for n in range(50)
+            )
+        )
+        clients = await admin.client_list()
+        assert [c["name"] for c in clients].count(f"{prefix}-ratelimit") == 1
+    finally:
+        await limiter.aclose()
+        await admin.aclose()
+    assert sum(decision.allowed for decision in decisions) == 30
+    refused = [decision for decision in decisions if not decision.allowed]
+    assert {decision.refused_by for decision in refused} == {0}  # the shared address
+    assert all(0 < decision.reset_after <= 60 for decision in refused)
+
+
+async def test_the_script_is_loaded_again_after_redis_forgets_it(redis_server_url: str) -> None:
+    """A Redis restart or failover loses loaded scripts; the next check loads it again."""
+    limiter = RateLimiter(redis_url=redis_server_url, key_prefix=f"test-{uuid.uuid4().hex}")
+    item = RateLimiter.parse("2/minute")
+    admin = aioredis.from_url(redis_server_url)
+    try:
+        assert (await limiter.hit(item, "login", [("ip", "192.0.2.2")])).allowed
+        await admin.script_flush()
+        assert (await limiter.hit(item, "login", [("ip", "192.0.2.2")])).allowed
+        assert not (await limiter.hit(item, "login", [("ip", "192.0.2.2")])).allowed
+    finally:
+        await limiter.aclose()
+        await admin.aclose()

@@ -21,15 +21,19 @@ short back-off, so an outage does not add a timeout to every request.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import math
 import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import redis.asyncio as aioredis
 from limits import RateLimitItem, parse
+from redis.exceptions import NoScriptError
 
 from empulse.core import metrics
 from empulse.core.logging import get_logger
@@ -121,20 +125,69 @@ class _LocalWindows:
 
 
 class _RedisWindows:
-    def __init__(self, url: str, timeout: float) -> None:
+    """The moving-window script on Redis, with concurrent calls coalesced: a call made while
+    none is in flight is sent at once; calls made while one is in flight wait for it and then go
+    together, as one pipeline. Under load a round trip then serves many requests (redis-py
+    spends ~100 µs of CPU on each command it sends alone, ~30 µs on each of 16 pipelined), and
+    at low load no call waits for another."""
+
+    def __init__(self, url: str, timeout: float, name: str) -> None:
         self._client = aioredis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, client_name=name
         )
-        self._script = self._client.register_script(_MOVING_WINDOW)
+        self._sha = hashlib.sha1(_MOVING_WINDOW.encode()).hexdigest()  # noqa: S324 - Redis's id
+        self._queued: list[tuple[list[str], tuple[int, float], asyncio.Future[Any]]] = []
+        self._sender: asyncio.Task[None] | None = None
 
     async def hit(self, keys: Sequence[str], limit: int, window: float) -> _Refusal | None:
-        index, reset_ms = await self._script(keys=list(keys), args=[limit, window])
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queued.append((list(keys), (limit, window), future))
+        if self._sender is None:
+            # A task of its own: a caller cancelled mid-flight (a client gone) must not take
+            # the other callers' answers with it.
+            self._sender = asyncio.create_task(self._send())
+        index, reset_ms = await future
         return None if index == 0 else (int(index) - 1, int(reset_ms) / 1000)
+
+    async def _send(self) -> None:
+        try:
+            while self._queued:
+                batch, self._queued = self._queued, []
+                try:
+                    replies = await self._run(batch)
+                except Exception as exc:  # the connection or a timeout: every call in it fails
+                    replies = [exc] * len(batch)
+                for (_, _, future), reply in zip(batch, replies, strict=True):
+                    if future.done():  # its caller was cancelled
+                        continue
+                    if isinstance(reply, Exception):
+                        future.set_exception(reply)
+                    else:
+                        future.set_result(reply)
+        finally:
+            self._sender = None
+
+    async def _run(self, batch: list[tuple[list[str], tuple[int, float], Any]]) -> list[Any]:
+        replies = await self._pipeline(batch)
+        if any(isinstance(reply, NoScriptError) for reply in replies):
+            # Redis restarted, failed over or flushed its scripts: load it, send again.
+            await self._client.script_load(_MOVING_WINDOW)
+            replies = await self._pipeline(batch)
+        return replies
+
+    async def _pipeline(self, batch: list[tuple[list[str], tuple[int, float], Any]]) -> list[Any]:
+        async with self._client.pipeline(transaction=False) as pipe:
+            for keys, (limit, window), _ in batch:
+                pipe.evalsha(self._sha, len(keys), *keys, limit, window)
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+        return replies
 
     async def ping(self) -> None:
         await self._client.ping()
 
     async def aclose(self) -> None:
+        if self._sender is not None:
+            await asyncio.wait([self._sender])
         await self._client.aclose()
 
 
@@ -149,7 +202,9 @@ class RateLimiter:
     ) -> None:
         self.enabled = enabled
         self._local = _LocalWindows()
-        self._shared = _RedisWindows(redis_url, timeout) if redis_url else None
+        self._shared = (
+            _RedisWindows(redis_url, timeout, f"{key_prefix}-ratelimit") if redis_url else None
+        )
         self._prefix = f"{key_prefix}:rl:"
         self._shared_down_until = 0.0
 

@@ -169,10 +169,14 @@ class _RedisWindows:
 
     async def _run(self, batch: list[tuple[list[str], tuple[int, float], Any]]) -> list[Any]:
         replies = await self._pipeline(batch)
-        if any(isinstance(reply, NoScriptError) for reply in replies):
-            # Redis restarted, failed over or flushed its scripts: load it, send again.
+        missing = [n for n, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        if missing:
+            # Redis restarted, failed over or flushed its scripts: load it, and send again the
+            # calls it refused (only those: the others have been counted).
             await self._client.script_load(_MOVING_WINDOW)
-            replies = await self._pipeline(batch)
+            again = await self._pipeline([batch[n] for n in missing])
+            for n, reply in zip(missing, again, strict=True):
+                replies[n] = reply
         return replies
 
     async def _pipeline(self, batch: list[tuple[list[str], tuple[int, float], Any]]) -> list[Any]:

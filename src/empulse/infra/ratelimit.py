@@ -85,6 +85,8 @@ class Decision:
 
 # A refusal: the index of the refusing key, and the seconds until it has room again.
 _Refusal = tuple[int, float]
+# A call waiting for Redis: its keys, (limit, window), and where its reply goes.
+_Call = tuple[list[str], tuple[int, float], "asyncio.Future[Any]"]
 
 
 class _LocalWindows:
@@ -136,7 +138,7 @@ class _RedisWindows:
             url, socket_timeout=timeout, socket_connect_timeout=timeout, client_name=name
         )
         self._sha = hashlib.sha1(_MOVING_WINDOW.encode()).hexdigest()  # noqa: S324 - Redis's id
-        self._queued: list[tuple[list[str], tuple[int, float], asyncio.Future[Any]]] = []
+        self._queued: list[_Call] = []
         self._sender: asyncio.Task[None] | None = None
 
     async def hit(self, keys: Sequence[str], limit: int, window: float) -> _Refusal | None:
@@ -167,7 +169,7 @@ class _RedisWindows:
         finally:
             self._sender = None
 
-    async def _run(self, batch: list[tuple[list[str], tuple[int, float], Any]]) -> list[Any]:
+    async def _run(self, batch: list[_Call]) -> list[Any]:
         replies = await self._pipeline(batch)
         missing = [n for n, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
         if missing:
@@ -179,7 +181,7 @@ class _RedisWindows:
                 replies[n] = reply
         return replies
 
-    async def _pipeline(self, batch: list[tuple[list[str], tuple[int, float], Any]]) -> list[Any]:
+    async def _pipeline(self, batch: list[_Call]) -> list[Any]:
         async with self._client.pipeline(transaction=False) as pipe:
             for keys, (limit, window), _ in batch:
                 pipe.evalsha(self._sha, len(keys), *keys, limit, window)

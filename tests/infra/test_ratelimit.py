@@ -10,6 +10,7 @@ import uuid
 import redis.asyncio as aioredis
 
 from empulse.infra.ratelimit import RateLimiter
+from tests.support.proxy import proxy_to
 
 
 async def test_in_process_windows_forget_only_keys_whose_window_has_passed() -> None:
@@ -71,3 +72,29 @@ async def test_the_script_is_loaded_again_after_redis_forgets_it(redis_server_ur
     finally:
         await limiter.aclose()
         await admin.aclose()
+
+
+async def test_checks_queued_behind_a_stalled_one_fail_with_it(redis_server_url: str) -> None:
+    """A silent Redis (a partition) costs each request at most one timeout: checks queued while
+    the first waits for its answer fail with it instead of being sent after it, and the limiter
+    lets them through (general limits fail open)."""
+    host, port = redis_server_url.split("//", 1)[1].split("/", 1)[0].split(":")
+    item = RateLimiter.parse("100/minute")
+    with proxy_to(host, int(port)) as proxy:
+        limiter = RateLimiter(
+            redis_url=f"redis://127.0.0.1:{proxy.port}/0",
+            key_prefix=f"test-{uuid.uuid4().hex}",
+            timeout=0.5,
+        )
+        try:
+            assert (await limiter.hit(item, "default", [("ip", "192.0.2.3")])).allowed
+            proxy.freeze()
+            first = asyncio.create_task(limiter.hit(item, "default", [("ip", "192.0.2.3")]))
+            # The first check is on the wire and unanswered before the second is made.
+            assert await asyncio.to_thread(proxy.dropped.wait, 5)
+            second = asyncio.create_task(limiter.hit(item, "default", [("ip", "192.0.2.4")]))
+            assert [d.allowed for d in await asyncio.gather(first, second)] == [True, True]
+            assert proxy.connections == 1  # the second was never sent on a new connection
+        finally:
+            proxy.freeze(False)
+            await limiter.aclose()

@@ -19,6 +19,8 @@ class TcpProxy:
         self._writers: set[asyncio.StreamWriter] = set()
         self._frozen = False
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self.connections = 0  # accepted so far
+        self.dropped = threading.Event()  # set once a frozen connection has swallowed bytes
 
     def __enter__(self) -> TcpProxy:
         self._thread.start()
@@ -62,6 +64,7 @@ class TcpProxy:
         self._run(stop())
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
@@ -73,6 +76,7 @@ class TcpProxy:
             with contextlib.suppress(OSError, asyncio.CancelledError):
                 while data := await src.read(65536):
                     if self._frozen:
+                        self.dropped.set()
                         continue  # dropped, as a partition drops it
                     dst.write(data)
                     await dst.drain()

@@ -157,7 +157,10 @@ class _RedisWindows:
                 batch, self._queued = self._queued, []
                 try:
                     replies = await self._run(batch)
-                except Exception as exc:  # the connection or a timeout: every call in it fails
+                except Exception as exc:
+                    # The connection failed or timed out: every call in the batch fails, and so
+                    # do those queued behind it, rather than wait for a timeout of their own.
+                    batch, self._queued = batch + self._queued, []
                     replies = [exc] * len(batch)
                 for (_, _, future), reply in zip(batch, replies, strict=True):
                     if future.done():  # its caller was cancelled

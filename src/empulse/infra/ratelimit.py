@@ -12,6 +12,11 @@ the number of keys (the script reads the clock of Redis, so processes with skewe
 one window). Limits are written in the `limits` library's notation ("5/minute"), which parses
 them.
 
+Written here rather than taken from `limits`, whose algorithms the project used before: it
+counts one key per call, each a Redis round trip of its own (~150 µs of CPU apiece), and cannot
+count several keys as one decision or send concurrent checks together. The window is the same
+algorithm as its moving window (a capped list of timestamps per key), in ~20 lines of Lua.
+
 What this module adds to the algorithm is the behaviour when Redis fails: the check never
 raises. Depending on the limit's policy, the request is let through (fail open, for general
 routes) or counted by the in-process windows instead (for authentication throttles, SECURITY.md

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel
+from starlette.routing import BaseRoute
 
 from empulse import __version__
 from empulse.artists.endpoints import router as artists_router
@@ -48,6 +49,11 @@ API_ROUTERS = (
     files_router,
     index_router,
 )
+
+
+def api_routes() -> list[BaseRoute]:
+    """Every route of the API, with its full path (each router declares it)."""
+    return [route for router in API_ROUTERS for route in router.routes]
 
 
 def include_api(app: FastAPI) -> None:

@@ -15,7 +15,8 @@ from typing import Any
 from fastapi import FastAPI
 
 from empulse import __version__
-from empulse.api import include_api
+from empulse.api import api_routes, include_api
+from empulse.auth.dependencies import optional_principal
 from empulse.config import Settings, ensure_safe, load_settings
 from empulse.core import migrations
 from empulse.core.logging import configure_logging, get_logger
@@ -24,6 +25,7 @@ from empulse.health.endpoints import router as health_router
 from empulse.services import Services, build_services
 from empulse.submissions.endpoints import UPLOAD_PATHS
 from empulse.submissions.service import upload_body_limit
+from empulse.web import openapi
 from empulse.web.body_limit import BodyLimitMiddleware
 from empulse.web.context import RequestContextMiddleware
 from empulse.web.cors import CorsMiddleware
@@ -160,6 +162,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.router.routes.insert(0, liveness_route)
     app.include_router(health_router)
     include_api(app)
+    openapi.install(app, routes=api_routes(), reads_caller=optional_principal)
     mount_docs(app, docs_url=DOCS_URL, openapi_url=OPENAPI_URL, title="EmPulse API")
 
     # Starlette runs the last-added middleware first. Request order, outermost first:

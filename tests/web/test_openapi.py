@@ -34,7 +34,16 @@ async def test_every_operation_is_named_and_documents_its_failures(
                 problems.append(f"{where}: no documented error response")
             if path.startswith("/api/v1/admin") and not {"401", "403"} <= codes:
                 problems.append(f"{where}: does not document 401 and 403")
+            if path.startswith(("/api/v1/admin", "/api/v1/users/me")) and not operation.get(
+                "security"
+            ):
+                problems.append(f"{where}: does not say how to authenticate")
+            if operation.get("security") and "401" not in codes:
+                problems.append(f"{where}: authenticates but does not document 401")
+            if "requestBody" in operation and not {"400", "413", "415"} <= codes:
+                problems.append(f"{where}: takes a body but does not document 400, 413 and 415")
     assert problems == []
+    assert set(document["components"]["securitySchemes"]) == {"bearerToken", "sessionCookie"}
 
 
 async def test_bodies_are_camel_case_on_the_wire(

@@ -32,9 +32,20 @@ from empulse.submissions.service import submission_out
 router = admin_router("")
 
 Status = Literal["pending", "approved", "rejected"]
-_decision_responses: dict[int | str, dict[str, str]] = {
+_NO_APPLICATION: dict[int | str, dict[str, str]] = {
+    404: {"description": "No such application (not_found)"}
+}
+_NO_SUBMISSION: dict[int | str, dict[str, str]] = {
+    404: {"description": "No such submission (not_found)"}
+}
+_application_decision: dict[int | str, dict[str, str]] = {
+    **_NO_APPLICATION,
     403: {"description": "Your own application (own_review) or not an admin"},
-    404: {"description": "No such application (not_found)"},
+    409: {"description": "Already approved or rejected (already_reviewed)"},
+}
+_submission_decision: dict[int | str, dict[str, str]] = {
+    **_NO_SUBMISSION,
+    403: {"description": "Your own submission (own_review) or not an admin"},
     409: {"description": "Already approved or rejected (already_reviewed)"},
 }
 
@@ -67,6 +78,7 @@ async def list_applications(
     "/applications/{application_id}",
     response_model=AdminApplicationOut,
     summary="One application (W-9 masked)",
+    responses=_NO_APPLICATION,
 )
 async def get_application(application_id: uuid.UUID, session: ReadSession) -> AdminApplicationOut:
     return _admin_application(await service.get_application(session, application_id))
@@ -104,7 +116,7 @@ async def read_w9(
     "/applications/{application_id}/approve",
     response_model=AdminApplicationOut,
     summary="Approve an application",
-    responses=_decision_responses,
+    responses=_application_decision,
 )
 async def approve_application(
     application_id: uuid.UUID,
@@ -129,7 +141,7 @@ async def approve_application(
     "/applications/{application_id}/reject",
     response_model=AdminApplicationOut,
     summary="Reject an application",
-    responses=_decision_responses,
+    responses=_application_decision,
 )
 async def reject_application(
     application_id: uuid.UUID,
@@ -202,6 +214,7 @@ async def list_submissions(
     "/submissions/{submission_id}",
     response_model=AdminSubmissionOut,
     summary="One submission, with signed URLs to listen",
+    responses=_NO_SUBMISSION,
 )
 async def get_submission(
     submission_id: uuid.UUID, session: ReadSession, services: AppServices
@@ -214,7 +227,7 @@ async def get_submission(
     "/submissions/{submission_id}/approve",
     response_model=AdminSubmissionOut,
     summary="Approve and publish a submission",
-    responses=_decision_responses,
+    responses=_submission_decision,
 )
 async def approve_submission(
     submission_id: uuid.UUID,
@@ -234,7 +247,7 @@ async def approve_submission(
     "/submissions/{submission_id}/reject",
     response_model=AdminSubmissionOut,
     summary="Reject a submission",
-    responses=_decision_responses,
+    responses=_submission_decision,
 )
 async def reject_submission(
     submission_id: uuid.UUID,

@@ -1,0 +1,101 @@
+"""The OpenAPI document, completed with what every route shares: how a signed-in caller
+authenticates, and the failures the framework itself answers before an endpoint runs.
+
+Endpoints document their own failures (their `responses=`); the ones added here come from
+shared layers, so they are derived from each route instead of repeated on every one:
+
+- a route that reads the caller (`optional_principal`, and so `require_principal` and the admin
+  check) can answer 401, and takes the access token as a bearer header or the session cookie;
+- a route with a request body can answer 400 (a body that cannot be decoded), 413 (too large,
+  counted as it streams) and 415 (another content type);
+- a paginated route (a `cursor` parameter) answers 400 to a cursor it did not issue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+SECURITY_SCHEMES = {
+    "bearerToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": 'The access token from `POST /auth/login` with `session: "token"`.',
+    },
+    "sessionCookie": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "__Host-empulse_access",
+        "description": (
+            'Set by `POST /auth/login` with `session: "cookie"`; unsafe methods also need the '
+            "`X-CSRF-Token` header."
+        ),
+    },
+}
+
+_AUTHENTICATION_FAILURE = {
+    "description": (
+        "Not signed in, or the access token is invalid, expired or of an ended session "
+        "(codes: not_authenticated, invalid_token, session_ended)"
+    )
+}
+_INVALID_CURSOR = {"description": "The cursor is not one this API issued (code: invalid_cursor)"}
+_BODY_FAILURES = {
+    "400": {"description": "The body cannot be decoded (code: bad_request)"},
+    "413": {"description": "The body is larger than allowed (code: payload_too_large)"},
+    "415": {"description": "The body is not of a content type this route takes"},
+}
+
+
+def install(app: FastAPI, *, routes: Iterable[Any], reads_caller: Callable[..., Any]) -> None:
+    """Serve the completed document. `routes` are the API's routes (those of its routers: an
+    app holds included routers, not their routes); `reads_caller` is the dependency that
+    authenticates."""
+    generate = app.openapi
+    routes = list(routes)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            complete(document, routes, reads_caller)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def complete(
+    document: dict[str, Any], routes: Iterable[Any], reads_caller: Callable[..., Any]
+) -> None:
+    """Add the shared failures and the security schemes to `document`, in place."""
+    authenticated = {
+        (method.lower(), route.path_format)
+        for route in routes
+        if isinstance(route, APIRoute) and _depends_on(route.dependant, reads_caller)
+        for method in route.methods or ()
+    }
+    document.setdefault("components", {}).setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            if (method, path) in authenticated:
+                responses.setdefault("401", _AUTHENTICATION_FAILURE)
+                operation.setdefault("security", [{"bearerToken": []}, {"sessionCookie": []}])
+            if "requestBody" in operation:
+                for status, response in _BODY_FAILURES.items():
+                    responses.setdefault(status, response)
+            parameters = operation.get("parameters", [])
+            if any(parameter.get("name") == "cursor" for parameter in parameters):
+                responses.setdefault("400", _INVALID_CURSOR)
+
+
+def _depends_on(dependant: Dependant, call: Callable[..., Any]) -> bool:
+    return any(
+        dependency.call is call or _depends_on(dependency, call)
+        for dependency in dependant.dependencies
+    )

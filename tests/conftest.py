@@ -13,6 +13,7 @@ keys get a prefix unique to the test.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import shutil
@@ -138,35 +139,43 @@ def _service_missing(message: str) -> NoReturn:
     pytest.skip(f"{message} (EMPULSE_REQUIRE_SERVICES=1 makes this a failure)")
 
 
+@contextlib.contextmanager
+def _fresh_database(name: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database for the length of the block; its URL."""
+    if not postgres_available():
+        _service_missing(f"PostgreSQL is not reachable at {postgres_admin_url()}")
+    admin_url = postgres_admin_url()
+
+    async def run(*statements: str) -> None:
+        connection = await asyncpg.connect(admin_url)
+        try:
+            for statement in statements:
+                await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+    asyncio.run(run(drop, f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        asyncio.run(run(drop))
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A database of this xdist worker's own, migrated once per session."""
-    if not postgres_available():
-        _service_missing(f"PostgreSQL is not reachable at {postgres_admin_url()}")
-    name = _database_name()
-    admin_url = postgres_admin_url()
+    with _fresh_database(_database_name()) as url:
+        upgrade_to_head(load_settings(EMPULSE_ENV="test", DATABASE_URL=url))
+        yield url
 
-    async def recreate() -> None:
-        connection = await asyncpg.connect(admin_url)
-        try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await connection.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await connection.close()
 
-    asyncio.run(recreate())
-    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
-    upgrade_to_head(load_settings(EMPULSE_ENV="test", DATABASE_URL=url))
-    yield url
-
-    async def drop() -> None:
-        connection = await asyncpg.connect(admin_url)
-        try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await connection.close()
-
-    asyncio.run(drop())
+@pytest.fixture(scope="session")
+def live_server_postgres_url() -> Iterator[str]:
+    """A database of this worker's own for a server process that outlives single tests (the
+    others' is emptied after each test); the server migrates it."""
+    with _fresh_database(f"{_database_name()}_live") as url:
+        yield url
 
 
 async def truncate_all(url: str) -> None:

@@ -12,6 +12,7 @@ from empulse.audit.service import RequestMeta
 from empulse.auth.dependencies import AdminPrincipal, admin_router
 from empulse.core.errors import Conflict, NotFound
 from empulse.core.pagination import Cursor, Limit, Page, page_of
+from empulse.core.schemas import WITHOUT_NUL
 from empulse.jobs import repository
 from empulse.jobs.schemas import JobOut, JobStatus
 from empulse.models import Job
@@ -29,7 +30,7 @@ class NotDead(Conflict):
 async def list_jobs(
     session: ReadSession,
     status: JobStatus | None = None,
-    kind: Annotated[str | None, Query(max_length=64)] = None,
+    kind: Annotated[str | None, Query(max_length=64, pattern=WITHOUT_NUL)] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[JobOut]:

@@ -25,6 +25,7 @@ from empulse.auth.schemas import UserOut
 from empulse.auth.service import InvalidCredentials, confirm_password
 from empulse.core.errors import NotFound
 from empulse.core.pagination import Cursor, Limit, Page, page_of
+from empulse.core.schemas import WITHOUT_NUL
 from empulse.infra.email import enqueue_email
 from empulse.models import (
     DEFAULT_PRIVACY,
@@ -232,7 +233,12 @@ async def list_users(
     cursor: Cursor = None,
     q: Annotated[
         str | None,
-        Query(min_length=1, max_length=100, description="Part of the email or name, any case."),
+        Query(
+            min_length=1,
+            max_length=100,
+            pattern=WITHOUT_NUL,
+            description="Part of the email or name, any case.",
+        ),
     ] = None,
     role: Role | None = None,
     disabled: Annotated[bool | None, Query(description="Only disabled (or enabled) ones.")] = None,

@@ -93,3 +93,19 @@ async def test_a_nul_character_anywhere_is_refused_not_a_500(
     problem = assert_problem(response, 422, "validation_failed")
     assert "\x00" not in response.text
     assert problem["errors"]
+
+
+@pytest.mark.parametrize("depth", [40, 500, 921, 990, 5000])
+async def test_deeply_nested_json_is_refused_not_a_500(
+    embedded: Backend, make_client: Callable[..., Any], depth: int
+) -> None:
+    """SECURITY.md "Input and access control": deep JSON nesting is a 4xx, never a 500, at
+    every depth: past the limit of the API's bodies, and near the decoder's own."""
+    harness = await make_client(embedded, RATE_LIMITS_ENABLED="false")
+    nested = "[" * depth + "]" * depth
+    body = f'{{"email": "a@b.example", "password": "{PW}", "name": {nested}}}'
+    response = await harness.client.post(
+        "/api/v1/auth/register", content=body, headers={"content-type": "application/json"}
+    )
+    assert 400 <= response.status_code < 500, response.text
+    assert response.headers["content-type"] == "application/problem+json"

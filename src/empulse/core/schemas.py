@@ -1,9 +1,12 @@
 """The base of every request and response body: camelCase on the wire, unknown fields refused;
 response bodies can be read straight off an ORM row (`from_attributes`).
 
-Text never carries U+0000: PostgreSQL cannot store it (SQLite can), so a NUL anywhere in a
-request would otherwise reach the database as an error and answer 500. Bodies are checked here,
-whatever their nesting; free-text query parameters use `WITHOUT_NUL` as their pattern.
+Before any field is looked at, a body is walked once (iteratively: a deep body must not exhaust
+the interpreter's stack, which would be a 500):
+- nesting deeper than `MAX_DEPTH` is refused; no body of this API nests beyond a few levels;
+- text never carries U+0000: PostgreSQL cannot store it (SQLite can), so a NUL anywhere would
+  otherwise reach the database as an error. Free-text query parameters use `WITHOUT_NUL` as
+  their pattern.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 WITHOUT_NUL = r"^[^\x00]*$"
+MAX_DEPTH = 32
 
 
 class Schema(BaseModel):
@@ -24,32 +28,39 @@ class Schema(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _refuse_nul(cls, data: Any) -> Any:
-        where = _nul_in(data, ())
-        if where is not None:
-            raise PydanticCustomError(
-                "nul_character",
-                "Text may not contain the NUL character (at {where}).",
-                {"where": ".".join(where) or "the top level"},
-            )
+    def _refuse_deep_or_nul(cls, data: Any) -> Any:
+        _check_decoded(data)
         return data
 
 
-def _nul_in(value: Any, path: tuple[str, ...]) -> tuple[str, ...] | None:
-    """Where in a decoded JSON value a string holds U+0000, or None (ORM rows are skipped:
-    what the database returns cannot hold one)."""
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(key, str) and "\x00" in key:
-                return (*path, "(a key)")
-            found = _nul_in(item, (*path, str(key)))
-            if found is not None:
-                return found
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _nul_in(item, (*path, str(index)))
-            if found is not None:
-                return found
-    return None
+def _check_decoded(data: Any) -> None:
+    """Refuse a decoded JSON value nested deeper than `MAX_DEPTH` or holding U+0000 in any
+    string or key. ORM rows (response bodies) are not walked: nothing of theirs can be."""
+    pending: list[tuple[Any, tuple[str, ...]]] = [(data, ())]
+    while pending:
+        value, path = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                _refuse_nul(path)
+            continue
+        if not isinstance(value, dict | list):
+            continue
+        if len(path) >= MAX_DEPTH:
+            raise PydanticCustomError(
+                "too_deep", "Nested deeper than {limit} levels.", {"limit": MAX_DEPTH}
+            )
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and "\x00" in key:
+                    _refuse_nul((*path, "(a key)"))
+                pending.append((item, (*path, str(key))))
+        else:
+            pending.extend((item, (*path, str(index))) for index, item in enumerate(value))
+
+
+def _refuse_nul(path: tuple[str, ...]) -> None:
+    raise PydanticCustomError(
+        "nul_character",
+        "Text may not contain the NUL character (at {where}).",
+        {"where": ".".join(path) or "the top level"},
+    )

@@ -3,9 +3,11 @@ document, never a 500 (SECURITY.md "Input and access control")."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -109,3 +111,32 @@ async def test_deeply_nested_json_is_refused_not_a_500(
     )
     assert 400 <= response.status_code < 500, response.text
     assert response.headers["content-type"] == "application/problem+json"
+
+
+ROW_ID = "3f1c2a9e-7b4d-4e21-9a0c-5d6e7f8a9b0c"
+
+
+def _cursor(*parts: Any) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(list(parts))).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        _cursor("2020-01-01T00:00:00", ROW_ID),  # a time without its zone
+        _cursor("2020-01-01", ROW_ID),
+        _cursor(5, ROW_ID),
+        _cursor("2020-01-01T00:00:00+00:00", "not-a-uuid"),
+        _cursor("2020-01-01T00:00:00+00:00"),
+        "not base64 at all!",
+    ],
+)
+async def test_a_forged_cursor_is_refused_not_a_500(
+    backend: Backend, make_client: Callable[..., Any], cursor: str
+) -> None:
+    """Cursors are opaque, but a client can forge one: every list answers 400 invalid_cursor."""
+    harness = await make_client(backend, RATE_LIMITS_ENABLED="false")
+    headers = await admin_headers(harness)
+    for path in ("/api/v1/admin/users", "/api/v1/admin/jobs", "/api/v1/submissions"):
+        response = await harness.client.get(path, params={"cursor": cursor}, headers=headers)
+        assert_problem(response, 400, "invalid_cursor")

@@ -52,7 +52,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created, row_id = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
-        return datetime.fromisoformat(created), uuid.UUID(row_id)
+        created_at = datetime.fromisoformat(created)
+        if created_at.tzinfo is None:
+            # Issued cursors carry UTC; a naive time cannot be compared with stored ones.
+            raise ValueError("a cursor's time has a zone")
+        return created_at, uuid.UUID(row_id)
     except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
         raise InvalidCursor("The cursor is not one this API issued.") from exc
 

@@ -104,6 +104,8 @@ async def test_download_links_are_short_lived_and_cannot_be_altered(
         ("name", "evil.html"),
         ("sig", query["sig"][0][:-2] + "AA"),
         ("exp", str(int(query["exp"][0]) + 3600)),
+        ("exp", "²"),  # a digit to str.isdigit(), not to int()
+        ("sig", "é" * 43),
     ):
         altered = {**{k: v[0] for k, v in query.items()}, name: value}
         response = await harness.client.get(f"/api/v1/files?{urlencode(altered)}")

@@ -38,7 +38,7 @@ async def download(
         raise NotFound("Files are served by the object store.")
     query = {"key": key, "exp": exp, "type": type, "name": name}
     if (
-        not exp.isdigit()
+        not (exp.isascii() and exp.isdigit())  # "²" is a digit to str.isdigit, not to int()
         or int(exp) < time.time()
         or not constant_time_equals(storage.signature(query), sig)
     ):

@@ -101,8 +101,11 @@ async def test_one_open_application_per_user_even_when_sent_in_parallel(
         ({"w9_completed": False}, "w9Data"),
         ({"w9_address": {"street": "1 Main", "city": "X", "state": "IL", "zip": "1"}}, "w9Data"),
         ({"status": "approved"}, "status"),
+        ({"accountInfo": {"email": "a@example.com", "artistName": "DJ\nX"}}, "accountInfo"),
+        ({"w9_address": {"street": "1 Main\u2028St", "city": "Springfield", "state": "IL",
+                         "zip": "62701"}}, "w9Data"),
     ],
-)
+)  # fmt: skip
 async def test_invalid_forms_are_refused_field_by_field(
     embedded: Backend,
     make_client: Callable[..., Any],

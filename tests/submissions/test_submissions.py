@@ -355,6 +355,11 @@ async def test_a_mismatched_checksum_is_refused_and_nothing_is_kept(
         ({"legalWarranties": {**SINGLE["legalWarranties"], "samplesCleared": False}},
          "legalWarranties"),
         ({"status": "approved"}, "status"),
+        # A title reaches the subject of the artist's emails: a line break would make them
+        # unsendable.
+        ({"metadata": {"trackName": "Hit\r\nBcc: x@example.com", "genre": "Pop"}},
+         "metadata.trackName"),
+        ({"composers": ["Ada\tLovelace"]}, "composers"),
     ],
 )  # fmt: skip
 async def test_an_invalid_payload_is_refused_field_by_field_and_nothing_is_kept(

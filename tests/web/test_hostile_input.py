@@ -140,3 +140,19 @@ async def test_a_forged_cursor_is_refused_not_a_500(
     for path in ("/api/v1/admin/users", "/api/v1/admin/jobs", "/api/v1/submissions"):
         response = await harness.client.get(path, params={"cursor": cursor}, headers=headers)
         assert_problem(response, 400, "invalid_cursor")
+
+
+@pytest.mark.parametrize("name", ["Ada\nLovelace", "Ada\r", "Ada\x1b[31m", "Ada\u2028"])
+async def test_a_display_name_is_one_line_of_text(
+    embedded: Backend, make_client: Callable[..., Any], name: str
+) -> None:
+    """A user's name is greeted in every email and shown on one line: no line breaks or other
+    control characters, at registration or later."""
+    harness = await make_client(embedded, RATE_LIMITS_ENABLED="false")
+    registered = await harness.client.post(
+        "/api/v1/auth/register", json={"email": "a@b.example", "password": PW, "name": name}
+    )
+    assert_problem(registered, 422, "validation_failed")
+    headers = await admin_headers(harness)
+    renamed = await harness.client.patch("/api/v1/users/me", json={"name": name}, headers=headers)
+    assert_problem(renamed, 422, "validation_failed")

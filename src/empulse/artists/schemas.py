@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
 from empulse.core.emails import InvalidEmailError, normalise_email
-from empulse.core.schemas import Schema
+from empulse.core.schemas import Schema, SingleLine
 
 MEDIUMS = (
     "music",
@@ -87,7 +87,7 @@ def _stripped(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-Text = Annotated[str, BeforeValidator(_stripped)]
+Text = Annotated[SingleLine, BeforeValidator(_stripped)]
 
 
 def _lowercase_choice(choices: tuple[str, ...], what: str) -> Any:

@@ -8,7 +8,7 @@ from typing import Literal, Protocol
 
 from pydantic import Field
 
-from empulse.core.schemas import Schema
+from empulse.core.schemas import Schema, SingleLine
 
 # Emails and passwords are bounded before any work is done on them (a 1 MB password would
 # otherwise go to the hasher).
@@ -19,7 +19,7 @@ Password = Field(min_length=1, max_length=128)
 class RegisterIn(Schema):
     email: str = Email
     password: str = Password
-    name: str = Field(min_length=1, max_length=100)
+    name: SingleLine = Field(min_length=1, max_length=100)
 
 
 class AcceptedOut(Schema):

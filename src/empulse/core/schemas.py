@@ -11,14 +11,29 @@ the interpreter's stack, which would be a 500):
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 WITHOUT_NUL = r"^[^\x00]*$"
 MAX_DEPTH = 32
+# C0 and C1 controls (line breaks and tabs among them) and the Unicode line and paragraph
+# separators.
+_NOT_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _one_line(value: str) -> str:
+    if _NOT_ONE_LINE.search(value):
+        raise ValueError("must be a single line of text, without control characters")
+    return value
+
+
+# Names, titles, tags, address lines: text shown on one line, and some of it in an email's
+# subject, where a line break would make the message unsendable.
+SingleLine = Annotated[str, AfterValidator(_one_line)]
 
 
 class Schema(BaseModel):

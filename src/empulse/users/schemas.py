@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from empulse.core.schemas import Schema
+from empulse.core.schemas import Schema, SingleLine
 
 Role = Literal["USER", "ARTIST", "ADMIN"]
 
@@ -15,7 +15,7 @@ class UpdateMeIn(Schema):
     """Only the display name changes here; role, email and verification are not the caller's
     to set (unknown fields are rejected)."""
 
-    name: str = Field(min_length=1, max_length=100)
+    name: SingleLine = Field(min_length=1, max_length=100)
 
 
 class PrivacyPreferences(Schema):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
@@ -97,3 +98,29 @@ async def test_delete_account_needs_the_password_and_erases_personal_data(
     assert all(event.ip is None for event in events if event.event != "login_failed")
     await deliver(harness)
     assert "deleted" in outbox(harness)[-1]["Subject"]
+
+
+async def test_an_account_deleted_twice_at_once_is_deleted_once(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """A double-clicked deletion: one request deletes the account, the others find nothing.
+    One goodbye email, one audit record. (Several accounts: the requests must overlap.)"""
+    harness = await make_client(backend, RATE_LIMITS_ENABLED="false")
+    accounts = [await signed_in(harness, f"double-{n}@example.com") for n in range(3)]
+    sent_before = len(outbox(harness))
+    for body in accounts:
+        responses = await asyncio.gather(
+            *(
+                harness.client.request(
+                    "DELETE", "/api/v1/users/me", json={"password": PASSWORD}, headers=bearer(body)
+                )
+                for _ in range(5)
+            )
+        )
+        assert sorted(r.status_code for r in responses) == [204, 404, 404, 404, 404]
+    async with harness.app.state.services.sessionmaker() as session:
+        deleted = select(func.count()).where(AuditEvent.event == "account_deleted")
+        assert await session.scalar(deleted) == len(accounts)
+    await deliver(harness)
+    goodbyes = [m for m in outbox(harness)[sent_before:] if "deleted" in m["Subject"]]
+    assert len(goodbyes) == len(accounts)

@@ -192,6 +192,12 @@ async def is_session_live(session: AsyncSession, session_id: uuid.UUID, user_id:
     return result.first() is not None
 
 
+async def session_ids_of(session: AsyncSession, user_id: uuid.UUID) -> list[uuid.UUID]:
+    """Every session of the user, live or not."""
+    result = await session.scalars(select(AuthSession.id).where(AuthSession.user_id == user_id))
+    return list(result)
+
+
 async def revoke_sessions(
     session: AsyncSession,
     user_id: uuid.UUID,

@@ -14,7 +14,6 @@ from sqlalchemy import select
 from empulse.artists.service import application_out
 from empulse.audit import service as audit
 from empulse.audit.service import RequestMeta
-from empulse.auth import emails
 from empulse.auth.dependencies import (
     AdminPrincipal,
     CurrentPrincipal,
@@ -26,7 +25,6 @@ from empulse.auth.service import InvalidCredentials, confirm_password
 from empulse.core.errors import NotFound
 from empulse.core.pagination import Cursor, Limit, Page, page_of
 from empulse.core.schemas import WITHOUT_NUL
-from empulse.infra.email import enqueue_email
 from empulse.models import (
     DEFAULT_PRIVACY,
     ArtistApplication,
@@ -38,7 +36,6 @@ from empulse.models import (
 from empulse.services import AppServices, DbSession, ReadSession
 from empulse.submissions import repository as submissions
 from empulse.submissions.service import submission_out
-from empulse.submissions.upload import enqueue_object_deletion
 from empulse.users import repository, service
 from empulse.users.schemas import (
     AdminUserOut,
@@ -192,21 +189,16 @@ async def delete_me(
     every stored file of theirs; the audit log keeps the events without the link to the
     person."""
     await limit_password_checks(request, principal.user_id)
-    if await confirm_password(services, principal.user_id, body.password) is None:
+    user = await confirm_password(services, principal.user_id, body.password)
+    if user is None:
         audit.record(
             session, "account_deletion_failed", RequestMeta.of(request), user_id=principal.user_id
         )
         await session.commit()
         raise InvalidCredentials
-    user = await _me(session, principal)
-    session_ids = list(
-        await session.scalars(select(AuthSession.id).where(AuthSession.user_id == user.id))
+    session_ids = await service.delete_account(
+        session, services.job_sealer, user, request.state.request_id
     )
-    enqueue_object_deletion(session, await submissions.storage_keys_of_user(session, user.id))
-    enqueue_email(session, services.job_sealer, emails.account_deleted(user.email, user.name))
-    await audit.forget_user(session, user.id)
-    await session.delete(user)
-    audit.record(session, "account_deleted", RequestMeta(None, None, request.state.request_id))
     await session.commit()
     await services.session_cache.revoked(session_ids)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, or_, select
+import uuid
+
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.core.pagination import paginate
@@ -17,6 +19,27 @@ async def get_by_email(session: AsyncSession, email: str) -> User | None:
 # Built once (every sign-in runs it): building a select costs more CPU than executing its cached
 # compiled form.
 _BY_EMAIL = select(User).where(User.email == bindparam("email"))
+
+
+async def claim_for_deletion(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    """Start deleting an account: its credentials die (a sign-in that hashed meanwhile fails its
+    conditional write) and its row is locked until the commit, so a second deletion waits and
+    then finds nothing. False when the account is already gone."""
+    result = await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(credentials_version=User.credentials_version + 1)
+        .returning(User.id)
+        .execution_options(synchronize_session=False)
+    )
+    return result.first() is not None
+
+
+async def delete_user(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """The account's row; the database deletes what hangs off it (ON DELETE CASCADE)."""
+    await session.execute(
+        delete(User).where(User.id == user_id).execution_options(synchronize_session=False)
+    )
 
 
 def add(session: AsyncSession, user: User) -> User:

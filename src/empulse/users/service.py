@@ -10,12 +10,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from empulse.artists import repository as artists
 from empulse.audit import service as audit
 from empulse.audit.service import RequestMeta
+from empulse.auth import emails
 from empulse.auth import repository as auth_repository
+from empulse.core.crypto import Sealer
 from empulse.core.db import utcnow
 from empulse.core.emails import normalise_email
 from empulse.core.errors import Conflict, NotFound
 from empulse.core.passwords import check_password_policy, hash_password
+from empulse.infra.email import enqueue_email
 from empulse.models import User, UserRole
+from empulse.submissions import repository as submissions
+from empulse.submissions.upload import enqueue_object_deletion
 from empulse.users import repository
 
 
@@ -139,3 +144,26 @@ async def update_user(
         )
     await session.flush()
     return result
+
+
+async def delete_account(
+    session: AsyncSession, sealer: Sealer, user: User, request_id: str | None
+) -> list[uuid.UUID]:
+    """Delete the account, its sessions and tokens, its artist application, submissions and
+    published releases (the database cascades), and, by a job that runs after the commit, every
+    file it stored; its owner is emailed, and the audit log keeps its events without the link
+    to the person. Returns the sessions it had, to announce after the commit. Never commits.
+
+    The first write claims the row (`repository.claim_for_deletion`): a second deletion in
+    flight waits for this one and then finds no account, and an upload committing meanwhile is
+    ordered before the list of files to delete is read."""
+    if not await repository.claim_for_deletion(session, user.id):
+        raise NotFound("No such user.")
+    session_ids = await auth_repository.session_ids_of(session, user.id)
+    enqueue_object_deletion(session, await submissions.storage_keys_of_user(session, user.id))
+    enqueue_email(session, sealer, emails.account_deleted(user.email, user.name))
+    await audit.forget_user(session, user.id)
+    await repository.delete_user(session, user.id)
+    audit.record(session, "account_deleted", RequestMeta(None, None, request_id))
+    await session.flush()
+    return session_ids

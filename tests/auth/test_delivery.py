@@ -58,6 +58,29 @@ async def test_smtp_outage_delays_but_does_not_lose_the_email(
     assert "verify-email?token=" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
 
+async def test_a_refused_recipient_is_dead_at_once_not_retried_for_hours(
+    backend: Backend, make_client: Callable[..., Any], smtp_server: SmtpCapture
+) -> None:
+    """A mail server that says the mailbox does not exist (550) will say it again: the email
+    job is dead after that one attempt, for admins to see, without the address in its error.
+    Mail to other addresses still goes out."""
+    smtp_server.unknown_mailboxes.add("nobody-here@example.com")
+    harness = await make_client(backend, **smtp_server.settings())
+    assert (await register(harness, "nobody-here@example.com")).status_code == 202
+    assert (await register(harness, "somebody@example.com")).status_code == 202
+    await harness.app.state.services.job_runner.run_due()
+
+    async with harness.app.state.services.sessionmaker() as session:
+        statuses = sorted((job.status, job.attempts) for job in await session.scalars(select(Job)))
+        (dead,) = (await session.scalars(select(Job).where(Job.status == "dead"))).all()
+    assert statuses == [("dead", 1), ("done", 1)]
+    assert dead.last_error is not None
+    assert "550" in dead.last_error
+    assert "nobody-here" not in dead.last_error
+    (delivered,) = await asyncio.to_thread(smtp_server.wait_for, 1)
+    assert delivered["To"] == "somebody@example.com"
+
+
 async def test_a_rolled_back_request_sends_nothing(
     embedded: Backend, make_client: Callable[..., Any]
 ) -> None:

@@ -82,7 +82,17 @@ class SmtpCapture:
     port: int
     messages: list[EmailMessage] = field(default_factory=list)
     controller: Any = None
+    # Mailboxes this server says do not exist (a permanent 550 at RCPT).
+    unknown_mailboxes: set[str] = field(default_factory=set)
     _arrived: threading.Condition = field(default_factory=threading.Condition)
+
+    async def handle_RCPT(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if address in self.unknown_mailboxes:
+            return "550 5.1.1 No such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         message = message_from_bytes(envelope.content, policy=policy.default)

@@ -90,16 +90,26 @@ class SmtpMailer:
         self.sender = sender
 
     async def send(self, email: OutgoingEmail) -> None:
-        await aiosmtplib.send(
-            build_message(email, self.sender),
-            hostname=self.smtp.host,
-            port=self.smtp.port,
-            username=self.smtp.username,
-            password=self.smtp.password,
-            use_tls=self.smtp.security == "tls",
-            start_tls=self.smtp.security == "starttls",
-            timeout=15,
-        )
+        try:
+            await aiosmtplib.send(
+                build_message(email, self.sender),
+                hostname=self.smtp.host,
+                port=self.smtp.port,
+                username=self.smtp.username,
+                password=self.smtp.password,
+                use_tls=self.smtp.security == "tls",
+                start_tls=self.smtp.security == "starttls",
+                timeout=15,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = sorted({refusal.code for refusal in exc.recipients})
+            if all(code >= 500 for code in codes):
+                # A permanent refusal (RFC 5321 5yz: no such mailbox, say): sending again
+                # would be refused again, and repeated 5yz attempts hurt the sender's standing.
+                # The server's text names the address; the error keeps only the codes.
+                refused = f"the mail server refused the recipient ({codes})"
+                raise jobs.PermanentJobError(refused) from None
+            raise
 
 
 def create_mailer(settings: Settings) -> Mailer:

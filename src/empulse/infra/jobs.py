@@ -8,7 +8,8 @@ table below gives both guarantees with one code path; claiming uses `FOR UPDATE 
 PostgreSQL, so any number of `empulse worker` processes share the queue.
 
 Life of a job: `pending` -> claimed (`running`, with a lease) -> `done`, or back to `pending`
-with exponential backoff after a failure, or `dead` after `max_attempts`. A worker that crashes
+with exponential backoff after a failure, or `dead` after `max_attempts` (or at once, when the
+handler says retrying cannot help: `PermanentJobError`). A worker that crashes
 mid-job leaves a `running` row whose lease expires; the next claim picks it up again, and a job
 whose lease ran out on its last attempt (its worker died every time) is marked dead instead of
 being run forever. A worker claims a small batch but runs it one job at a time, so each job's
@@ -41,6 +42,11 @@ _PRUNE_BATCH = 1000
 Handler = Callable[[Any, dict[str, Any]], Awaitable[None]]
 
 _handlers: dict[str, Handler] = {}
+
+
+class PermanentJobError(Exception):
+    """Raised by a handler when retrying cannot help (a mail server refused the recipient):
+    the job is dead at once, for an admin to look at, instead of failing again for hours."""
 
 
 def handler(kind: str) -> Callable[[Handler], Handler]:
@@ -257,7 +263,7 @@ class JobRunner:
                 await run(self.context, job.payload)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"[:2000]
-            if job.attempts >= job.max_attempts:
+            if isinstance(exc, PermanentJobError) or job.attempts >= job.max_attempts:
                 log.error("job_dead", job_id=str(job.id), kind=job.kind, attempts=job.attempts)
                 await self._finish(job, status="dead", last_error=error, finished_at=utcnow())
             else:

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from empulse import __version__
 from empulse.api import api_routes, include_api
+from empulse.auth import tasks as _auth_tasks  # noqa: F401 - registers the auth clean-ups
 from empulse.auth.dependencies import optional_principal
 from empulse.config import Settings, ensure_safe, load_settings
 from empulse.core import migrations

@@ -54,9 +54,11 @@ def worker() -> None:
 async def _work(settings: Settings) -> None:
     import signal
 
+    # Importing these registers their job handlers and clean-ups.
+    from empulse.auth import tasks  # noqa: F401
     from empulse.config import ensure_safe
     from empulse.services import build_services
-    from empulse.submissions import upload  # noqa: F401 - registers the sweep job's handler
+    from empulse.submissions import upload  # noqa: F401
 
     ensure_safe(settings)
     await _ensure_migrated(settings)

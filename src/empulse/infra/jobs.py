@@ -25,7 +25,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, event, or_, select, update
@@ -37,11 +37,31 @@ from empulse.core.logging import get_logger
 from empulse.models import Job
 
 log = get_logger("empulse.jobs")
-_PRUNE_BATCH = 1000
+BATCH = 1000  # rows a housekeeper removes per transaction
 
 Handler = Callable[[Any, dict[str, Any]], Awaitable[None]]
 
 _handlers: dict[str, Handler] = {}
+
+
+Housekeeper = Callable[[AsyncSession, datetime], Awaitable[int]]
+
+_housekeepers: dict[str, Housekeeper] = {}
+
+
+def housekeeping(name: str) -> Callable[[Housekeeper], Housekeeper]:
+    """Register a clean-up that the runners run about once an hour, beside pruning finished
+    jobs: `async def clean(session, now) -> rows removed`, one batch per call, in a transaction
+    of its own (it is called again while it removes a full batch). It must be safe to run in
+    several processes at once."""
+
+    def register(function: Housekeeper) -> Housekeeper:
+        if name in _housekeepers:
+            raise ValueError(f"two housekeepers named {name!r}")
+        _housekeepers[name] = function
+        return function
+
+    return register
 
 
 class PermanentJobError(Exception):
@@ -148,29 +168,37 @@ class JobRunner:
         log.info("job_runner_stopped")
 
     async def prune(self) -> int:
-        """Delete finished jobs older than `keep_done`, a batch per transaction; returns how
-        many. Dead jobs are kept: they wait for an admin."""
+        """Delete finished jobs older than `keep_done`, then run every housekeeper, a batch per
+        transaction; returns how many rows went. Dead jobs are kept: they wait for an admin."""
         cutoff = utcnow() - self.keep_done
+
+        async def finished_jobs(session: AsyncSession, now: datetime) -> int:
+            batch = (
+                select(Job.id).where(Job.status == "done", Job.finished_at < cutoff).limit(BATCH)
+            )
+            result = await session.execute(
+                delete(Job)
+                .where(Job.id.in_(batch.scalar_subquery()))
+                .execution_options(synchronize_session=False)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+        removed = 0
+        for name, clean in [("jobs", finished_jobs), *_housekeepers.items()]:
+            count = await self._clean(clean)
+            if count:
+                log.info("pruned", what=name, count=count)
+            removed += count
+        return removed
+
+    async def _clean(self, clean: Housekeeper) -> int:
         removed = 0
         while True:
             async with self.sessionmaker() as session, session.begin():
-                batch = (
-                    select(Job.id)
-                    .where(Job.status == "done", Job.finished_at < cutoff)
-                    .limit(_PRUNE_BATCH)
-                )
-                result = await session.execute(
-                    delete(Job)
-                    .where(Job.id.in_(batch.scalar_subquery()))
-                    .execution_options(synchronize_session=False)
-                )
-            count = int(result.rowcount)  # type: ignore[attr-defined]
+                count = await clean(session, utcnow())
             removed += count
-            if count < _PRUNE_BATCH:
-                break
-        if removed:
-            log.info("jobs_pruned", count=removed)
-        return removed
+            if count < BATCH:
+                return removed
 
     async def run_due(self) -> int:
         """Claim the jobs that are due and run them; returns how many were claimed."""

@@ -13,7 +13,10 @@ class AuthSession(Base):
     """One login on one device: the refresh-token family and the `sid` of its access tokens."""
 
     __tablename__ = "auth_sessions"
-    __table_args__ = (Index("ix_auth_sessions_user_id", "user_id"),)
+    __table_args__ = (
+        Index("ix_auth_sessions_user_id", "user_id"),
+        Index("ix_auth_sessions_expires_at", "expires_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -45,7 +48,10 @@ class ActionToken(Base):
     """Single-use email verification and password reset tokens, stored only as a hash."""
 
     __tablename__ = "action_tokens"
-    __table_args__ = (Index("ix_action_tokens_user_id_purpose", "user_id", "purpose"),)
+    __table_args__ = (
+        Index("ix_action_tokens_user_id_purpose", "user_id", "purpose"),
+        Index("ix_action_tokens_expires_at", "expires_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

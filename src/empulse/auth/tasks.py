@@ -1,0 +1,51 @@
+"""Clean-up of what sign-in leaves behind: ended sessions (with their refresh tokens) and spent
+verification and reset links. Run by the job runners about once an hour (`jobs.housekeeping`).
+
+A session row is kept for a week past its absolute expiry, so that a refresh token replayed
+from an ended session is still recognised (and logged) as reuse for that long; its refresh
+tokens go with it (ON DELETE CASCADE). Revoked sessions are kept until the same point: their
+expiry bounds them (at most `REFRESH_TOKEN_DAYS`). Links are kept a day past their expiry.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from empulse.infra import jobs
+from empulse.models import ActionToken, AuthSession
+
+KEEP_ENDED_SESSIONS = timedelta(days=7)
+KEEP_SPENT_LINKS = timedelta(days=1)
+
+
+@jobs.housekeeping("auth_sessions")
+async def remove_ended_sessions(session: AsyncSession, now: datetime) -> int:
+    batch = (
+        select(AuthSession.id)
+        .where(AuthSession.expires_at < now - KEEP_ENDED_SESSIONS)
+        .limit(jobs.BATCH)
+    )
+    result = await session.execute(
+        delete(AuthSession)
+        .where(AuthSession.id.in_(batch.scalar_subquery()))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+@jobs.housekeeping("action_tokens")
+async def remove_spent_links(session: AsyncSession, now: datetime) -> int:
+    batch = (
+        select(ActionToken.id)
+        .where(ActionToken.expires_at < now - KEEP_SPENT_LINKS)
+        .limit(jobs.BATCH)
+    )
+    result = await session.execute(
+        delete(ActionToken)
+        .where(ActionToken.id.in_(batch.scalar_subquery()))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.infra import jobs
@@ -23,29 +22,13 @@ KEEP_SPENT_LINKS = timedelta(days=1)
 
 @jobs.housekeeping("auth_sessions")
 async def remove_ended_sessions(session: AsyncSession, now: datetime) -> int:
-    batch = (
-        select(AuthSession.id)
-        .where(AuthSession.expires_at < now - KEEP_ENDED_SESSIONS)
-        .limit(jobs.BATCH)
+    return await jobs.delete_batch(
+        session, AuthSession, AuthSession.expires_at < now - KEEP_ENDED_SESSIONS
     )
-    result = await session.execute(
-        delete(AuthSession)
-        .where(AuthSession.id.in_(batch.scalar_subquery()))
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 @jobs.housekeeping("action_tokens")
 async def remove_spent_links(session: AsyncSession, now: datetime) -> int:
-    batch = (
-        select(ActionToken.id)
-        .where(ActionToken.expires_at < now - KEEP_SPENT_LINKS)
-        .limit(jobs.BATCH)
+    return await jobs.delete_batch(
+        session, ActionToken, ActionToken.expires_at < now - KEEP_SPENT_LINKS
     )
-    result = await session.execute(
-        delete(ActionToken)
-        .where(ActionToken.id.in_(batch.scalar_subquery()))
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -64,6 +64,18 @@ def housekeeping(name: str) -> Callable[[Housekeeper], Housekeeper]:
     return register
 
 
+async def delete_batch(session: AsyncSession, model: Any, *where: Any) -> int:
+    """Delete up to `BATCH` rows of `model` matching `where`; how many went. The building block
+    of a housekeeper."""
+    batch = select(model.id).where(*where).limit(BATCH)
+    result = await session.execute(
+        delete(model)
+        .where(model.id.in_(batch.scalar_subquery()))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 class PermanentJobError(Exception):
     """Raised by a handler when retrying cannot help (a mail server refused the recipient):
     the job is dead at once, for an admin to look at, instead of failing again for hours."""
@@ -173,15 +185,7 @@ class JobRunner:
         cutoff = utcnow() - self.keep_done
 
         async def finished_jobs(session: AsyncSession, now: datetime) -> int:
-            batch = (
-                select(Job.id).where(Job.status == "done", Job.finished_at < cutoff).limit(BATCH)
-            )
-            result = await session.execute(
-                delete(Job)
-                .where(Job.id.in_(batch.scalar_subquery()))
-                .execution_options(synchronize_session=False)
-            )
-            return int(result.rowcount)  # type: ignore[attr-defined]
+            return await delete_batch(session, Job, Job.status == "done", Job.finished_at < cutoff)
 
         removed = 0
         for name, clean in [("jobs", finished_jobs), *_housekeepers.items()]:

@@ -9,10 +9,10 @@ PostgreSQL, so any number of `empulse worker` processes share the queue.
 
 Life of a job: `pending` -> claimed (`running`, with a lease) -> `done`, or back to `pending`
 with exponential backoff after a failure, or `dead` after `max_attempts` (or at once, when the
-handler says retrying cannot help: `PermanentJobError`). A worker that crashes
-mid-job leaves a `running` row whose lease expires; the next claim picks it up again, and a job
-whose lease ran out on its last attempt (its worker died every time) is marked dead instead of
-being run forever. A worker claims a small batch but runs it one job at a time, so each job's
+handler says retrying cannot help: `PermanentJobError`). A worker that crashes mid-job leaves a
+`running` row whose lease expires; the next claim picks it up again, and a job whose lease ran
+out on its last attempt (its worker died every time) is marked dead instead of being run
+forever. A worker claims a small batch but runs it one job at a time, so each job's
 lease is renewed as it starts: a job that waited in the batch long enough for its lease to run
 out, and was taken over meanwhile, is left to the worker that took it. Handlers must still be
 safe to run twice (at-least-once delivery: a worker may die after the work, before recording it).

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from empulse import __version__
 from empulse.api import api_routes, include_api
 from empulse.auth import tasks as _auth_tasks  # noqa: F401 - registers the auth clean-ups
-from empulse.auth.dependencies import optional_principal
+from empulse.auth.dependencies import ACCESS_COOKIE, optional_principal
 from empulse.config import Settings, ensure_safe, load_settings
 from empulse.core import migrations
 from empulse.core.logging import configure_logging, get_logger
@@ -163,7 +163,9 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.router.routes.insert(0, liveness_route)
     app.include_router(health_router)
     include_api(app)
-    openapi.install(app, routes=api_routes(), reads_caller=optional_principal)
+    openapi.install(
+        app, routes=api_routes(), reads_caller=optional_principal, session_cookie=ACCESS_COOKIE
+    )
     mount_docs(app, docs_url=DOCS_URL, openapi_url=OPENAPI_URL, title="EmPulse API")
 
     # Starlette runs the last-added middleware first. Request order, outermost first:

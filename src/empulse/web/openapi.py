@@ -20,23 +20,26 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-SECURITY_SCHEMES = {
-    "bearerToken": {
-        "type": "http",
-        "scheme": "bearer",
-        "bearerFormat": "JWT",
-        "description": 'The access token from `POST /auth/login` with `session: "token"`.',
-    },
-    "sessionCookie": {
-        "type": "apiKey",
-        "in": "cookie",
-        "name": "__Host-empulse_access",
-        "description": (
-            'Set by `POST /auth/login` with `session: "cookie"`; unsafe methods also need the '
-            "`X-CSRF-Token` header."
-        ),
-    },
-}
+
+def security_schemes(cookie_name: str) -> dict[str, Any]:
+    return {
+        "bearerToken": {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": 'The access token from `POST /auth/login` with `session: "token"`.',
+        },
+        "sessionCookie": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": cookie_name,
+            "description": (
+                'Set by `POST /auth/login` with `session: "cookie"`; unsafe methods also need '
+                "the `X-CSRF-Token` header."
+            ),
+        },
+    }
+
 
 _AUTHENTICATION_FAILURE = {
     "description": (
@@ -52,17 +55,23 @@ _BODY_FAILURES = {
 }
 
 
-def install(app: FastAPI, *, routes: Iterable[Any], reads_caller: Callable[..., Any]) -> None:
+def install(
+    app: FastAPI,
+    *,
+    routes: Iterable[Any],
+    reads_caller: Callable[..., Any],
+    session_cookie: str,
+) -> None:
     """Serve the completed document. `routes` are the API's routes (those of its routers: an
     app holds included routers, not their routes); `reads_caller` is the dependency that
-    authenticates."""
+    authenticates, and `session_cookie` the cookie it reads."""
     generate = app.openapi
     routes = list(routes)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = generate()
-            complete(document, routes, reads_caller)
+            complete(document, routes, reads_caller, session_cookie)
             app.openapi_schema = document
         return app.openapi_schema
 
@@ -70,7 +79,10 @@ def install(app: FastAPI, *, routes: Iterable[Any], reads_caller: Callable[..., 
 
 
 def complete(
-    document: dict[str, Any], routes: Iterable[Any], reads_caller: Callable[..., Any]
+    document: dict[str, Any],
+    routes: Iterable[Any],
+    reads_caller: Callable[..., Any],
+    session_cookie: str,
 ) -> None:
     """Add the shared failures and the security schemes to `document`, in place."""
     authenticated = {
@@ -79,7 +91,8 @@ def complete(
         if isinstance(route, APIRoute) and _depends_on(route.dependant, reads_caller)
         for method in route.methods or ()
     }
-    document.setdefault("components", {}).setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
+    schemes = document.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes.update(security_schemes(session_cookie))
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})

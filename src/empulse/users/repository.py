@@ -22,9 +22,15 @@ _BY_EMAIL = select(User).where(User.email == bindparam("email"))
 
 
 async def claim_for_deletion(session: AsyncSession, user_id: uuid.UUID) -> bool:
-    """Start deleting an account: its credentials die (a sign-in that hashed meanwhile fails its
-    conditional write) and its row is locked until the commit, so a second deletion waits and
-    then finds nothing. False when the account is already gone."""
+    """Start deleting an account; False when it is already gone.
+
+    The row is locked `FOR UPDATE` until the commit: a second deletion waits and then finds
+    nothing, and so does anything that would insert a row pointing at the user (an upload
+    creating its submission takes a key-share lock on it, which this blocks; once the account
+    is gone its insert fails and the upload removes its own files). On SQLite the first write
+    takes the database's writer lock, with the same effect. The credentials die with it: a
+    sign-in that hashed meanwhile fails its conditional write."""
+    await session.execute(select(User.id).where(User.id == user_id).with_for_update())
     result = await session.execute(
         update(User)
         .where(User.id == user_id)
@@ -32,6 +38,7 @@ async def claim_for_deletion(session: AsyncSession, user_id: uuid.UUID) -> bool:
         .returning(User.id)
         .execution_options(synchronize_session=False)
     )
+    # The update decides, not the select: SQLite takes no row lock for it.
     return result.first() is not None
 
 

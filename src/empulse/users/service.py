@@ -155,9 +155,8 @@ async def delete_account(
     to the person. Returns the sessions it had, to announce after the commit. Never commits.
 
     The first write claims the row (`repository.claim_for_deletion`): a second deletion in
-    flight waits for this one and then finds no account. (It does not hold back an upload that
-    commits its files meanwhile: files committed after the list below is read lose their rows
-    with the account and are left in storage, for an operator's sweep of unreferenced keys.)"""
+    flight waits for this one and then finds no account, and an upload finishing meanwhile
+    cannot add files that the list below would miss."""
     if not await repository.claim_for_deletion(session, user.id):
         raise NotFound("No such user.")
     session_ids = await auth_repository.session_ids_of(session, user.id)

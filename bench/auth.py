@@ -30,13 +30,13 @@ from tests.support.services import free_port, redis_available, redis_url
 from bench.run import (
     ROOT,
     Result,
-    _prepare_postgres,
     _serve,
     _stop,
     _wrk,
     bare_command,
     cli,
     measure,
+    require_wrk_and_postgres,
 )
 from empulse.core.passwords import HASHER
 
@@ -142,11 +142,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is needed: apt-get install wrk")
-    database_url = _prepare_postgres()
-    if database_url is None:
-        sys.exit("PostgreSQL is needed for this benchmark")
+    database_url = require_wrk_and_postgres()
 
     data_dir = Path(tempfile.mkdtemp(prefix="empulse-bench-auth-"))
     env = {

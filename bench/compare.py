@@ -23,7 +23,7 @@ from pathlib import Path
 from tests.support.services import redis_available, redis_url
 
 from bench.auth import create_verified_user, measure_me, sign_in
-from bench.run import ROOT, _prepare_postgres
+from bench.run import ROOT, require_wrk_and_postgres
 
 
 def _me_cpu(source: Path, database_url: str, args: argparse.Namespace) -> tuple[float, float]:
@@ -58,11 +58,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rate-limits", action="store_true")
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is needed: apt-get install wrk")
-    database_url = _prepare_postgres()
-    if database_url is None:
-        sys.exit("PostgreSQL is needed for this benchmark")
+    database_url = require_wrk_and_postgres()
     worktree = Path(tempfile.mkdtemp(prefix="empulse-compare-")) / "tree"
     subprocess.run(
         ["git", "worktree", "add", "--detach", str(worktree), args.ref], cwd=ROOT, check=True

@@ -191,6 +191,16 @@ def measure(
     return Result(name, workers, rps, p50, p99, rss, non_2xx, cpu_ms)
 
 
+def require_wrk_and_postgres() -> str:
+    """Exit with what is missing, or return the URL of a fresh benchmark database."""
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install wrk")
+    database_url = _prepare_postgres()
+    if database_url is None:
+        sys.exit("PostgreSQL is needed for this benchmark")
+    return database_url
+
+
 def _prepare_postgres() -> str | None:
     if not postgres_available():
         return None

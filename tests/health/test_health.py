@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 
 from empulse import __version__
 from empulse.services import Services
-from tests.auth.helpers import register
+from tests.auth.helpers import register, signed_in
 from tests.conftest import Backend
 from tests.support.fixtures import S3Server
 from tests.support.metrics import sample
@@ -181,6 +181,22 @@ async def test_a_stuck_query_fails_at_the_statement_timeout(
     assert elapsed < 3
     # The connection is usable again for the next request.
     assert (await harness.client.get("/api/v1/_test/users/count")).status_code == 200
+
+
+async def test_a_deadlock_is_a_retryable_503_not_a_500(
+    backend_services: Backend, make_client: Callable[..., Any], logs: Callable[[], str]
+) -> None:
+    """Two transactions locking the same rows in opposite orders: PostgreSQL fails one. Its
+    request answers 503 `concurrent_change` with `Retry-After` (nothing was written; sending it
+    again succeeds), not a 500 with a stack trace in the log."""
+    harness = await make_client(backend_services, RATE_LIMITS_ENABLED="false")
+    await signed_in(harness, "first@example.com")
+    await signed_in(harness, "second@example.com")
+    response = await harness.client.post("/api/v1/_test/deadlock")
+    assert_problem(response, 503, "concurrent_change")
+    assert response.headers["retry-after"] == "1"
+    assert "unhandled_exception" not in logs()
+    assert "database_conflict" in logs()
 
 
 async def test_metrics_show_auth_failures_and_the_job_queue(

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 
 from empulse.core.logging import get_logger
 from empulse.models import User
-from empulse.services import DbSession
+from empulse.services import AppServices, DbSession
 from empulse.web.ratelimit import RateLimit
 
 log = get_logger("tests.routes")
@@ -48,6 +48,24 @@ async def count_users(session: DbSession) -> dict[str, int]:
 async def db_sleep(session: DbSession, seconds: float = 2.0) -> dict[str, bool]:
     """A query that runs long, as on a frozen or overloaded database (PostgreSQL only)."""
     await session.execute(text("SELECT pg_sleep(:seconds)"), {"seconds": seconds})
+    return {"ok": True}
+
+
+@router.post("/deadlock")
+async def deadlock(services: AppServices) -> dict[str, bool]:
+    """Two transactions that lock two users in opposite orders: PostgreSQL breaks the deadlock
+    by failing one of them, whose error this route lets through, as a request would."""
+    async with services.sessionmaker() as session:
+        first, second = (await session.scalars(select(User.id).limit(2))).all()
+    gate = asyncio.Barrier(2)
+
+    async def lock(one: Any, other: Any) -> None:
+        async with services.sessionmaker() as session, session.begin():
+            await session.execute(select(User).where(User.id == one).with_for_update())
+            await gate.wait()
+            await session.execute(select(User).where(User.id == other).with_for_update())
+
+    await asyncio.gather(lock(first, second), lock(second, first))
     return {"ok": True}
 
 

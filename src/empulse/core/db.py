@@ -189,6 +189,27 @@ def is_unavailable_error(exc: BaseException) -> bool:
     return False
 
 
+def is_transient_conflict(exc: BaseException) -> bool:
+    """True when PostgreSQL gave up on the transaction because of a concurrent one (a deadlock
+    it broke, or a serialization failure): the same request sent again would succeed."""
+    if not isinstance(exc, DBAPIError) or exc.orig is None:
+        return False
+    driver_error = exc.orig.__cause__
+    sqlstate = getattr(driver_error, "sqlstate", None) or getattr(exc.orig, "sqlstate", None)
+    return sqlstate in {"40P01", "40001"}  # deadlock_detected, serialization_failure
+
+
+class DatabaseConflict(ServiceUnavailable):
+    code = "concurrent_change"
+    title = "Concurrent change"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Another change to the same data got in the way. Send the request again.",
+            headers={"Retry-After": "1"},
+        )
+
+
 class DatabaseUnavailable(ServiceUnavailable):
     code = "database_unavailable"
     title = "Database unavailable"

@@ -11,7 +11,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from empulse.core.db import DatabaseUnavailable, is_unavailable_error
+from empulse.core.db import (
+    DatabaseConflict,
+    DatabaseUnavailable,
+    is_transient_conflict,
+    is_unavailable_error,
+)
 from empulse.core.errors import (
     PROBLEM_MEDIA_TYPE,
     AppError,
@@ -112,6 +117,10 @@ async def _database_error(request: Request, exc: Exception) -> Response:
     if is_unavailable_error(exc):
         log.warning("database_unavailable", error=type(exc).__name__)
         return await _app_error(request, DatabaseUnavailable())
+    if is_transient_conflict(exc):
+        # Nothing was written (the transaction was rolled back); the client may send it again.
+        log.warning("database_conflict", error=type(exc).__name__)
+        return await _app_error(request, DatabaseConflict())
     raise exc
 
 

@@ -75,6 +75,8 @@ class RateLimit:
         self.identify = identify
 
     async def __call__(self, request: Request, response: Response) -> None:
+        if not request.app.state.services.rate_limiter.enabled:
+            return
         keys = [("ip", request.state.client_ip or "unknown")]
         user_id = getattr(request.state, "user_id", None)
         if user_id is None and self.identify is not None:

@@ -71,7 +71,11 @@ async def submit(
     audio (`audioFile` for a single, `track_0_file`, `track_1_file`, … for an EP or LP; WAV,
     FLAC, MP3, M4A/AAC, OGG or Opus, each at most 50 MB) and `coverArtFile` (JPEG, PNG or
     WebP, at most 5 MB). Files are streamed to storage and verified by decoding."""
-    artist = await service.artist_for(session, principal.user_id)
+    # Read on a connection of its own, returned at once: an upload can take minutes, and the
+    # request's session must not hold a pooled connection (and an open transaction) meanwhile.
+    # It first touches the database when the files are in, to record them.
+    async with services.read_sessionmaker() as read:
+        artist = await service.artist_for(read, principal.user_id)
     submission = await service.submit(session, services, request, artist)
     files = await repository.files_of(session, [submission.id])
     return service.submission_out(services, submission, files[submission.id])

@@ -1,0 +1,68 @@
+"""Slow uploads hold no database connection while their bytes arrive: an upload can take
+minutes, and a pool held by a few of them would stop every other request of the process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import orjson
+
+from tests.artists.helpers import admin_headers, approved_artist
+from tests.conftest import Backend
+from tests.submissions.helpers import SINGLE
+
+BOUNDARY = "slow-b0undary"
+
+
+async def test_uploads_waiting_for_their_bytes_hold_no_database_connection(
+    backend_services: Backend, make_client: Callable[..., Any]
+) -> None:
+    """PostgreSQL, a pool of two connections, two uploads stalled half-way (slow clients):
+    another request still gets a connection, and the uploads finish once their bytes come."""
+    harness = await make_client(
+        backend_services,
+        DATABASE_POOL_SIZE="2",
+        DATABASE_POOL_TIMEOUT="2",
+        RATE_LIMITS_ENABLED="false",
+    )
+    admin = await admin_headers(harness)
+    artist = await approved_artist(harness, "slow@example.com", admin)
+    head = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="payload"\r\n\r\n'
+        f"{orjson.dumps(SINGLE).decode()}\r\n"
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="audioFile"; '
+        'filename="a.wav"\r\nContent-Type: audio/wav\r\n\r\n'
+    ).encode()
+    stalled = [asyncio.Event() for _ in range(2)]
+    more_bytes = asyncio.Event()
+
+    async def slow_body(n: int) -> AsyncIterator[bytes]:
+        yield head + bytes(64 * 1024)
+        stalled[n].set()
+        await more_bytes.wait()
+        yield f"\r\n--{BOUNDARY}--\r\n".encode()
+
+    uploads = [
+        asyncio.create_task(
+            harness.client.post(
+                "/api/v1/submissions",
+                content=slow_body(n),
+                headers={**artist, "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
+            )
+        )
+        for n in range(2)
+    ]
+    try:
+        async with asyncio.timeout(20):
+            for event in stalled:
+                await event.wait()
+        other = await harness.client.get("/api/v1/_test/users/count")
+    finally:
+        more_bytes.set()  # whatever happened, let the uploads end
+    responses = await asyncio.gather(*uploads)
+    assert other.status_code == 200, other.text
+    # Zeros are not audio: each upload is refused by what it is, not by a lack of connections.
+    for response in responses:
+        assert 400 <= response.status_code < 500, response.text

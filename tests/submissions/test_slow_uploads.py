@@ -10,8 +10,10 @@ from typing import Any
 import orjson
 
 from tests.artists.helpers import admin_headers, approved_artist
+from tests.auth.helpers import PASSWORD
 from tests.conftest import Backend
-from tests.submissions.helpers import SINGLE
+from tests.submissions.helpers import SINGLE, object_counts, single_files
+from tests.web.test_problems import assert_problem
 
 BOUNDARY = "slow-b0undary"
 
@@ -66,3 +68,55 @@ async def test_uploads_waiting_for_their_bytes_hold_no_database_connection(
     # Zeros are not audio: each upload is refused by what it is, not by a lack of connections.
     for response in responses:
         assert 400 <= response.status_code < 500, response.text
+
+
+async def test_an_upload_whose_account_is_deleted_meanwhile_keeps_nothing(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """The artist deletes their account while an upload of theirs is still arriving: the upload
+    ends with 403 `not_an_artist`, not a 500, and nothing of it is kept, rows or files."""
+    harness = await make_client(backend, RATE_LIMITS_ENABLED="false")
+    admin = await admin_headers(harness)
+    artist = await approved_artist(harness, "leaving-artist@example.com", admin)
+    (audio_part, (audio_name, audio, audio_type)), (cover_part, cover) = single_files()
+    head = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="payload"\r\n\r\n'
+        f"{orjson.dumps(SINGLE).decode()}\r\n"
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{audio_part}"; '
+        f'filename="{audio_name}"\r\nContent-Type: {audio_type}\r\n\r\n'
+    ).encode()
+    tail = (
+        (
+            f'\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; name="{cover_part}"; '
+            f'filename="{cover[0]}"\r\nContent-Type: {cover[2]}\r\n\r\n'
+        ).encode()
+        + cover[1]
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
+    halfway, rest = asyncio.Event(), asyncio.Event()
+
+    async def body() -> AsyncIterator[bytes]:
+        yield head + audio
+        halfway.set()
+        await rest.wait()
+        yield tail
+
+    upload = asyncio.create_task(
+        harness.client.post(
+            "/api/v1/submissions",
+            content=body(),
+            headers={**artist, "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
+        )
+    )
+    try:
+        async with asyncio.timeout(20):
+            await halfway.wait()
+        deleted = await harness.client.request(
+            "DELETE", "/api/v1/users/me", json={"password": PASSWORD}, headers=artist
+        )
+    finally:
+        rest.set()
+    response = await upload
+    assert deleted.status_code == 204, deleted.text
+    assert_problem(response, 403, "not_an_artist")
+    assert await object_counts(harness) == (0, 0)

@@ -10,6 +10,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.artists import repository as artists
@@ -147,6 +148,15 @@ async def submit(
             submission_id=str(submission.id),
         )
         await session.flush()
+    except IntegrityError as exc:
+        await upload.discard()
+        async with services.read_sessionmaker() as read:
+            gone = await artists.active_artist_of_user(read, artist.user_id) is None
+        if gone:
+            # The account (or its artist profile) was deleted while the files arrived: nothing
+            # is recorded, and the files just stored are gone again.
+            raise NotAnArtist("This artist profile no longer exists.") from exc
+        raise
     except BaseException:
         await upload.discard()
         raise

@@ -89,15 +89,16 @@ def measure_me(
     token: str,
     workers: int,
     args: argparse.Namespace,
+    path: str = "/api/v1/auth/me",
 ) -> Result:
-    """`GET /api/v1/auth/me` with this token, on a fresh server (`args.duration`,
-    `args.connections`)."""
+    """`GET path` (by default `/api/v1/auth/me`) with this token, on a fresh server
+    (`args.duration`, `args.connections`)."""
     port = free_port()
     return measure(
         name,
         [*serve, "--port", str(port)],
         env,
-        "/api/v1/auth/me",
+        path,
         port,
         workers,
         args.duration,

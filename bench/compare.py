@@ -1,7 +1,7 @@
-"""A/B: authenticated `GET /api/v1/auth/me` on an earlier commit and on the working tree,
-alternating, on PostgreSQL (and Redis when it answers).
+"""A/B: an authenticated GET (by default `/api/v1/auth/me`) on an earlier commit and on the
+working tree, alternating, on PostgreSQL (and Redis when it answers).
 
-    uv run python -m bench.compare REF [--rounds 2] [--duration 8] [--rate-limits]
+    uv run python -m bench.compare REF [--rounds 2] [--duration 8] [--rate-limits] [--path P]
 
 Numbers taken minutes apart on a shared machine drift more than most changes move them; pairs
 taken in turn, with the same harness, do not. The earlier commit is checked out into a
@@ -44,7 +44,7 @@ def _me_cpu(source: Path, database_url: str, args: argparse.Namespace) -> tuple[
         create_verified_user(env)
         serve = [sys.executable, "-m", "empulse.cli", "serve", "--workers", "1"]
         token, _ = sign_in(serve, env)
-        result = measure_me("GET /api/v1/auth/me", serve, env, token, 1, args)
+        result = measure_me(f"GET {args.path}", serve, env, token, 1, args, args.path)
         return result.requests_per_second, result.server_cpu_ms
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -57,6 +57,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=8)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rate-limits", action="store_true")
+    parser.add_argument("--path", default="/api/v1/auth/me", help="the route to request")
     args = parser.parse_args()
     database_url = require_wrk_and_postgres()
     worktree = Path(tempfile.mkdtemp(prefix="empulse-compare-")) / "tree"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel
-from starlette.routing import BaseRoute
 
 from empulse import __version__
 from empulse.artists.endpoints import router as artists_router
@@ -19,6 +18,7 @@ from empulse.users.endpoints import admin_users_router
 from empulse.users.endpoints import router as users_router
 from empulse.web.paths import API_PREFIX, DOCS_URL, OPENAPI_URL
 from empulse.web.ratelimit import RateLimit
+from empulse.web.routing import add_routes
 
 
 class ApiIndex(BaseModel):
@@ -51,16 +51,10 @@ API_ROUTERS = (
 )
 
 
-def api_routes() -> list[BaseRoute]:
-    """Every route of the API, with its full path (each router declares it)."""
-    return [route for router in API_ROUTERS for route in router.routes]
-
-
 def include_api(app: FastAPI) -> None:
-    """Every router straight on the app: each level of included routers is walked again, route
-    by route, on every request (FastAPI 0.165), so the tree is kept one level deep. Every route
+    """Every route of every router straight on the app (web/routing.py says why). Every route
     under /api/v1 counts against the default limit per IP and, when an access token names a
     user, per user; routes add their own, tighter limits on top."""
     default = RateLimit("default", identify=token_user_id)
     for router in API_ROUTERS:
-        app.include_router(router, dependencies=[Depends(default)])
+        add_routes(app, router, dependencies=[Depends(default)])

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from empulse import __version__
-from empulse.api import api_routes, include_api
+from empulse.api import include_api
 from empulse.auth import tasks as _auth_tasks  # noqa: F401 - registers the auth clean-ups
 from empulse.auth.dependencies import ACCESS_COOKIE, optional_principal
 from empulse.config import Settings, ensure_safe, load_settings
@@ -33,6 +33,7 @@ from empulse.web.cors import CorsMiddleware
 from empulse.web.docs import mount_docs
 from empulse.web.paths import API_PREFIX, DOCS_URL, OPENAPI_URL
 from empulse.web.problems import register_error_handlers
+from empulse.web.routing import add_routes
 from empulse.web.security_headers import SecurityHeaders
 
 log = get_logger("empulse.app")
@@ -161,11 +162,9 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     )
     register_error_handlers(app)
     app.router.routes.insert(0, liveness_route)
-    app.include_router(health_router)
+    add_routes(app, health_router)
     include_api(app)
-    openapi.install(
-        app, routes=api_routes(), reads_caller=optional_principal, session_cookie=ACCESS_COOKIE
-    )
+    openapi.install(app, reads_caller=optional_principal, session_cookie=ACCESS_COOKIE)
     mount_docs(app, docs_url=DOCS_URL, openapi_url=OPENAPI_URL, title="EmPulse API")
 
     # Starlette runs the last-added middleware first. Request order, outermost first:

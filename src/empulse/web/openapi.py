@@ -58,20 +58,17 @@ _BODY_FAILURES = {
 def install(
     app: FastAPI,
     *,
-    routes: Iterable[Any],
     reads_caller: Callable[..., Any],
     session_cookie: str,
 ) -> None:
-    """Serve the completed document. `routes` are the API's routes (those of its routers: an
-    app holds included routers, not their routes); `reads_caller` is the dependency that
-    authenticates, and `session_cookie` the cookie it reads."""
+    """Serve the completed document. `reads_caller` is the dependency that authenticates, and
+    `session_cookie` the cookie it reads."""
     generate = app.openapi
-    routes = list(routes)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = generate()
-            complete(document, routes, reads_caller, session_cookie)
+            complete(document, app.routes, reads_caller, session_cookie)
             app.openapi_schema = document
         return app.openapi_schema
 

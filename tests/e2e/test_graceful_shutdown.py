@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -87,29 +84,14 @@ def test_two_server_processes_share_revocations_through_redis(
         "RATE_LIMITS_ENABLED": "false",
     }
     try:
-        create = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "empulse.cli",
-                "create-admin",
-                "--email",
-                "pair@example.com",
-                "--password-stdin",
-            ],
-            input=PASSWORD,
-            text=True,
-            capture_output=True,
-            timeout=60,
-            check=False,
-            env={
-                **os.environ,
-                "EMPULSE_ENV": "test",
-                "EMPULSE_DATA_DIR": str(live_server.data_dir),
-                **env,
-            },
+        live_server.cli(
+            "create-admin",
+            "--email",
+            "pair@example.com",
+            "--password-stdin",
+            env=env,
+            stdin=PASSWORD,
         )
-        assert create.returncode == 0, create.stderr
         one = live_server.start(env=env)
         two = live_server.start(env=env)
         body = httpx.post(

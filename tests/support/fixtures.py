@@ -194,20 +194,37 @@ class LiveServers:
         self.data_dir = data_dir
         self.started: list[ServerProcess] = []
 
-    def start(
-        self, *, env: dict[str, str] | None = None, args: list[str] | None = None
-    ) -> ServerProcess:
-        """Run `empulse serve` (or `python -m <args>` when given) on a free port."""
-        port = free_port()
-        environment = {
+    def environment(self, env: dict[str, str] | None = None) -> dict[str, str]:
+        """What a server process (or a CLI command beside it) runs with: the test's own
+        environment, the test mode and data folder, then `env`."""
+        return {
             **os.environ,
             "EMPULSE_ENV": "test",
             "EMPULSE_DATA_DIR": str(self.data_dir),
             "PYTHONPATH": str(REPO_ROOT),
             **(env or {}),
         }
+
+    def cli(self, *args: str, env: dict[str, str] | None = None, stdin: str = "") -> None:
+        """Run `empulse <args>` against the same data and services; it must succeed."""
+        done = subprocess.run(
+            [sys.executable, "-m", "empulse.cli", *args],
+            input=stdin,
+            text=True,
+            capture_output=True,
+            timeout=60,
+            check=False,
+            env=self.environment(env),
+        )
+        assert done.returncode == 0, done.stderr
+
+    def start(
+        self, *, env: dict[str, str] | None = None, args: list[str] | None = None
+    ) -> ServerProcess:
+        """Run `empulse serve` (or `python -m <args>` when given) on a free port."""
+        port = free_port()
         command = [sys.executable, "-m", *(args or ["empulse.cli", "serve"]), "--port", str(port)]
-        server = ServerProcess(command, environment, port)
+        server = ServerProcess(command, self.environment(env), port)
         self.started.append(server)
         server.wait_until_serving()
         return server

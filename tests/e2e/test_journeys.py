@@ -1,0 +1,260 @@
+"""Whole journeys against a real `empulse serve` process, over TCP, with its own background jobs:
+a listener in a browser-like cookie session, and an artist and an admin with bearer sessions
+taking an EP from application to the catalog. On the embedded defaults (SQLite, local files,
+outbox) and on the production services (PostgreSQL, Redis, S3, SMTP), rate limits on."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from http.cookiejar import Cookie, CookieJar
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import orjson
+import pytest
+
+from tests.artists.helpers import TEST_SSN, application
+from tests.auth.helpers import NEW_PASSWORD, PASSWORD
+from tests.conftest import truncate_all
+from tests.submissions.helpers import ep_files, ep_payload
+from tests.support import secrets
+from tests.support.fixtures import LiveServers, S3Server, ServerProcess, SmtpCapture
+
+APP_URL = "https://app.empulse.test"
+
+
+class BrowserJar(CookieJar):
+    """Browsers treat loopback as a secure context and send `Secure` cookies to it over plain
+    HTTP (W3C Secure Contexts, "potentially trustworthy origins"). Python's cookie jar sends
+    them over https only, and httpx copies a client's cookies into a default jar for each
+    request, so this jar records which cookies came marked `Secure` and stores them unmarked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.marked_secure: set[str] = set()
+
+    def set_cookie(self, cookie: Cookie) -> None:
+        if cookie.secure and cookie.domain in {"127.0.0.1", "localhost"}:
+            self.marked_secure.add(cookie.name)
+            cookie.secure = False
+        super().set_cookie(cookie)
+
+
+@dataclass
+class Journey:
+    server: ServerProcess
+    read_mail: Callable[[int], list[EmailMessage]]
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.server.url, timeout=30, **kwargs)
+
+    def mail_to(self, address: str, subject_part: str) -> EmailMessage:
+        """The first message to `address` whose subject holds `subject_part`, once it is sent
+        by the server's own job runner."""
+        count = 1
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            for message in self.read_mail(count):
+                if address in str(message["To"]) and subject_part in str(message["Subject"]):
+                    return message
+            count += 1
+        raise AssertionError(f"no message to {address} about {subject_part!r}")
+
+
+def _outbox_reader(directory: Path) -> Callable[[int], list[EmailMessage]]:
+    def read(count: int) -> list[EmailMessage]:
+        deadline = time.monotonic() + 30
+        while True:
+            paths = sorted(directory.glob("*.eml")) if directory.exists() else []
+            if len(paths) >= count or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)  # polls the folder the server's job runner writes to
+        messages = []
+        for path in paths:
+            message = message_from_bytes(path.read_bytes(), policy=policy.default)
+            assert isinstance(message, EmailMessage)
+            messages.append(message)
+        return messages
+
+    return read
+
+
+@pytest.fixture(params=["embedded", "services"])
+def journey(request: pytest.FixtureRequest, live_server: LiveServers) -> Iterator[Journey]:
+    env = {"APP_URL": APP_URL, "EMPULSE_JOBS_IN_PROCESS": "true"}
+    database: str | None = None
+    if request.param == "embedded":
+        read_mail = _outbox_reader(live_server.data_dir / "outbox")
+    else:
+        database = request.getfixturevalue("live_server_postgres_url")
+        s3: S3Server = request.getfixturevalue("s3_server")
+        smtp: SmtpCapture = request.getfixturevalue("smtp_server")
+        env |= {
+            "DATABASE_URL": database,
+            "REDIS_URL": request.getfixturevalue("redis_server_url"),
+            "REDIS_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+            **s3.settings(),
+            **smtp.settings(),
+        }
+        read_mail = smtp.wait_for
+    try:
+        server = live_server.start(env=env)
+        live_server.cli(
+            "create-admin",
+            "--email",
+            "admin@example.com",
+            "--password-stdin",
+            env=env,
+            stdin=PASSWORD,
+        )
+        yield Journey(server, read_mail)
+        output = server.output()
+        assert "Traceback" not in output, output
+        assert not secrets.leaked_into(output)
+        assert TEST_SSN not in output
+    finally:
+        if database:
+            asyncio.run(truncate_all(database))
+
+
+def _link_token(message: EmailMessage, path: str) -> str:
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    text: str = body.get_content()
+    match = re.search(r"(\S+" + re.escape(path) + r"\?token=\S+)", text)
+    assert match, text
+    assert match.group(1).startswith(f"{APP_URL}{path}?")
+    token = parse_qs(urlsplit(match.group(1)).query)["token"][0]
+    secrets.remember(token)
+    return token
+
+
+def _register_and_verify(journey: Journey, client: httpx.Client, email: str, name: str) -> None:
+    registered = client.post(
+        "/api/v1/auth/register", json={"email": email, "password": PASSWORD, "name": name}
+    )
+    assert registered.status_code == 202, registered.text
+    token = _link_token(journey.mail_to(email, "Confirm"), "/verify-email")
+    verified = client.get("/api/v1/auth/verify", params={"token": token})
+    assert verified.status_code == 200, verified.text
+
+
+def _bearer(client: httpx.Client, email: str) -> dict[str, str]:
+    response = client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    secrets.remember(body["accessToken"], body["refreshToken"])
+    return {"Authorization": f"Bearer {body['accessToken']}"}
+
+
+def test_a_listener_in_a_browser_cookie_session(journey: Journey) -> None:
+    email = "listener@example.com"
+    origin = {"Origin": journey.server.url}
+    jar = BrowserJar()
+    with journey.client(cookies=jar, headers=origin) as browser:
+        _register_and_verify(journey, browser, email, "Lis")
+        signed_in = browser.post(
+            "/api/v1/auth/login", json={"email": email, "password": PASSWORD, "session": "cookie"}
+        )
+        assert signed_in.status_code == 200, signed_in.text
+        assert "accessToken" not in signed_in.json()
+        assert {"__Host-empulse_access", "__Secure-empulse_refresh"} <= jar.marked_secure
+        csrf = {"X-CSRF-Token": signed_in.json()["csrfToken"]}
+        secrets.remember(*(cookie.value for cookie in browser.cookies.jar))
+
+        me = browser.get("/api/v1/auth/me")
+        assert me.status_code == 200
+        assert me.json()["email"] == email
+        assert me.json()["emailVerified"] is True
+
+        unsafe = {"name": "Listener"}
+        assert browser.patch("/api/v1/users/me", json=unsafe).status_code == 403  # no CSRF token
+        renamed = browser.patch("/api/v1/users/me", json=unsafe, headers=csrf)
+        assert renamed.status_code == 200, renamed.text
+        assert renamed.json()["name"] == "Listener"
+
+        export = browser.get("/api/v1/users/me/export")
+        assert export.status_code == 200
+        assert "attachment" in export.headers["content-disposition"]
+        assert export.json()["user"]["name"] == "Listener"
+
+        old_access = browser.cookies.get("__Host-empulse_access")
+        refreshed = browser.post("/api/v1/auth/refresh", headers=csrf)
+        assert refreshed.status_code == 200, refreshed.text
+        assert browser.cookies.get("__Host-empulse_access") != old_access
+        csrf = {"X-CSRF-Token": refreshed.json()["csrfToken"]}
+        secrets.remember(*(cookie.value for cookie in browser.cookies.jar))
+
+        changed = browser.post(
+            "/api/v1/auth/change-password",
+            json={"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD},
+            headers=csrf,
+        )
+        assert changed.status_code == 204, changed.text
+        journey.mail_to(email, "password was changed")
+
+        assert browser.post("/api/v1/auth/logout", headers=csrf).status_code == 204
+        assert browser.get("/api/v1/auth/me").status_code == 401
+        old = browser.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+        assert old.status_code == 401
+
+
+def test_an_artist_and_an_admin_take_an_ep_from_application_to_the_catalog(
+    journey: Journey,
+) -> None:
+    email = "artist@example.com"
+    with journey.client() as client:
+        admin = _bearer(client, "admin@example.com")
+        _register_and_verify(journey, client, email, "Ada")
+        artist = _bearer(client, email)
+
+        applied = client.post("/api/v1/artist/applications", json=application(), headers=artist)
+        assert applied.status_code == 201, applied.text
+        assert applied.json()["applicationId"].startswith("APP-")
+        application_id = applied.json()["id"]
+        pending = client.get("/api/v1/admin/applications?status=pending", headers=admin)
+        assert [item["id"] for item in pending.json()["items"]] == [application_id]
+        masked = client.get(f"/api/v1/admin/applications/{application_id}", headers=admin)
+        assert masked.json()["taxId"] == "***-**-6789"
+        w9 = client.get(f"/api/v1/admin/applications/{application_id}/w9", headers=admin)
+        assert w9.json()["taxId"] == TEST_SSN.replace("-", "")
+        approved = client.post(
+            f"/api/v1/admin/applications/{application_id}/approve", headers=admin
+        )
+        assert approved.status_code == 200, approved.text
+        journey.mail_to(email, "approved")
+
+        submitted = client.post(
+            "/api/v1/submissions",
+            data={"payload": orjson.dumps(ep_payload(2)).decode()},
+            files=ep_files(2),
+            headers=artist,
+        )
+        assert submitted.status_code == 201, submitted.text
+        assert submitted.json()["submissionId"].startswith("TRK-")
+        submission_id = submitted.json()["id"]
+
+        detail = client.get(f"/api/v1/admin/submissions/{submission_id}", headers=admin)
+        assert detail.status_code == 200
+        audio = next(f for f in detail.json()["files"] if f["role"] == "audio")
+        downloaded = client.get(audio["url"])  # relative for local files, presigned for S3
+        assert downloaded.status_code == 200
+        assert hashlib.sha256(downloaded.content).hexdigest() == audio["sha256"]
+
+        published = client.post(f"/api/v1/admin/submissions/{submission_id}/approve", headers=admin)
+        assert published.status_code == 200, published.text
+        journey.mail_to(email, "is published")
+        mine = client.get(f"/api/v1/submissions/{submission_id}", headers=artist)
+        assert mine.json()["status"] == "approved"
+        tracks = client.get("/api/v1/admin/tracks", headers=admin).json()["items"]
+        assert sorted(track["title"] for track in tracks) == ["Song 1", "Song 2"]

@@ -6,8 +6,6 @@ every answer must be one the document declares (status, content type, body)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -29,7 +27,8 @@ from empulse.app import create_app
 from empulse.config import load_settings
 from tests.support.fixtures import LiveServers
 
-CLI = [sys.executable, "-m", "empulse.cli"]
+DEFAULT_EXAMPLES = 25
+FUZZ_EXAMPLES = int(os.environ.get("EMPULSE_FUZZ_EXAMPLES", DEFAULT_EXAMPLES))
 ADMIN_EMAIL = "fuzz-admin@example.com"
 ADMIN_PASSWORD = "fuzzing-quartz-harbour-7719"
 
@@ -75,18 +74,13 @@ def fuzzed_server(
         }
     server = servers.start(env=env)
     try:
-        subprocess.run(
-            [*CLI, "create-admin", "--email", ADMIN_EMAIL, "--password-stdin"],
-            input=ADMIN_PASSWORD,
-            text=True,
-            check=True,
-            capture_output=True,
-            env={
-                **os.environ,
-                "EMPULSE_ENV": "test",
-                "EMPULSE_DATA_DIR": str(servers.data_dir),
-                **env,
-            },
+        servers.cli(
+            "create-admin",
+            "--email",
+            ADMIN_EMAIL,
+            "--password-stdin",
+            env=env,
+            stdin=ADMIN_PASSWORD,
         )
         signed_in = httpx.post(
             f"{server.url}/api/v1/auth/login",
@@ -99,9 +93,14 @@ def fuzzed_server(
 
 
 @schema.parametrize()
-# Derandomized: the same inputs on every run, so CI is repeatable; change the count (or drop
-# `derandomize`) locally to explore further.
-@settings(max_examples=25, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
+# Derandomized: the same inputs on every run, so CI is repeatable. EMPULSE_FUZZ_EXAMPLES=500
+# explores further, with new inputs on every run.
+@settings(
+    max_examples=FUZZ_EXAMPLES,
+    derandomize=FUZZ_EXAMPLES == DEFAULT_EXAMPLES,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
 def test_every_operation_answers_as_documented_and_never_500(
     case: schemathesis.Case[Any], fuzzed_server: FuzzedServer
 ) -> None:

@@ -10,7 +10,6 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.artists import repository as artists
@@ -24,6 +23,7 @@ from empulse.models import Artist, MediaObject, PendingUpload, Submission
 from empulse.services import Services
 from empulse.submissions.schemas import LP_TRACKS, FileOut, SubmissionOut, SubmissionPayload
 from empulse.submissions.upload import COVER_PART, StoredFile, Upload
+from empulse.users import repository as users
 from empulse.web.multipart import read_multipart
 
 MAX_PARTS = 40
@@ -112,54 +112,65 @@ async def submit(
         await upload.settle()
         payload = _parse_payload(fields)
         _check_files(payload, upload.stored)
-        submission = Submission(
-            id=uuid.uuid4(),
-            public_id=public_id("TRK"),
-            user_id=artist.user_id,
-            artist_id=artist.id,
-            release_type=payload.release_type,
-            title=payload.title,
-            genre=payload.metadata.genre,
-            payload=payload.model_dump(mode="json", by_alias=True, exclude={"checksums"}),
+        return await record(
+            session, artist, payload, upload.stored, upload.keys, RequestMeta.of(request)
         )
-        session.add(submission)
-        await session.flush()  # no ORM relationship orders the inserts: the parent goes first
-        for file in upload.stored:
-            session.add(
-                MediaObject(
-                    key=file.key,
-                    submission_id=submission.id,
-                    role=file.role,
-                    track_index=file.track_index,
-                    content_type=file.content_type,
-                    size_bytes=file.size_bytes,
-                    sha256=file.sha256,
-                    original_filename=file.filename,
-                    details=file.details,
-                )
-            )
-        # The rows and the end of "pending" commit together.
-        await session.execute(delete(PendingUpload).where(PendingUpload.key.in_(upload.keys)))
-        audit.record(
-            session,
-            "submission_created",
-            RequestMeta.of(request),
-            user_id=artist.user_id,
-            submission_id=str(submission.id),
-        )
-        await session.flush()
-    except IntegrityError as exc:
-        await upload.discard()
-        async with services.read_sessionmaker() as read:
-            gone = await artists.active_artist_of_user(read, artist.user_id) is None
-        if gone:
-            # The account (or its artist profile) was deleted while the files arrived: nothing
-            # is recorded, and the files just stored are gone again.
-            raise NotAnArtist("This artist profile no longer exists.") from exc
-        raise
     except BaseException:
         await upload.discard()
         raise
+
+
+async def record(
+    session: AsyncSession,
+    artist: Artist,
+    payload: SubmissionPayload,
+    stored: list[StoredFile],
+    pending_keys: list[str],
+    meta: RequestMeta,
+) -> Submission:
+    """Write the submission, its files and the end of the "pending" state of every key the
+    upload stored under, in the caller's transaction. Refused (`NotAnArtist`) when the account
+    was deleted while the files arrived: the owner's row is locked first
+    (`users.repository.lock_referenced`), so a deletion in flight is waited for, and then there
+    is nothing to point at."""
+    if not await users.lock_referenced(session, artist.user_id):
+        raise NotAnArtist("This artist profile no longer exists.")
+    submission = Submission(
+        id=uuid.uuid4(),
+        public_id=public_id("TRK"),
+        user_id=artist.user_id,
+        artist_id=artist.id,
+        release_type=payload.release_type,
+        title=payload.title,
+        genre=payload.metadata.genre,
+        payload=payload.model_dump(mode="json", by_alias=True, exclude={"checksums"}),
+    )
+    session.add(submission)
+    await session.flush()  # no ORM relationship orders the inserts: the parent goes first
+    for file in stored:
+        session.add(
+            MediaObject(
+                key=file.key,
+                submission_id=submission.id,
+                role=file.role,
+                track_index=file.track_index,
+                content_type=file.content_type,
+                size_bytes=file.size_bytes,
+                sha256=file.sha256,
+                original_filename=file.filename,
+                details=file.details,
+            )
+        )
+    # The rows and the end of "pending" commit together.
+    await session.execute(delete(PendingUpload).where(PendingUpload.key.in_(pending_keys)))
+    audit.record(
+        session,
+        "submission_created",
+        meta,
+        user_id=artist.user_id,
+        submission_id=str(submission.id),
+    )
+    await session.flush()
     return submission
 
 

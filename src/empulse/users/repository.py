@@ -42,6 +42,20 @@ async def claim_for_deletion(session: AsyncSession, user_id: uuid.UUID) -> bool:
     return result.first() is not None
 
 
+async def lock_referenced(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    """Before inserting rows that point at the user (through more than one foreign key): take
+    the key-share lock their foreign-key checks would, first; False when the account is gone.
+
+    An account deletion holds the row `FOR UPDATE` (`claim_for_deletion`), so this waits for
+    it, then finds no row. Left to the inserts, the checks lock the referenced rows in trigger
+    order, which can take the artist row before the user's and deadlock with the deletion's
+    cascade. On SQLite, a no-op read: its writer lock orders the two."""
+    locked = await session.execute(
+        select(User.id).where(User.id == user_id).with_for_update(key_share=True)
+    )
+    return locked.first() is not None
+
+
 async def delete_user(session: AsyncSession, user_id: uuid.UUID) -> None:
     """The account's row; the database deletes what hangs off it (ON DELETE CASCADE)."""
     await session.execute(

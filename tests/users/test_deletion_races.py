@@ -1,14 +1,16 @@
-"""An account deletion and an upload finishing at the same moment, on PostgreSQL: whichever
-starts first, the other waits for it; the deletion's list of files to remove misses none of the
-upload's, no submission outlives its account, and neither deadlocks (users/repository:
-claim_for_deletion, lock_referenced)."""
+"""An account deletion racing a write that points at the account, on PostgreSQL: an upload
+finishing, an artist application, and an admin's decision on the account's application or
+submission. Whichever starts first, the other waits for it, and neither deadlocks: a write that
+comes second finds no account, and a deletion that comes second lists every file the write
+stored (users/repository: claim_for_deletion, lock_referenced)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -16,33 +18,55 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.artists import repository as artists
+from empulse.artists import service as applications
+from empulse.artists.schemas import ApplicationIn
 from empulse.audit.service import RequestMeta
-from empulse.models import Artist, Job, Submission, User
+from empulse.core.errors import NotFound
+from empulse.models import Album, Job, Submission, User
+from empulse.review import service as review
 from empulse.services import Services
 from empulse.submissions import service as submissions
 from empulse.submissions.schemas import SubmissionPayload
 from empulse.submissions.service import NotAnArtist
 from empulse.submissions.upload import DELETE_OBJECTS, StoredFile
-from empulse.users import repository, service
-from tests.artists.helpers import admin_headers, approved_artist
+from empulse.users import service
+from tests.artists.helpers import admin_headers, applicant, application, approved_artist
+from tests.auth.helpers import bearer, signed_in
 from tests.conftest import Backend, Harness
-from tests.submissions.helpers import SINGLE
+from tests.submissions.helpers import SINGLE, ep_files, ep_payload, submit
+
+META = RequestMeta(None, None, None)
+EMAIL = "racer@example.com"
 
 
-async def _artist(harness: Harness) -> tuple[User, Artist]:
-    headers = await approved_artist(harness, "racer@example.com", await admin_headers(harness))
-    user_id = uuid.UUID((await harness.client.get("/api/v1/auth/me", headers=headers)).json()["id"])
-    services: Services = harness.app.state.services
+@dataclass
+class Race:
+    user: User
+    # The write, on a session of its own; the test commits it.
+    write: Callable[[AsyncSession], Coroutine[Any, Any, Any]]
+    # What the write answers when the account was deleted first.
+    gone: type[Exception]
+    # The objects the write stored, as its own transaction sees them.
+    stored_keys: Callable[[AsyncSession], Awaitable[list[str]]]
+
+
+async def _user_id(harness: Harness, headers: dict[str, str]) -> uuid.UUID:
+    return uuid.UUID((await harness.client.get("/api/v1/auth/me", headers=headers)).json()["id"])
+
+
+async def _nothing_stored(_: AsyncSession) -> list[str]:
+    return []
+
+
+async def _upload(harness: Harness, services: Services) -> Race:
+    """An upload whose files are stored, writing its rows (submissions/service.record)."""
+    user_id = await _user_id(
+        harness, await approved_artist(harness, EMAIL, await admin_headers(harness))
+    )
     async with services.sessionmaker() as session:
-        user = await session.get(User, user_id)
         artist = await artists.active_artist_of_user(session, user_id)
-    assert user is not None
     assert artist is not None
-    return user, artist
-
-
-async def _record_upload(session: AsyncSession, artist: Artist, key: str) -> None:
-    """What a finishing upload writes once its files are stored (submissions/service.record)."""
+    key = "private/audio/racing.wav"
     stored = StoredFile(
         part="audioFile",
         key=key,
@@ -51,14 +75,82 @@ async def _record_upload(session: AsyncSession, artist: Artist, key: str) -> Non
         content_type="audio/wav",
         size_bytes=1,
         sha256="0" * 64,
-        filename="late.wav",
+        filename="racing.wav",
         details={},
         upload_sha256="0" * 64,
     )
     payload = SubmissionPayload.model_validate(SINGLE)
-    await submissions.record(
-        session, artist, payload, [stored], [key], RequestMeta(None, None, None)
-    )
+
+    async def write(session: AsyncSession) -> Any:
+        return await submissions.record(session, artist, payload, [stored], [key], META)
+
+    async def stored_keys(_: AsyncSession) -> list[str]:
+        return [key]
+
+    return Race(await _user(services, user_id), write, NotAnArtist, stored_keys)
+
+
+async def _application(harness: Harness, services: Services) -> Race:
+    user_id = await _user_id(harness, bearer(await signed_in(harness, EMAIL)))
+    body = ApplicationIn.model_validate(application())
+
+    async def write(session: AsyncSession) -> Any:
+        return await applications.apply(session, services.w9_cipher, user_id, body, META)
+
+    return Race(await _user(services, user_id), write, NotFound, _nothing_stored)
+
+
+async def _application_decision(harness: Harness, services: Services) -> Race:
+    admin_id = await _user_id(harness, await admin_headers(harness))
+    headers = await applicant(harness, EMAIL)
+    mine = (await harness.client.get("/api/v1/artist/applications/me", headers=headers)).json()
+    application_id = uuid.UUID(mine["id"])
+
+    async def write(session: AsyncSession) -> Any:
+        return await review.decide_application(
+            session, services.job_sealer, application_id, admin_id, META, approve=True
+        )
+
+    user = await _user(services, await _user_id(harness, headers))
+    return Race(user, write, NotFound, _nothing_stored)
+
+
+async def _submission_decision(harness: Harness, services: Services) -> Race:
+    admin = await admin_headers(harness)
+    admin_id = await _user_id(harness, admin)
+    headers = await approved_artist(harness, EMAIL, admin)
+    created = await submit(harness, headers, ep_payload(2), ep_files(2))
+    assert created.status_code == 201, created.text
+    submission_id = uuid.UUID(created.json()["id"])
+
+    async def write(session: AsyncSession) -> Any:
+        return await review.decide_submission(
+            session, services, submission_id, admin_id, META, approve=True
+        )
+
+    async def public_covers(session: AsyncSession) -> list[str]:
+        albums = await session.scalars(select(Album.cover_keys))
+        keys = [key for cover_keys in albums for key in cover_keys.values()]
+        assert keys
+        return keys
+
+    user = await _user(services, await _user_id(harness, headers))
+    return Race(user, write, NotFound, public_covers)
+
+
+async def _user(services: Services, user_id: uuid.UUID) -> User:
+    async with services.sessionmaker() as session:
+        user = await session.get(User, user_id)
+    assert user is not None
+    return user
+
+
+RACES = {
+    "upload": _upload,
+    "application": _application,
+    "application decision": _application_decision,
+    "submission decision": _submission_decision,
+}
 
 
 async def _until_a_transaction_waits_for_a_lock(services: Services) -> None:
@@ -79,61 +171,66 @@ async def _until_a_transaction_waits_for_a_lock(services: Services) -> None:
     raise AssertionError("no transaction waited for the other")
 
 
-async def _deleted_keys(services: Services) -> list[str]:
+async def _deleted_keys(services: Services) -> set[str]:
     async with services.sessionmaker() as session:
         payloads = await session.scalars(select(Job.payload).where(Job.kind == DELETE_OBJECTS))
-        return [key for payload in payloads for key in payload["keys"]]
+        return {key for payload in payloads for key in payload["keys"]}
 
 
-@pytest.fixture
-async def harness(backend_services: Backend, make_client: Callable[..., Any]) -> Harness:
-    started: Harness = await make_client(backend_services)
-    return started
-
-
-async def test_an_upload_finishing_after_the_deletion_began_waits_and_is_refused(
-    harness: Harness,
-) -> None:
-    user, artist = await _artist(harness)
-    services: Services = harness.app.state.services
-    async with services.sessionmaker() as deleting, services.sessionmaker() as uploading:
-        assert await repository.claim_for_deletion(deleting, user.id)
-        upload = asyncio.create_task(_record_upload(uploading, artist, "private/late.wav"))
-        try:
-            await _until_a_transaction_waits_for_a_lock(services)
-            assert not upload.done()
-            await repository.delete_user(deleting, user.id)
-            await deleting.commit()
-            with pytest.raises(NotAnArtist):
-                await upload
-        finally:
-            if not upload.done():
-                await deleting.rollback()
-                await upload
+async def _nothing_left_of(services: Services, user: User) -> None:
     async with services.sessionmaker() as session:
+        assert await session.get(User, user.id) is None
         assert (await session.scalars(select(Submission))).all() == []
 
 
-async def test_a_deletion_that_began_during_an_upload_waits_and_removes_its_files(
-    harness: Harness,
-) -> None:
-    user, artist = await _artist(harness)
+@pytest.fixture(params=list(RACES))
+async def race(
+    request: pytest.FixtureRequest, backend_services: Backend, make_client: Callable[..., Any]
+) -> tuple[Race, Services]:
+    harness: Harness = await make_client(backend_services)
     services: Services = harness.app.state.services
-    async with services.sessionmaker() as uploading, services.sessionmaker() as deleting:
-        await _record_upload(uploading, artist, "private/early.wav")
+    return await RACES[request.param](harness, services), services
+
+
+async def test_a_write_after_the_deletion_began_waits_and_finds_no_account(
+    race: tuple[Race, Services],
+) -> None:
+    case, services = race
+    async with services.sessionmaker() as deleting, services.sessionmaker() as writing:
+        await service.delete_account(deleting, services.job_sealer, case.user, request_id=None)
+        write = asyncio.create_task(case.write(writing))
+        try:
+            await _until_a_transaction_waits_for_a_lock(services)
+            assert not write.done()
+            await deleting.commit()
+            with pytest.raises(case.gone):
+                await write
+        finally:
+            if not write.done():
+                await deleting.rollback()
+                await asyncio.gather(write, return_exceptions=True)
+    await _nothing_left_of(services, case.user)
+
+
+async def test_a_deletion_after_a_write_began_waits_and_lists_its_files(
+    race: tuple[Race, Services],
+) -> None:
+    case, services = race
+    async with services.sessionmaker() as writing, services.sessionmaker() as deleting:
+        await case.write(writing)
+        stored = await case.stored_keys(writing)
         deletion = asyncio.create_task(
-            service.delete_account(deleting, services.job_sealer, user, request_id=None)
+            service.delete_account(deleting, services.job_sealer, case.user, request_id=None)
         )
         try:
             await _until_a_transaction_waits_for_a_lock(services)
             assert not deletion.done()
-            await uploading.commit()
+            await writing.commit()
             await deletion
             await deleting.commit()
         finally:
             if not deletion.done():
-                await uploading.rollback()
-                await deletion
-    assert "private/early.wav" in await _deleted_keys(services)
-    async with services.sessionmaker() as session:
-        assert (await session.scalars(select(Submission))).all() == []
+                await writing.rollback()
+                await asyncio.gather(deletion, return_exceptions=True)
+    assert set(stored) <= await _deleted_keys(services)
+    await _nothing_left_of(services, case.user)

@@ -15,6 +15,7 @@ from empulse.audit.service import RequestMeta
 from empulse.core.crypto import FieldCipher, public_id
 from empulse.core.errors import Conflict, NotFound
 from empulse.models import ArtistApplication
+from empulse.users import repository as users
 
 
 class ApplicationOpen(Conflict):
@@ -74,6 +75,10 @@ async def apply(
     body: ApplicationIn,
     meta: RequestMeta,
 ) -> ArtistApplication:
+    # The account's row first: a deletion of it in flight is waited for, and then this fails
+    # cleanly instead of on the foreign key (users/repository.lock_referenced).
+    if not await users.lock_referenced(session, user_id):
+        raise NotFound("No such user.")
     if await repository.artist_of_user(session, user_id) is not None:
         raise AlreadyArtist("This account is already an artist.")
     if await repository.has_open_application(session, user_id):

@@ -31,6 +31,7 @@ from empulse.review import emails, repository
 from empulse.services import Services
 from empulse.submissions.repository import files_of as submission_files
 from empulse.submissions.upload import Upload
+from empulse.users import repository as users
 
 
 class AlreadyReviewed(Conflict):
@@ -57,6 +58,15 @@ async def get_application(session: AsyncSession, application_id: uuid.UUID) -> A
     if application is None:
         raise NotFound("No such application.")
     return application
+
+
+async def _lock_applicant(session: AsyncSession, user_id: uuid.UUID, gone: str) -> None:
+    """Lock the applicant's row before deciding (users/repository.lock_referenced): a deletion of
+    their account in flight is waited for, and then the decision finds nothing; one that starts
+    meanwhile waits for the decision, and so lists the cover copies it publishes. Locked in the
+    other order, the two deadlock."""
+    if not await users.lock_referenced(session, user_id):
+        raise NotFound(gone)
 
 
 async def _claim(
@@ -96,6 +106,7 @@ async def decide_application(
     reason: str | None = None,
 ) -> ArtistApplication:
     application = await get_application(session, application_id)
+    await _lock_applicant(session, application.user_id, "No such application.")
     await _claim(session, application, reviewer_id, "approved" if approve else "rejected", reason)
     user = await session.get(User, application.user_id)
     assert user is not None  # the application cascades with its user
@@ -228,6 +239,7 @@ async def decide_submission(
     reason: str | None = None,
 ) -> Submission:
     submission = await get_submission(session, submission_id)
+    await _lock_applicant(session, submission.user_id, "No such submission.")
     if submission.user_id == reviewer_id:
         raise OwnReview("A submission is reviewed by another administrator.")
     if submission.status != "pending":

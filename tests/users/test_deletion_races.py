@@ -234,3 +234,35 @@ async def test_a_deletion_after_a_write_began_waits_and_lists_its_files(
                 await asyncio.gather(deletion, return_exceptions=True)
     assert set(stored) <= await _deleted_keys(services)
     await _nothing_left_of(services, case.user)
+
+
+@pytest.mark.parametrize("change", ["own profile", "admin disables"])
+async def test_a_change_to_an_account_being_deleted_answers_conflict_not_500(
+    change: str, backend_services: Backend, make_client: Callable[..., Any]
+) -> None:
+    """The change loads the account, then waits for the deletion's lock to write it; by then
+    the row is gone. Nothing was written, and the same request sent again answers from there."""
+    harness: Harness = await make_client(backend_services)
+    services: Services = harness.app.state.services
+    admin = await admin_headers(harness)
+    headers = bearer(await signed_in(harness, EMAIL))
+    user = await _user(services, await _user_id(harness, headers))
+    if change == "own profile":
+        request = harness.client.patch("/api/v1/users/me", json={"name": "New"}, headers=headers)
+    else:
+        request = harness.client.patch(
+            f"/api/v1/admin/users/{user.id}", json={"disabled": True}, headers=admin
+        )
+    async with services.sessionmaker() as deleting:
+        await service.delete_account(deleting, services.job_sealer, user, request_id=None)
+        sent = asyncio.create_task(request)
+        try:
+            await _until_a_transaction_waits_for_a_lock(services)
+            await deleting.commit()
+        finally:
+            if not sent.done():
+                await deleting.rollback()
+        response = await sent
+    assert response.status_code == 503, response.text
+    assert response.json()["code"] == "concurrent_change"
+    assert response.headers["retry-after"] == "1"

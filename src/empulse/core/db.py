@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator, Uuid
 from sqlalchemy.util import await_only
@@ -190,8 +191,12 @@ def is_unavailable_error(exc: BaseException) -> bool:
 
 
 def is_transient_conflict(exc: BaseException) -> bool:
-    """True when PostgreSQL gave up on the transaction because of a concurrent one (a deadlock
-    it broke, or a serialization failure): the same request sent again would succeed."""
+    """True when a concurrent transaction got in the way: PostgreSQL gave up on this one (a
+    deadlock it broke, or a serialization failure), or a row the ORM loaded was deleted before
+    its update (an account deleted while its owner or an admin changed it). The same request
+    sent again answers from the new state."""
+    if isinstance(exc, StaleDataError):
+        return True
     if not isinstance(exc, DBAPIError) or exc.orig is None:
         return False
     driver_error = exc.orig.__cause__

@@ -15,7 +15,10 @@ from empulse.config import Settings, Severity, check_settings, load_settings
 if TYPE_CHECKING:
     from empulse.artists.keys import RotationReport
 
-app = typer.Typer(help="EmPulse backend.", no_args_is_help=True, add_completion=False)
+# Markdown: a docstring's paragraphs are wrapped to the terminal, not broken where the source is.
+app = typer.Typer(
+    help="EmPulse backend.", no_args_is_help=True, add_completion=False, rich_markup_mode="markdown"
+)
 
 
 @app.command()
@@ -42,8 +45,10 @@ def serve(
 
 @app.command()
 def worker() -> None:
-    """Run background jobs (emails, sweeps) until SIGTERM; set EMPULSE_JOBS_IN_PROCESS=false on
-    the API processes when workers run them."""
+    """Run background jobs (emails, sweeps) until SIGTERM.
+
+    Set EMPULSE_JOBS_IN_PROCESS=false on the API processes when workers run the jobs.
+    """
     from empulse.core.logging import configure_logging
 
     settings = load_settings()
@@ -182,8 +187,11 @@ def demo_data(
         bool, typer.Option("--password-stdin", help="Read the accounts' password from stdin.")
     ] = False,
 ) -> None:
-    """Load demo accounts (an admin, an artist, a listener) and a published EP, through the
-    API itself. Refused in production; refused if the demo accounts exist."""
+    """Load demo accounts (an admin, an artist, a listener) and a published EP.
+
+    Made through the API itself, so every rule applies. Refused in production, and when the
+    demo accounts exist.
+    """
     import secrets
 
     from empulse import demo
@@ -255,9 +263,11 @@ def keys_rotate(
         int | None, typer.Option(min=1, help="Stop after this many rows (rotate in slices).")
     ] = None,
 ) -> None:
-    """Re-encrypt every W-9 under ENCRYPTION_KEY (the old key must be in
-    ENCRYPTION_KEYS_PREVIOUS). Each batch commits, so an interrupted run can simply be
-    started again. Exits 1 if any W-9 could not be decrypted."""
+    """Re-encrypt every W-9 under ENCRYPTION_KEY.
+
+    The old key must be in ENCRYPTION_KEYS_PREVIOUS. Each batch commits, so an interrupted run
+    can simply be started again. Exits 1 if any W-9 could not be decrypted.
+    """
     from empulse.core.logging import configure_logging
 
     settings = load_settings()

@@ -43,13 +43,14 @@ async def claim_for_deletion(session: AsyncSession, user_id: uuid.UUID) -> bool:
 
 
 async def lock_referenced(session: AsyncSession, user_id: uuid.UUID) -> bool:
-    """Before inserting rows that point at the user (through more than one foreign key): take
-    the key-share lock their foreign-key checks would, first; False when the account is gone.
+    """Before a write that points at the user, take the key-share lock its foreign-key checks
+    would, first; False when the account is gone.
 
-    An account deletion holds the row `FOR UPDATE` (`claim_for_deletion`), so this waits for
-    it, then finds no row. Left to the inserts, the checks lock the referenced rows in trigger
-    order, which can take the artist row before the user's and deadlock with the deletion's
-    cascade. On SQLite, a no-op read: its writer lock orders the two."""
+    An account deletion holds the row `FOR UPDATE` (`claim_for_deletion`), so this waits for it
+    and then finds no row, instead of the write failing on a foreign key. Left to the write, the
+    locks come in the order its statements and triggers take them (the artist's row, or the
+    reviewed row, before the user's), which can deadlock with the deletion's cascade. On
+    SQLite, a plain read: its writer lock orders the two."""
     locked = await session.execute(
         select(User.id).where(User.id == user_id).with_for_update(key_share=True)
     )

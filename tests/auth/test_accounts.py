@@ -112,6 +112,31 @@ async def test_weak_or_long_passwords_are_refused_with_a_reason(
     assert unicode_ok.status_code == 202
 
 
+async def test_long_passphrases_are_judged_by_their_first_72_characters(
+    embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    """ASVS 5.0 V6.2.1: any password up to 128 characters is taken. The strength estimator
+    takes at most 72 (it raised on longer input: a 500 for passwords of 73-128 characters), so
+    strong passphrases pass and weak ones get a reason."""
+    harness = await make_client(embedded, RATE_LIMITS_ENABLED=False)
+    passphrase = "quartz lantern velvet orchid harbour " * 4
+    for length in (72, 73, 128):
+        long_ok = await harness.client.post(
+            "/api/v1/auth/register",
+            json={
+                "email": f"long{length}@example.com",
+                "password": passphrase[:length],
+                "name": "L",
+            },
+        )
+        assert long_ok.status_code == 202, long_ok.text
+    long_weak = await harness.client.post(
+        "/api/v1/auth/register",
+        json={"email": "weak@example.com", "password": "a" * 128, "name": "A"},
+    )
+    assert_problem(long_weak, 422, "weak_password")
+
+
 async def test_caller_cannot_set_role_or_verification(
     embedded: Backend, make_client: Callable[..., Any]
 ) -> None:

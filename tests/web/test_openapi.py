@@ -1,11 +1,20 @@
-"""The OpenAPI document as a contract: every operation is named and lists how it fails, admin
-routes say they need an admin, and bodies are camelCase on the wire."""
+"""The OpenAPI document as a contract: every operation is named and lists how it fails (as
+problem documents), admin routes say they need an admin, bodies are camelCase on the wire, and
+every body has an example the API accepts."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, get_args
 
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, TypeAdapter
+
+from empulse.app import create_app
+from empulse.config import load_settings
+from empulse.submissions.schemas import SubmissionPayload
 from tests.conftest import Backend, Harness
 
 SUCCESS = {"200", "201", "202", "204", "206", "302", "307"}
@@ -57,3 +66,54 @@ async def test_bodies_are_camel_case_on_the_wire(
         if "_" in field
     ]
     assert snake == []
+
+
+def _model_in(annotation: Any) -> type[BaseModel]:
+    """The model of a body annotation (`RefreshIn | None` and the like)."""
+    candidates = [annotation, *get_args(annotation)]
+    return next(c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel))
+
+
+def test_every_body_has_examples_that_the_api_accepts(tmp_path: Path) -> None:
+    """ENGINEERING.md: the document is a product, with examples. Each example must pass the
+    same validation as a request body, or the docs would teach clients to send a 422."""
+    settings = load_settings(EMPULSE_ENV="test", EMPULSE_DATA_DIR=str(tmp_path))
+    app = create_app(settings, configure_logs=False)
+    checked = []
+    for route in app.routes:
+        if not isinstance(route, APIRoute) or not route.dependant.body_params:
+            continue
+        (body,) = route.dependant.body_params
+        annotation = body.field_info.annotation
+        assert annotation is not None
+        examples = _model_in(annotation).model_json_schema().get("examples")
+        assert examples, f"{route.path}: the body has no example"
+        for example in examples:
+            TypeAdapter(annotation).validate_python(example)
+        checked.append(route.path)
+    assert len(checked) >= 15
+
+    document = app.openapi()
+    upload = document["paths"]["/api/v1/submissions"]["post"]["requestBody"]
+    payload = upload["content"]["multipart/form-data"]["schema"]["properties"]["payload"]
+    for example in payload["examples"]:
+        SubmissionPayload.model_validate(json.loads(example))
+
+
+async def test_every_failure_is_documented_as_a_problem_document(
+    embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    """Clients learn the shape of every error body from the document (RFC 9457)."""
+    document = await _document(embedded, make_client)
+    undocumented = [
+        f"{method.upper()} {path} {status}"
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        for status, response in operation["responses"].items()
+        if status[0] in "45"
+        and response.get("content", {}).get("application/problem+json", {}).get("schema")
+        != {"$ref": "#/components/schemas/Problem"}
+    ]
+    assert undocumented == []
+    problem = document["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) == {"type", "title", "status", "detail", "code", "requestId"}

@@ -12,10 +12,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from empulse.core.emails import InvalidEmailError, normalise_email
-from empulse.core.schemas import Schema, SingleLine
+from empulse.core.schemas import Schema, SingleLine, with_examples
 
 MEDIUMS = (
     "music",
@@ -176,6 +182,29 @@ class ProRegistration(Schema):
 
 
 class ApplicationIn(Schema):
+    model_config = with_examples(
+        {
+            "selectedMediums": ["music", "podcast"],
+            "accountInfo": {"email": "ada@example.com", "artistName": "The Lanterns"},
+            "documentsSigned": ["artist_agreement", "terms_of_service", "privacy_policy"],
+            "w9Data": {
+                # The number printed on a sample card in 1938, voided since.
+                "taxId": "078-05-1120",
+                "taxClassification": "individual",
+                "businessName": None,
+                "address": {
+                    "street": "1 Main St",
+                    "city": "Springfield",
+                    "state": "IL",
+                    "zip": "62701",
+                },
+                "completed": True,
+            },
+            "proRegistration": {"organization": "BMI", "ipiNumber": "00123456789"},
+            "digitalSignature": "Ada Lovelace",
+        }
+    )
+
     selected_mediums: Annotated[
         list[str], _lowercase_choice(MEDIUMS, "medium"), Field(min_length=1, max_length=10)
     ]

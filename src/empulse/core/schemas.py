@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, JsonValue, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -34,6 +34,15 @@ def _one_line(value: str) -> str:
 # Names, titles, tags, address lines: text shown on one line, and some of it in an email's
 # subject, where a line break would make the message unsendable.
 SingleLine = Annotated[str, AfterValidator(_one_line)]
+
+
+JsonDict = dict[str, JsonValue]
+
+
+def with_examples(*bodies: JsonDict) -> ConfigDict:
+    """A model's config that shows these bodies, as they are on the wire (camelCase), in the
+    API docs; the rest of the config is inherited from `Schema`."""
+    return ConfigDict(json_schema_extra={"examples": list(bodies)})
 
 
 class Schema(BaseModel):

@@ -9,10 +9,14 @@ from typing import Any, Literal
 from pydantic import Field
 
 from empulse.artists.schemas import ApplicationOut
-from empulse.core.schemas import Schema
+from empulse.core.schemas import Schema, with_examples
 
 
 class RejectIn(Schema):
+    model_config = with_examples(
+        {"reason": "The second track clips from 1:20; please send a new master."}
+    )
+
     reason: str = Field(min_length=3, max_length=2000, description="Sent to the artist.")
 
 
@@ -39,6 +43,8 @@ class W9Out(Schema):
 
 
 class TakeDownIn(Schema):
+    model_config = with_examples({"reason": "A rights claim from a label is under review."})
+
     reason: str = Field(min_length=3, max_length=2000, description="Sent to the artist.")
 
 

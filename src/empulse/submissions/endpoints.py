@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import orjson
 from fastapi import APIRouter, Depends, Request, status
 
 from empulse.auth.dependencies import CurrentPrincipal, require_principal
@@ -11,7 +12,7 @@ from empulse.core.errors import NotFound
 from empulse.core.pagination import Cursor, Limit, Page, page_of
 from empulse.services import AppServices, DbSession, ReadSession
 from empulse.submissions import repository, service
-from empulse.submissions.schemas import SubmissionOut, SubmissionPayload
+from empulse.submissions.schemas import PAYLOAD_EXAMPLE, SubmissionOut, SubmissionPayload
 from empulse.web.paths import API_PREFIX
 from empulse.web.ratelimit import RateLimit
 
@@ -30,8 +31,13 @@ _multipart_body = {
                     "properties": {
                         "payload": {
                             "type": "string",
-                            "description": "JSON: " + SubmissionPayload.__name__,
+                            "description": (
+                                "JSON: " + SubmissionPayload.__name__ + ". Files go in "
+                                "`audioFile` (a single) or `track_0_file`, `track_1_file`, … "
+                                "(an EP or LP, one per track, in order), and `coverArtFile`."
+                            ),
                             "contentMediaType": "application/json",
+                            "examples": [orjson.dumps(PAYLOAD_EXAMPLE).decode()],
                         },
                         "audioFile": {"type": "string", "format": "binary"},
                         "track_0_file": {"type": "string", "format": "binary"},

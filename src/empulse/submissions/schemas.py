@@ -7,9 +7,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
-from empulse.core.schemas import Schema, SingleLine
+from empulse.core.schemas import JsonDict, Schema, SingleLine, with_examples
 
 Name = Annotated[SingleLine, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Tag = Annotated[SingleLine, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
@@ -91,7 +97,28 @@ class LegalWarranties(Schema):
         return self
 
 
+PAYLOAD_EXAMPLE: JsonDict = {
+    "releaseType": "ep",
+    "metadata": {"albumName": "Lanterns EP", "genre": "Electronic", "subgenre": "Ambient"},
+    "tracks": [{"title": "Night Drive"}, {"title": "Harbour Lights"}],
+    "artistMoodTags": {"mood": "dreamy", "energy": "medium"},
+    "composers": ["Ada Lovelace"],
+    "lyricists": [{"name": "Ada Lovelace", "share": 100}],
+    "publishers": [],
+    "rightsMetadata": {"copyrightOwner": "Ada Lovelace", "copyrightYear": "2026"},
+    "legalWarranties": {
+        "ownsMasterRights": True,
+        "isOriginalComposition": True,
+        "samplesCleared": True,
+        "hasMechanicalLicenses": True,
+        "agreesToIndemnify": True,
+    },
+}
+
+
 class SubmissionPayload(Schema):
+    model_config = with_examples(PAYLOAD_EXAMPLE)
+
     release_type: Literal["single", "ep", "lp"]
     metadata: Metadata
     tracks: list[TrackIn] = Field(default_factory=list, max_length=LP_TRACKS[1])

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from empulse.core.schemas import Schema, SingleLine
+from empulse.core.schemas import Schema, SingleLine, with_examples
 
 Role = Literal["USER", "ARTIST", "ADMIN"]
 
@@ -15,10 +15,21 @@ class UpdateMeIn(Schema):
     """Only the display name changes here; role, email and verification are not the caller's
     to set (unknown fields are rejected)."""
 
+    model_config = with_examples({"name": "Ada L."})
+
     name: SingleLine = Field(min_length=1, max_length=100)
 
 
 class PrivacyPreferences(Schema):
+    model_config = with_examples(
+        {
+            "marketingEmails": False,
+            "showListeningActivity": True,
+            "publicProfile": True,
+            "analytics": False,
+        }
+    )
+
     marketing_emails: bool
     show_listening_activity: bool
     public_profile: bool
@@ -26,6 +37,8 @@ class PrivacyPreferences(Schema):
 
 
 class DeleteMeIn(Schema):
+    model_config = with_examples({"password": "violet-harbour-quartz-5521"})
+
     password: str = Field(min_length=1, max_length=128)
 
 
@@ -44,6 +57,8 @@ class AdminUserOut(Schema):
 class AdminUserPatch(Schema):
     """Change a user's role, or disable (and re-enable) the account. Disabling signs the user
     out everywhere at once; a disabled user cannot sign in, and is told nothing different."""
+
+    model_config = with_examples({"disabled": True}, {"role": "ADMIN"})
 
     role: Role | None = None
     disabled: bool | None = None

@@ -8,7 +8,8 @@ shared layers, so they are derived from each route instead of repeated on every 
   check) can answer 401, and takes the access token as a bearer header or the session cookie;
 - a route with a request body can answer 400 (a body that cannot be decoded), 413 (too large,
   counted as it streams) and 415 (another content type);
-- a paginated route (a `cursor` parameter) answers 400 to a cursor it did not issue.
+- a paginated route (a `cursor` parameter) answers 400 to a cursor it did not issue;
+- every failure is a problem document (RFC 9457), described once as the `Problem` schema.
 """
 
 from __future__ import annotations
@@ -47,6 +48,54 @@ _AUTHENTICATION_FAILURE = {
         "(codes: not_authenticated, invalid_token, session_ended)"
     )
 }
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "description": (
+        "An RFC 9457 problem document. `code` is stable and snake_case: match on it, not on "
+        "`title` or `detail`, which are for people. `requestId` is also in the logs and the "
+        "`X-Request-ID` header. A 422 lists each invalid field in `errors`; some failures add "
+        "members of their own (a readiness check's `checks`)."
+    ),
+    "required": ["type", "title", "status", "detail", "code", "requestId"],
+    "properties": {
+        "type": {"type": "string", "description": "`urn:empulse:problem:` and the code."},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "code": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
+        "requestId": {"type": ["string", "null"]},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "in", "message", "type"],
+                "properties": {
+                    "field": {"type": "string", "description": "Dotted path, camelCase."},
+                    "in": {"type": "string", "description": "body, query, path or header."},
+                    "message": {"type": "string"},
+                    "type": {"type": "string", "description": "The kind of error."},
+                },
+            },
+        },
+    },
+    "examples": [
+        {
+            "type": "urn:empulse:problem:invalid_credentials",
+            "title": "Invalid credentials",
+            "status": 401,
+            "detail": "The email or password is incorrect.",
+            "code": "invalid_credentials",
+            "requestId": "0a713b5441f85633112dc16e8e63500e",
+        }
+    ],
+}
+
+
+def _problem_content() -> dict[str, Any]:
+    return {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
 _INVALID_CURSOR = {"description": "The cursor is not one this API issued (code: invalid_cursor)"}
 _BODY_FAILURES = {
     "400": {"description": "The body cannot be decoded (code: bad_request)"},
@@ -88,8 +137,9 @@ def complete(
         if isinstance(route, APIRoute) and _depends_on(route.dependant, reads_caller)
         for method in route.methods or ()
     }
-    schemes = document.setdefault("components", {}).setdefault("securitySchemes", {})
-    schemes.update(security_schemes(session_cookie))
+    components = document.setdefault("components", {})
+    components.setdefault("securitySchemes", {}).update(security_schemes(session_cookie))
+    components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
@@ -102,6 +152,9 @@ def complete(
             parameters = operation.get("parameters", [])
             if any(parameter.get("name") == "cursor" for parameter in parameters):
                 responses.setdefault("400", _INVALID_CURSOR)
+            for status, response in responses.items():
+                if status[0] in "45" and "content" not in response:
+                    response["content"] = _problem_content()
 
 
 def _depends_on(dependant: Dependant, call: Callable[..., Any]) -> bool:

@@ -90,6 +90,9 @@ def fuzzed_server(
         yield FuzzedServer(server.url, signed_in.json()["accessToken"])
     finally:
         server.stop()
+    # A 500 fails its case; the server's traceback for it is only in the server's log.
+    crashes = [line for line in server.output().splitlines() if "unhandled_exception" in line]
+    assert crashes == [], "\n".join(crashes)
 
 
 @schema.parametrize()

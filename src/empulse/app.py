@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from empulse import __version__
 from empulse.api import include_api
+from empulse.audit import tasks as _audit_tasks  # noqa: F401 - registers the audit clean-up
 from empulse.auth import tasks as _auth_tasks  # noqa: F401 - registers the auth clean-ups
 from empulse.auth.dependencies import ACCESS_COOKIE, optional_principal
 from empulse.config import Settings, ensure_safe, load_settings

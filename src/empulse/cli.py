@@ -60,6 +60,7 @@ async def _work(settings: Settings) -> None:
     import signal
 
     # Importing these registers their job handlers and clean-ups.
+    from empulse.audit import tasks as _audit_tasks  # noqa: F401
     from empulse.auth import tasks  # noqa: F401
     from empulse.config import ensure_safe
     from empulse.services import build_services

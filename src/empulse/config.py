@@ -136,6 +136,8 @@ class Settings(BaseSettings):
     jobs_keep_done_days: float = Field(
         7.0, ge=0, validation_alias=_env("EMPULSE_JOBS_KEEP_DONE_DAYS")
     )
+    # How long security events are kept is the operator's policy; 0 keeps them for ever.
+    audit_keep_days: float = Field(0.0, ge=0, validation_alias=_env("AUDIT_KEEP_DAYS"))
 
     # HTTP
     app_url: str = Field(

@@ -21,14 +21,14 @@ KEEP_SPENT_LINKS = timedelta(days=1)
 
 
 @jobs.housekeeping("auth_sessions")
-async def remove_ended_sessions(session: AsyncSession, now: datetime) -> int:
+async def remove_ended_sessions(_: object, session: AsyncSession, now: datetime) -> int:
     return await jobs.delete_batch(
         session, AuthSession, AuthSession.expires_at < now - KEEP_ENDED_SESSIONS
     )
 
 
 @jobs.housekeeping("action_tokens")
-async def remove_spent_links(session: AsyncSession, now: datetime) -> int:
+async def remove_spent_links(_: object, session: AsyncSession, now: datetime) -> int:
     return await jobs.delete_batch(
         session, ActionToken, ActionToken.expires_at < now - KEEP_SPENT_LINKS
     )

@@ -44,16 +44,17 @@ Handler = Callable[[Any, dict[str, Any]], Awaitable[None]]
 _handlers: dict[str, Handler] = {}
 
 
-Housekeeper = Callable[[AsyncSession, datetime], Awaitable[int]]
+Housekeeper = Callable[[Any, AsyncSession, datetime], Awaitable[int]]
 
 _housekeepers: dict[str, Housekeeper] = {}
 
 
 def housekeeping(name: str) -> Callable[[Housekeeper], Housekeeper]:
     """Register a clean-up that the runners run about once an hour, beside pruning finished
-    jobs: `async def clean(session, now) -> rows removed`, one batch per call, in a transaction
-    of its own (it is called again while it removes a full batch). It must be safe to run in
-    several processes at once."""
+    jobs: `async def clean(context, session, now) -> rows removed` (the context is what job
+    handlers get: the services), one batch per call, in a transaction of its own (it is called
+    again while it removes a full batch). It must be safe to run in several processes at
+    once."""
 
     def register(function: Housekeeper) -> Housekeeper:
         if name in _housekeepers:
@@ -184,7 +185,7 @@ class JobRunner:
         transaction; returns how many rows went. Dead jobs are kept: they wait for an admin."""
         cutoff = utcnow() - self.keep_done
 
-        async def finished_jobs(session: AsyncSession, now: datetime) -> int:
+        async def finished_jobs(_: Any, session: AsyncSession, now: datetime) -> int:
             return await delete_batch(session, Job, Job.status == "done", Job.finished_at < cutoff)
 
         removed = 0
@@ -199,7 +200,7 @@ class JobRunner:
         removed = 0
         while True:
             async with self.sessionmaker() as session, session.begin():
-                count = await clean(session, utcnow())
+                count = await clean(self.context, session, utcnow())
             removed += count
             if count < BATCH:
                 return removed

@@ -18,6 +18,7 @@ class AuditEvent(Base):
     __table_args__ = (
         Index("ix_audit_events_user_id_occurred_at", "user_id", "occurred_at"),
         Index("ix_audit_events_event", "event"),
+        Index("ix_audit_events_occurred_at", "occurred_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

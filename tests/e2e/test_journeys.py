@@ -1,7 +1,8 @@
 """Whole journeys against a real `empulse serve` process, over TCP, with its own background jobs:
-a listener in a browser-like cookie session, and an artist and an admin with bearer sessions
-taking an EP from application to the catalog. On the embedded defaults (SQLite, local files,
-outbox) and on the production services (PostgreSQL, Redis, S3, SMTP), rate limits on."""
+a listener in a browser-like cookie session; a native app's user who resets a password, manages
+sessions and deletes the account; and an artist and an admin taking an EP from application to
+the catalog. On the embedded defaults (SQLite, local files, outbox) and on the production
+services (PostgreSQL, Redis, S3, SMTP), rate limits on."""
 
 from __future__ import annotations
 
@@ -258,3 +259,61 @@ def test_an_artist_and_an_admin_take_an_ep_from_application_to_the_catalog(
         assert mine.json()["status"] == "approved"
         tracks = client.get("/api/v1/admin/tracks", headers=admin).json()["items"]
         assert sorted(track["title"] for track in tracks) == ["Song 1", "Song 2"]
+
+
+def test_a_native_app_resets_a_password_manages_sessions_and_deletes_the_account(
+    journey: Journey,
+) -> None:
+    email = "app-user@example.com"
+    with journey.client(headers={"User-Agent": "EmPulse/1.0 okhttp/4.12"}) as app:
+        _register_and_verify(journey, app, email, "Appy")
+
+        forgot = app.post("/api/v1/auth/forgot-password", json={"email": email})
+        assert forgot.status_code == 202
+        token = _link_token(journey.mail_to(email, "Reset"), "/reset-password")
+        new_password = {"token": token, "password": NEW_PASSWORD}
+        reset = app.post("/api/v1/auth/reset-password", json=new_password)
+        assert reset.status_code == 204, reset.text
+        again = app.post("/api/v1/auth/reset-password", json=new_password)
+        assert again.status_code == 400  # a link works once
+
+        def sign_in() -> dict[str, str]:
+            response = app.post(
+                "/api/v1/auth/login", json={"email": email, "password": NEW_PASSWORD}
+            )
+            assert response.status_code == 200, response.text
+            body = response.json()
+            secrets.remember(body["accessToken"], body["refreshToken"])
+            return {"Authorization": f"Bearer {body['accessToken']}"}
+
+        phone, tablet = sign_in(), sign_in()
+        sessions = app.get("/api/v1/auth/sessions", headers=phone).json()
+        assert len(sessions) == 2
+        assert {session["device"] for session in sessions} == {"Android app"}
+        other = next(session["id"] for session in sessions if not session["current"])
+        assert app.delete(f"/api/v1/auth/sessions/{other}", headers=phone).status_code == 204
+        assert app.get("/api/v1/auth/me", headers=tablet).status_code == 401
+
+        privacy = {
+            "marketingEmails": True,
+            "showListeningActivity": False,
+            "publicProfile": False,
+            "analytics": False,
+        }
+        assert (
+            app.put("/api/v1/users/me/privacy-preferences", json=privacy, headers=phone).json()
+            == privacy
+        )
+        assert app.get("/api/v1/users/me/privacy-preferences", headers=phone).json() == privacy
+
+        assert app.post("/api/v1/auth/logout-all", headers=phone).status_code == 204
+        assert app.get("/api/v1/auth/me", headers=phone).status_code == 401
+
+        last = sign_in()
+        deleted = app.request(
+            "DELETE", "/api/v1/users/me", json={"password": NEW_PASSWORD}, headers=last
+        )
+        assert deleted.status_code == 204, deleted.text
+        journey.mail_to(email, "was deleted")
+        gone = app.post("/api/v1/auth/login", json={"email": email, "password": NEW_PASSWORD})
+        assert gone.status_code == 401

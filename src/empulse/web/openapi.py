@@ -6,7 +6,7 @@ shared layers, so they are derived from each route instead of repeated on every 
 
 - a route that reads the caller (`optional_principal`, and so `require_principal` and the admin
   check) can answer 401, and takes the access token as a bearer header or the session cookie;
-- a route with a request body can answer 400 (a body that cannot be decoded), 413 (too large,
+- a route with a request body can answer 400 (a request that cannot be read), 413 (too large,
   counted as it streams) and 415 (another content type);
 - a paginated route (a `cursor` parameter) answers 400 to a cursor it did not issue;
 - every failure is a problem document (RFC 9457), described once as the `Problem` schema.
@@ -98,7 +98,13 @@ def _problem_content() -> dict[str, Any]:
 
 _INVALID_CURSOR = {"description": "The cursor is not one this API issued (code: invalid_cursor)"}
 _BODY_FAILURES = {
-    "400": {"description": "The body cannot be decoded (code: bad_request)"},
+    "400": {
+        "description": (
+            "The request cannot be read: an invalid Content-Length (bad_request), or a multipart "
+            "body cut short (malformed_multipart). A body that is not valid JSON is a 422 whose "
+            "`errors` say `json_invalid`."
+        )
+    },
     "413": {"description": "The body is larger than allowed (code: payload_too_large)"},
     "415": {"description": "The body is not of a content type this route takes"},
 }

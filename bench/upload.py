@@ -41,6 +41,7 @@ from PIL import Image
 from tests.support.services import free_port, postgres_available
 
 from bench.run import ROOT, _peak_rss_mb, _prepare_postgres, _serve, _stop, bare_command, cli
+from empulse.submissions.schemas import WARRANTIES_GIVEN
 
 MB = 1024 * 1024
 PASSWORD = "bench-password-quartz-4417"  # noqa: S105 - throwaway benchmark accounts
@@ -51,13 +52,7 @@ RELEASE = {
     "metadata": {"trackName": "Benchmark", "genre": "Electronic"},
     "artistMoodTags": {"mood": "calm"},
     "composers": ["Bench"],
-    "legalWarranties": {
-        "ownsMasterRights": True,
-        "isOriginalComposition": True,
-        "samplesCleared": True,
-        "hasMechanicalLicenses": True,
-        "agreesToIndemnify": True,
-    },
+    "legalWarranties": WARRANTIES_GIVEN,
 }
 APPLICATION = {
     "selectedMediums": ["Music"],

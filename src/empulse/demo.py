@@ -28,6 +28,7 @@ from empulse.core.db import session_scope
 from empulse.models import User
 from empulse.services import Services
 from empulse.submissions.repository import storage_keys_of_user
+from empulse.submissions.schemas import WARRANTIES_GIVEN
 from empulse.submissions.upload import enqueue_object_deletion
 from empulse.users import repository as users
 from empulse.users.service import create_or_promote_admin, create_verified_user
@@ -65,13 +66,7 @@ _RELEASE: dict[str, Any] = {
     "lyricists": [],
     "publishers": [],
     "rightsMetadata": {"copyrightOwner": "Demo Tones LLC", "copyrightYear": "2026"},
-    "legalWarranties": {
-        "ownsMasterRights": True,
-        "isOriginalComposition": True,
-        "samplesCleared": True,
-        "hasMechanicalLicenses": True,
-        "agreesToIndemnify": True,
-    },
+    "legalWarranties": WARRANTIES_GIVEN,
 }
 
 

@@ -14,16 +14,10 @@ from sqlalchemy import func, select
 from empulse.core.db import session_scope
 from empulse.models import PendingUpload
 from empulse.services import Services
+from empulse.submissions.schemas import WARRANTIES_GIVEN
 from tests.conftest import Harness
 from tests.support import media
 
-WARRANTIES = {
-    "ownsMasterRights": True,
-    "isOriginalComposition": True,
-    "samplesCleared": True,
-    "hasMechanicalLicenses": True,
-    "agreesToIndemnify": True,
-}
 SINGLE: dict[str, Any] = {
     "releaseType": "single",
     "metadata": {"trackName": "Night Drive", "genre": "Electronic", "isrc": "US-S1Z-99-00001"},
@@ -32,7 +26,7 @@ SINGLE: dict[str, Any] = {
     "lyricists": [{"name": "Ada Lovelace", "share": 100}],
     "publishers": [],
     "rightsMetadata": {"copyrightOwner": "Ada Lovelace", "copyrightYear": "2026"},
-    "legalWarranties": WARRANTIES,
+    "legalWarranties": WARRANTIES_GIVEN,
 }
 
 

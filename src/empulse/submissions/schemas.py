@@ -14,6 +14,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.alias_generators import to_camel
 
 from empulse.core.schemas import JsonDict, Schema, SingleLine, with_examples
 
@@ -97,6 +98,9 @@ class LegalWarranties(Schema):
         return self
 
 
+# Every warranty affirmed, as a client sends them: the only accepted value.
+WARRANTIES_GIVEN: JsonDict = {to_camel(name): True for name in LegalWarranties.model_fields}
+
 PAYLOAD_EXAMPLE: JsonDict = {
     "releaseType": "ep",
     "metadata": {"albumName": "Lanterns EP", "genre": "Electronic", "subgenre": "Ambient"},
@@ -106,13 +110,7 @@ PAYLOAD_EXAMPLE: JsonDict = {
     "lyricists": [{"name": "Ada Lovelace", "share": 100}],
     "publishers": [],
     "rightsMetadata": {"copyrightOwner": "Ada Lovelace", "copyrightYear": "2026"},
-    "legalWarranties": {
-        "ownsMasterRights": True,
-        "isOriginalComposition": True,
-        "samplesCleared": True,
-        "hasMechanicalLicenses": True,
-        "agreesToIndemnify": True,
-    },
+    "legalWarranties": WARRANTIES_GIVEN,
 }
 
 

@@ -13,8 +13,11 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, TypeAdapter
 
 from empulse.app import create_app
+from empulse.artists.schemas import ApplicationIn
+from empulse.auth.schemas import RegisterIn
 from empulse.config import load_settings
 from empulse.submissions.schemas import SubmissionPayload
+from tests.auth.helpers import bearer, signed_in
 from tests.conftest import Backend, Harness
 
 SUCCESS = {"200", "201", "202", "204", "206", "302", "307"}
@@ -117,3 +120,17 @@ async def test_every_failure_is_documented_as_a_problem_document(
     assert undocumented == []
     problem = document["components"]["schemas"]["Problem"]
     assert set(problem["required"]) == {"type", "title", "status", "detail", "code", "requestId"}
+
+
+async def test_the_documented_register_and_application_examples_are_accepted(
+    embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    """The rules a model cannot check (password strength, one application per user) pass too."""
+    harness: Harness = await make_client(embedded)
+    headers = bearer(await signed_in(harness, "applicant@example.com"))
+    (form,) = ApplicationIn.model_json_schema()["examples"]
+    response = await harness.client.post("/api/v1/artist/applications", json=form, headers=headers)
+    assert response.status_code == 201, response.text
+    (register,) = RegisterIn.model_json_schema()["examples"]
+    response = await harness.client.post("/api/v1/auth/register", json=register)
+    assert response.status_code == 202, response.text  # a weak password would be a 422

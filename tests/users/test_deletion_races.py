@@ -1,8 +1,8 @@
 """An account deletion racing a write that points at the account, on PostgreSQL: an upload
-finishing, an artist application, and an admin's decision on the account's application or
-submission. Whichever starts first, the other waits for it, and neither deadlocks: a write that
-comes second finds no account, and a deletion that comes second lists every file the write
-stored (users/repository: claim_for_deletion, lock_referenced)."""
+finishing, an artist application, an admin's decision on the account's application or
+submission, and a refresh-token rotation. Whichever starts first, the other waits for it, and
+neither deadlocks: a write that comes second finds no account, and a deletion that comes second
+lists every file the write stored (users/repository: claim_for_deletion, lock_referenced)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ from empulse.artists import repository as artists
 from empulse.artists import service as applications
 from empulse.artists.schemas import ApplicationIn
 from empulse.audit.service import RequestMeta
+from empulse.auth import service as auth
+from empulse.auth.service import RefreshRejected
 from empulse.core.errors import NotFound
 from empulse.models import Album, Job, Submission, User
 from empulse.review import service as review
@@ -138,6 +140,17 @@ async def _submission_decision(harness: Harness, services: Services) -> Race:
     return Race(user, write, NotFound, public_covers)
 
 
+async def _refresh(harness: Harness, services: Services) -> Race:
+    """A token session rotating its refresh token (auth/service.refresh)."""
+    body = await signed_in(harness, EMAIL)
+
+    async def write(session: AsyncSession) -> Any:
+        return await auth.refresh(session, services, META, body["refreshToken"])
+
+    user = await _user(services, await _user_id(harness, bearer(body)))
+    return Race(user, write, RefreshRejected, _nothing_stored)
+
+
 async def _user(services: Services, user_id: uuid.UUID) -> User:
     async with services.sessionmaker() as session:
         user = await session.get(User, user_id)
@@ -150,6 +163,7 @@ RACES = {
     "application": _application,
     "application decision": _application_decision,
     "submission decision": _submission_decision,
+    "token refresh": _refresh,
 }
 
 

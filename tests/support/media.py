@@ -59,6 +59,12 @@ def encoded(container: str, codec: str, seconds: float = 1.0, rate: int = RATE) 
     return buffer.getvalue()
 
 
+def m4a_without_sample_description() -> bytes:
+    """A well-formed MP4 whose audio track lost its sample description box (`stsd`): FFmpeg
+    opens it and finds an audio stream that names no codec."""
+    return encoded("ipod", "aac").replace(b"stsd", b"free", 1)
+
+
 def cover_png(width: int = 640, height: int = 640) -> bytes:
     image = Image.new("RGB", (width, height), (200, 40, 90))
     buffer = io.BytesIO()

@@ -71,6 +71,8 @@ IMAGE_TYPES = {"JPEG": {"image/jpeg", "image/jpg"}, "PNG": {"image/png"}, "WEBP"
 COVER_SIZES = (1200, 600, 300)
 MIN_COVER_SIDE = 300
 MAX_COVER_PIXELS = 36_000_000  # 6000 x 6000
+# A track lasts at least this long: a file of a few samples decodes, but is no recording.
+MIN_AUDIO_SECONDS = 1.0
 # Decoding more than this proves the stream is audio; the rest is demuxed, not decoded.
 _DECODE_SECONDS = 30.0
 
@@ -121,7 +123,10 @@ def probe_audio(path: Path, extension: str) -> dict[str, Any]:
             if not container.streams.audio:
                 raise UnsupportedFile("The file holds no audio stream.")
             stream = container.streams.audio[0]
-            codec = stream.codec_context.name
+            context = stream.codec_context
+            if context is None:  # no sample description (an MP4 without `stsd`, say)
+                raise UnsupportedFile("The audio stream does not say how it is encoded.")
+            codec = context.name
             if codec not in expected.codecs:
                 raise UnsupportedFile(f"{extension.upper()} files may not carry {codec} audio.")
             decoded = 0.0
@@ -139,13 +144,18 @@ def probe_audio(path: Path, extension: str) -> dict[str, Any]:
             duration = (
                 container.duration / 1_000_000 if container.duration else max(last_end, decoded)
             )
+            if duration < MIN_AUDIO_SECONDS:
+                raise UnsupportedFile(
+                    f"The audio lasts {duration:.3f} s; a track lasts at least "
+                    f"{MIN_AUDIO_SECONDS:g} s."
+                )
             return {
                 "container": container.format.name,
                 "codec": codec,
                 "durationSeconds": round(duration, 3),
                 "bitRate": container.bit_rate or stream.bit_rate,
-                "sampleRate": stream.codec_context.sample_rate,
-                "channels": stream.codec_context.channels,
+                "sampleRate": context.sample_rate,
+                "channels": context.channels,
             }
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
         raise UnsupportedFile(f"The file does not decode as {extension.upper()} audio.") from exc

@@ -1,0 +1,76 @@
+"""Damaged audio (submissions/media.probe_audio): whatever the bytes, the answer is a description
+of the audio or `UnsupportedFile` (a 422), never another exception (a 500). Each example takes
+a valid file of one format and damages it: bytes overwritten, cut out, inserted, or the file
+truncated."""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from empulse.submissions.media import MIN_AUDIO_SECONDS, UnsupportedFile, probe_audio
+from tests.support import media
+
+FORMATS: dict[str, Callable[[], bytes]] = {
+    "wav": lambda: media.sine_wav(1.5),
+    "flac": lambda: media.encoded("flac", "flac", 1.5),
+    "mp3": lambda: media.encoded("mp3", "libmp3lame", 1.5),
+    "m4a": lambda: media.encoded("ipod", "aac", 1.5),
+    "aac": lambda: media.encoded("adts", "aac", 1.5),
+    "ogg": lambda: media.encoded("ogg", "flac", 1.5),
+    "opus": lambda: media.encoded("ogg", "libopus", 1.5, rate=48_000),
+}
+
+Edit = tuple[str, int, bytes]
+edits = st.lists(
+    st.tuples(
+        st.sampled_from(["overwrite", "cut", "insert", "truncate"]),
+        st.integers(min_value=0, max_value=2**20),
+        st.binary(min_size=1, max_size=64),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@functools.cache
+def _valid(extension: str) -> bytes:
+    return FORMATS[extension]()
+
+
+def _damaged(data: bytes, changes: list[Edit]) -> bytes:
+    damaged = bytearray(data)
+    for kind, offset, chunk in changes:
+        at = offset % (len(damaged) + 1)
+        if kind == "overwrite":
+            damaged[at : at + len(chunk)] = chunk
+        elif kind == "cut":
+            del damaged[at : at + len(chunk)]
+        elif kind == "insert":
+            damaged[at:at] = chunk
+        else:
+            del damaged[at:]
+    return bytes(damaged)
+
+
+@settings(
+    max_examples=300,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(extension=st.sampled_from(sorted(FORMATS)), changes=edits)
+def test_damaged_audio_is_described_or_refused(extension: str, changes: list[Edit]) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / f"upload.{extension}"
+        path.write_bytes(_damaged(_valid(extension), changes))
+        try:
+            description = probe_audio(path, extension)
+        except UnsupportedFile:
+            return
+    assert description["durationSeconds"] >= MIN_AUDIO_SECONDS

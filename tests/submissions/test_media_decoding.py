@@ -1,7 +1,7 @@
-"""Damaged audio (submissions/media.probe_audio): whatever the bytes, the answer is a description
-of the audio or `UnsupportedFile` (a 422), never another exception (a 500). Each example takes
-a valid file of one format and damages it: bytes overwritten, cut out, inserted, or the file
-truncated."""
+"""Damaged uploads (submissions/media): whatever the bytes, audio is described or refused, and a
+cover is re-encoded or refused (`UnsupportedFile`, a 422); never another exception (a 500).
+Each example takes a valid file of one accepted format and damages it: bytes overwritten, cut
+out, inserted, or the file truncated."""
 
 from __future__ import annotations
 
@@ -13,7 +13,14 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from empulse.submissions.media import MIN_AUDIO_SECONDS, UnsupportedFile, probe_audio
+from empulse.submissions.media import (
+    COVER_SIZES,
+    MIN_AUDIO_SECONDS,
+    UnsupportedFile,
+    decode_cover,
+    probe_audio,
+    render_covers,
+)
 from tests.support import media
 
 FORMATS: dict[str, Callable[[], bytes]] = {
@@ -24,6 +31,12 @@ FORMATS: dict[str, Callable[[], bytes]] = {
     "aac": lambda: media.encoded("adts", "aac", 1.5),
     "ogg": lambda: media.encoded("ogg", "flac", 1.5),
     "opus": lambda: media.encoded("ogg", "libopus", 1.5, rate=48_000),
+}
+
+COVERS: dict[str, Callable[[], bytes]] = {
+    "png": lambda: media.cover_png(400, 400),
+    "jpg": lambda: media.cover_jpeg_with_exif(400, 400, orientation=6),
+    "webp": lambda: media.cover_webp(400, 400),
 }
 
 Edit = tuple[str, int, bytes]
@@ -40,7 +53,7 @@ edits = st.lists(
 
 @functools.cache
 def _valid(extension: str) -> bytes:
-    return FORMATS[extension]()
+    return {**FORMATS, **COVERS}[extension]()
 
 
 def _damaged(data: bytes, changes: list[Edit]) -> bytes:
@@ -74,3 +87,22 @@ def test_damaged_audio_is_described_or_refused(extension: str, changes: list[Edi
         except UnsupportedFile:
             return
     assert description["durationSeconds"] >= MIN_AUDIO_SECONDS
+
+
+@settings(
+    max_examples=200,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(extension=st.sampled_from(sorted(COVERS)), changes=edits)
+def test_a_damaged_cover_is_re_encoded_or_refused(extension: str, changes: list[Edit]) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / f"cover.{extension}"
+        path.write_bytes(_damaged(_valid(extension), changes))
+        try:
+            image = decode_cover(path, extension)
+        except UnsupportedFile:
+            return
+    (smallest,) = render_covers(image, COVER_SIZES[-1:])
+    assert smallest.jpeg.startswith(b"\xff\xd8")

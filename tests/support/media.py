@@ -72,6 +72,12 @@ def cover_png(width: int = 640, height: int = 640) -> bytes:
     return buffer.getvalue()
 
 
+def cover_webp(width: int = 640, height: int = 640) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (30, 90, 160)).save(buffer, "WEBP")
+    return buffer.getvalue()
+
+
 def cover_jpeg_with_exif(width: int = 640, height: int = 640, orientation: int = 1) -> bytes:
     image = Image.new("RGB", (width, height), (20, 140, 90))
     exif = Image.Exif()

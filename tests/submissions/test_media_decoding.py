@@ -22,6 +22,7 @@ from empulse.submissions.media import (
     render_covers,
 )
 from tests.support import media
+from tests.support.damage import Edit, damaged, edits
 
 FORMATS: dict[str, Callable[[], bytes]] = {
     "wav": lambda: media.sine_wav(1.5),
@@ -39,36 +40,10 @@ COVERS: dict[str, Callable[[], bytes]] = {
     "webp": lambda: media.cover_webp(400, 400),
 }
 
-Edit = tuple[str, int, bytes]
-edits = st.lists(
-    st.tuples(
-        st.sampled_from(["overwrite", "cut", "insert", "truncate"]),
-        st.integers(min_value=0, max_value=2**20),
-        st.binary(min_size=1, max_size=64),
-    ),
-    min_size=1,
-    max_size=8,
-)
-
 
 @functools.cache
 def _valid(extension: str) -> bytes:
     return {**FORMATS, **COVERS}[extension]()
-
-
-def _damaged(data: bytes, changes: list[Edit]) -> bytes:
-    damaged = bytearray(data)
-    for kind, offset, chunk in changes:
-        at = offset % (len(damaged) + 1)
-        if kind == "overwrite":
-            damaged[at : at + len(chunk)] = chunk
-        elif kind == "cut":
-            del damaged[at : at + len(chunk)]
-        elif kind == "insert":
-            damaged[at:at] = chunk
-        else:
-            del damaged[at:]
-    return bytes(damaged)
 
 
 @settings(
@@ -77,11 +52,11 @@ def _damaged(data: bytes, changes: list[Edit]) -> bytes:
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-@given(extension=st.sampled_from(sorted(FORMATS)), changes=edits)
+@given(extension=st.sampled_from(sorted(FORMATS)), changes=edits())
 def test_damaged_audio_is_described_or_refused(extension: str, changes: list[Edit]) -> None:
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / f"upload.{extension}"
-        path.write_bytes(_damaged(_valid(extension), changes))
+        path.write_bytes(damaged(_valid(extension), changes))
         try:
             description = probe_audio(path, extension)
         except UnsupportedFile:
@@ -95,11 +70,11 @@ def test_damaged_audio_is_described_or_refused(extension: str, changes: list[Edi
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-@given(extension=st.sampled_from(sorted(COVERS)), changes=edits)
+@given(extension=st.sampled_from(sorted(COVERS)), changes=edits())
 def test_a_damaged_cover_is_re_encoded_or_refused(extension: str, changes: list[Edit]) -> None:
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / f"cover.{extension}"
-        path.write_bytes(_damaged(_valid(extension), changes))
+        path.write_bytes(damaged(_valid(extension), changes))
         try:
             image = decode_cover(path, extension)
         except UnsupportedFile:

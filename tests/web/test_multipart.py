@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from empulse.core.errors import AppError
 from empulse.web.multipart import FilePart, read_multipart
+from tests.support.damage import Edit, damaged, edits
 
 BOUNDARY = "hypothesis-boundary"
 CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
@@ -60,30 +61,11 @@ class Sinks:
         return sink
 
 
-Edit = tuple[str, int, bytes]
-edits = st.lists(
-    st.tuples(
-        st.sampled_from(["overwrite", "cut", "insert", "truncate"]),
-        st.integers(min_value=0, max_value=2**16),
-        st.binary(min_size=1, max_size=24) | st.sampled_from([b"\r\n", b"--", BOUNDARY.encode()]),
-    ),
+splits = st.lists(st.integers(min_value=0, max_value=2**16), max_size=5)
+edits_of_a_body = edits(
+    st.binary(min_size=1, max_size=24) | st.sampled_from([b"\r\n", b"--", BOUNDARY.encode()]),
     max_size=6,
 )
-
-
-def _damaged(data: bytes, changes: list[Edit]) -> bytes:
-    damaged = bytearray(data)
-    for kind, offset, chunk in changes:
-        at = offset % (len(damaged) + 1)
-        if kind == "overwrite":
-            damaged[at : at + len(chunk)] = chunk
-        elif kind == "cut":
-            del damaged[at : at + len(chunk)]
-        elif kind == "insert":
-            damaged[at:at] = chunk
-        else:
-            del damaged[at:]
-    return bytes(damaged)
 
 
 async def _chunks(body: bytes, cuts: list[int]) -> AsyncIterator[bytes]:
@@ -95,11 +77,13 @@ async def _chunks(body: bytes, cuts: list[int]) -> AsyncIterator[bytes]:
 
 
 @settings(max_examples=300, derandomize=True, deadline=None)
-@given(changes=edits, cuts=st.lists(st.integers(min_value=0, max_value=2**16), max_size=5))
+@given(
+    changes=edits_of_a_body, cuts=st.lists(st.integers(min_value=0, max_value=2**16), max_size=5)
+)
 def test_a_damaged_body_is_read_or_refused_and_no_file_part_stays_open(
     changes: list[Edit], cuts: list[int]
 ) -> None:
-    body = _damaged(BODY, changes)
+    body = damaged(BODY, changes)
     sinks = Sinks()
     read = read_multipart(
         CONTENT_TYPE, _chunks(body, cuts), sinks.open, max_parts=10, max_field_bytes=1024

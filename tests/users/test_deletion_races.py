@@ -1,8 +1,10 @@
 """An account deletion racing a write that points at the account, on PostgreSQL: an upload
 finishing, an artist application, an admin's decision on the account's application or
-submission, and a refresh-token rotation. Whichever starts first, the other waits for it, and
-neither deadlocks: a write that comes second finds no account, and a deletion that comes second
-lists every file the write stored (users/repository: claim_for_deletion, lock_referenced)."""
+submission, a refresh-token rotation, a sign-in (right or wrong password), following a
+verification or reset link, and the requests that send such a link. Whichever starts first, the
+other waits for it or does not need to, and they never deadlock, whichever statement the first
+had reached: a write that comes second finds no account, and a deletion that comes second lists
+every file the write stored (users/repository: claim_for_deletion, lock_referenced)."""
 
 from __future__ import annotations
 
@@ -11,18 +13,20 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import Connection, event, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.util import await_
 
 from empulse.artists import repository as artists
 from empulse.artists import service as applications
 from empulse.artists.schemas import ApplicationIn
 from empulse.audit.service import RequestMeta
 from empulse.auth import service as auth
-from empulse.auth.service import RefreshRejected
+from empulse.auth.service import InvalidCredentials, InvalidToken, RefreshRejected
 from empulse.core.errors import NotFound
 from empulse.models import Album, Job, Submission, User
 from empulse.review import service as review
@@ -31,9 +35,20 @@ from empulse.submissions import service as submissions
 from empulse.submissions.schemas import SubmissionPayload
 from empulse.submissions.service import NotAnArtist
 from empulse.submissions.upload import DELETE_OBJECTS, StoredFile
+from empulse.users import repository as users
 from empulse.users import service
 from tests.artists.helpers import admin_headers, applicant, application, approved_artist
-from tests.auth.helpers import bearer, signed_in
+from tests.auth.helpers import (
+    NEW_PASSWORD,
+    PASSWORD,
+    bearer,
+    deliver,
+    outbox,
+    register,
+    signed_in,
+    text_of,
+    token_in,
+)
 from tests.conftest import Backend, Harness
 from tests.submissions.helpers import SINGLE, ep_files, ep_payload, submit
 
@@ -46,8 +61,8 @@ class Race:
     user: User
     # The write, on a session of its own; the test commits it.
     write: Callable[[AsyncSession], Coroutine[Any, Any, Any]]
-    # What the write answers when the account was deleted first.
-    gone: type[Exception]
+    # What the write raises when the account was deleted first (None: it answers as usual).
+    gone: type[Exception] | None
     # The objects the write stored, as its own transaction sees them.
     stored_keys: Callable[[AsyncSession], Awaitable[list[str]]]
 
@@ -151,6 +166,87 @@ async def _refresh(harness: Harness, services: Services) -> Race:
     return Race(user, write, RefreshRejected, _nothing_stored)
 
 
+async def _verification(harness: Harness, services: Services) -> Race:
+    """Following the verification link (auth/service.verify_email)."""
+    assert (await register(harness, EMAIL)).status_code == 202
+    token = await _token_sent(harness, "/verify-email")
+
+    async def write(session: AsyncSession) -> Any:
+        return await auth.verify_email(session, META, token)
+
+    return Race(await _user_by_email(services), write, InvalidToken, _nothing_stored)
+
+
+async def _password_reset(harness: Harness, services: Services) -> Race:
+    """Setting a new password from a reset link (auth/service.reset_password)."""
+    await signed_in(harness, EMAIL)
+    forgot = await harness.client.post("/api/v1/auth/forgot-password", json={"email": EMAIL})
+    assert forgot.status_code == 202
+    token = await _token_sent(harness, "/reset-password")
+
+    async def write(session: AsyncSession) -> Any:
+        return await auth.reset_password(
+            session, services, META, token=token, password=NEW_PASSWORD
+        )
+
+    return Race(await _user_by_email(services), write, InvalidToken, _nothing_stored)
+
+
+async def _sign_in(harness: Harness, services: Services, password: str) -> Race:
+    """A sign-in that read the account before its deletion began (auth/service.login): with
+    the right password it writes a session; with a wrong one it counts a failure (the refusal
+    is its usual answer, and is committed), and refuses alike once the account is gone."""
+    await signed_in(harness, EMAIL)
+    right = password == PASSWORD
+
+    async def write(session: AsyncSession) -> Any:
+        try:
+            return await auth.login(
+                session, services, META, email=EMAIL, password=password, transport="token"
+            )
+        except InvalidCredentials:
+            if right:
+                raise
+            await session.flush()
+
+    gone = InvalidCredentials if right else None
+    return Race(await _user_by_email(services), write, gone, _nothing_stored)
+
+
+async def _link_sent(harness: Harness, services: Services, send: str) -> Race:
+    """A request that issues a link to the account: forgot-password, a second registration of
+    its address, or a new verification link. When the account is gone, it sends nothing."""
+    if send == "verification":
+        assert (await register(harness, EMAIL)).status_code == 202
+    else:
+        await signed_in(harness, EMAIL)
+
+    async def write(session: AsyncSession) -> None:
+        if send == "reset":
+            await auth.forgot_password(session, services, EMAIL)
+        elif send == "verification":
+            await auth.resend_verification(session, services, EMAIL)
+        else:
+            await auth.register(
+                session, services, META, email=EMAIL, password=NEW_PASSWORD, name="Grace"
+            )
+        await session.flush()  # what the request's commit would write
+
+    return Race(await _user_by_email(services), write, None, _nothing_stored)
+
+
+async def _token_sent(harness: Harness, path: str) -> str:
+    await deliver(harness)
+    return token_in(next(m for m in reversed(outbox(harness)) if f"{path}?" in text_of(m)), path)
+
+
+async def _user_by_email(services: Services) -> User:
+    async with services.sessionmaker() as session:
+        user = await users.get_by_email(session, EMAIL)
+    assert user is not None
+    return user
+
+
 async def _user(services: Services, user_id: uuid.UUID) -> User:
     async with services.sessionmaker() as session:
         user = await session.get(User, user_id)
@@ -158,12 +254,19 @@ async def _user(services: Services, user_id: uuid.UUID) -> User:
     return user
 
 
-RACES = {
+RACES: dict[str, Callable[[Harness, Services], Awaitable[Race]]] = {
     "upload": _upload,
     "application": _application,
     "application decision": _application_decision,
     "submission decision": _submission_decision,
     "token refresh": _refresh,
+    "sign-in": partial(_sign_in, password=PASSWORD),
+    "failed sign-in": partial(_sign_in, password=NEW_PASSWORD),
+    "email verification": _verification,
+    "password reset": _password_reset,
+    "forgot password": partial(_link_sent, send="reset"),
+    "verification resent": partial(_link_sent, send="verification"),
+    "registration of a taken address": partial(_link_sent, send="registration"),
 }
 
 
@@ -217,8 +320,11 @@ async def test_a_write_after_the_deletion_began_waits_and_finds_no_account(
             await _until_a_transaction_waits_for_a_lock(services)
             assert not write.done()
             await deleting.commit()
-            with pytest.raises(case.gone):
+            if case.gone is None:
                 await write
+            else:
+                with pytest.raises(case.gone):
+                    await write
         finally:
             if not write.done():
                 await deleting.rollback()
@@ -280,3 +386,105 @@ async def test_a_change_to_an_account_being_deleted_answers_conflict_not_500(
     assert response.status_code == 503, response.text
     assert response.json()["code"] == "concurrent_change"
     assert response.headers["retry-after"] == "1"
+
+
+@dataclass(eq=False)
+class Stepper:
+    """Pauses one transaction after its n-th statement (a SQLAlchemy event, on the connection
+    the session uses), so that another can run from exactly that point."""
+
+    connection: Connection
+    after: int
+    paused: asyncio.Event
+    resume: asyncio.Event
+    count: int = 0
+
+    def __call__(self, conn: Connection, *_: Any) -> None:
+        if conn is not self.connection:
+            return
+        self.count += 1
+        if self.count == self.after:
+            self.paused.set()
+            # The listener runs inside the session's greenlet: awaiting here holds the
+            # transaction open, with its locks, until the test lets it go on.
+            await_(self.resume.wait())
+
+
+async def _until_settled(services: Services, running: list[asyncio.Task[Any]]) -> None:
+    """Block until each running task is done or waits on a lock (PostgreSQL's view)."""
+    deadline = time.monotonic() + 10
+    async with services.engine.connect() as connection:
+        while time.monotonic() < deadline:
+            busy = [task for task in running if not task.done()]
+            waiting = await connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+            if waiting >= len(busy):
+                return
+            await connection.rollback()
+            await asyncio.sleep(0.01)  # polls the server's state; no timing is assumed
+    raise AssertionError("a transaction neither finished nor waited")
+
+
+async def _interleave(case: Race, services: Services, paused_one: str, after: int) -> bool:
+    """Run the write and the deletion, one of them paused after its `after`-th statement while
+    the other starts; then let both finish, rolling back whichever blocks the other. Both must
+    succeed: neither is chosen as a deadlock victim. False once the paused one has fewer
+    statements than `after`. Everything is rolled back, so the race can be run again."""
+    async with services.sessionmaker() as writing, services.sessionmaker() as deleting:
+        jobs: dict[str, tuple[AsyncSession, Callable[[], Coroutine[Any, Any, Any]]]] = {
+            "write": (writing, lambda: case.write(writing)),
+            "deletion": (
+                deleting,
+                lambda: service.delete_account(deleting, services.job_sealer, case.user, None),
+            ),
+        }
+        first_session, first = jobs[paused_one]
+        second_session, second = jobs["deletion" if paused_one == "write" else "write"]
+        connection = (await first_session.connection()).sync_connection
+        assert connection is not None
+        stepper = Stepper(connection, after, asyncio.Event(), asyncio.Event())
+        event.listen(services.engine.sync_engine, "after_cursor_execute", stepper)
+        tasks: dict[AsyncSession, asyncio.Task[Any]] = {}
+        try:
+            tasks[first_session] = asyncio.create_task(first())
+            paused = asyncio.create_task(stepper.paused.wait())
+            await asyncio.wait([tasks[first_session], paused], return_when=asyncio.FIRST_COMPLETED)
+            paused.cancel()
+            if not stepper.paused.is_set():
+                tasks[first_session].result()
+                return False
+            tasks[second_session] = asyncio.create_task(second())
+            await _until_settled(services, [tasks[second_session]])
+            stepper.resume.set()
+            await _until_settled(services, list(tasks.values()))
+            for session, task in tasks.items():
+                if task.done():
+                    task.result()  # a deadlock victim raises here
+                    await session.rollback()  # releases what the other waits for
+            await asyncio.gather(*tasks.values())
+            return True
+        finally:
+            stepper.resume.set()
+            for session, task in tasks.items():
+                if task.done():
+                    await session.rollback()
+            await asyncio.gather(*tasks.values(), return_exceptions=True)
+            event.remove(services.engine.sync_engine, "after_cursor_execute", stepper)
+
+
+@pytest.mark.parametrize("paused_one", ["write", "deletion"])
+async def test_a_deletion_and_a_write_meeting_at_any_statement_never_deadlock(
+    race: tuple[Race, Services], paused_one: str
+) -> None:
+    """Whichever of the two starts first, the other may start after any of its statements:
+    the one that comes second waits (or does not need to), and PostgreSQL never has to fail
+    one of them to break a cycle."""
+    case, services = race
+    after = 1
+    while await _interleave(case, services, paused_one, after):
+        after += 1
+    assert after > 2, "the paused transaction ran fewer statements than expected"

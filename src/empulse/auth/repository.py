@@ -60,15 +60,16 @@ _INSERT_SESSION = insert(AuthSession)
 _INSERT_REFRESH_TOKEN = insert(RefreshToken)
 
 
-async def count_failed_login(session: AsyncSession, user_id: uuid.UUID) -> int:
-    """Add one failure atomically and return the new count."""
+async def count_failed_login(session: AsyncSession, user_id: uuid.UUID) -> int | None:
+    """Add one failure atomically and return the new count; None if the account is gone."""
     result = await session.execute(
         update(User)
         .where(User.id == user_id)
         .values(failed_logins=User.failed_logins + 1)
         .returning(User.failed_logins)
     )
-    return int(result.scalar_one())
+    failures = result.scalar_one_or_none()
+    return None if failures is None else int(failures)
 
 
 async def record_sign_in(
@@ -142,6 +143,24 @@ async def lock_if_unlocked(session: AsyncSession, user_id: uuid.UUID, until: dat
         .returning(User.id)
     )
     return result.first() is not None
+
+
+async def lock_token_owner(session: AsyncSession, token_hash: str) -> None:
+    """Before a refresh token is used, take the key-share lock on its account, as every write
+    that points at an account does first (`users.repository.lock_referenced`).
+
+    An account deletion locks the user, then its cascade deletes the sessions and their tokens.
+    A rotation that locked its token first, and its session after, could meet the deletion in
+    between, each waiting for the other. This way a deletion in flight is waited for (and the
+    token is gone after it), and one that starts later waits for the rotation. No row for an
+    unknown token; a plain read on SQLite, whose writer lock orders the two."""
+    await session.execute(
+        select(User.id)
+        .join(AuthSession, AuthSession.user_id == User.id)
+        .join(RefreshToken, RefreshToken.session_id == AuthSession.id)
+        .where(RefreshToken.token_hash == token_hash)
+        .with_for_update(of=User, key_share=True)
+    )
 
 
 async def consume_refresh_token(session: AsyncSession, token_hash: str) -> uuid.UUID | None:

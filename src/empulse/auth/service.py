@@ -131,22 +131,34 @@ def _normalise_or_none(email: str) -> str | None:
         return None
 
 
-def _action_token(user: User, purpose: str, ttl: timedelta) -> tuple[str, ActionToken]:
+_LINKS = {"verify_email": (VERIFY_PATH, VERIFY_TTL), "reset_password": (RESET_PATH, RESET_TTL)}
+
+
+def _add_link(session: AsyncSession, services: Services, user: User, purpose: str) -> str:
+    """A new single-use token for the user, stored hashed; returns the link that carries it."""
+    path, ttl = _LINKS[purpose]
     token = new_token()
-    row = ActionToken(
-        user_id=user.id,
-        purpose=purpose,
-        token_hash=hash_token(token),
-        credentials_version=user.credentials_version,
-        expires_at=utcnow() + ttl,
+    session.add(
+        ActionToken(
+            user_id=user.id,
+            purpose=purpose,
+            token_hash=hash_token(token),
+            credentials_version=user.credentials_version,
+            expires_at=utcnow() + ttl,
+        )
     )
-    return token, row
+    return emails.link(services.settings.app_url, path, token)
 
 
-def _reset_link(services: Services, session: AsyncSession, user: User) -> str:
-    token, row = _action_token(user, "reset_password", RESET_TTL)
-    session.add(row)
-    return emails.link(services.settings.app_url, RESET_PATH, token)
+async def _link_for_account(
+    session: AsyncSession, services: Services, user: User, purpose: str
+) -> str | None:
+    """`_add_link` for an account read earlier, which may be being deleted: its row is locked
+    first (`users.repository.lock_referenced`), so a deletion in flight is waited for. None
+    when the account is gone."""
+    if not await users.lock_referenced(session, user.id):
+        return None
+    return _add_link(session, services, user, purpose)
 
 
 async def register(
@@ -164,16 +176,20 @@ async def register(
     _policy(password, email=normalised, name=name)
     password_hash = await _hash(password)  # paid whether or not the address is taken
     existing = await users.get_by_email(session, normalised)
-    if existing is not None:
+    reset_url = (
+        await _link_for_account(session, services, existing, "reset_password")
+        if existing is not None
+        else None
+    )
+    if existing is not None and reset_url is not None:
         enqueue_email(
             session,
             services.job_sealer,
-            emails.already_registered(
-                existing.email, existing.name, _reset_link(services, session, existing)
-            ),
+            emails.already_registered(existing.email, existing.name, reset_url),
         )
         audit.record(session, "register_existing_email", meta, user_id=existing.id)
         return
+    # No account has the address (or its account was deleted meanwhile): create one.
     user = User(email=normalised, name=name, password_hash=password_hash)
     session.add(user)
     try:
@@ -182,9 +198,7 @@ async def register(
         # A concurrent registration of the same address won the unique index.
         await session.rollback()
         return
-    token, row = _action_token(user, "verify_email", VERIFY_TTL)
-    session.add(row)
-    url = emails.link(services.settings.app_url, VERIFY_PATH, token)
+    url = _add_link(session, services, user, "verify_email")
     enqueue_email(session, services.job_sealer, emails.verify_address(user.email, user.name, url))
     audit.record(session, "registered", meta, user_id=user.id)
 
@@ -194,14 +208,21 @@ async def resend_verification(session: AsyncSession, services: Services, email: 
     user = await users.get_by_email(session, normalised) if normalised else None
     if user is None or user.email_verified_at is not None or user.disabled_at is not None:
         return
-    token, row = _action_token(user, "verify_email", VERIFY_TTL)
-    session.add(row)
-    url = emails.link(services.settings.app_url, VERIFY_PATH, token)
+    url = await _link_for_account(session, services, user, "verify_email")
+    if url is None:
+        return
     enqueue_email(session, services.job_sealer, emails.verify_address(user.email, user.name, url))
 
 
 async def verify_email(session: AsyncSession, meta: RequestMeta, token: str) -> User:
-    consumed = await repository.consume_action_token(session, hash_token(token), "verify_email")
+    """Use the link once. Its account is locked first (`users.repository.lock_referenced`):
+    used up first, the link would hold a row that an account deletion's cascade waits for,
+    while this waited for the deletion's lock on the account."""
+    token_hash = hash_token(token)
+    found = await repository.find_action_token(session, token_hash, "verify_email")
+    if found is None or not await users.lock_referenced(session, found[0]):
+        raise InvalidToken("This verification link is invalid, used or expired.")
+    consumed = await repository.consume_action_token(session, token_hash, "verify_email")
     user = await repository.get_user(session, consumed[0]) if consumed else None
     if consumed is None or user is None or user.credentials_version != consumed[1]:
         raise InvalidToken("This verification link is invalid, used or expired.")
@@ -277,6 +298,9 @@ async def login(
         raise InvalidCredentials
     if not password_ok or locked:
         failures = await repository.count_failed_login(session, user.id)
+        if failures is None:  # the account was deleted while the hash ran
+            audit.record(session, "login_failed", meta, reason="unknown_email")
+            raise InvalidCredentials
         reason = "locked" if locked else "wrong_password"
         audit.record(session, "login_failed", meta, user_id=user.id, reason=reason)
         if failures % LOCKOUT_THRESHOLD == 0 and await repository.lock_if_unlocked(
@@ -287,7 +311,11 @@ async def login(
                 session,
                 services.job_sealer,
                 emails.account_locked(
-                    user.email, user.name, LOCKOUT_MINUTES, _reset_link(services, session, user)
+                    user.email,
+                    user.name,
+                    LOCKOUT_MINUTES,
+                    # The row is locked by the updates above: no deletion can be in between.
+                    _add_link(session, services, user, "reset_password"),
                 ),
             )
         raise InvalidCredentials
@@ -317,6 +345,7 @@ async def refresh(
 
     Returns a `Revocation` (to announce after commit, then answer 401) on reuse."""
     token_hash = hash_token(refresh_token)
+    await repository.lock_token_owner(session, token_hash)
     session_id = await repository.consume_refresh_token(session, token_hash)
     if session_id is None:
         stolen_from = await repository.session_of_used_token(session, token_hash)
@@ -381,7 +410,9 @@ async def forgot_password(session: AsyncSession, services: Services, email: str)
     user = await users.get_by_email(session, normalised) if normalised else None
     if user is None or user.disabled_at is not None:
         return
-    url = _reset_link(services, session, user)
+    url = await _link_for_account(session, services, user, "reset_password")
+    if url is None:
+        return
     enqueue_email(session, services.job_sealer, emails.reset_password(user.email, user.name, url))
 
 
@@ -418,8 +449,11 @@ async def reset_password(
         raise InvalidToken("This reset link is invalid, used or expired.")
     _policy(password, email=user.email, name=user.name)
     password_hash = await _hash(password)
+    # The user row first (locked, then the link, the password and the sessions), as every
+    # write that an account deletion could meet: see `verify_email`.
+    if not await users.lock_referenced(session, user.id):
+        raise InvalidToken("This reset link is invalid, used or expired.")
     consumed = await repository.consume_action_token(session, token_hash, "reset_password")
-    # The user row first (`set_password`, then the sessions): see `repository.record_sign_in`.
     if consumed is None or not await repository.set_password(
         session, user.id, consumed[1], password_hash
     ):

@@ -11,6 +11,7 @@ import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 import anyio.to_thread
 from sqlalchemy.exc import IntegrityError
@@ -88,9 +89,13 @@ class Revocation:
     revoked_session_ids: list[uuid.UUID] = field(default_factory=list)
 
 
-def _policy(password: str, *, email: str, name: str | None) -> None:
+async def _policy(password: str, *, email: str, name: str | None) -> None:
+    """The password policy, off the event loop: the strength estimate costs up to ~15 ms of CPU
+    (core/passwords.SCORED_LENGTH), which would otherwise stall every other request."""
     try:
-        check_password_policy(password, user_inputs=[email, name or ""])
+        await anyio.to_thread.run_sync(
+            partial(check_password_policy, password, user_inputs=[email, name or ""])
+        )
     except WeakPasswordError as exc:
         raise ValidationFailed(
             str(exc),
@@ -173,7 +178,7 @@ async def register(
     """Create an unverified account and send the verification email. For an address that
     already has an account, send that owner a notice instead; the caller sees no difference."""
     normalised = normalise_email(email)
-    _policy(password, email=normalised, name=name)
+    await _policy(password, email=normalised, name=name)
     password_hash = await _hash(password)  # paid whether or not the address is taken
     existing = await users.get_by_email(session, normalised)
     reset_url = (
@@ -447,7 +452,7 @@ async def reset_password(
         user = await repository.get_user(read, found[0]) if found else None
     if found is None or user is None or user.credentials_version != found[1]:
         raise InvalidToken("This reset link is invalid, used or expired.")
-    _policy(password, email=user.email, name=user.name)
+    await _policy(password, email=user.email, name=user.name)
     password_hash = await _hash(password)
     # The user row first (locked, then the link, the password and the sessions), as every
     # write that an account deletion could meet: see `verify_email`.
@@ -482,7 +487,7 @@ async def change_password(
     if user is None:
         audit.record(session, "password_change_failed", meta, user_id=user_id)
         raise InvalidCredentials
-    _policy(new_password, email=user.email, name=user.name)
+    await _policy(new_password, email=user.email, name=user.name)
     password_hash = await _hash(new_password)
     if not await repository.set_password(session, user.id, user.credentials_version, password_hash):
         audit.record(

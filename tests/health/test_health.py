@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 
 from empulse import __version__
 from empulse.services import Services
-from tests.auth.helpers import register, signed_in
+from tests.auth.helpers import bearer, register, signed_in
 from tests.conftest import Backend
 from tests.support.fixtures import S3Server
 from tests.support.metrics import sample
@@ -66,6 +66,34 @@ async def test_database_restart_is_503_then_recovers_without_restarting_the_app(
         proxy.restore()
         assert (await client.get("/api/health/ready")).status_code == 200
         assert (await client.get("/api/v1/_test/users/count")).json() == {"users": 0}
+
+
+async def test_signed_in_reads_are_503_during_a_database_restart_then_recover(
+    postgres_url: str, make_client: Callable[..., Any]
+) -> None:
+    """GET /auth/me reads on the driver's own connection (core/db.HotRead): a connection that
+    died under it is dropped and the read answers like every other route, 503 while PostgreSQL
+    is down and the same profile once it is back, without restarting the app."""
+    url = make_url(postgres_url)
+    with proxy_to(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        harness = await make_client(
+            Backend("services", {}, postgres_url=postgres_url),
+            DATABASE_URL=proxied,
+            DATABASE_CONNECT_TIMEOUT="1",
+        )
+        headers = bearer(await signed_in(harness, "ada@example.com"))
+        before = await harness.client.get("/api/v1/auth/me", headers=headers)
+        assert before.status_code == 200, before.text
+
+        proxy.cut()
+        response = await harness.client.get("/api/v1/auth/me", headers=headers)
+        assert_problem(response, 503, "database_unavailable")
+
+        proxy.restore()
+        after = await harness.client.get("/api/v1/auth/me", headers=headers)
+        assert after.status_code == 200, after.text
+        assert after.json() == before.json()
 
 
 async def test_not_ready_names_the_unreachable_redis(

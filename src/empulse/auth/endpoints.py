@@ -477,8 +477,7 @@ async def change_password(
 
 @router.get("/me", response_model=UserOut, summary="The signed-in user")
 async def me(principal: CurrentPrincipal, services: AppServices) -> UserOut:
-    async with services.read_engine.connect() as connection:
-        row = await repository.profile(connection, principal.user_id)
+    row = await repository.profile(services.read_engine, principal.user_id)
     if row is None:
         raise NotFound("No such user.")
     return UserOut.of(row)

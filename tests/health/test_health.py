@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy.engine import make_url
 
 from empulse import __version__
 from empulse.services import Services
 from tests.auth.helpers import bearer, register, signed_in
-from tests.conftest import Backend
+from tests.conftest import Backend, Harness
 from tests.support.fixtures import S3Server
 from tests.support.metrics import sample
-from tests.support.proxy import proxy_to
+from tests.support.proxy import TcpProxy, proxy_to
 from tests.support.services import free_port
 from tests.web.test_problems import assert_problem
 
@@ -39,10 +40,11 @@ async def test_ready_when_every_dependency_answers(
     assert all(check["ok"] for check in body["checks"].values())
 
 
-async def test_database_restart_is_503_then_recovers_without_restarting_the_app(
+@pytest.fixture
+async def behind_a_proxy(
     postgres_url: str, make_client: Callable[..., Any]
-) -> None:
-    """SECURITY.md "Faults": 503 while PostgreSQL is down, recovery through pre-ping."""
+) -> AsyncIterator[tuple[Harness, TcpProxy]]:
+    """An app whose PostgreSQL is reached through a proxy the test can cut and restore."""
     url = make_url(postgres_url)
     with proxy_to(url.host or "127.0.0.1", url.port or 5432) as proxy:
         proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
@@ -51,49 +53,50 @@ async def test_database_restart_is_503_then_recovers_without_restarting_the_app(
             DATABASE_URL=proxied,
             DATABASE_CONNECT_TIMEOUT="1",
         )
-        client = harness.client
-        assert (await client.get("/api/v1/_test/users/count")).status_code == 200
+        yield harness, proxy
 
-        proxy.cut()
-        body = assert_problem(await client.get("/api/health/ready"), 503, "not_ready")
-        assert body["failed"] == ["database"]
-        # Liveness checks no dependency: an outage does not make an orchestrator restart us.
-        assert (await client.get("/api/health")).status_code == 200
-        response = await client.get("/api/v1/_test/users/count")
-        assert_problem(response, 503, "database_unavailable")
-        assert response.headers["retry-after"] == "5"
 
-        proxy.restore()
-        assert (await client.get("/api/health/ready")).status_code == 200
-        assert (await client.get("/api/v1/_test/users/count")).json() == {"users": 0}
+async def test_database_restart_is_503_then_recovers_without_restarting_the_app(
+    behind_a_proxy: tuple[Harness, TcpProxy],
+) -> None:
+    """SECURITY.md "Faults": 503 while PostgreSQL is down, recovery through pre-ping."""
+    harness, proxy = behind_a_proxy
+    client = harness.client
+    assert (await client.get("/api/v1/_test/users/count")).status_code == 200
+
+    proxy.cut()
+    body = assert_problem(await client.get("/api/health/ready"), 503, "not_ready")
+    assert body["failed"] == ["database"]
+    # Liveness checks no dependency: an outage does not make an orchestrator restart us.
+    assert (await client.get("/api/health")).status_code == 200
+    response = await client.get("/api/v1/_test/users/count")
+    assert_problem(response, 503, "database_unavailable")
+    assert response.headers["retry-after"] == "5"
+
+    proxy.restore()
+    assert (await client.get("/api/health/ready")).status_code == 200
+    assert (await client.get("/api/v1/_test/users/count")).json() == {"users": 0}
 
 
 async def test_signed_in_reads_are_503_during_a_database_restart_then_recover(
-    postgres_url: str, make_client: Callable[..., Any]
+    behind_a_proxy: tuple[Harness, TcpProxy],
 ) -> None:
     """GET /auth/me reads on the driver's own connection (core/db.HotRead): a connection that
     died under it is dropped and the read answers like every other route, 503 while PostgreSQL
     is down and the same profile once it is back, without restarting the app."""
-    url = make_url(postgres_url)
-    with proxy_to(url.host or "127.0.0.1", url.port or 5432) as proxy:
-        proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-        harness = await make_client(
-            Backend("services", {}, postgres_url=postgres_url),
-            DATABASE_URL=proxied,
-            DATABASE_CONNECT_TIMEOUT="1",
-        )
-        headers = bearer(await signed_in(harness, "ada@example.com"))
-        before = await harness.client.get("/api/v1/auth/me", headers=headers)
-        assert before.status_code == 200, before.text
+    harness, proxy = behind_a_proxy
+    headers = bearer(await signed_in(harness, "ada@example.com"))
+    before = await harness.client.get("/api/v1/auth/me", headers=headers)
+    assert before.status_code == 200, before.text
 
-        proxy.cut()
-        response = await harness.client.get("/api/v1/auth/me", headers=headers)
-        assert_problem(response, 503, "database_unavailable")
+    proxy.cut()
+    response = await harness.client.get("/api/v1/auth/me", headers=headers)
+    assert_problem(response, 503, "database_unavailable")
 
-        proxy.restore()
-        after = await harness.client.get("/api/v1/auth/me", headers=headers)
-        assert after.status_code == 200, after.text
-        assert after.json() == before.json()
+    proxy.restore()
+    after = await harness.client.get("/api/v1/auth/me", headers=headers)
+    assert after.status_code == 200, after.text
+    assert after.json() == before.json()
 
 
 async def test_not_ready_names_the_unreachable_redis(

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
@@ -94,6 +95,37 @@ async def test_signed_in_reads_are_503_during_a_database_restart_then_recover(
     assert_problem(response, 503, "database_unavailable")
 
     proxy.restore()
+    after = await harness.client.get("/api/v1/auth/me", headers=headers)
+    assert after.status_code == 200, after.text
+    assert after.json() == before.json()
+
+
+async def test_a_connection_killed_under_a_signed_in_read_is_replaced_unseen(
+    backend_services: Backend, make_client: Callable[..., Any]
+) -> None:
+    """The pooled connection that GET /auth/me reads on is terminated by the server (as a
+    failover or an idle-session reaper would): the read drops it and answers from a new one,
+    with no error. The pool holds one connection, so the dead one must be given back first."""
+    harness = await make_client(
+        backend_services,
+        DATABASE_POOL_SIZE="1",
+        DATABASE_POOL_TIMEOUT="2",
+    )
+    headers = bearer(await signed_in(harness, "ada@example.com"))
+    before = await harness.client.get("/api/v1/auth/me", headers=headers)
+    assert before.status_code == 200, before.text
+
+    assert backend_services.postgres_url is not None
+    outsider = await asyncpg.connect(backend_services.postgres_url)
+    try:
+        killed = await outsider.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND application_name = 'empulse'"
+        )
+    finally:
+        await outsider.close()
+    assert killed == 1
+
     after = await harness.client.get("/api/v1/auth/me", headers=headers)
     assert after.status_code == 200, after.text
     assert after.json() == before.json()

@@ -271,11 +271,14 @@ class HotRead:
         try:
             driver: Any = raw.driver_connection
             record = await driver.fetchrow(compiled.sql, *compiled.args(params))
-        except Exception as exc:
+        except BaseException as exc:
+            # Failed or cancelled half-way, the connection's state is unknown: it is dropped
+            # (invalidating also gives it back to the pool) before the ordinary path runs.
             await greenlet_spawn(raw.invalidate, exc)
+            if not isinstance(exc, Exception):
+                raise
             return await self._first_ordinary(engine, params)
-        finally:
-            await greenlet_spawn(raw.close)
+        await greenlet_spawn(raw.close)
         return None if record is None else self.row_type(*compiled.values(record))
 
     async def _first_ordinary(self, engine: AsyncEngine, params: dict[str, Any]) -> Any | None:

@@ -9,7 +9,6 @@ every file the write stored (users/repository: claim_for_deletion, lock_referenc
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -17,9 +16,8 @@ from functools import partial
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, event, select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.util import await_
 
 from empulse.artists import repository as artists
 from empulse.artists import service as applications
@@ -51,6 +49,7 @@ from tests.auth.helpers import (
 )
 from tests.conftest import Backend, Harness
 from tests.submissions.helpers import SINGLE, ep_files, ep_payload, submit
+from tests.support.transactions import stepping, until_paused, until_settled
 
 META = RequestMeta(None, None, None)
 EMAIL = "racer@example.com"
@@ -270,24 +269,6 @@ RACES: dict[str, Callable[[Harness, Services], Awaitable[Race]]] = {
 }
 
 
-async def _until_a_transaction_waits_for_a_lock(services: Services) -> None:
-    """Block until PostgreSQL reports a backend of this database waiting on a lock."""
-    deadline = time.monotonic() + 10
-    async with services.engine.connect() as connection:
-        while time.monotonic() < deadline:
-            waiting = await connection.scalar(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-            )
-            if waiting:
-                return
-            await connection.rollback()  # a fresh snapshot of pg_stat_activity
-            await asyncio.sleep(0.01)  # polls the server's state; no timing is assumed
-    raise AssertionError("no transaction waited for the other")
-
-
 async def _deleted_keys(services: Services) -> set[str]:
     async with services.sessionmaker() as session:
         payloads = await session.scalars(select(Job.payload).where(Job.kind == DELETE_OBJECTS))
@@ -317,7 +298,7 @@ async def test_a_write_after_the_deletion_began_waits_and_finds_no_account(
         await service.delete_account(deleting, services.job_sealer, case.user, request_id=None)
         write = asyncio.create_task(case.write(writing))
         try:
-            await _until_a_transaction_waits_for_a_lock(services)
+            await until_settled(services.engine, [write])
             assert not write.done()
             await deleting.commit()
             if case.gone is None:
@@ -343,7 +324,7 @@ async def test_a_deletion_after_a_write_began_waits_and_lists_its_files(
             service.delete_account(deleting, services.job_sealer, case.user, request_id=None)
         )
         try:
-            await _until_a_transaction_waits_for_a_lock(services)
+            await until_settled(services.engine, [deletion])
             assert not deletion.done()
             await writing.commit()
             await deletion
@@ -377,7 +358,8 @@ async def test_a_change_to_an_account_being_deleted_answers_conflict_not_500(
         await service.delete_account(deleting, services.job_sealer, user, request_id=None)
         sent = asyncio.create_task(request)
         try:
-            await _until_a_transaction_waits_for_a_lock(services)
+            await until_settled(services.engine, [sent])
+            assert not sent.done()
             await deleting.commit()
         finally:
             if not sent.done():
@@ -386,47 +368,6 @@ async def test_a_change_to_an_account_being_deleted_answers_conflict_not_500(
     assert response.status_code == 503, response.text
     assert response.json()["code"] == "concurrent_change"
     assert response.headers["retry-after"] == "1"
-
-
-@dataclass(eq=False)
-class Stepper:
-    """Pauses one transaction after its n-th statement (a SQLAlchemy event, on the connection
-    the session uses), so that another can run from exactly that point."""
-
-    connection: Connection
-    after: int
-    paused: asyncio.Event
-    resume: asyncio.Event
-    count: int = 0
-
-    def __call__(self, conn: Connection, *_: Any) -> None:
-        if conn is not self.connection:
-            return
-        self.count += 1
-        if self.count == self.after:
-            self.paused.set()
-            # The listener runs inside the session's greenlet: awaiting here holds the
-            # transaction open, with its locks, until the test lets it go on.
-            await_(self.resume.wait())
-
-
-async def _until_settled(services: Services, running: list[asyncio.Task[Any]]) -> None:
-    """Block until each running task is done or waits on a lock (PostgreSQL's view)."""
-    deadline = time.monotonic() + 10
-    async with services.engine.connect() as connection:
-        while time.monotonic() < deadline:
-            busy = [task for task in running if not task.done()]
-            waiting = await connection.scalar(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-            )
-            if waiting >= len(busy):
-                return
-            await connection.rollback()
-            await asyncio.sleep(0.01)  # polls the server's state; no timing is assumed
-    raise AssertionError("a transaction neither finished nor waited")
 
 
 async def _interleave(case: Race, services: Services, paused_one: str, after: int) -> bool:
@@ -444,36 +385,28 @@ async def _interleave(case: Race, services: Services, paused_one: str, after: in
         }
         first_session, first = jobs[paused_one]
         second_session, second = jobs["deletion" if paused_one == "write" else "write"]
-        connection = (await first_session.connection()).sync_connection
-        assert connection is not None
-        stepper = Stepper(connection, after, asyncio.Event(), asyncio.Event())
-        event.listen(services.engine.sync_engine, "after_cursor_execute", stepper)
         tasks: dict[AsyncSession, asyncio.Task[Any]] = {}
         try:
-            tasks[first_session] = asyncio.create_task(first())
-            paused = asyncio.create_task(stepper.paused.wait())
-            await asyncio.wait([tasks[first_session], paused], return_when=asyncio.FIRST_COMPLETED)
-            paused.cancel()
-            if not stepper.paused.is_set():
-                tasks[first_session].result()
-                return False
-            tasks[second_session] = asyncio.create_task(second())
-            await _until_settled(services, [tasks[second_session]])
-            stepper.resume.set()
-            await _until_settled(services, list(tasks.values()))
-            for session, task in tasks.items():
-                if task.done():
-                    task.result()  # a deadlock victim raises here
-                    await session.rollback()  # releases what the other waits for
-            await asyncio.gather(*tasks.values())
-            return True
+            async with stepping(services.engine, first_session, after) as stepper:
+                tasks[first_session] = asyncio.create_task(first())
+                if not await until_paused(stepper, tasks[first_session]):
+                    tasks[first_session].result()
+                    return False
+                tasks[second_session] = asyncio.create_task(second())
+                await until_settled(services.engine, [tasks[second_session]])
+                stepper.resume.set()
+                await until_settled(services.engine, list(tasks.values()))
+                for session, task in tasks.items():
+                    if task.done():
+                        task.result()  # a deadlock victim raises here
+                        await session.rollback()  # releases what the other waits for
+                await asyncio.gather(*tasks.values())
+                return True
         finally:
-            stepper.resume.set()
             for session, task in tasks.items():
                 if task.done():
                     await session.rollback()
             await asyncio.gather(*tasks.values(), return_exceptions=True)
-            event.remove(services.engine.sync_engine, "after_cursor_execute", stepper)
 
 
 @pytest.mark.parametrize("paused_one", ["write", "deletion"])

@@ -1,0 +1,82 @@
+"""Staging races between real PostgreSQL transactions: hold one open right after a chosen
+statement, and wait until the others have finished or are blocked on its locks."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.util import await_
+
+
+@dataclass(eq=False)
+class Stepper:
+    """Pauses one connection after its n-th statement, or after the first whose SQL contains
+    the given text (a SQLAlchemy event), so that another transaction can run from exactly that
+    point. `paused` is set once it holds; `resume` lets it go on."""
+
+    connection: Connection
+    after: int | str
+    paused: asyncio.Event = field(default_factory=asyncio.Event)
+    resume: asyncio.Event = field(default_factory=asyncio.Event)
+    count: int = 0
+
+    def __call__(self, conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        if conn is not self.connection or self.paused.is_set():
+            return
+        self.count += 1
+        if self.count == self.after or (isinstance(self.after, str) and self.after in statement):
+            self.paused.set()
+            # The listener runs inside the session's greenlet: awaiting here holds the
+            # transaction open, with its locks, until the test lets it go on.
+            await_(self.resume.wait())
+
+
+@asynccontextmanager
+async def stepping(
+    engine: AsyncEngine, session: AsyncSession, after: int | str
+) -> AsyncIterator[Stepper]:
+    """A `Stepper` on the connection `session` uses (its transaction begins here). On exit the
+    pause is released, so nothing is left waiting on it."""
+    connection = (await session.connection()).sync_connection
+    assert connection is not None
+    stepper = Stepper(connection, after)
+    event.listen(engine.sync_engine, "after_cursor_execute", stepper)
+    try:
+        yield stepper
+    finally:
+        stepper.resume.set()
+        event.remove(engine.sync_engine, "after_cursor_execute", stepper)
+
+
+async def until_paused(stepper: Stepper, task: asyncio.Task[Any]) -> bool:
+    """Block until the stepped transaction holds (True) or its task ended first (False)."""
+    paused = asyncio.create_task(stepper.paused.wait())
+    await asyncio.wait([task, paused], return_when=asyncio.FIRST_COMPLETED)
+    paused.cancel()
+    return stepper.paused.is_set()
+
+
+async def until_settled(engine: AsyncEngine, running: list[asyncio.Task[Any]]) -> None:
+    """Block until each task is done or waits on a lock (as PostgreSQL reports it)."""
+    deadline = time.monotonic() + 10
+    async with engine.connect() as connection:
+        while time.monotonic() < deadline:
+            busy = [task for task in running if not task.done()]
+            waiting = await connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+            if waiting >= len(busy):
+                return
+            await connection.rollback()  # a fresh snapshot of pg_stat_activity
+            await asyncio.sleep(0.01)  # polls the server's state; no timing is assumed
+    raise AssertionError("a transaction neither finished nor waited for a lock")

@@ -16,12 +16,18 @@ import httpx
 import jwt
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from empulse.audit.service import RequestMeta
 from empulse.auth import repository as auth_repository
+from empulse.auth import service as auth
+from empulse.auth.service import IssuedSession
 from empulse.auth.tokens import InvalidTokenError, decode_access_token, issue_access_token
 from empulse.core.db import utcnow
 from empulse.models import AuthSession, User
+from empulse.services import Services
 from empulse.users import repository as users
+from empulse.users import service as accounts
 from tests.auth.helpers import (
     NEW_PASSWORD,
     PASSWORD,
@@ -34,6 +40,7 @@ from tests.auth.helpers import (
     token_in,
 )
 from tests.conftest import Backend, Harness
+from tests.support.transactions import stepping, until_paused, until_settled
 from tests.web.test_problems import assert_problem
 
 ME = "/api/v1/auth/me"
@@ -206,6 +213,71 @@ async def test_logout_takes_effect_at_once(
     ).status_code == 204
     assert_problem(await harness.client.get(ME, headers=bearer(body)), 401, "session_ended")
     assert_problem(await _refresh(harness, body["refreshToken"]), 401, "invalid_refresh_token")
+
+
+@pytest.mark.parametrize("ending", ["logout", "password change", "admin disables"])
+async def test_a_session_ended_during_its_refresh_is_not_handed_new_tokens(
+    ending: str, backend_services: Backend, make_client: Callable[..., Any]
+) -> None:
+    """ASVS 5.0 V7.4.1 / SECURITY.md "Tokens and sessions": a session that ends takes effect at
+    once. A logout (or a password change, or a disablement) that lands between a refresh's check
+    of its session and the rotation waits for the rotation, and then ends the session with the
+    new tokens in it: the refresh never answers with tokens for a session already ended."""
+    harness = await make_client(backend_services)
+    services: Services = harness.app.state.services
+    body = await signed_in(harness, "ending@example.com")
+    claims = decode_access_token(services.jwt_secret, body["accessToken"])
+    meta = RequestMeta(None, None, None)
+
+    async def end(session: AsyncSession) -> None:
+        if ending == "logout":
+            await auth.logout(
+                session,
+                meta,
+                user_id=claims.user_id,
+                session_id=claims.session_id,
+                all_devices=False,
+            )
+        elif ending == "password change":  # made from another device: this session ends
+            await auth.change_password(
+                session,
+                services,
+                meta,
+                user_id=claims.user_id,
+                current_session_id=uuid.uuid4(),
+                current_password=PASSWORD,
+                new_password=NEW_PASSWORD,
+            )
+        else:
+            await accounts.update_user(
+                session,
+                admin_id=uuid.uuid4(),
+                user_id=claims.user_id,
+                role=None,
+                disabled=True,
+                meta=meta,
+            )
+        await session.commit()
+
+    async with (
+        services.sessionmaker() as refreshing,
+        services.sessionmaker() as ending_session,
+        stepping(services.engine, refreshing, "FROM auth_sessions") as stepper,
+    ):
+        rotation = asyncio.create_task(
+            auth.refresh(refreshing, services, meta, body["refreshToken"])
+        )
+        assert await until_paused(stepper, rotation)
+        ended = asyncio.create_task(end(ending_session))
+        await until_settled(services.engine, [ended])
+        assert not ended.done(), "the session ended between the refresh's check and rotation"
+        stepper.resume.set()
+        issued = await rotation
+        await refreshing.commit()
+        await ended
+    assert isinstance(issued, IssuedSession)
+    refused = await _refresh(harness, issued.refresh_token)
+    assert_problem(refused, 401, "invalid_refresh_token")
 
 
 async def test_logout_all_and_session_management(

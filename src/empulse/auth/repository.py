@@ -184,13 +184,19 @@ async def session_of_used_token(session: AsyncSession, token_hash: str) -> uuid.
 
 
 async def live_session(session: AsyncSession, session_id: uuid.UUID) -> AuthSession | None:
+    """The session if it is live, locked until the commit (`FOR NO KEY UPDATE`, the lock its
+    update takes anyway): a logout, password change or disablement that revokes it meanwhile
+    waits, and then revokes what the rotation issued, instead of the rotation handing out
+    tokens for a session that has just ended."""
     now = utcnow()
     result = await session.execute(
-        select(AuthSession).where(
+        select(AuthSession)
+        .where(
             AuthSession.id == session_id,
             AuthSession.revoked_at.is_(None),
             AuthSession.expires_at > now,
         )
+        .with_for_update(key_share=True)
     )
     return result.scalar_one_or_none()
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
+import pytest
 
 from tests.artists.helpers import admin_headers, approved_artist
 from tests.auth.helpers import PASSWORD
@@ -70,14 +71,18 @@ async def test_uploads_waiting_for_their_bytes_hold_no_database_connection(
         assert 400 <= response.status_code < 500, response.text
 
 
-async def test_an_upload_whose_account_is_deleted_meanwhile_keeps_nothing(
-    backend: Backend, make_client: Callable[..., Any]
+@pytest.mark.parametrize("change", ["account deleted", "set back to USER", "account disabled"])
+async def test_an_upload_whose_artist_loses_the_right_meanwhile_keeps_nothing(
+    change: str, backend: Backend, make_client: Callable[..., Any]
 ) -> None:
-    """The artist deletes their account while an upload of theirs is still arriving: the upload
-    ends with 403 `not_an_artist`, not a 500, and nothing of it is kept, rows or files."""
+    """While an upload is still arriving, the artist deletes their account, or an admin sets
+    them back to USER or disables them: the upload ends with 403 `not_an_artist`, not a 500
+    and not a submission, and nothing of it is kept, rows or files. The right to submit is
+    checked again when the upload is recorded, not only when it began (it can last minutes)."""
     harness = await make_client(backend, RATE_LIMITS_ENABLED="false")
     admin = await admin_headers(harness)
     artist = await approved_artist(harness, "leaving-artist@example.com", admin)
+    user_id = (await harness.client.get("/api/v1/auth/me", headers=artist)).json()["id"]
     (audio_part, (audio_name, audio, audio_type)), (cover_part, cover) = single_files()
     head = (
         f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="payload"\r\n\r\n'
@@ -111,12 +116,19 @@ async def test_an_upload_whose_account_is_deleted_meanwhile_keeps_nothing(
     try:
         async with asyncio.timeout(20):
             await halfway.wait()
-        deleted = await harness.client.request(
-            "DELETE", "/api/v1/users/me", json={"password": PASSWORD}, headers=artist
-        )
+        if change == "account deleted":
+            changed = await harness.client.request(
+                "DELETE", "/api/v1/users/me", json={"password": PASSWORD}, headers=artist
+            )
+        else:
+            changed = await harness.client.patch(
+                f"/api/v1/admin/users/{user_id}",
+                json={"role": "USER"} if change == "set back to USER" else {"disabled": True},
+                headers=admin,
+            )
     finally:
         rest.set()
     response = await upload
-    assert deleted.status_code == 204, deleted.text
+    assert changed.status_code in (200, 204), changed.text
     assert_problem(response, 403, "not_an_artist")
     assert await object_counts(harness) == (0, 0)

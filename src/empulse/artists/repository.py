@@ -36,12 +36,17 @@ async def artist_of_user(session: AsyncSession, user_id: uuid.UUID) -> Artist | 
 
 
 async def active_artist_of_user(session: AsyncSession, user_id: uuid.UUID) -> Artist | None:
-    """The user's artist profile while they hold an artist (or admin) role: an admin who sets
-    the role back to USER suspends the profile without deleting its catalog."""
+    """The user's artist profile while they hold an artist (or admin) role and the account is
+    enabled: an admin who sets the role back to USER, or disables the account, suspends the
+    profile without deleting its catalog."""
     result = await session.scalars(
         select(Artist)
         .join(User, User.id == Artist.user_id)
-        .where(Artist.user_id == user_id, User.role != UserRole.USER.value)
+        .where(
+            Artist.user_id == user_id,
+            User.role != UserRole.USER.value,
+            User.disabled_at.is_(None),
+        )
     )
     return result.first()
 

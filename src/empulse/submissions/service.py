@@ -129,12 +129,17 @@ async def record(
     meta: RequestMeta,
 ) -> Submission:
     """Write the submission, its files and the end of the "pending" state of every key the
-    upload stored under, in the caller's transaction. Refused (`NotAnArtist`) when the account
-    was deleted while the files arrived: the owner's row is locked first
+    upload stored under, in the caller's transaction.
+
+    The right to submit was checked when the upload began, and is checked again here: the
+    files can take minutes to arrive. Refused (`NotAnArtist`) when meanwhile the account was
+    deleted, disabled, or set back to USER. The owner's row is locked first
     (`users.repository.lock_referenced`), so a deletion in flight is waited for, and then there
     is nothing to point at."""
     if not await users.lock_referenced(session, artist.user_id):
         raise NotAnArtist("This artist profile no longer exists.")
+    if await artists.active_artist_of_user(session, artist.user_id) is None:
+        raise NotAnArtist("This account can no longer submit releases.")
     submission = Submission(
         id=uuid.uuid4(),
         public_id=public_id("TRK"),

@@ -63,8 +63,7 @@ def _bearer(request: Request) -> str | None:
 async def _session_is_live(services: Services, session_id: uuid.UUID, user_id: uuid.UUID) -> bool:
     if services.session_cache.is_known_live(session_id):
         return True
-    async with services.read_sessionmaker() as session:
-        live = await repository.is_session_live(session, session_id, user_id)
+    live = await repository.is_session_live(services.read_engine, session_id, user_id)
     if live:
         services.session_cache.remember_live(session_id)
     return live

@@ -201,21 +201,25 @@ async def live_session(session: AsyncSession, session_id: uuid.UUID) -> AuthSess
     return result.scalar_one_or_none()
 
 
-async def is_session_live(session: AsyncSession, session_id: uuid.UUID, user_id: uuid.UUID) -> bool:
-    """The per-request check behind the session cache: session live, user enabled."""
-    now = utcnow()
-    result = await session.execute(
-        select(AuthSession.id)
-        .join(User, User.id == AuthSession.user_id)
-        .where(
-            AuthSession.id == session_id,
-            AuthSession.user_id == user_id,
-            AuthSession.revoked_at.is_(None),
-            AuthSession.expires_at > now,
-            User.disabled_at.is_(None),
-        )
+async def is_session_live(engine: AsyncEngine, session_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    """The per-request check behind the session cache: session live, user enabled. Asked on
+    every authenticated request the cache cannot answer (always, while Redis is unreachable),
+    so it is a `HotRead` like the profile."""
+    found = await _SESSION_LIVE.first(engine, session_id=session_id, user_id=user_id, now=utcnow())
+    return found is not None
+
+
+_SESSION_LIVE = HotRead(
+    select(AuthSession.id)
+    .join(User, User.id == AuthSession.user_id)
+    .where(
+        AuthSession.id == bindparam("session_id"),
+        AuthSession.user_id == bindparam("user_id"),
+        AuthSession.revoked_at.is_(None),
+        AuthSession.expires_at > bindparam("now"),
+        User.disabled_at.is_(None),
     )
-    return result.first() is not None
+)
 
 
 async def session_ids_of(session: AsyncSession, user_id: uuid.UUID) -> list[uuid.UUID]:

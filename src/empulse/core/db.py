@@ -245,12 +245,13 @@ async def session_scope(
 class HotRead:
     """One Core select, for the most frequent reads, run on the pool's own driver connection.
 
-    SQLAlchemy's `Connection.execute` costs ~130 µs of CPU per statement on asyncpg (its
-    execution context, result object and greenlet hops), and `engine.connect()` another ~80 µs:
-    more than the round trip on a fast network, and most of the cost of a read such as
-    `GET /auth/me`. Here the statement is compiled once per dialect, with its bind and result
-    processors, and run with asyncpg's `fetchrow` on a connection checked out of the same pool
-    (so the idle-connection ping and every pool setting still apply). Any driver error falls
+    SQLAlchemy's `Connection.execute` costs ~90 µs of CPU per statement on asyncpg (its
+    execution context, result object and greenlet hops), and `engine.connect()` another ~70 µs
+    (bench/db_read.py): more than the round trip on a fast network, and a large part of the
+    cost of a read such as `GET /auth/me`. Here the statement is compiled once per dialect,
+    with its bind and result processors, and run with asyncpg's `fetchrow` on a connection
+    checked out of the same pool (so the idle-connection ping and every pool setting still
+    apply). Any driver error falls
     back to the ordinary path on another connection, after the suspect one is dropped: that
     path's disconnect handling, error mapping (503) and retries then apply unchanged. On other
     databases the ordinary path is the only one.

@@ -1,0 +1,177 @@
+"""CPU per request in process: the ASGI app called directly, one request at a time, with no
+network and no load generator sharing the cores.
+
+    uv run python -m bench.in_process [--path /api/v1/auth/me] [--requests 4000] [--runs 3]
+                                      [--profile packages|tottime|cumulative]
+
+Signs a fresh admin in on PostgreSQL (a fresh `empulse_bench` database), then times authenticated
+GETs of `--path` with the process's CPU clock and prints µs per request for each run. Settings
+come from the environment as for the server (for example `SESSION_CACHE_SECONDS=0`); the app's
+own log lines are discarded. `PYTHONPATH=<another checkout>/src` measures other code with the
+same harness. `--profile` adds a cProfile of one more run, on the CPU clock: `packages` sums the
+time spent in each library's own functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import json
+import os
+import pstats
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from starlette.types import ASGIApp, Message, Scope
+
+from bench.run import _prepare_postgres, cli
+
+EMAIL = "in-process@example.com"
+PASSWORD = "bench-password-quartz-4417"  # noqa: S105 - a throwaway benchmark account
+PACKAGES = (
+    "fastapi",
+    "starlette",
+    "sqlalchemy",
+    "asyncpg",
+    "asyncio",
+    "pydantic",
+    "empulse",
+    "structlog",
+    "prometheus",
+    "jwt",
+)
+
+
+async def call(
+    app: ASGIApp, method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes = b""
+) -> tuple[int, bytes]:
+    scope: Scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1"), *headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    sent = False
+    status = 0
+    chunks: list[bytes] = []
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            await asyncio.Event().wait()  # the client stays connected
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return status, b"".join(chunks)
+
+
+@contextmanager
+def stdout_discarded() -> Iterator[None]:
+    """The app writes its log lines to standard output; they still cost what they cost."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(null)
+        os.close(saved)
+
+
+def by_package(stats: pstats.Stats) -> list[tuple[str, float]]:
+    totals: Counter[str] = Counter()
+    for (filename, _, _), (_, _, own_time, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        package = next((name for name in PACKAGES if name in filename), "other (built-ins, stdlib)")
+        totals[package] += own_time
+    whole = sum(totals.values())
+    return [(package, seconds / whole) for package, seconds in totals.most_common()]
+
+
+async def measure(args: argparse.Namespace) -> None:
+    from empulse.app import create_app
+    from empulse.config import load_settings
+
+    app = create_app(load_settings(), configure_logs=False)
+    async with app.router.lifespan_context(app):
+        status, body = await call(
+            app,
+            "POST",
+            "/api/v1/auth/login",
+            [(b"content-type", b"application/json")],
+            json.dumps({"email": EMAIL, "password": PASSWORD}).encode(),
+        )
+        assert status == 200, body
+        headers = [(b"authorization", f"Bearer {json.loads(body)['accessToken']}".encode())]
+        for _ in range(500):  # warm: caches, the pool, the interpreter
+            status, body = await call(app, "GET", args.path, headers)
+        assert status == 200, body
+        for run in range(1, args.runs + 1):
+            started = time.process_time()
+            for _ in range(args.requests):
+                await call(app, "GET", args.path, headers)
+            cpu = (time.process_time() - started) / args.requests
+            print(f"run {run}: {cpu * 1e6:,.1f} µs of CPU per request", file=sys.stderr)
+        if args.profile:
+            profile = cProfile.Profile(time.process_time)
+            profile.enable()
+            for _ in range(args.requests):
+                await call(app, "GET", args.path, headers)
+            profile.disable()
+            stats = pstats.Stats(profile, stream=sys.stderr)
+            if args.profile == "packages":
+                for package, share in by_package(stats):
+                    print(f"{package:28} {share:6.1%}", file=sys.stderr)
+            else:
+                stats.sort_stats(args.profile).print_stats(40)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--path", default="/api/v1/auth/me")
+    parser.add_argument("--requests", type=int, default=4000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--profile", choices=["packages", "tottime", "cumulative"])
+    args = parser.parse_args()
+    database_url = _prepare_postgres()
+    if database_url is None:
+        sys.exit("PostgreSQL is needed for this benchmark")
+    os.environ.update(
+        {
+            "EMPULSE_ENV": "development",
+            "EMPULSE_DATA_DIR": tempfile.mkdtemp(prefix="empulse-bench-in-process-"),
+            "DATABASE_URL": database_url,
+            "RATE_LIMITS_ENABLED": os.environ.get("RATE_LIMITS_ENABLED", "false"),
+        }
+    )
+    cli(dict(os.environ), "migrate")
+    cli(dict(os.environ), "create-admin", "--email", EMAIL, "--password-stdin", stdin=PASSWORD)
+    with stdout_discarded():
+        asyncio.run(measure(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -64,6 +64,9 @@ class Race:
     gone: type[Exception] | None
     # The objects the write stored, as its own transaction sees them.
     stored_keys: Callable[[AsyncSession], Awaitable[list[str]]]
+    # The write changes the password: a deletion confirmed with the old one, coming second,
+    # deletes nothing (users/service.delete_account).
+    changes_password: bool = False
 
 
 async def _user_id(harness: Harness, headers: dict[str, str]) -> uuid.UUID:
@@ -188,7 +191,8 @@ async def _password_reset(harness: Harness, services: Services) -> Race:
             session, services, META, token=token, password=NEW_PASSWORD
         )
 
-    return Race(await _user_by_email(services), write, InvalidToken, _nothing_stored)
+    user = await _user_by_email(services)
+    return Race(user, write, InvalidToken, _nothing_stored, changes_password=True)
 
 
 async def _sign_in(harness: Harness, services: Services, password: str) -> Race:
@@ -327,6 +331,12 @@ async def test_a_deletion_after_a_write_began_waits_and_lists_its_files(
             await until_settled(services.engine, [deletion])
             assert not deletion.done()
             await writing.commit()
+            if case.changes_password:
+                with pytest.raises(InvalidCredentials):
+                    await deletion
+                async with services.sessionmaker() as session:
+                    assert await session.get(User, case.user.id) is not None
+                return
             await deletion
             await deleting.commit()
         finally:

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
+from empulse.auth.service import InvalidCredentials, confirm_password
 from empulse.models import AuditEvent, AuthSession, User
-from tests.auth.helpers import PASSWORD, bearer, deliver, login, outbox, signed_in
+from empulse.services import Services
+from empulse.users import service as accounts
+from tests.auth.helpers import (
+    NEW_PASSWORD,
+    PASSWORD,
+    bearer,
+    deliver,
+    login,
+    outbox,
+    signed_in,
+)
 from tests.conftest import Backend
 from tests.web.test_problems import assert_problem
 
@@ -124,3 +137,33 @@ async def test_an_account_deleted_twice_at_once_is_deleted_once(
     await deliver(harness)
     goodbyes = [m for m in outbox(harness)[sent_before:] if "deleted" in m["Subject"]]
     assert len(goodbyes) == len(accounts)
+
+
+async def test_a_deletion_confirmed_before_a_password_change_deletes_nothing(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """SECURITY.md "Passwords and login": deleting the account needs its current password. A
+    deletion whose password was confirmed, but whose account had its password changed before
+    the deletion began (from another device, while the confirmation hashed), deletes nothing
+    and answers like a wrong password; the account signs in with the new one."""
+    harness = await make_client(backend)
+    body = await signed_in(harness, "changing@example.com")
+    services: Services = harness.app.state.services
+    user_id = uuid.UUID(
+        (await harness.client.get("/api/v1/auth/me", headers=bearer(body))).json()["id"]
+    )
+    confirmed = await confirm_password(services, user_id, PASSWORD)
+    assert confirmed is not None
+
+    changed = await harness.client.post(
+        "/api/v1/auth/change-password",
+        json={"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD},
+        headers=bearer(body),
+    )
+    assert changed.status_code == 204, changed.text
+
+    async with services.sessionmaker() as session:
+        with pytest.raises(InvalidCredentials):
+            await accounts.delete_account(session, services.job_sealer, confirmed, None)
+        await session.rollback()
+    assert (await login(harness, "changing@example.com", NEW_PASSWORD)).status_code == 200

@@ -21,19 +21,21 @@ async def get_by_email(session: AsyncSession, email: str) -> User | None:
 _BY_EMAIL = select(User).where(User.email == bindparam("email"))
 
 
-async def claim_for_deletion(session: AsyncSession, user_id: uuid.UUID) -> bool:
-    """Start deleting an account; False when it is already gone.
+async def claim_for_deletion(
+    session: AsyncSession, user_id: uuid.UUID, credentials_version: int
+) -> bool:
+    """Start deleting an account whose password was confirmed at `credentials_version`; False
+    when it is already gone, or its password changed (or was reset) since it was confirmed.
 
     The row is locked `FOR UPDATE` until the commit: a second deletion waits and then finds
-    nothing, and so does anything that would insert a row pointing at the user (an upload
-    creating its submission takes a key-share lock on it, which this blocks; once the account
-    is gone its insert fails and the upload removes its own files). On SQLite the first write
-    takes the database's writer lock, with the same effect. The credentials die with it: a
-    sign-in that hashed meanwhile fails its conditional write."""
+    nothing, and so does anything that would insert a row pointing at the user (those writes
+    take a key-share lock on it first: `lock_referenced`). On SQLite the first write takes the
+    database's writer lock, with the same effect. The credentials die with it: a sign-in that
+    hashed meanwhile fails its conditional write."""
     await session.execute(select(User.id).where(User.id == user_id).with_for_update())
     result = await session.execute(
         update(User)
-        .where(User.id == user_id)
+        .where(User.id == user_id, User.credentials_version == credentials_version)
         .values(credentials_version=User.credentials_version + 1)
         .returning(User.id)
         .execution_options(synchronize_session=False)

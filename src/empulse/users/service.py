@@ -12,6 +12,7 @@ from empulse.audit import service as audit
 from empulse.audit.service import RequestMeta
 from empulse.auth import emails
 from empulse.auth import repository as auth_repository
+from empulse.auth.service import InvalidCredentials
 from empulse.core.crypto import Sealer
 from empulse.core.db import utcnow
 from empulse.core.emails import normalise_email
@@ -156,9 +157,12 @@ async def delete_account(
 
     The first write claims the row (`repository.claim_for_deletion`): a second deletion in
     flight waits for this one and then finds no account, and an upload finishing meanwhile
-    cannot add files that the list below would miss."""
-    if not await repository.claim_for_deletion(session, user.id):
-        raise NotFound("No such user.")
+    cannot add files that the list below would miss. `user` is the account as it was when its
+    password was confirmed: if the password changed since, nothing is deleted."""
+    if not await repository.claim_for_deletion(session, user.id, user.credentials_version):
+        if await session.get(User, user.id) is None:
+            raise NotFound("No such user.")
+        raise InvalidCredentials
     session_ids = await auth_repository.session_ids_of(session, user.id)
     enqueue_object_deletion(session, await submissions.storage_keys_of_user(session, user.id))
     enqueue_email(session, sealer, emails.account_deleted(user.email, user.name))

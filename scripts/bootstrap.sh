@@ -37,10 +37,9 @@ else
 fi
 export UV
 
-if [ -z "${UV_PYTHON:-}" ]; then
-  UV_PYTHON="$(find_python)"
-  export UV_PYTHON
-fi
+# The interpreter is chosen for the sync only: `uv run` then uses the environment as it is
+# (exported, uv would compare each run's interpreter path with it and warn on every command).
+SYNC_PYTHON="${UV_PYTHON:-$(find_python)}"
 # Bytecode compiled once at install: with PYTHONDONTWRITEBYTECODE set (common in containers),
 # every process would otherwise recompile its imports on each start (seconds per CLI call).
-"$UV" sync --frozen --quiet --compile-bytecode
+"$UV" sync --frozen --quiet --compile-bytecode --python "$SYNC_PYTHON"

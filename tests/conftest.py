@@ -90,11 +90,30 @@ def log_capture() -> LogCapture:
     return capture
 
 
+# What each xdist worker found, gathered by the controller (`pytest_testnodedown`).
+_FROM_WORKERS: list[dict[str, Any]] = []
+
+
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """xdist: a worker finished; keep its log check for the controller's verdict."""
+    found = getattr(node, "workeroutput", {}).get("log_check")
+    if found is not None:
+        _FROM_WORKERS.append(found)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the run if any secret a test handled appears in the logs the apps wrote."""
-    if not _CAPTURE:
+    """Fail the run if any secret a test handled appears in the logs the apps wrote. Each
+    process checks its own logs; under xdist the workers hand their findings to the
+    controller, which alone decides the exit status."""
+    leaked = secrets.leaked_into(_CAPTURE[0].text()) if _CAPTURE else []
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["log_check"] = {"leaked": leaked, "seen": len(secrets.SEEN)}
         return
-    leaked = secrets.leaked_into(_CAPTURE[0].text())
+    seen = len(secrets.SEEN) + sum(found["seen"] for found in _FROM_WORKERS)
+    leaked += [secret for found in _FROM_WORKERS for secret in found["leaked"]]
+    if not _CAPTURE and not _FROM_WORKERS:
+        return
     writer = session.config.get_terminal_writer()
     if leaked:
         writer.line(f"SECRETS IN LOGS: {len(leaked)} secret(s) used by the suite were logged:")
@@ -102,7 +121,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             writer.line(f"  {secret[:6]}... ({len(secret)} characters)")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     else:
-        writer.line(f"log check: none of the {len(secrets.SEEN)} secrets used appears in the logs")
+        writer.line(f"log check: none of the {seen} secrets used appears in the logs")
 
 
 @pytest.fixture

@@ -246,6 +246,40 @@ async def test_a_stuck_query_fails_at_the_statement_timeout(
     assert (await harness.client.get("/api/v1/_test/users/count")).status_code == 200
 
 
+async def test_a_signed_in_read_stuck_behind_a_lock_fails_once_at_the_statement_timeout(
+    backend_services: Backend, make_client: Callable[..., Any]
+) -> None:
+    """SECURITY.md "Faults": GET /auth/me reads on the driver's connection (core/db.HotRead).
+    Stuck behind a table lock, it fails at the statement timeout with a 503, like every other
+    read: once, not again on a second connection, and the connection it used stays in the pool
+    (the server cancelled the statement; the connection itself is fine)."""
+    harness = await make_client(
+        backend_services, DATABASE_POOL_SIZE="1", DATABASE_STATEMENT_TIMEOUT_MS="300"
+    )
+    headers = bearer(await signed_in(harness, "stuck@example.com"))
+    assert (await harness.client.get("/api/v1/auth/me", headers=headers)).status_code == 200
+    assert backend_services.postgres_url is not None
+    outsider = await asyncpg.connect(backend_services.postgres_url)
+    try:
+        pool_backend = await outsider.fetchval(
+            "SELECT pid FROM pg_stat_activity "
+            "WHERE datname = current_database() AND application_name = 'empulse'"
+        )
+        async with outsider.transaction():
+            await outsider.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+            response = await harness.client.get("/api/v1/auth/me", headers=headers)
+        assert_problem(response, 503, "database_unavailable")
+        after = await harness.client.get("/api/v1/auth/me", headers=headers)
+        assert after.status_code == 200, after.text
+        still = await outsider.fetchval(
+            "SELECT pid FROM pg_stat_activity "
+            "WHERE datname = current_database() AND application_name = 'empulse'"
+        )
+    finally:
+        await outsider.close()
+    assert still == pool_backend
+
+
 async def test_a_deadlock_is_a_retryable_503_not_a_500(
     backend_services: Backend, make_client: Callable[..., Any], logs: Callable[[], str]
 ) -> None:

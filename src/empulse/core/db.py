@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 from sqlalchemy import DateTime, MetaData, Select, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
@@ -251,10 +252,10 @@ class HotRead:
     cost of a read such as `GET /auth/me`. Here the statement is compiled once per dialect,
     with its bind and result processors, and run with asyncpg's `fetchrow` on a connection
     checked out of the same pool (so the idle-connection ping and every pool setting still
-    apply). Any driver error falls
-    back to the ordinary path on another connection, after the suspect one is dropped: that
-    path's disconnect handling, error mapping (503) and retries then apply unchanged. On other
-    databases the ordinary path is the only one.
+    apply). Failures answer as on the ordinary path: a statement timeout or no answer in time
+    is a 503 at once (running it again would wait as long again); any other driver error drops
+    the connection and runs the ordinary path on another one, whose disconnect handling and
+    error mapping then apply unchanged. On other databases the ordinary path is the only one.
 
     Rows come back as named tuples, the same from either path."""
 
@@ -272,12 +273,20 @@ class HotRead:
         try:
             driver: Any = raw.driver_connection
             record = await driver.fetchrow(compiled.sql, *compiled.args(params))
+        except asyncpg.QueryCanceledError as exc:
+            # The server cancelled the statement (statement_timeout): the connection is fine,
+            # and running the statement again would only wait as long again.
+            await greenlet_spawn(raw.close)
+            raise DatabaseUnavailable from exc
         except BaseException as exc:
             # Failed or cancelled half-way, the connection's state is unknown: it is dropped
-            # (invalidating also gives it back to the pool) before the ordinary path runs.
+            # (invalidating also gives it back to the pool).
             await greenlet_spawn(raw.invalidate, exc)
+            if isinstance(exc, TimeoutError):  # no answer within the command timeout
+                raise DatabaseUnavailable from exc
             if not isinstance(exc, Exception):
                 raise
+            # A connection lost or refused: the ordinary path, on another connection.
             return await self._first_ordinary(engine, params)
         await greenlet_spawn(raw.close)
         return None if record is None else self.row_type(*compiled.values(record))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -41,27 +41,36 @@ async def test_ready_when_every_dependency_answers(
     assert all(check["ok"] for check in body["checks"].values())
 
 
+BehindAProxy = Callable[..., Awaitable[tuple[Harness, TcpProxy]]]
+
+
 @pytest.fixture
 async def behind_a_proxy(
     postgres_url: str, make_client: Callable[..., Any]
-) -> AsyncIterator[tuple[Harness, TcpProxy]]:
-    """An app whose PostgreSQL is reached through a proxy the test can cut and restore."""
+) -> AsyncIterator[BehindAProxy]:
+    """Starts an app (with these settings) whose PostgreSQL is reached through a proxy the
+    test can cut, freeze and restore."""
     url = make_url(postgres_url)
     with proxy_to(url.host or "127.0.0.1", url.port or 5432) as proxy:
         proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-        harness = await make_client(
-            Backend("services", {}, postgres_url=postgres_url),
-            DATABASE_URL=proxied,
-            DATABASE_CONNECT_TIMEOUT="1",
-        )
-        yield harness, proxy
+
+        async def start(**overrides: str) -> tuple[Harness, TcpProxy]:
+            harness = await make_client(
+                Backend("services", {}, postgres_url=postgres_url),
+                DATABASE_URL=proxied,
+                DATABASE_CONNECT_TIMEOUT="1",
+                **overrides,
+            )
+            return harness, proxy
+
+        yield start
 
 
 async def test_database_restart_is_503_then_recovers_without_restarting_the_app(
-    behind_a_proxy: tuple[Harness, TcpProxy],
+    behind_a_proxy: BehindAProxy,
 ) -> None:
     """SECURITY.md "Faults": 503 while PostgreSQL is down, recovery through pre-ping."""
-    harness, proxy = behind_a_proxy
+    harness, proxy = await behind_a_proxy()
     client = harness.client
     assert (await client.get("/api/v1/_test/users/count")).status_code == 200
 
@@ -80,12 +89,12 @@ async def test_database_restart_is_503_then_recovers_without_restarting_the_app(
 
 
 async def test_signed_in_reads_are_503_during_a_database_restart_then_recover(
-    behind_a_proxy: tuple[Harness, TcpProxy],
+    behind_a_proxy: BehindAProxy,
 ) -> None:
     """GET /auth/me reads on the driver's own connection (core/db.HotRead): a connection that
     died under it is dropped and the read answers like every other route, 503 while PostgreSQL
     is down and the same profile once it is back, without restarting the app."""
-    harness, proxy = behind_a_proxy
+    harness, proxy = await behind_a_proxy()
     headers = bearer(await signed_in(harness, "ada@example.com"))
     before = await harness.client.get("/api/v1/auth/me", headers=headers)
     assert before.status_code == 200, before.text
@@ -95,6 +104,29 @@ async def test_signed_in_reads_are_503_during_a_database_restart_then_recover(
     assert_problem(response, 503, "database_unavailable")
 
     proxy.restore()
+    after = await harness.client.get("/api/v1/auth/me", headers=headers)
+    assert after.status_code == 200, after.text
+    assert after.json() == before.json()
+
+
+async def test_a_signed_in_read_over_a_frozen_network_fails_at_a_timeout(
+    behind_a_proxy: BehindAProxy,
+) -> None:
+    """SECURITY.md "Faults": a database that stops answering (a network partition: nothing is
+    closed) makes GET /auth/me fail at the driver's timeout with a 503, not hang; the stalled
+    connection is dropped, so the next read after the partition heals answers at once."""
+    harness, proxy = await behind_a_proxy(DATABASE_STATEMENT_TIMEOUT_MS="200")
+    headers = bearer(await signed_in(harness, "partition@example.com"))
+    before = await harness.client.get("/api/v1/auth/me", headers=headers)
+    assert before.status_code == 200, before.text
+
+    proxy.freeze()
+    try:
+        async with asyncio.timeout(10):
+            response = await harness.client.get("/api/v1/auth/me", headers=headers)
+    finally:
+        proxy.freeze(False)
+    assert_problem(response, 503, "database_unavailable")
     after = await harness.client.get("/api/v1/auth/me", headers=headers)
     assert after.status_code == 200, after.text
     assert after.json() == before.json()

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
-import asyncpg
 import httpx
-import pytest
 from sqlalchemy.engine import make_url
 
 from empulse import __version__
 from empulse.services import Services
-from tests.auth.helpers import bearer, register, signed_in
-from tests.conftest import Backend, Harness
+from tests.auth.helpers import register, signed_in
+from tests.conftest import Backend
+from tests.health.conftest import BehindAProxy
 from tests.support.fixtures import S3Server
 from tests.support.metrics import sample
-from tests.support.proxy import TcpProxy, proxy_to
+from tests.support.proxy import proxy_to
 from tests.support.services import free_port
 from tests.web.test_problems import assert_problem
 
@@ -41,31 +40,6 @@ async def test_ready_when_every_dependency_answers(
     assert all(check["ok"] for check in body["checks"].values())
 
 
-BehindAProxy = Callable[..., Awaitable[tuple[Harness, TcpProxy]]]
-
-
-@pytest.fixture
-async def behind_a_proxy(
-    postgres_url: str, make_client: Callable[..., Any]
-) -> AsyncIterator[BehindAProxy]:
-    """Starts an app (with these settings) whose PostgreSQL is reached through a proxy the
-    test can cut, freeze and restore."""
-    url = make_url(postgres_url)
-    with proxy_to(url.host or "127.0.0.1", url.port or 5432) as proxy:
-        proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-
-        async def start(**overrides: str) -> tuple[Harness, TcpProxy]:
-            harness = await make_client(
-                Backend("services", {}, postgres_url=postgres_url),
-                DATABASE_URL=proxied,
-                DATABASE_CONNECT_TIMEOUT="1",
-                **overrides,
-            )
-            return harness, proxy
-
-        yield start
-
-
 async def test_database_restart_is_503_then_recovers_without_restarting_the_app(
     behind_a_proxy: BehindAProxy,
 ) -> None:
@@ -86,81 +60,6 @@ async def test_database_restart_is_503_then_recovers_without_restarting_the_app(
     proxy.restore()
     assert (await client.get("/api/health/ready")).status_code == 200
     assert (await client.get("/api/v1/_test/users/count")).json() == {"users": 0}
-
-
-async def test_signed_in_reads_are_503_during_a_database_restart_then_recover(
-    behind_a_proxy: BehindAProxy,
-) -> None:
-    """GET /auth/me reads on the driver's own connection (core/db.HotRead): a connection that
-    died under it is dropped and the read answers like every other route, 503 while PostgreSQL
-    is down and the same profile once it is back, without restarting the app."""
-    harness, proxy = await behind_a_proxy()
-    headers = bearer(await signed_in(harness, "ada@example.com"))
-    before = await harness.client.get("/api/v1/auth/me", headers=headers)
-    assert before.status_code == 200, before.text
-
-    proxy.cut()
-    response = await harness.client.get("/api/v1/auth/me", headers=headers)
-    assert_problem(response, 503, "database_unavailable")
-
-    proxy.restore()
-    after = await harness.client.get("/api/v1/auth/me", headers=headers)
-    assert after.status_code == 200, after.text
-    assert after.json() == before.json()
-
-
-async def test_a_signed_in_read_over_a_frozen_network_fails_at_a_timeout(
-    behind_a_proxy: BehindAProxy,
-) -> None:
-    """SECURITY.md "Faults": a database that stops answering (a network partition: nothing is
-    closed) makes GET /auth/me fail at the driver's timeout with a 503, not hang; the stalled
-    connection is dropped, so the next read after the partition heals answers at once."""
-    harness, proxy = await behind_a_proxy(DATABASE_STATEMENT_TIMEOUT_MS="200")
-    headers = bearer(await signed_in(harness, "partition@example.com"))
-    before = await harness.client.get("/api/v1/auth/me", headers=headers)
-    assert before.status_code == 200, before.text
-
-    proxy.freeze()
-    try:
-        async with asyncio.timeout(10):
-            response = await harness.client.get("/api/v1/auth/me", headers=headers)
-    finally:
-        proxy.freeze(False)
-    assert_problem(response, 503, "database_unavailable")
-    after = await harness.client.get("/api/v1/auth/me", headers=headers)
-    assert after.status_code == 200, after.text
-    assert after.json() == before.json()
-
-
-async def test_a_connection_killed_under_a_signed_in_read_is_replaced_unseen(
-    backend_services: Backend, make_client: Callable[..., Any]
-) -> None:
-    """The pooled connection that GET /auth/me reads on is terminated by the server (as a
-    failover or an idle-session reaper would): the read drops it and answers from a new one,
-    with no error. The pool holds one connection, so the dead one must be given back first."""
-    harness = await make_client(
-        backend_services,
-        DATABASE_POOL_SIZE="1",
-        DATABASE_POOL_TIMEOUT="2",
-    )
-    headers = bearer(await signed_in(harness, "ada@example.com"))
-    before = await harness.client.get("/api/v1/auth/me", headers=headers)
-    assert before.status_code == 200, before.text
-
-    assert backend_services.postgres_url is not None
-    outsider = await asyncpg.connect(backend_services.postgres_url)
-    try:
-        killed = await outsider.fetchval(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND application_name = 'empulse'"
-        )
-    finally:
-        await outsider.close()
-    assert killed == 1
-
-    after = await harness.client.get("/api/v1/auth/me", headers=headers)
-    assert after.status_code == 200, after.text
-    assert after.json() == before.json()
 
 
 async def test_not_ready_names_the_unreachable_redis(
@@ -276,40 +175,6 @@ async def test_a_stuck_query_fails_at_the_statement_timeout(
     assert elapsed < 3
     # The connection is usable again for the next request.
     assert (await harness.client.get("/api/v1/_test/users/count")).status_code == 200
-
-
-async def test_a_signed_in_read_stuck_behind_a_lock_fails_once_at_the_statement_timeout(
-    backend_services: Backend, make_client: Callable[..., Any]
-) -> None:
-    """SECURITY.md "Faults": GET /auth/me reads on the driver's connection (core/db.HotRead).
-    Stuck behind a table lock, it fails at the statement timeout with a 503, like every other
-    read: once, not again on a second connection, and the connection it used stays in the pool
-    (the server cancelled the statement; the connection itself is fine)."""
-    harness = await make_client(
-        backend_services, DATABASE_POOL_SIZE="1", DATABASE_STATEMENT_TIMEOUT_MS="300"
-    )
-    headers = bearer(await signed_in(harness, "stuck@example.com"))
-    assert (await harness.client.get("/api/v1/auth/me", headers=headers)).status_code == 200
-    assert backend_services.postgres_url is not None
-    outsider = await asyncpg.connect(backend_services.postgres_url)
-    try:
-        pool_backend = await outsider.fetchval(
-            "SELECT pid FROM pg_stat_activity "
-            "WHERE datname = current_database() AND application_name = 'empulse'"
-        )
-        async with outsider.transaction():
-            await outsider.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
-            response = await harness.client.get("/api/v1/auth/me", headers=headers)
-        assert_problem(response, 503, "database_unavailable")
-        after = await harness.client.get("/api/v1/auth/me", headers=headers)
-        assert after.status_code == 200, after.text
-        still = await outsider.fetchval(
-            "SELECT pid FROM pg_stat_activity "
-            "WHERE datname = current_database() AND application_name = 'empulse'"
-        )
-    finally:
-        await outsider.close()
-    assert still == pool_backend
 
 
 async def test_a_deadlock_is_a_retryable_503_not_a_500(

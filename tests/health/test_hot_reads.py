@@ -1,0 +1,127 @@
+"""The hottest reads under database faults. `GET /auth/me` reads its profile on the driver's own
+connection (core/db.HotRead), past SQLAlchemy's error handling: it must answer every fault as
+the other routes do (SECURITY.md "Faults"), and recover without restarting the app."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import httpx
+
+from tests.auth.helpers import bearer, signed_in
+from tests.conftest import Backend, Harness
+from tests.health.conftest import BehindAProxy
+from tests.web.test_problems import assert_problem
+
+Read = Callable[[], Awaitable[httpx.Response]]
+# The app's connections to the test database (its engines name themselves "empulse").
+POOL_BACKEND = (
+    "SELECT pid FROM pg_stat_activity "
+    "WHERE datname = current_database() AND application_name = 'empulse'"
+)
+KILL_POOL_BACKENDS = (
+    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND application_name = 'empulse'"
+)
+
+
+async def _reading_own_profile(harness: Harness) -> tuple[Read, dict[str, Any]]:
+    """Signs a user in: a function reading their GET /auth/me, and the profile it first read."""
+    headers = bearer(await signed_in(harness, "reader@example.com"))
+
+    async def read() -> httpx.Response:
+        return await harness.client.get("/api/v1/auth/me", headers=headers)
+
+    first = await read()
+    assert first.status_code == 200, first.text
+    profile: dict[str, Any] = first.json()
+    return read, profile
+
+
+async def _answers_again(read: Read, profile: dict[str, Any]) -> None:
+    response = await read()
+    assert response.status_code == 200, response.text
+    assert response.json() == profile
+
+
+@asynccontextmanager
+async def _outsider(backend: Backend) -> AsyncIterator[asyncpg.Connection]:
+    """A plain connection to the test database, outside the app's pool."""
+    assert backend.postgres_url is not None
+    connection = await asyncpg.connect(backend.postgres_url)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+async def test_503_while_the_database_is_down_then_the_same_profile(
+    behind_a_proxy: BehindAProxy,
+) -> None:
+    """A connection that died under the read is dropped: 503 while PostgreSQL is down, and the
+    same profile once it is back."""
+    harness, proxy = await behind_a_proxy()
+    read, profile = await _reading_own_profile(harness)
+
+    proxy.cut()
+    assert_problem(await read(), 503, "database_unavailable")
+
+    proxy.restore()
+    await _answers_again(read, profile)
+
+
+async def test_a_frozen_network_fails_at_a_timeout(behind_a_proxy: BehindAProxy) -> None:
+    """A database that stops answering (a partition: nothing is closed) is a 503 at the
+    driver's timeout, not a hang; the stalled connection is dropped, so the read answers at once
+    when the partition heals."""
+    harness, proxy = await behind_a_proxy(DATABASE_STATEMENT_TIMEOUT_MS="200")
+    read, profile = await _reading_own_profile(harness)
+
+    proxy.freeze()
+    try:
+        async with asyncio.timeout(10):
+            response = await read()
+    finally:
+        proxy.freeze(False)
+    assert_problem(response, 503, "database_unavailable")
+    await _answers_again(read, profile)
+
+
+async def test_a_connection_the_server_killed_is_replaced_unseen(
+    backend_services: Backend, make_client: Callable[..., Any]
+) -> None:
+    """The pooled connection is terminated by the server (as a failover or an idle-session
+    reaper would): the read drops it and answers from a new one, with no error. The pool holds
+    one connection, so the dead one must be given back first."""
+    harness = await make_client(backend_services, DATABASE_POOL_SIZE="1", DATABASE_POOL_TIMEOUT="2")
+    read, profile = await _reading_own_profile(harness)
+
+    async with _outsider(backend_services) as outsider:
+        killed = await outsider.fetchval(KILL_POOL_BACKENDS)
+    assert killed == 1
+
+    await _answers_again(read, profile)
+
+
+async def test_stuck_behind_a_lock_it_fails_once_at_the_statement_timeout(
+    backend_services: Backend, make_client: Callable[..., Any]
+) -> None:
+    """Stuck behind a table lock, the read fails at the statement timeout with a 503: once, not
+    again on a second connection, and the connection it used stays in the pool (the server
+    cancelled the statement; the connection itself is fine)."""
+    harness = await make_client(
+        backend_services, DATABASE_POOL_SIZE="1", DATABASE_STATEMENT_TIMEOUT_MS="300"
+    )
+    read, profile = await _reading_own_profile(harness)
+
+    async with _outsider(backend_services) as outsider:
+        pool_backend = await outsider.fetchval(POOL_BACKEND)
+        async with outsider.transaction():
+            await outsider.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+            assert_problem(await read(), 503, "database_unavailable")
+        await _answers_again(read, profile)
+        assert await outsider.fetchval(POOL_BACKEND) == pool_backend

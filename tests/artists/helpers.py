@@ -28,7 +28,7 @@ APPLICATION: dict[str, Any] = {
         "address": {"street": "1 Main St", "city": "Springfield", "state": "il", "zip": "62701"},
         "completed": True,
     },
-    "proRegistration": {"organization": "BMI", "ipiNumber": "123456789"},
+    "proRegistration": {"organization": "BMI", "ipiNumber": "00052210040"},
     "digitalSignature": "Ada Lovelace",
 }
 

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from empulse.core.db import session_scope
 from empulse.models import Album, MediaObject, Submission, Track
 from empulse.services import Services
-from tests.artists.helpers import admin_headers, approved_artist
+from tests.artists.helpers import APPLICATION, admin_headers, approved_artist
 from tests.auth.helpers import PASSWORD, deliver
 from tests.conftest import Harness
 from tests.submissions.helpers import ep_files, ep_payload, object_counts, submit
@@ -36,6 +36,14 @@ async def test_the_export_carries_the_application_and_releases(media_harness: Ha
     [application] = document["artistApplications"]
     assert application["taxId"] == "***-**-6789"
     assert application["status"] == "approved"
+    # The form as the applicant filled it in, beyond what the status page shows.
+    assert application["contactEmail"] == "contact@example.com"
+    assert application["documentsSigned"] == APPLICATION["documentsSigned"]
+    assert application["proRegistration"] == APPLICATION["proRegistration"]
+    assert application["digitalSignature"] == "Ada Lovelace"
+    profile = document["artistProfile"]
+    assert profile["name"] == "The Lanterns"
+    assert profile["selectedMediums"] == application["selectedMediums"]
     [release] = document["submissions"]
     assert release["title"] == "Lanterns EP"
     assert release["payload"]["releaseType"] == "ep"

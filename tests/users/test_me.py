@@ -78,6 +78,8 @@ async def test_export_is_a_json_download_of_my_data(
     assert len(document["sessions"]) == 1
     events = {event["event"] for event in document["securityEvents"]}
     assert {"registered", "email_verified", "login_succeeded"} <= events
+    assert document["artistProfile"] is None
+    assert document["artistApplications"] == document["submissions"] == []
     assert "passwordHash" not in response.text
     assert "password_hash" not in response.text
 

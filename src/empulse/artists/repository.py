@@ -21,6 +21,16 @@ async def latest_application(session: AsyncSession, user_id: uuid.UUID) -> Artis
     return result.first()
 
 
+async def applications_of(session: AsyncSession, user_id: uuid.UUID) -> list[ArtistApplication]:
+    """Every application the user made, oldest first."""
+    result = await session.scalars(
+        select(ArtistApplication)
+        .where(ArtistApplication.user_id == user_id)
+        .order_by(ArtistApplication.created_at)
+    )
+    return list(result)
+
+
 async def has_open_application(session: AsyncSession, user_id: uuid.UUID) -> bool:
     result = await session.scalars(
         select(ArtistApplication.id).where(

@@ -240,3 +240,13 @@ class ApplicationOut(Schema):
     created_at: datetime
     reviewed_at: datetime | None
     review_reason: str | None
+
+
+class ApplicationRecordOut(ApplicationOut):
+    """The application as its applicant filled it in; the tax id still masked (the rest of the
+    W-9 stays encrypted: only an audited admin call opens it)."""
+
+    contact_email: str
+    documents_signed: list[str]
+    pro_registration: dict[str, Any] | None
+    digital_signature: str

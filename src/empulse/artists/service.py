@@ -9,7 +9,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.artists import repository
-from empulse.artists.schemas import ApplicationIn, ApplicationOut, mask_tax_id
+from empulse.artists.schemas import (
+    ApplicationIn,
+    ApplicationOut,
+    ApplicationRecordOut,
+    mask_tax_id,
+)
 from empulse.audit import service as audit
 from empulse.audit.service import RequestMeta
 from empulse.core.crypto import FieldCipher, public_id
@@ -65,6 +70,16 @@ def application_out(application: ArtistApplication) -> ApplicationOut:
         created_at=application.created_at,
         reviewed_at=application.reviewed_at,
         review_reason=application.review_reason,
+    )
+
+
+def application_record_out(application: ArtistApplication) -> ApplicationRecordOut:
+    return ApplicationRecordOut(
+        **application_out(application).model_dump(),
+        contact_email=application.contact_email,
+        documents_signed=application.documents_signed,
+        pro_registration=application.pro_registration,
+        digital_signature=application.digital_signature,
     )
 
 

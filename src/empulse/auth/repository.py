@@ -222,6 +222,14 @@ _SESSION_LIVE = HotRead(
 )
 
 
+async def sessions_of(session: AsyncSession, user_id: uuid.UUID) -> list[AuthSession]:
+    """Every session of the user, live or not, oldest first."""
+    result = await session.scalars(
+        select(AuthSession).where(AuthSession.user_id == user_id).order_by(AuthSession.created_at)
+    )
+    return list(result)
+
+
 async def session_ids_of(session: AsyncSession, user_id: uuid.UUID) -> list[uuid.UUID]:
     """Every session of the user, live or not."""
     result = await session.scalars(select(AuthSession.id).where(AuthSession.user_id == user_id))

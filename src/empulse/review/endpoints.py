@@ -10,7 +10,7 @@ from fastapi import Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.artists import repository as artists
-from empulse.artists.service import application_out
+from empulse.artists.service import application_record_out
 from empulse.audit.service import RequestMeta
 from empulse.auth.dependencies import AdminPrincipal, admin_router
 from empulse.core.db import utcnow
@@ -52,12 +52,8 @@ _submission_decision: dict[int | str, dict[str, str]] = {
 
 def _admin_application(application: ArtistApplication) -> AdminApplicationOut:
     return AdminApplicationOut(
-        **application_out(application).model_dump(),
+        **application_record_out(application).model_dump(),
         user_id=application.user_id,
-        contact_email=application.contact_email,
-        documents_signed=application.documents_signed,
-        pro_registration=application.pro_registration,
-        digital_signature=application.digital_signature,
         reviewer_id=application.reviewer_id,
     )
 

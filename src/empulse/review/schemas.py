@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from empulse.artists.schemas import ApplicationOut
+from empulse.artists.schemas import ApplicationRecordOut
 from empulse.core.schemas import Schema, with_examples
 
 
@@ -20,12 +20,8 @@ class RejectIn(Schema):
     reason: str = Field(min_length=3, max_length=2000, description="Sent to the artist.")
 
 
-class AdminApplicationOut(ApplicationOut):
+class AdminApplicationOut(ApplicationRecordOut):
     user_id: uuid.UUID
-    contact_email: str
-    documents_signed: list[str]
-    pro_registration: dict[str, Any] | None
-    digital_signature: str
     reviewer_id: uuid.UUID | None
 
 

@@ -21,6 +21,14 @@ async def owned_submission(
     return result.first()
 
 
+async def submissions_of(session: AsyncSession, user_id: uuid.UUID) -> list[Submission]:
+    """Every submission the user made, oldest first."""
+    result = await session.scalars(
+        select(Submission).where(Submission.user_id == user_id).order_by(Submission.created_at)
+    )
+    return list(result)
+
+
 async def list_submissions(
     session: AsyncSession,
     *,

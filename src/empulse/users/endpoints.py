@@ -4,14 +4,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Query, Request, Response, status
-from sqlalchemy import select
 
-from empulse.artists.service import application_out
 from empulse.audit import service as audit
 from empulse.audit.service import RequestMeta
 from empulse.auth.dependencies import (
@@ -25,22 +21,14 @@ from empulse.auth.service import InvalidCredentials, confirm_password
 from empulse.core.errors import NotFound
 from empulse.core.pagination import Cursor, Limit, Page, page_of
 from empulse.core.schemas import WITHOUT_NUL
-from empulse.models import (
-    DEFAULT_PRIVACY,
-    ArtistApplication,
-    AuditEvent,
-    AuthSession,
-    Submission,
-    User,
-)
+from empulse.models import User
 from empulse.services import AppServices, DbSession, ReadSession
-from empulse.submissions import repository as submissions
-from empulse.submissions.service import submission_out
 from empulse.users import repository, service
 from empulse.users.schemas import (
     AdminUserOut,
     AdminUserPatch,
     DeleteMeIn,
+    Export,
     PrivacyPreferences,
     Role,
     UpdateMeIn,
@@ -58,10 +46,6 @@ async def _me(session: DbSession, principal: CurrentPrincipal) -> User:
     return user
 
 
-def _privacy(user: User) -> PrivacyPreferences:
-    return PrivacyPreferences.model_validate({**DEFAULT_PRIVACY, **(user.privacy or {})})
-
-
 @router.patch("", response_model=UserOut, summary="Update my profile")
 async def update_me(body: UpdateMeIn, principal: CurrentPrincipal, session: DbSession) -> UserOut:
     user = await _me(session, principal)
@@ -72,7 +56,7 @@ async def update_me(body: UpdateMeIn, principal: CurrentPrincipal, session: DbSe
 
 @router.get("/privacy-preferences", response_model=PrivacyPreferences, summary="My privacy")
 async def get_privacy(principal: CurrentPrincipal, session: DbSession) -> PrivacyPreferences:
-    return _privacy(await _me(session, principal))
+    return service.privacy_of(await _me(session, principal))
 
 
 @router.put("/privacy-preferences", response_model=PrivacyPreferences, summary="Set my privacy")
@@ -82,87 +66,21 @@ async def put_privacy(
     user = await _me(session, principal)
     user.privacy = body.model_dump(by_alias=True)
     await session.flush()
-    return _privacy(user)
+    return service.privacy_of(user)
 
 
 @router.get(
     "/export",
+    response_model=Export,
     summary="Download all my data",
-    response_class=Response,
-    responses={
-        200: {
-            "content": {"application/json": {}},
-            "description": "Everything stored about the account, as a JSON file.",
-        }
-    },
+    responses={200: {"description": "A JSON file (`Content-Disposition: attachment`)."}},
 )
 async def export_me(
     principal: CurrentPrincipal, session: DbSession, services: AppServices
 ) -> Response:
-    user = await _me(session, principal)
-    sessions = (
-        await session.scalars(
-            select(AuthSession)
-            .where(AuthSession.user_id == user.id)
-            .order_by(AuthSession.created_at)
-        )
-    ).all()
-    events = (
-        await session.scalars(
-            select(AuditEvent).where(AuditEvent.user_id == user.id).order_by(AuditEvent.occurred_at)
-        )
-    ).all()
-    applications = (
-        await session.scalars(
-            select(ArtistApplication)
-            .where(ArtistApplication.user_id == user.id)
-            .order_by(ArtistApplication.created_at)
-        )
-    ).all()
-    releases = list(
-        await session.scalars(
-            select(Submission).where(Submission.user_id == user.id).order_by(Submission.created_at)
-        )
-    )
-    files = await submissions.files_of(session, [release.id for release in releases])
-    document: dict[str, Any] = {
-        "exportedAt": datetime.now(UTC),
-        "user": UserOut.of(user).model_dump(by_alias=True),
-        "privacyPreferences": _privacy(user).model_dump(by_alias=True),
-        "sessions": [
-            {
-                "id": s.id,
-                "createdAt": s.created_at,
-                "lastUsedAt": s.last_used_at,
-                "expiresAt": s.expires_at,
-                "revokedAt": s.revoked_at,
-                "ip": s.ip,
-                "userAgent": s.user_agent,
-            }
-            for s in sessions
-        ],
-        # The tax id stays masked here too: the export is a download anyone at the keyboard
-        # can open, and the full W-9 is the applicant's own paper.
-        "artistApplications": [
-            application_out(a).model_dump(by_alias=True, mode="json") for a in applications
-        ],
-        # With download links valid for a few minutes, so the files come with the data.
-        "submissions": [
-            {
-                **submission_out(services, release, files[release.id], signed=True).model_dump(
-                    by_alias=True, mode="json"
-                ),
-                "payload": release.payload,
-            }
-            for release in releases
-        ],
-        "securityEvents": [
-            {"event": e.event, "occurredAt": e.occurred_at, "ip": e.ip, "userAgent": e.user_agent}
-            for e in events
-        ],
-    }
+    document = await service.export(session, services, await _me(session, principal))
     return Response(
-        orjson.dumps(document, default=str, option=orjson.OPT_INDENT_2),
+        document.model_dump_json(by_alias=True, indent=2),
         media_type="application/json",
         headers={"Content-Disposition": 'attachment; filename="empulse-export.json"'},
     )

@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from empulse.artists.schemas import ApplicationRecordOut
+from empulse.auth.schemas import UserOut
 from empulse.core.schemas import Schema, SingleLine, with_examples
+from empulse.submissions.schemas import SubmissionOut
 
 Role = Literal["USER", "ARTIST", "ADMIN"]
 
@@ -68,3 +71,45 @@ class AdminUserPatch(Schema):
         if self.role is None and self.disabled is None:
             raise ValueError("send `role`, `disabled`, or both")
         return self
+
+
+class ExportedSession(Schema):
+    id: uuid.UUID
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    ip: str | None
+    user_agent: str | None
+
+
+class ExportedEvent(Schema):
+    event: str
+    occurred_at: datetime
+    ip: str | None
+    user_agent: str | None
+
+
+class ExportedArtistProfile(Schema):
+    id: uuid.UUID
+    name: str
+    selected_mediums: list[str]
+    created_at: datetime
+
+
+class ExportedSubmission(SubmissionOut):
+    payload: dict[str, Any] = Field(description="The release's details as they were submitted.")
+
+
+class Export(Schema):
+    """Everything stored about the account. File links are valid for a few minutes, so the
+    files can be fetched with the data; tax ids stay masked."""
+
+    exported_at: datetime
+    user: UserOut
+    privacy_preferences: PrivacyPreferences
+    sessions: list[ExportedSession] = Field(description="Every sign-in, live or ended.")
+    artist_profile: ExportedArtistProfile | None
+    artist_applications: list[ApplicationRecordOut]
+    submissions: list[ExportedSubmission]
+    security_events: list[ExportedEvent]

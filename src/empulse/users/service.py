@@ -8,10 +8,13 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.artists import repository as artists
+from empulse.artists.service import application_record_out
+from empulse.audit import repository as audit_repository
 from empulse.audit import service as audit
 from empulse.audit.service import RequestMeta
 from empulse.auth import emails
 from empulse.auth import repository as auth_repository
+from empulse.auth.schemas import UserOut
 from empulse.auth.service import InvalidCredentials
 from empulse.core.crypto import Sealer
 from empulse.core.db import utcnow
@@ -19,10 +22,20 @@ from empulse.core.emails import normalise_email
 from empulse.core.errors import Conflict, NotFound
 from empulse.core.passwords import check_password_policy, hash_password
 from empulse.infra.email import enqueue_email
-from empulse.models import User, UserRole
+from empulse.models import DEFAULT_PRIVACY, User, UserRole
+from empulse.services import Services
 from empulse.submissions import repository as submissions
+from empulse.submissions.service import submission_out
 from empulse.submissions.upload import enqueue_object_deletion
 from empulse.users import repository
+from empulse.users.schemas import (
+    Export,
+    ExportedArtistProfile,
+    ExportedEvent,
+    ExportedSession,
+    ExportedSubmission,
+    PrivacyPreferences,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,3 +184,50 @@ async def delete_account(
     audit.record(session, "account_deleted", RequestMeta(None, None, request_id))
     await session.flush()
     return session_ids
+
+
+def privacy_of(user: User) -> PrivacyPreferences:
+    """The user's choices, with the defaults for any they never made."""
+    return PrivacyPreferences.model_validate({**DEFAULT_PRIVACY, **(user.privacy or {})})
+
+
+async def export(session: AsyncSession, services: Services, user: User) -> Export:
+    """Everything stored about `user`, for the right of access and portability: the account,
+    its sessions and security events, the artist application as it was filled in and the
+    profile it made, and every release with links to its files. Tax ids stay masked: the
+    download is open to anyone at the keyboard, and the full W-9 is the applicant's own paper."""
+    releases = await submissions.submissions_of(session, user.id)
+    files = await submissions.files_of(session, [release.id for release in releases])
+    profile = await artists.artist_of_user(session, user.id)
+    return Export(
+        exported_at=utcnow(),
+        user=UserOut.of(user),
+        privacy_preferences=privacy_of(user),
+        sessions=[
+            ExportedSession.model_validate(row)
+            for row in await auth_repository.sessions_of(session, user.id)
+        ],
+        artist_profile=None
+        if profile is None
+        else ExportedArtistProfile(
+            id=profile.id,
+            name=profile.name,
+            selected_mediums=profile.mediums,
+            created_at=profile.created_at,
+        ),
+        artist_applications=[
+            application_record_out(application)
+            for application in await artists.applications_of(session, user.id)
+        ],
+        submissions=[
+            ExportedSubmission(
+                **submission_out(services, release, files[release.id], signed=True).model_dump(),
+                payload=release.payload,
+            )
+            for release in releases
+        ],
+        security_events=[
+            ExportedEvent.model_validate(event)
+            for event in await audit_repository.events_of(session, user.id)
+        ],
+    )

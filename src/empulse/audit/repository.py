@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.models import AuditEvent
@@ -16,3 +16,12 @@ async def events_of(session: AsyncSession, user_id: uuid.UUID) -> list[AuditEven
         select(AuditEvent).where(AuditEvent.user_id == user_id).order_by(AuditEvent.occurred_at)
     )
     return list(result)
+
+
+async def unlink_user(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Keep the user's events without the link to the person: user id, IP and user agent."""
+    await session.execute(
+        update(AuditEvent)
+        .where(AuditEvent.user_id == user_id)
+        .values(user_id=None, ip=None, user_agent=None)
+    )

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from empulse.audit import repository
 from empulse.core import metrics
 from empulse.models import AuditEvent
 
@@ -55,8 +55,4 @@ def record(
 
 async def forget_user(session: AsyncSession, user_id: uuid.UUID) -> None:
     """Keep a deleted user's security history without the link to the person."""
-    await session.execute(
-        update(AuditEvent)
-        .where(AuditEvent.user_id == user_id)
-        .values(user_id=None, ip=None, user_agent=None)
-    )
+    await repository.unlink_user(session, user_id)

@@ -6,14 +6,14 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
 from empulse.config import Severity, check_settings
 from empulse.core import metrics
 from empulse.core.db import utcnow
 from empulse.core.logging import get_logger
 from empulse.health.schemas import ConfigCheckOut, DependencyCheck, Readiness, StartupCheck
-from empulse.models import Job
+from empulse.jobs import repository as jobs
 from empulse.services import Services
 
 log = get_logger("empulse.health")
@@ -74,15 +74,8 @@ async def job_queue(services: Services) -> tuple[dict[str, int], float] | None:
     now = utcnow()
     try:
         async with services.read_sessionmaker() as session:
-            rows = await session.execute(
-                select(Job.status, func.count())
-                .where(Job.status.in_(metrics.JOB_STATUSES))
-                .group_by(Job.status)
-            )
-            counts = {status: int(count) for status, count in rows}
-            oldest = await session.scalar(
-                select(func.min(Job.run_at)).where(Job.status == "pending", Job.run_at <= now)
-            )
+            counts = await jobs.count_by_status(session, metrics.JOB_STATUSES)
+            oldest = await jobs.oldest_due(session, now)
     except Exception as exc:  # a metrics scrape must not fail with the database
         log.warning("job_queue_metrics_failed", error=type(exc).__name__)
         return None

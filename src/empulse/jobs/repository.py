@@ -1,10 +1,12 @@
-"""Queries on the jobs table for the admin view."""
+"""Queries on the jobs table for the admin view and the queue metrics."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.core.db import utcnow
@@ -33,3 +35,18 @@ async def revive(session: AsyncSession, job_id: uuid.UUID) -> bool:
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def count_by_status(session: AsyncSession, statuses: Iterable[str]) -> dict[str, int]:
+    rows = await session.execute(
+        select(Job.status, func.count()).where(Job.status.in_(statuses)).group_by(Job.status)
+    )
+    return {status: int(count) for status, count in rows}
+
+
+async def oldest_due(session: AsyncSession, now: datetime) -> datetime | None:
+    """When the longest-waiting pending job fell due; None when none is due."""
+    oldest: datetime | None = await session.scalar(
+        select(func.min(Job.run_at)).where(Job.status == "pending", Job.run_at <= now)
+    )
+    return oldest

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.artists import repository as artists
@@ -21,7 +20,6 @@ from empulse.models import (
     Album,
     Artist,
     ArtistApplication,
-    PendingUpload,
     Submission,
     Track,
     User,
@@ -29,7 +27,7 @@ from empulse.models import (
 )
 from empulse.review import emails, repository
 from empulse.services import Services
-from empulse.submissions.repository import files_of as submission_files
+from empulse.submissions import repository as submissions
 from empulse.submissions.upload import Upload
 from empulse.users import repository as users
 
@@ -170,7 +168,7 @@ async def _public_covers(
 ) -> tuple[dict[str, str], list[str]]:
     """Copy the cover sizes to public keys, registered as pending first (and done before this
     unit of work writes anything), so a failed commit leaves only what the sweep removes."""
-    files = (await submission_files(session, [submission.id]))[submission.id]
+    files = (await submissions.files_of(session, [submission.id]))[submission.id]
     covers = {str(f.details.get("size")): f for f in files if f.role == "cover"}
     public = {size: new_key("public", "covers", "jpg") for size in covers}
     upload = Upload(services)
@@ -184,8 +182,8 @@ async def _publish(
     session: AsyncSession, submission: Submission, public: dict[str, str], pending: list[str]
 ) -> Album:
     """The album and its tracks into the catalog, pointing at the submission's files."""
-    files = (await submission_files(session, [submission.id]))[submission.id]
-    await session.execute(delete(PendingUpload).where(PendingUpload.key.in_(pending)))
+    files = (await submissions.files_of(session, [submission.id]))[submission.id]
+    await submissions.end_pending(session, pending)
     payload = submission.payload
     now = utcnow()
     album = Album(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.core.pagination import paginate
-from empulse.models import Album, Artist, MediaObject, Submission
+from empulse.models import Album, Artist, MediaObject, PendingUpload, Submission
 
 
 async def owned_submission(
@@ -83,3 +84,17 @@ async def storage_keys_of_user(session: AsyncSession, user_id: uuid.UUID) -> lis
     for cover_keys in covers:
         keys.extend(cover_keys.values())
     return keys
+
+
+async def end_pending(session: AsyncSession, keys: list[str]) -> None:
+    """These objects are no longer the sweep's to delete: a committed row now references each
+    one, or it was deleted already."""
+    await session.execute(delete(PendingUpload).where(PendingUpload.key.in_(keys)))
+
+
+async def pending_since(session: AsyncSession, cutoff: datetime, limit: int) -> list[str]:
+    """Keys of uploads that started before `cutoff` and never committed."""
+    result = await session.scalars(
+        select(PendingUpload.key).where(PendingUpload.created_at <= cutoff).limit(limit)
+    )
+    return list(result)

@@ -9,7 +9,6 @@ import orjson
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.artists import repository as artists
@@ -19,8 +18,9 @@ from empulse.config import Settings
 from empulse.core.crypto import public_id
 from empulse.core.errors import Forbidden, ValidationFailed
 from empulse.infra.storage import DownloadSpec
-from empulse.models import Artist, MediaObject, PendingUpload, Submission
+from empulse.models import Artist, MediaObject, Submission
 from empulse.services import Services
+from empulse.submissions import repository
 from empulse.submissions.schemas import LP_TRACKS, FileOut, SubmissionOut, SubmissionPayload
 from empulse.submissions.upload import COVER_PART, StoredFile, Upload
 from empulse.users import repository as users
@@ -167,7 +167,7 @@ async def record(
             )
         )
     # The rows and the end of "pending" commit together.
-    await session.execute(delete(PendingUpload).where(PendingUpload.key.in_(pending_keys)))
+    await repository.end_pending(session, pending_keys)
     audit.record(
         session,
         "submission_created",

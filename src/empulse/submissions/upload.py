@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.core.db import utcnow
@@ -32,7 +31,7 @@ from empulse.infra import jobs
 from empulse.infra.storage import ObjectWriter, new_key
 from empulse.models import PendingUpload
 from empulse.services import Services
-from empulse.submissions import media
+from empulse.submissions import media, repository
 from empulse.submissions.media import UnsupportedFile
 from empulse.web.multipart import FilePart, FileSink
 
@@ -201,7 +200,7 @@ class Upload:
                 log.warning("upload_discard_failed", key=key)
         if removed:
             async with self.services.sessionmaker() as session, session.begin():
-                await session.execute(delete(PendingUpload).where(PendingUpload.key.in_(removed)))
+                await repository.end_pending(session, removed)
         self.keys.clear()
         self.stored.clear()
 
@@ -447,17 +446,11 @@ async def sweep_uploads(services: Services, payload: dict[str, Any]) -> None:
     swept = 0
     while True:
         async with services.sessionmaker() as session:
-            keys = list(
-                await session.scalars(
-                    select(PendingUpload.key)
-                    .where(PendingUpload.created_at <= cutoff)
-                    .limit(_SWEEP_BATCH)
-                )
-            )
+            keys = await repository.pending_since(session, cutoff, _SWEEP_BATCH)
         for key in keys:
             await services.storage.delete(key)
             async with services.sessionmaker() as session, session.begin():
-                await session.execute(delete(PendingUpload).where(PendingUpload.key == key))
+                await repository.end_pending(session, [key])
         swept += len(keys)
         if len(keys) < _SWEEP_BATCH:
             break

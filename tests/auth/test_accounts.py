@@ -251,6 +251,36 @@ async def test_forgot_password_is_identical_for_unknown_addresses(
     assert known.json() == unknown.json()
 
 
+async def test_resending_verification_is_identical_for_every_address(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """ASVS 5.0 V6.3.8: a new verification link is asked for with the same answer whether the
+    address is waiting for verification, already verified or unknown; only the first gets mail,
+    and its new link confirms the address."""
+    harness = await make_client(backend)
+    assert (await register(harness, "waiting@example.com")).status_code == 202
+    await deliver(harness)
+    await registered_and_verified(harness, "done@example.com")
+    sent_before = {message["Message-ID"] for message in outbox(harness)}
+
+    answers = [
+        await harness.client.post("/api/v1/auth/verify/resend", json={"email": email})
+        for email in ("Waiting@Example.com", "done@example.com", "nobody@example.com")
+    ]
+    assert {answer.status_code for answer in answers} == {202}
+    assert answers[0].json() == answers[1].json() == answers[2].json()
+
+    await deliver(harness)
+    (message,) = [m for m in outbox(harness) if m["Message-ID"] not in sent_before]
+    assert message["To"] == "waiting@example.com"
+    assert message["Subject"] == "Confirm your EmPulse email address"
+    token = token_in(message, "/verify-email")
+    verified = await harness.client.post("/api/v1/auth/verify", json={"token": token})
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["email"] == "waiting@example.com"
+    assert verified.json()["emailVerified"] is True
+
+
 async def test_throttles_are_keyed_on_the_email_too(
     embedded: Backend, make_client: Callable[..., Any]
 ) -> None:

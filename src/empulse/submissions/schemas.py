@@ -11,6 +11,7 @@ from pydantic import (
     BeforeValidator,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -119,7 +120,9 @@ class SubmissionPayload(Schema):
 
     release_type: Literal["single", "ep", "lp"]
     metadata: Metadata
-    tracks: list[TrackIn] = Field(default_factory=list, max_length=LP_TRACKS[1])
+    tracks: list[TrackIn] = Field(
+        default_factory=list, max_length=LP_TRACKS[1], validate_default=True
+    )
     artist_mood_tags: MoodTags
     composers: Credits = Field(default_factory=list, max_length=20)
     lyricists: Credits = Field(default_factory=list, max_length=20)
@@ -142,32 +145,34 @@ class SubmissionPayload(Schema):
                 raise ValueError(f"{part}: a SHA-256 is 64 hex characters")
         return {part: digest.lower() for part, digest in value.items()}
 
-    @model_validator(mode="after")
-    def _shape(self) -> SubmissionPayload:
-        if self.release_type == "single":
-            if not self.metadata.track_name:
-                raise ValueError("metadata.trackName: required for a single")
-            if self.tracks:
-                raise ValueError("tracks: a single has no track list; send audioFile")
-        else:
-            if not self.metadata.album_name:
-                raise ValueError("metadata.albumName: required for an EP or LP")
-            low, high = EP_TRACKS if self.release_type == "ep" else LP_TRACKS
-            if not low <= len(self.tracks) <= high:
-                raise ValueError(
-                    f"tracks: an {self.release_type.upper()} has {low} to {high} tracks"
-                )
-        return self
+    # The release type decides the rest of the shape. Each rule is checked on its own field
+    # (fields are validated in order, after `releaseType`), so its error names that field.
+    @field_validator("metadata")
+    @classmethod
+    def _title_for_the_release(cls, metadata: Metadata, info: ValidationInfo) -> Metadata:
+        release_type = info.data.get("release_type")
+        if release_type == "single" and not metadata.track_name:
+            raise ValueError("trackName is required for a single")
+        if release_type in {"ep", "lp"} and not metadata.album_name:
+            raise ValueError("albumName is required for an EP or LP")
+        return metadata
+
+    @field_validator("tracks")
+    @classmethod
+    def _track_count(cls, tracks: list[TrackIn], info: ValidationInfo) -> list[TrackIn]:
+        release_type = info.data.get("release_type")
+        if release_type == "single" and tracks:
+            raise ValueError("a single has no track list; send its file as audioFile")
+        if release_type in {"ep", "lp"}:
+            low, high = EP_TRACKS if release_type == "ep" else LP_TRACKS
+            if not low <= len(tracks) <= high:
+                raise ValueError(f"an {release_type.upper()} has {low} to {high} tracks")
+        return tracks
 
     @property
     def title(self) -> str:
         title = self.metadata.track_name if self.release_type == "single" else None
         return title or self.metadata.album_name or ""
-
-    def track_titles(self) -> list[str]:
-        if self.release_type == "single":
-            return [self.metadata.track_name or ""]
-        return [track.title for track in self.tracks]
 
     def audio_parts(self) -> list[str]:
         if self.release_type == "single":

@@ -90,6 +90,15 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+def _message(error: dict[str, Any]) -> str:
+    """Pydantic's message, without the "Value error, " it puts before the text of a rule of
+    ours: the text already says what is wrong."""
+    message = str(error.get("msg", "invalid"))
+    if error.get("type") == "value_error":
+        return message.removeprefix("Value error, ")
+    return message
+
+
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = []
@@ -99,7 +108,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
             {
                 "field": _field_path(location[1:] if len(location) > 1 else location),
                 "in": str(location[0]) if location else "body",
-                "message": error.get("msg", "invalid"),
+                "message": _message(error),
                 "type": error.get("type", "value_error"),
             }
         )

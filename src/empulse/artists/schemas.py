@@ -16,8 +16,8 @@ from pydantic import (
     AfterValidator,
     BeforeValidator,
     Field,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from empulse.core.emails import InvalidEmailError, normalise_email
@@ -138,33 +138,50 @@ class Address(Schema):
 
 
 class W9In(Schema):
-    tax_id: Text = Field(min_length=9, max_length=11, description="SSN or EIN, digits or dashed.")
+    # The classification comes first: the rules on the tax id and the business name depend on
+    # it, and each is checked on its own field (fields are validated in order), so its error
+    # names that field.
     tax_classification: TaxClassification
+    tax_id: Text = Field(min_length=9, max_length=11, description="SSN or EIN, digits or dashed.")
     business_name: Text | None = Field(
-        default=None, max_length=200, description="Required for entities."
+        default=None, max_length=200, validate_default=True, description="Required for entities."
     )
     address: Address
     completed: bool = Field(description="The form is complete and certified (must be true).")
 
-    @model_validator(mode="after")
-    def _rules(self) -> W9In:
-        ssn, ein = parse_ssn(self.tax_id), parse_ein(self.tax_id)
-        if ssn is not None and self.tax_classification not in SSN_ALLOWED:
-            raise ValueError("taxId: entities give an EIN (NN-NNNNNNN), not an SSN")
-        if ein is not None and self.tax_classification not in EIN_ALLOWED:
-            raise ValueError("taxId: individuals give an SSN (NNN-NN-NNNN), not an EIN")
+    @field_validator("tax_id")
+    @classmethod
+    def _tax_id_for_the_classification(cls, value: str, info: ValidationInfo) -> str:
+        classification = info.data.get("tax_classification")
+        ssn, ein = parse_ssn(value), parse_ein(value)
         if ssn is None and ein is None:
-            expected = (
-                "an SSN (NNN-NN-NNNN)"
-                if self.tax_classification is TaxClassification.INDIVIDUAL
-                else "an EIN (NN-NNNNNNN)"
-            )
-            raise ValueError(f"taxId: not a valid tax id; expected {expected}")
-        if self.tax_classification not in SSN_ALLOWED and not self.business_name:
-            raise ValueError("businessName: required for this tax classification")
-        if not self.completed:
-            raise ValueError("completed: the W-9 must be completed and certified")
-        return self
+            expected = {
+                None: "an SSN (NNN-NN-NNNN) or an EIN (NN-NNNNNNN)",
+                TaxClassification.INDIVIDUAL: "an SSN (NNN-NN-NNNN)",
+            }.get(classification, "an EIN (NN-NNNNNNN)")
+            raise ValueError(f"not a valid tax id; expected {expected}")
+        if classification is None:  # its own error is reported
+            return value
+        if ssn is not None and classification not in SSN_ALLOWED:
+            raise ValueError("entities give an EIN (NN-NNNNNNN), not an SSN")
+        if ein is not None and classification not in EIN_ALLOWED:
+            raise ValueError("individuals give an SSN (NNN-NN-NNNN), not an EIN")
+        return value
+
+    @field_validator("business_name")
+    @classmethod
+    def _business_name_for_entities(cls, value: str | None, info: ValidationInfo) -> str | None:
+        classification = info.data.get("tax_classification")
+        if classification is not None and classification not in SSN_ALLOWED and not value:
+            raise ValueError("required for this tax classification")
+        return value
+
+    @field_validator("completed")
+    @classmethod
+    def _certified(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError("the W-9 must be completed and certified")
+        return value
 
     @property
     def tax_id_digits(self) -> str:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from empulse.core.db import utcnow
-from empulse.models import ActionToken
+from empulse.models import ActionToken, User
+from empulse.services import Services
 from tests.auth.helpers import (
     PASSWORD,
     bearer,
@@ -79,6 +81,28 @@ async def test_register_does_not_reveal_taken_addresses(
     (notice,) = [m for m in outbox(harness) if m["Subject"].startswith("Someone")]
     assert "already" in text_of(notice)
     assert notice["To"] == "grace@example.com"
+
+
+async def test_parallel_registrations_of_one_address_make_one_account(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """SECURITY.md: one account per normalised address, held by the unique index when the
+    requests race (PostgreSQL runs them at once); every caller gets the same answer, and one
+    verification email goes out."""
+    harness = await make_client(backend, RATE_LIMITS_ENABLED="false")
+    spellings = ["twin@example.com", "Twin@Example.com", " TWIN@example.com"] * 4
+    responses = await asyncio.gather(*(register(harness, email) for email in spellings))
+    assert {response.status_code for response in responses} == {202}
+    assert len({response.content for response in responses}) == 1
+    services: Services = harness.app.state.services
+    async with services.sessionmaker() as session:
+        count = await session.scalar(
+            select(func.count()).select_from(User).where(User.email == "twin@example.com")
+        )
+    assert count == 1
+    await deliver(harness)
+    verify = [m for m in outbox(harness) if m["Subject"] == "Confirm your EmPulse email address"]
+    assert [m["To"] for m in verify] == ["twin@example.com"]
 
 
 async def test_weak_or_long_passwords_are_refused_with_a_reason(

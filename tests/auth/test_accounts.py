@@ -14,6 +14,7 @@ from empulse.core.db import utcnow
 from empulse.models import ActionToken, User
 from empulse.services import Services
 from tests.auth.helpers import (
+    NEW_PASSWORD,
     PASSWORD,
     bearer,
     deliver,
@@ -326,6 +327,44 @@ async def test_throttles_are_keyed_on_the_email_too(
             "/api/v1/auth/forgot-password", json={"email": "someone@example.com"}
         )
     assert_problem(refused, 429, "rate_limited")
+
+
+async def test_the_owner_of_an_address_takes_back_an_account_someone_else_registered(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """Account pre-hijacking: someone registers an address that is not theirs, with a password
+    they know, and waits for its owner to confirm it. The owner, registering in turn, is sent
+    a reset link; resetting confirms the address (the link reached its mailbox) and kills the
+    other's password and the verification link sent for it (SECURITY.md "Tokens and
+    sessions": tokens die when the password changes)."""
+    harness = await make_client(backend)
+    squatter = await harness.client.post(
+        "/api/v1/auth/register",
+        json={"email": "owner@example.com", "password": NEW_PASSWORD, "name": "Not The Owner"},
+    )
+    assert squatter.status_code == 202
+    await deliver(harness)
+    (confirm,) = outbox(harness)
+    assert "If you did not create an EmPulse account, ignore this email" in text_of(confirm)
+    squatters_link = token_in(confirm, "/verify-email")
+
+    assert (await register(harness, "owner@example.com", "Owner")).status_code == 202
+    await deliver(harness)
+    notice = outbox(harness)[-1]
+    assert notice["Subject"].startswith("Someone tried to create")
+    reset = await harness.client.post(
+        "/api/v1/auth/reset-password",
+        json={"token": token_in(notice, "/reset-password"), "password": PASSWORD},
+    )
+    assert reset.status_code == 204, reset.text
+
+    owner = await login(harness, "owner@example.com")
+    assert owner.status_code == 200, owner.text
+    assert owner.json()["user"]["emailVerified"] is True
+    assert_problem(await login(harness, "owner@example.com", NEW_PASSWORD), 401,
+                   "invalid_credentials")  # fmt: skip
+    late = await harness.client.post("/api/v1/auth/verify", json={"token": squatters_link})
+    assert_problem(late, 400, "invalid_token")
 
 
 async def test_reset_password_revokes_sessions_and_kills_old_tokens(

@@ -45,7 +45,9 @@ def verify_address(to: str, name: str, url: str) -> OutgoingEmail:
         f"Hi {name},",
         [
             "Confirm this address to finish creating your EmPulse account. The link works once "
-            "and expires in 48 hours."
+            "and expires in 48 hours.",
+            "If you did not create an EmPulse account, ignore this email: without confirmation "
+            "the account cannot be used.",
         ],
         ("Confirm my address", url),
     )

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from empulse.core.db import HotRead, utcnow
@@ -95,24 +95,30 @@ async def record_sign_in(
 
 
 async def set_password(
-    session: AsyncSession, user_id: uuid.UUID, credentials_version: int, password_hash: str
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    credentials_version: int,
+    password_hash: str,
+    *,
+    address_confirmed: bool = False,
 ) -> bool:
     """Store a new password unless the password changed since it was read; False then.
 
     Outstanding reset and verification tokens die with the old credentials version, and a
-    lockout ends. The password is hashed before this, holding no connection (see `login`); the
-    condition makes the later of two concurrent changes fail instead of silently winning."""
-    return await _update_if_unchanged(
-        session,
-        user_id,
-        credentials_version,
-        {
-            "password_hash": password_hash,
-            "credentials_version": User.credentials_version + 1,
-            "failed_logins": 0,
-            "locked_until": None,
-        },
-    )
+    lockout ends. `address_confirmed` (a reset link, which only the mailbox's owner received)
+    also marks an unverified address verified. The password is hashed before this, holding no
+    connection (see `login`); the condition makes the later of two concurrent changes fail
+    instead of silently winning."""
+    values: dict[str, object] = {
+        "password_hash": password_hash,
+        "credentials_version": User.credentials_version + 1,
+        "failed_logins": 0,
+        "locked_until": None,
+    }
+    if address_confirmed:
+        now = bindparam(None, utcnow(), type_=User.email_verified_at.type)
+        values["email_verified_at"] = func.coalesce(User.email_verified_at, now)
+    return await _update_if_unchanged(session, user_id, credentials_version, values)
 
 
 async def _update_if_unchanged(

@@ -441,7 +441,10 @@ async def reset_password(
     session: AsyncSession, services: Services, meta: RequestMeta, *, token: str, password: str
 ) -> Revocation:
     """Set a new password from a reset link. Single use; revokes every session; does not log
-    the user in. Also unlocks a locked account.
+    the user in. Also unlocks a locked account, and confirms an unconfirmed address: the link
+    reached its mailbox. So the owner of an address that someone else registered first (with a
+    password of theirs) takes the account over with one reset, and the other's verification
+    link dies with their password.
 
     The link is looked at first (no hash for a dead one), the new password hashed holding no
     connection, and only then is the link used up, by a conditional update: of parallel uses,
@@ -460,7 +463,7 @@ async def reset_password(
         raise InvalidToken("This reset link is invalid, used or expired.")
     consumed = await repository.consume_action_token(session, token_hash, "reset_password")
     if consumed is None or not await repository.set_password(
-        session, user.id, consumed[1], password_hash
+        session, user.id, consumed[1], password_hash, address_confirmed=True
     ):
         # Used in parallel, or the password changed (which kills the link) meanwhile.
         raise InvalidToken("This reset link is invalid, used or expired.")

@@ -21,6 +21,7 @@ from tests.auth.helpers import bearer, signed_in
 from tests.conftest import Backend, Harness
 from tests.submissions.helpers import (
     SINGLE,
+    Files,
     ep_files,
     ep_payload,
     object_counts,
@@ -385,6 +386,39 @@ async def test_an_invalid_payload_is_refused_field_by_field_and_nothing_is_kept(
     errors = response.json()["errors"]
     assert any(e["field"].startswith(field) and e["in"] == "payload" for e in errors), errors
     assert not any(e["message"].startswith("Value error") for e in errors), errors
+    assert await object_counts(harness) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("fields", "files", "code"),
+    [
+        ({}, None, "missing_payload"),
+        ({"payload": "{\"releaseType\": "}, None, "invalid_payload"),
+        # A file part the track list does not name.
+        (None, [*single_files(), ("track_1_file", ("b.wav", media.sine_wav(), "audio/wav"))],
+         "unexpected_file"),
+        # A checksum for a part that was not sent.
+        ({"payload": orjson.dumps({**SINGLE, "checksums": {"track_5_file": "0" * 64}}).decode()},
+         None, "checksum_mismatch"),
+    ],
+)  # fmt: skip
+async def test_a_malformed_submission_is_refused_with_its_code_and_nothing_is_kept(
+    embedded: Backend,
+    make_client: Callable[..., Any],
+    fields: dict[str, str] | None,
+    files: Files | None,
+    code: str,
+) -> None:
+    """PRODUCT.md "Bad input gets a clear error": a 422 whose code says what to fix."""
+    harness: Harness = await make_client(embedded)
+    headers = await _artist(harness)
+    response = await harness.client.post(
+        "/api/v1/submissions",
+        data=fields if fields is not None else {"payload": orjson.dumps(SINGLE).decode()},
+        files=files or single_files(),
+        headers=headers,
+    )
+    assert_problem(response, 422, code)
     assert await object_counts(harness) == (0, 0)
 
 

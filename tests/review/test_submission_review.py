@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
 
 from empulse.core.db import session_scope
 from empulse.models import Album, Track
 from empulse.services import Services
 from tests.artists.helpers import admin_headers, approved_artist
 from tests.auth.helpers import deliver, outbox
-from tests.conftest import Harness
+from tests.conftest import Backend, Harness
 from tests.submissions.helpers import ep_files, ep_payload, submit
+from tests.web.test_problems import assert_problem
 
 
 async def test_an_admin_publishes_an_artists_ep_into_the_catalog(media_harness: Harness) -> None:
@@ -77,3 +83,59 @@ async def test_a_rejected_submission_publishes_nothing(media_harness: Harness) -
     services: Services = harness.app.state.services
     async for session in session_scope(services.sessionmaker):
         assert (await session.scalars(select(Album))).first() is None
+
+
+async def test_an_admin_cannot_review_their_own_submission(
+    embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    """SECURITY.md "Input and access control": an artist cannot approve their own submission,
+    also when they are an administrator; another administrator can."""
+    harness: Harness = await make_client(embedded)
+    other_admin = await admin_headers(harness)
+    artist = await approved_artist(harness, "both@example.com", other_admin)
+    created = await submit(harness, artist)
+    assert created.status_code == 201, created.text
+    both = await admin_headers(harness, "both@example.com")
+    base = f"/api/v1/admin/submissions/{created.json()['id']}"
+    assert_problem(await harness.client.post(f"{base}/approve", headers=both), 403, "own_review")
+    own_rejection = await harness.client.post(
+        f"{base}/reject", json={"reason": "Second thoughts."}, headers=both
+    )
+    assert_problem(own_rejection, 403, "own_review")
+    approved = await harness.client.post(f"{base}/approve", headers=other_admin)
+    assert approved.status_code == 200, approved.text
+
+
+async def test_parallel_decisions_on_one_submission_take_effect_once(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """Two administrators deciding at the same moment: one decision wins, the others answer 409
+    `already_reviewed`; the release is published at most once and the artist gets one email."""
+    harness: Harness = await make_client(backend, RATE_LIMITS_ENABLED="false")
+    admin = await admin_headers(harness)
+    artist = await approved_artist(harness, "artist@example.com", admin)
+    created = await submit(harness, artist)
+    assert created.status_code == 201, created.text
+    base = f"/api/v1/admin/submissions/{created.json()['id']}"
+    await deliver(harness)
+    sent_before = len(outbox(harness))
+
+    def decide(approve: bool) -> Awaitable[httpx.Response]:
+        if approve:
+            return harness.client.post(f"{base}/approve", headers=admin)
+        return harness.client.post(f"{base}/reject", json={"reason": "Not now."}, headers=admin)
+
+    responses = await asyncio.gather(*(decide(n % 2 == 0) for n in range(8)))
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [200] + [409] * 7, [r.text for r in responses]
+    [winner] = [response.json() for response in responses if response.status_code == 200]
+    for response in responses:
+        if response.status_code == 409:  # told which decision won
+            assert_problem(response, 409, "already_reviewed")
+            assert response.json()["detail"] == f"This submission is already {winner['status']}."
+    services: Services = harness.app.state.services
+    async for session in session_scope(services.sessionmaker):
+        albums = await session.scalar(select(func.count()).select_from(Album))
+    assert albums == (1 if winner["status"] == "approved" else 0)
+    await deliver(harness)
+    assert len(outbox(harness)) == sent_before + 1

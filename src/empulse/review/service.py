@@ -89,6 +89,7 @@ async def _claim(
         review_reason=reason,
     )
     if not claimed:
+        await session.refresh(application)  # the decision that won
         raise AlreadyReviewed(f"This application is already {application.status}.")
     await session.refresh(application)
 
@@ -255,6 +256,7 @@ async def decide_submission(
         review_reason=reason,
     )
     if not claimed:
+        await session.refresh(submission)  # the decision that won
         raise AlreadyReviewed(f"This submission is already {submission.status}.")
     await session.refresh(submission)
     if approve:

@@ -308,6 +308,58 @@ async def test_an_oversized_file_is_refused_while_streaming(
     assert await object_counts(harness) == (0, 0)
 
 
+def _part(name: str, value: bytes, *, filename: str | None = None) -> bytes:
+    disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+    kind = "Content-Type: audio/wav\r\n" if filename else ""
+    return f"Content-Disposition: {disposition}\r\n{kind}\r\n".encode() + value
+
+
+def _form(*parts: bytes, boundary: str = "b0undary") -> bytes:
+    """A multipart body, the parts as given and the closing boundary."""
+    body = b"".join(f"--{boundary}\r\n".encode() + part + b"\r\n" for part in parts)
+    return body + f"--{boundary}--\r\n".encode()
+
+
+_PAYLOAD = _part("payload", orjson.dumps(SINGLE))
+_AUDIO = _part("audioFile", media.sine_wav(), filename="a.wav")
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "status", "code"),
+    [
+        # SECURITY.md: the number of parts is bounded (40), counted as they arrive.
+        ("multipart/form-data; boundary=b0undary",
+         _form(_PAYLOAD, _AUDIO, *(_part(f"note{n}", b"x") for n in range(39))),
+         400, "malformed_multipart"),
+        ("multipart/form-data; boundary=b0undary", _form(_PAYLOAD, _AUDIO, _PAYLOAD),
+         400, "malformed_multipart"),  # a field sent twice
+        ("multipart/form-data; boundary=b0undary",
+         _form(_PAYLOAD, _part("audioFile", b"RIFF", filename="a" * 4056 + ".wav")),
+         400, "malformed_multipart"),  # a part header over 4 KiB (the parser allows 4,224)
+        (f"multipart/form-data; boundary={'b' * 201}", _form(_PAYLOAD, boundary="b" * 201),
+         400, "malformed_multipart"),  # the boundary itself too long
+        ("application/json", orjson.dumps(SINGLE), 415, "unsupported_media_type"),
+        ("multipart/form-data", _form(_PAYLOAD), 415, "unsupported_media_type"),  # no boundary
+    ],
+)  # fmt: skip
+async def test_a_hostile_multipart_body_is_refused_and_nothing_is_kept(
+    embedded: Backend,
+    make_client: Callable[..., Any],
+    content_type: str,
+    body: bytes,
+    status: int,
+    code: str,
+) -> None:
+    """SECURITY.md "Input and access control": multipart part count and sizes are bounded."""
+    harness: Harness = await make_client(embedded)
+    headers = await _artist(harness)
+    response = await harness.client.post(
+        "/api/v1/submissions", content=body, headers={**headers, "Content-Type": content_type}
+    )
+    assert_problem(response, status, code)
+    assert await object_counts(harness) == (0, 0)
+
+
 async def test_a_chunked_oversized_body_is_refused(
     embedded: Backend, make_client: Callable[..., Any]
 ) -> None:

@@ -352,6 +352,8 @@ async def test_the_owner_of_an_address_takes_back_an_account_someone_else_regist
     await deliver(harness)
     notice = outbox(harness)[-1]
     assert notice["Subject"].startswith("Someone tried to create")
+    assert "never confirmed" in text_of(notice)
+    assert "Not The Owner" not in text_of(notice)  # the name is whoever registered first's
     reset = await harness.client.post(
         "/api/v1/auth/reset-password",
         json={"token": token_in(notice, "/reset-password"), "password": PASSWORD},

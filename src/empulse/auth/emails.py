@@ -53,7 +53,24 @@ def verify_address(to: str, name: str, url: str) -> OutgoingEmail:
     )
 
 
-def already_registered(to: str, name: str, reset_url: str) -> OutgoingEmail:
+def already_registered(to: str, name: str, reset_url: str, *, confirmed: bool) -> OutgoingEmail:
+    """To the address of an existing account. An account that was never confirmed may have been
+    made by someone else: its name is theirs (not used here), and a new password takes it over."""
+    if not confirmed:
+        return render(
+            to,
+            "Someone tried to create an EmPulse account with your address",
+            "Hello,",
+            [
+                "Someone (perhaps you) tried to register a new EmPulse account with this "
+                "address. It already has one, created earlier but never confirmed. Nothing was "
+                "changed.",
+                "If you did not create that account, or forgot its password, choose a password "
+                "with the link below: the account becomes yours, confirmed, and whoever created "
+                "it can no longer sign in.",
+            ],
+            ("Choose my password", reset_url),
+        )
     return render(
         to,
         "Someone tried to create an EmPulse account with your address",

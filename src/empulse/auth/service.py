@@ -190,7 +190,12 @@ async def register(
         enqueue_email(
             session,
             services.job_sealer,
-            emails.already_registered(existing.email, existing.name, reset_url),
+            emails.already_registered(
+                existing.email,
+                existing.name,
+                reset_url,
+                confirmed=existing.email_verified_at is not None,
+            ),
         )
         audit.record(session, "register_existing_email", meta, user_id=existing.id)
         return

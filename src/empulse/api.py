@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from empulse import __version__
 from empulse.artists.endpoints import router as artists_router
+from empulse.audit.endpoints import router as audit_router
 from empulse.auth.dependencies import token_user_id
 from empulse.auth.endpoints import csrf_router
 from empulse.auth.endpoints import router as auth_router
@@ -46,6 +47,7 @@ API_ROUTERS = (
     review_router,
     admin_users_router,
     jobs_router,
+    audit_router,
     files_router,
     index_router,
 )

@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from empulse.core.pagination import paginate
 from empulse.models import AuditEvent
 
 
@@ -25,3 +26,23 @@ async def unlink_user(session: AsyncSession, user_id: uuid.UUID) -> None:
         .where(AuditEvent.user_id == user_id)
         .values(user_id=None, ip=None, user_agent=None)
     )
+
+
+async def list_events(
+    session: AsyncSession,
+    *,
+    event: str | None,
+    user_id: uuid.UUID | None,
+    cursor: str | None,
+    limit: int,
+) -> list[AuditEvent]:
+    """Newest first, optionally of one kind or about one account (both indexed with the time)."""
+    statement = select(AuditEvent)
+    if event is not None:
+        statement = statement.where(AuditEvent.event == event)
+    if user_id is not None:
+        statement = statement.where(AuditEvent.user_id == user_id)
+    statement = paginate(
+        statement, AuditEvent.occurred_at, AuditEvent.id, cursor=cursor, limit=limit
+    )
+    return list(await session.scalars(statement))

@@ -1,10 +1,11 @@
 """An account deletion racing a write that points at the account, on PostgreSQL: an upload
 finishing, an artist application, an admin's decision on the account's application or
 submission, a refresh-token rotation, a sign-in (right or wrong password), following a
-verification or reset link, and the requests that send such a link. Whichever starts first, the
-other waits for it or does not need to, and they never deadlock, whichever statement the first
-had reached: a write that comes second finds no account, and a deletion that comes second lists
-every file the write stored (users/repository: claim_for_deletion, lock_referenced)."""
+verification, reset or change-of-address link, and the requests that send such a link.
+Whichever starts first, the other waits for it or does not need to, and they never deadlock,
+whichever statement the first had reached: a write that comes second finds no account, and a
+deletion that comes second lists every file the write stored (users/repository:
+claim_for_deletion, lock_referenced)."""
 
 from __future__ import annotations
 
@@ -238,6 +239,38 @@ async def _link_sent(harness: Harness, services: Services, send: str) -> Race:
     return Race(await _user_by_email(services), write, None, _nothing_stored)
 
 
+async def _email_change(harness: Harness, services: Services) -> Race:
+    """Asking to move the account to another address (users/service.request_email_change):
+    it issues a link to the account; when the account is gone, it sends nothing."""
+    await signed_in(harness, EMAIL)
+    user = await _user_by_email(services)
+
+    async def write(session: AsyncSession) -> Any:
+        await service.request_email_change(session, services, META, user, "moved@example.com")
+        await session.flush()
+
+    return Race(user, write, NotFound, _nothing_stored)
+
+
+async def _email_change_confirmed(harness: Harness, services: Services) -> Race:
+    """Following the link sent to the new address (users/service.confirm_email_change). It
+    changes the credentials version, as a password change does."""
+    headers = bearer(await signed_in(harness, EMAIL))
+    asked = await harness.client.post(
+        "/api/v1/users/me/email",
+        json={"newEmail": "moved@example.com", "password": PASSWORD},
+        headers=headers,
+    )
+    assert asked.status_code == 202, asked.text
+    token = await _token_sent(harness, "/confirm-email")
+    user = await _user_by_email(services)
+
+    async def write(session: AsyncSession) -> Any:
+        return await service.confirm_email_change(session, services, META, token)
+
+    return Race(user, write, InvalidToken, _nothing_stored, changes_password=True)
+
+
 async def _token_sent(harness: Harness, path: str) -> str:
     await deliver(harness)
     return token_in(next(m for m in reversed(outbox(harness)) if f"{path}?" in text_of(m)), path)
@@ -270,6 +303,8 @@ RACES: dict[str, Callable[[Harness, Services], Awaitable[Race]]] = {
     "forgot password": partial(_link_sent, send="reset"),
     "verification resent": partial(_link_sent, send="verification"),
     "registration of a taken address": partial(_link_sent, send="registration"),
+    "email change": _email_change,
+    "email change confirmed": _email_change_confirmed,
 }
 
 

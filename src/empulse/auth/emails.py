@@ -134,3 +134,58 @@ def account_deleted(to: str, name: str) -> OutgoingEmail:
             "This is the last email we send to this address."
         ],
     )
+
+
+def confirm_new_address(to: str, name: str, url: str) -> OutgoingEmail:
+    return render(
+        to,
+        "Confirm your new EmPulse email address",
+        f"Hi {name},",
+        [
+            "Confirm this address to make it the one your EmPulse account signs in with. The "
+            "link works once and expires in 24 hours.",
+            "If you did not ask for this, ignore this email: nothing changes.",
+        ],
+        ("Confirm my new address", url),
+    )
+
+
+def email_change_requested(to: str, name: str, new_address: str) -> OutgoingEmail:
+    """To the current address. `new_address` is masked."""
+    return render(
+        to,
+        "A new email address was requested for your EmPulse account",
+        f"Hi {name},",
+        [
+            f"Someone signed in to your account asked to change its address to {new_address}. "
+            "It changes only when the link sent there is followed.",
+            "If this was not you, change your password now: someone else knows it.",
+        ],
+    )
+
+
+def email_changed(to: str, name: str, new_address: str) -> OutgoingEmail:
+    """To the address the account no longer uses. `new_address` is masked."""
+    return render(
+        to,
+        "Your EmPulse email address was changed",
+        f"Hi {name},",
+        [
+            f"Your account now signs in with {new_address}; this address no longer receives "
+            "its mail.",
+            "If this was not you, contact support at once.",
+        ],
+    )
+
+
+def address_in_use(to: str, name: str) -> OutgoingEmail:
+    """To an address that already has an account, asked for by another account."""
+    return render(
+        to,
+        "Someone tried to move an EmPulse account to your address",
+        f"Hi {name},",
+        [
+            "Someone asked to change another EmPulse account's address to this one, which "
+            "already has an account of its own. Nothing was changed.",
+        ],
+    )

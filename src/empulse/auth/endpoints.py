@@ -43,6 +43,7 @@ from empulse.core.errors import NotFound, ValidationFailed
 from empulse.infra.ratelimit import OnBackendError
 from empulse.models import AuthSession
 from empulse.services import AppServices, DbSession, ReadSession, Services
+from empulse.users import service as users_service
 from empulse.web.paths import API_PREFIX
 from empulse.web.ratelimit import enforce
 
@@ -205,6 +206,27 @@ async def verify_link(
 )
 async def verify(body: TokenIn, request: Request, session: DbSession) -> UserOut:
     return UserOut.of(await service.verify_email(session, RequestMeta.of(request), body.token))
+
+
+@router.post(
+    "/confirm-email",
+    response_model=UserOut,
+    summary="Confirm a new email address",
+    responses={
+        400: _problem("Invalid, used or expired link", "invalid_token"),
+        409: _problem("Another account took the address meanwhile", "email_taken"),
+    },
+)
+async def confirm_email(
+    body: TokenIn, request: Request, session: DbSession, services: AppServices
+) -> UserOut:
+    """The link sent to the new address by `POST /users/me/email` (it need not be opened where
+    the change was asked for). The account signs in with the new address from now on; reset
+    and verification links sent before stop working."""
+    user = await users_service.confirm_email_change(
+        session, services, RequestMeta.of(request), body.token
+    )
+    return UserOut.of(user)
 
 
 @router.post(

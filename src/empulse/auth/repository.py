@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -301,19 +301,25 @@ async def find_action_token(
     return (row.user_id, row.credentials_version) if row else None
 
 
+class UsedToken(NamedTuple):
+    user_id: uuid.UUID
+    credentials_version: int
+    new_email: str | None
+
+
 async def consume_action_token(
     session: AsyncSession, token_hash: str, purpose: str
-) -> tuple[uuid.UUID, int] | None:
-    """Use a verification or reset token once: 20 parallel uses give exactly one winner."""
+) -> UsedToken | None:
+    """Use a single-use token once: 20 parallel uses give exactly one winner."""
     now = utcnow()
     result = await session.execute(
         update(ActionToken)
         .where(*_usable_action_token(token_hash, purpose, now))
         .values(used_at=now)
-        .returning(ActionToken.user_id, ActionToken.credentials_version)
+        .returning(ActionToken.user_id, ActionToken.credentials_version, ActionToken.new_email)
     )
     row = result.first()
-    return (row.user_id, row.credentials_version) if row else None
+    return UsedToken(row.user_id, row.credentials_version, row.new_email) if row else None
 
 
 async def profile(engine: AsyncEngine, user_id: uuid.UUID) -> Any | None:

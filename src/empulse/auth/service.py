@@ -41,8 +41,10 @@ LOCKOUT_THRESHOLD = 5
 LOCKOUT_MINUTES = 15
 VERIFY_TTL = timedelta(hours=48)
 RESET_TTL = timedelta(hours=1)
+CHANGE_EMAIL_TTL = timedelta(hours=24)
 VERIFY_PATH = "/verify-email"
 RESET_PATH = "/reset-password"
+CHANGE_EMAIL_PATH = "/confirm-email"
 
 # Verified against when the email is unknown, so that every failed login costs one hash
 # (Django's contrib.auth hashers: "run the default password hasher once to reduce the timing
@@ -136,10 +138,21 @@ def _normalise_or_none(email: str) -> str | None:
         return None
 
 
-_LINKS = {"verify_email": (VERIFY_PATH, VERIFY_TTL), "reset_password": (RESET_PATH, RESET_TTL)}
+_LINKS = {
+    "verify_email": (VERIFY_PATH, VERIFY_TTL),
+    "reset_password": (RESET_PATH, RESET_TTL),
+    "change_email": (CHANGE_EMAIL_PATH, CHANGE_EMAIL_TTL),
+}
 
 
-def _add_link(session: AsyncSession, services: Services, user: User, purpose: str) -> str:
+def _add_link(
+    session: AsyncSession,
+    services: Services,
+    user: User,
+    purpose: str,
+    *,
+    new_email: str | None = None,
+) -> str:
     """A new single-use token for the user, stored hashed; returns the link that carries it."""
     path, ttl = _LINKS[purpose]
     token = new_token()
@@ -150,20 +163,26 @@ def _add_link(session: AsyncSession, services: Services, user: User, purpose: st
             token_hash=hash_token(token),
             credentials_version=user.credentials_version,
             expires_at=utcnow() + ttl,
+            new_email=new_email,
         )
     )
     return emails.link(services.settings.app_url, path, token)
 
 
-async def _link_for_account(
-    session: AsyncSession, services: Services, user: User, purpose: str
+async def link_for_account(
+    session: AsyncSession,
+    services: Services,
+    user: User,
+    purpose: str,
+    *,
+    new_email: str | None = None,
 ) -> str | None:
     """`_add_link` for an account read earlier, which may be being deleted: its row is locked
     first (`users.repository.lock_referenced`), so a deletion in flight is waited for. None
     when the account is gone."""
     if not await users.lock_referenced(session, user.id):
         return None
-    return _add_link(session, services, user, purpose)
+    return _add_link(session, services, user, purpose, new_email=new_email)
 
 
 async def register(
@@ -182,7 +201,7 @@ async def register(
     password_hash = await _hash(password)  # paid whether or not the address is taken
     existing = await users.get_by_email(session, normalised)
     reset_url = (
-        await _link_for_account(session, services, existing, "reset_password")
+        await link_for_account(session, services, existing, "reset_password")
         if existing is not None
         else None
     )
@@ -218,7 +237,7 @@ async def resend_verification(session: AsyncSession, services: Services, email: 
     user = await users.get_by_email(session, normalised) if normalised else None
     if user is None or user.email_verified_at is not None or user.disabled_at is not None:
         return
-    url = await _link_for_account(session, services, user, "verify_email")
+    url = await link_for_account(session, services, user, "verify_email")
     if url is None:
         return
     enqueue_email(session, services.job_sealer, emails.verify_address(user.email, user.name, url))
@@ -420,7 +439,7 @@ async def forgot_password(session: AsyncSession, services: Services, email: str)
     user = await users.get_by_email(session, normalised) if normalised else None
     if user is None or user.disabled_at is not None:
         return
-    url = await _link_for_account(session, services, user, "reset_password")
+    url = await link_for_account(session, services, user, "reset_password")
     if url is None:
         return
     enqueue_email(session, services.job_sealer, emails.reset_password(user.email, user.name, url))

@@ -55,9 +55,12 @@ class ActionToken(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    purpose: Mapped[str] = mapped_column(String(16))  # "verify_email" or "reset_password"
+    # "verify_email", "reset_password" or "change_email"
+    purpose: Mapped[str] = mapped_column(String(16))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     credentials_version: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None] = mapped_column(default=None)
+    # For "change_email": the address the link confirms (normalised).
+    new_email: Mapped[str | None] = mapped_column(String(320), default=None)

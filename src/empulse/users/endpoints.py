@@ -16,7 +16,7 @@ from empulse.auth.dependencies import (
     admin_router,
     limit_password_checks,
 )
-from empulse.auth.schemas import UserOut
+from empulse.auth.schemas import AcceptedOut, UserOut
 from empulse.auth.service import InvalidCredentials, confirm_password
 from empulse.core.errors import NotFound
 from empulse.core.pagination import Cursor, Limit, Page, page_of
@@ -27,6 +27,7 @@ from empulse.users import repository, service
 from empulse.users.schemas import (
     AdminUserOut,
     AdminUserPatch,
+    ChangeEmailIn,
     DeleteMeIn,
     Export,
     PrivacyPreferences,
@@ -36,6 +37,7 @@ from empulse.users.schemas import (
 from empulse.web.paths import API_PREFIX
 
 router = APIRouter(prefix=f"{API_PREFIX}/users/me", tags=["users"])
+EMAIL_CHANGE_ACCEPTED = "Follow the link we are sending to the new address to finish the change."
 admin_users_router = admin_router("/users")
 
 
@@ -84,6 +86,41 @@ async def export_me(
         media_type="application/json",
         headers={"Content-Disposition": 'attachment; filename="empulse-export.json"'},
     )
+
+
+@router.post(
+    "/email",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AcceptedOut,
+    summary="Change my email address",
+    responses={
+        401: {"description": "Wrong password (code: invalid_credentials)"},
+        422: {"description": "Not a valid address, or already yours (same_email)"},
+        429: {"description": "Too many attempts, per address and per account (rate_limited)"},
+    },
+)
+async def change_email(
+    body: ChangeEmailIn,
+    principal: CurrentPrincipal,
+    request: Request,
+    session: DbSession,
+    services: AppServices,
+) -> AcceptedOut:
+    """Needs the password. Sends a link to the new address; the account changes address when
+    it is followed (`POST /auth/confirm-email`). The current address is told. The answer is the
+    same whether or not the new address already has an account."""
+    await limit_password_checks(request, principal.user_id)
+    user = await confirm_password(services, principal.user_id, body.password)
+    if user is None:
+        audit.record(
+            session, "email_change_failed", RequestMeta.of(request), user_id=principal.user_id
+        )
+        await session.commit()
+        raise InvalidCredentials
+    await service.request_email_change(
+        session, services, RequestMeta.of(request), user, body.new_email
+    )
+    return AcceptedOut(message=EMAIL_CHANGE_ACCEPTED)
 
 
 @router.delete(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.artists import repository as artists
@@ -15,13 +16,13 @@ from empulse.audit.service import RequestMeta
 from empulse.auth import emails
 from empulse.auth import repository as auth_repository
 from empulse.auth.schemas import UserOut
-from empulse.auth.service import InvalidCredentials
-from empulse.core.crypto import Sealer
+from empulse.auth.service import InvalidCredentials, InvalidToken, link_for_account
+from empulse.core.crypto import Sealer, hash_token
 from empulse.core.db import utcnow
 from empulse.core.emails import normalise_email
-from empulse.core.errors import Conflict, NotFound
+from empulse.core.errors import Conflict, NotFound, ValidationFailed
 from empulse.core.passwords import check_password_policy, hash_password
-from empulse.infra.email import enqueue_email
+from empulse.infra.email import enqueue_email, mask_address
 from empulse.models import DEFAULT_PRIVACY, User, UserRole
 from empulse.services import Services
 from empulse.submissions import repository as submissions
@@ -231,3 +232,82 @@ async def export(session: AsyncSession, services: Services, user: User) -> Expor
             for event in await audit_repository.events_of(session, user.id)
         ],
     )
+
+
+class SameEmail(ValidationFailed):
+    code = "same_email"
+
+
+class EmailTaken(Conflict):
+    code = "email_taken"
+    title = "The address has an account"
+
+
+async def request_email_change(
+    session: AsyncSession, services: Services, meta: RequestMeta, user: User, new_email: str
+) -> None:
+    """Send a confirmation link to `new_email` (normalised); the address changes only when it
+    is followed. The current address is told either way. An address that already has an
+    account gets a notice instead of a link, and the caller sees no difference (no account
+    enumeration). `user` was read when the password was confirmed; the link carries its
+    credentials version, so a password change meanwhile kills it. Never commits."""
+    if new_email == user.email:
+        raise SameEmail("This is already your address.")
+    holder = await repository.get_by_email(session, new_email)
+    if holder is not None:
+        enqueue_email(
+            session, services.job_sealer, emails.address_in_use(holder.email, holder.name)
+        )
+    else:
+        url = await link_for_account(session, services, user, "change_email", new_email=new_email)
+        if url is None:  # the account was deleted meanwhile
+            raise NotFound("No such user.")
+        enqueue_email(
+            session, services.job_sealer, emails.confirm_new_address(new_email, user.name, url)
+        )
+    enqueue_email(
+        session,
+        services.job_sealer,
+        emails.email_change_requested(user.email, user.name, mask_address(new_email)),
+    )
+    audit.record(
+        session, "email_change_requested", meta, user_id=user.id, address_in_use=holder is not None
+    )
+
+
+async def confirm_email_change(
+    session: AsyncSession, services: Services, meta: RequestMeta, token: str
+) -> User:
+    """Follow the link sent to the new address: the account signs in with it from now on, the
+    address counts as verified (the link reached it), and every outstanding reset or
+    verification link dies (sent to the old address, or made for the old credentials). The old
+    address is told. The account is locked before the link is used, as in `verify_email`.
+    Never commits."""
+    token_hash = hash_token(token)
+    found = await auth_repository.find_action_token(session, token_hash, "change_email")
+    if found is None or not await repository.lock_referenced(session, found[0]):
+        raise InvalidToken("This confirmation link is invalid, used or expired.")
+    used = await auth_repository.consume_action_token(session, token_hash, "change_email")
+    user = await auth_repository.get_user(session, used.user_id) if used else None
+    if (
+        used is None
+        or used.new_email is None
+        or user is None
+        or user.credentials_version != used.credentials_version
+    ):
+        raise InvalidToken("This confirmation link is invalid, used or expired.")
+    old_email = user.email
+    user.email = used.new_email
+    user.email_verified_at = utcnow()
+    user.credentials_version += 1
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # another account took the address since the link was sent
+        raise EmailTaken("Another account uses this address now.") from exc
+    enqueue_email(
+        session,
+        services.job_sealer,
+        emails.email_changed(old_email, user.name, mask_address(user.email)),
+    )
+    audit.record(session, "email_changed", meta, user_id=user.id)
+    return user

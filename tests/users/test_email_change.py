@@ -7,6 +7,7 @@ from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any
 
+from tests.artists.helpers import admin_headers
 from tests.auth.helpers import (
     PASSWORD,
     bearer,
@@ -140,3 +141,24 @@ async def test_an_address_taken_before_the_link_is_followed_is_not_moved_to(
     )
     assert_problem(refused, 409, "email_taken")
     assert (await login(harness, "slow@example.com")).status_code == 200
+
+
+async def test_a_link_to_a_disabled_account_changes_nothing(
+    embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    harness: Harness = await make_client(embedded)
+    admin = await admin_headers(harness)
+    body = await signed_in(harness, "leaving@example.com")
+    before = len(outbox(harness))
+    assert (await _change(harness, bearer(body), "away@example.com")).status_code == 202
+    [confirm] = [m for m in await _new_mail(harness, before) if m["To"] == "away@example.com"]
+    disabled = await harness.client.patch(
+        f"/api/v1/admin/users/{body['user']['id']}", json={"disabled": True}, headers=admin
+    )
+    assert disabled.status_code == 200, disabled.text
+    refused = await harness.client.post(
+        "/api/v1/auth/confirm-email", json={"token": token_in(confirm, "/confirm-email")}
+    )
+    assert_problem(refused, 400, "invalid_token")
+    user = await harness.client.get(f"/api/v1/admin/users/{body['user']['id']}", headers=admin)
+    assert user.json()["email"] == "leaving@example.com"

@@ -294,6 +294,7 @@ async def confirm_email_change(
         or used.new_email is None
         or user is None
         or user.credentials_version != used.credentials_version
+        or user.disabled_at is not None  # an administrator disabled it since the link was sent
     ):
         raise InvalidToken("This confirmation link is invalid, used or expired.")
     old_email = user.email

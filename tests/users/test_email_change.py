@@ -162,3 +162,18 @@ async def test_a_link_to_a_disabled_account_changes_nothing(
     assert_problem(refused, 400, "invalid_token")
     user = await harness.client.get(f"/api/v1/admin/users/{body['user']['id']}", headers=admin)
     assert user.json()["email"] == "leaving@example.com"
+
+
+async def test_asking_for_new_addresses_is_throttled_like_password_resets(
+    embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    """Each request mails an address the caller chose: five an hour per account (and per client
+    address, and per new address), as forgot-password allows. (The password check's own limit,
+    five a minute, is raised here to leave this one to decide.)"""
+    harness: Harness = await make_client(embedded, RATE_LIMITS="login=100/minute")
+    headers = bearer(await signed_in(harness, "chatty@example.com"))
+    for n in range(5):
+        assert (await _change(harness, headers, f"n{n}@example.com")).status_code == 202
+    refused = await _change(harness, headers, "n5@example.com")
+    assert_problem(refused, 429, "rate_limited")
+    assert refused.headers["retry-after"]

@@ -21,6 +21,7 @@ from empulse.auth.service import InvalidCredentials, confirm_password
 from empulse.core.errors import NotFound
 from empulse.core.pagination import Cursor, Limit, Page, page_of
 from empulse.core.schemas import WITHOUT_NUL
+from empulse.infra.ratelimit import OnBackendError
 from empulse.models import User
 from empulse.services import AppServices, DbSession, ReadSession
 from empulse.users import repository, service
@@ -35,6 +36,7 @@ from empulse.users.schemas import (
     UpdateMeIn,
 )
 from empulse.web.paths import API_PREFIX
+from empulse.web.ratelimit import enforce
 
 router = APIRouter(prefix=f"{API_PREFIX}/users/me", tags=["users"])
 EMAIL_CHANGE_ACCEPTED = "Follow the link we are sending to the new address to finish the change."
@@ -96,7 +98,7 @@ async def export_me(
     responses={
         401: {"description": "Wrong password (code: invalid_credentials)"},
         422: {"description": "Not a valid address, or already yours (same_email)"},
-        429: {"description": "Too many attempts, per address and per account (rate_limited)"},
+        429: {"description": "Too many requests, per client, account or address (rate_limited)"},
     },
 )
 async def change_email(
@@ -108,7 +110,19 @@ async def change_email(
 ) -> AcceptedOut:
     """Needs the password. Sends a link to the new address; the account changes address when
     it is followed (`POST /auth/confirm-email`). The current address is told. The answer is the
-    same whether or not the new address already has an account."""
+    same whether or not the new address already has an account. Each request mails someone, so
+    it counts as a password-reset request does (per client address, account and new address),
+    besides the password check's own limit."""
+    await enforce(
+        request,
+        "password_reset",
+        [
+            ("ip", request.state.client_ip or "unknown"),
+            ("user", str(principal.user_id)),
+            ("email", body.new_email),
+        ],
+        on_backend_error=OnBackendError.LOCAL,
+    )
     await limit_password_checks(request, principal.user_id)
     user = await confirm_password(services, principal.user_id, body.password)
     if user is None:

@@ -20,8 +20,7 @@ from pydantic import (
     field_validator,
 )
 
-from empulse.core.emails import InvalidEmailError, normalise_email
-from empulse.core.schemas import Schema, SingleLine, with_examples
+from empulse.core.schemas import NormalisedEmail, Schema, SingleLine, with_examples
 
 MEDIUMS = (
     "music",
@@ -111,16 +110,8 @@ def _lowercase_choice(choices: tuple[str, ...], what: str) -> Any:
 
 
 class AccountInfo(Schema):
-    email: str = Field(min_length=3, max_length=320, description="Contact email for the artist.")
+    email: NormalisedEmail = Field(description="Contact email for the artist.")
     artist_name: Text = Field(min_length=2, max_length=100)
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        try:
-            return normalise_email(value)
-        except InvalidEmailError as exc:
-            raise ValueError(str(exc)) from exc
 
 
 class Address(Schema):

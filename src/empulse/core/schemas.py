@@ -14,9 +14,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, JsonValue, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
+
+from empulse.core.emails import InvalidEmailError, normalise_email
 
 WITHOUT_NUL = r"^[^\x00]*$"
 MAX_DEPTH = 32
@@ -34,6 +36,19 @@ def _one_line(value: str) -> str:
 # Names, titles, tags, address lines: text shown on one line, and some of it in an email's
 # subject, where a line break would make the message unsendable.
 SingleLine = Annotated[str, AfterValidator(_one_line)]
+
+
+def _normalised_email(value: str) -> str:
+    try:
+        return normalise_email(value)
+    except InvalidEmailError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+# An address this API stores or sends to: validated, and normalised as accounts store theirs.
+NormalisedEmail = Annotated[
+    str, Field(min_length=3, max_length=320), AfterValidator(_normalised_email)
+]
 
 
 JsonDict = dict[str, JsonValue]

@@ -4,12 +4,11 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from empulse.artists.schemas import ApplicationRecordOut
 from empulse.auth.schemas import UserOut
-from empulse.core.emails import InvalidEmailError, normalise_email
-from empulse.core.schemas import Schema, SingleLine, with_examples
+from empulse.core.schemas import NormalisedEmail, Schema, SingleLine, with_examples
 from empulse.submissions.schemas import SubmissionOut
 
 Role = Literal["USER", "ARTIST", "ADMIN"]
@@ -48,16 +47,8 @@ class ChangeEmailIn(Schema):
         {"newEmail": "ada@new.example.com", "password": "violet-harbour-quartz-5521"}
     )
 
-    new_email: str = Field(min_length=3, max_length=320)
+    new_email: NormalisedEmail
     password: str = Field(min_length=1, max_length=128)
-
-    @field_validator("new_email")
-    @classmethod
-    def _normalised(cls, value: str) -> str:
-        try:
-            return normalise_email(value)
-        except InvalidEmailError as exc:
-            raise ValueError(str(exc)) from exc
 
 
 class DeleteMeIn(Schema):

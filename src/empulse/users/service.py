@@ -1,4 +1,5 @@
-"""Rules about users that do not belong to a single request (the CLI uses them too)."""
+"""Rules about accounts: admins made from the CLI, changes made by admins and by the user
+(the email address), the data export, deletion."""
 
 from __future__ import annotations
 

@@ -92,7 +92,13 @@ def _outbox_reader(directory: Path) -> Callable[[int], list[EmailMessage]]:
 
 @pytest.fixture(params=["embedded", "services"])
 def journey(request: pytest.FixtureRequest, live_server: LiveServers) -> Iterator[Journey]:
-    env = {"APP_URL": APP_URL, "EMPULSE_JOBS_IN_PROCESS": "true"}
+    env = {
+        "APP_URL": APP_URL,
+        "EMPULSE_JOBS_IN_PROCESS": "true",
+        # Limits stay on; every journey comes from 127.0.0.1, and the native app's confirms
+        # its password more often in a minute (six times) than the sign-in limit's five.
+        "RATE_LIMITS": "login=10/minute",
+    }
     database: str | None = None
     if request.param == "embedded":
         read_mail = _outbox_reader(live_server.data_dir / "outbox")
@@ -261,7 +267,7 @@ def test_an_artist_and_an_admin_take_an_ep_from_application_to_the_catalog(
         assert sorted(track["title"] for track in tracks) == ["Song 1", "Song 2"]
 
 
-def test_a_native_app_resets_a_password_manages_sessions_and_deletes_the_account(
+def test_a_native_app_resets_a_password_manages_sessions_moves_and_deletes_the_account(
     journey: Journey,
 ) -> None:
     email = "app-user@example.com"
@@ -305,6 +311,22 @@ def test_a_native_app_resets_a_password_manages_sessions_and_deletes_the_account
             == privacy
         )
         assert app.get("/api/v1/users/me/privacy-preferences", headers=phone).json() == privacy
+
+        # A new address, confirmed from its mailbox; the old one is told at both steps.
+        moved = "app-user@elsewhere.example.com"
+        asked = app.post(
+            "/api/v1/users/me/email",
+            json={"newEmail": moved, "password": NEW_PASSWORD},
+            headers=phone,
+        )
+        assert asked.status_code == 202, asked.text
+        journey.mail_to(email, "A new email address was requested")
+        confirm = _link_token(journey.mail_to(moved, "Confirm your new"), "/confirm-email")
+        confirmed = app.post("/api/v1/auth/confirm-email", json={"token": confirm})
+        assert confirmed.status_code == 200, confirmed.text
+        assert confirmed.json()["email"] == moved
+        journey.mail_to(email, "address was changed")
+        email = moved
 
         assert app.post("/api/v1/auth/logout-all", headers=phone).status_code == 204
         assert app.get("/api/v1/auth/me", headers=phone).status_code == 401

@@ -15,8 +15,9 @@ Role = Literal["USER", "ARTIST", "ADMIN"]
 
 
 class UpdateMeIn(Schema):
-    """Only the display name changes here; role, email and verification are not the caller's
-    to set (unknown fields are rejected)."""
+    """Only the display name changes here (unknown fields are rejected): the address changes
+    through `POST /users/me/email`, confirmed from the new mailbox; role and verification are
+    not the caller's to set."""
 
     model_config = with_examples({"name": "Ada L."})
 

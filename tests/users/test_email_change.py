@@ -9,6 +9,7 @@ from typing import Any
 
 from tests.artists.helpers import admin_headers
 from tests.auth.helpers import (
+    NEW_PASSWORD,
     PASSWORD,
     bearer,
     deliver,
@@ -177,3 +178,26 @@ async def test_asking_for_new_addresses_is_throttled_like_password_resets(
     refused = await _change(harness, headers, "n5@example.com")
     assert_problem(refused, 429, "rate_limited")
     assert refused.headers["retry-after"]
+
+
+async def test_a_password_change_kills_a_pending_change_of_address(
+    embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    """The link carries the credentials it was asked for with: whoever asked with a password
+    that has since been changed (by the owner who noticed the notice) moves nothing."""
+    harness: Harness = await make_client(embedded)
+    headers = bearer(await signed_in(harness, "owner@example.com"))
+    before = len(outbox(harness))
+    assert (await _change(harness, headers, "thief@example.com")).status_code == 202
+    [confirm] = [m for m in await _new_mail(harness, before) if m["To"] == "thief@example.com"]
+    changed = await harness.client.post(
+        "/api/v1/auth/change-password",
+        json={"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD},
+        headers=headers,
+    )
+    assert changed.status_code == 204, changed.text
+    refused = await harness.client.post(
+        "/api/v1/auth/confirm-email", json={"token": token_in(confirm, "/confirm-email")}
+    )
+    assert_problem(refused, 400, "invalid_token")
+    assert (await login(harness, "owner@example.com", NEW_PASSWORD)).status_code == 200

@@ -346,6 +346,8 @@ async def test_the_owner_of_an_address_takes_back_an_account_someone_else_regist
     await deliver(harness)
     (confirm,) = outbox(harness)
     assert "If you did not create an EmPulse account, ignore this email" in text_of(confirm)
+    assert "Not The Owner" not in text_of(confirm)  # a name typed by a stranger stays out
+    assert "Not The Owner" not in text_of(confirm, "html")
     squatters_link = token_in(confirm, "/verify-email")
 
     assert (await register(harness, "owner@example.com", "Owner")).status_code == 202

@@ -38,11 +38,14 @@ def render(
     return OutgoingEmail(to=to, subject=subject, text="\n\n".join(text_parts) + "\n", html=html)
 
 
-def verify_address(to: str, name: str, url: str) -> OutgoingEmail:
+# Mail to an address nobody has confirmed yet greets no one by name: the name was typed by
+# whoever gave the address, who may not own it, and must not reach a stranger's inbox (a link
+# written as a name, say).
+def verify_address(to: str, url: str) -> OutgoingEmail:
     return render(
         to,
         "Confirm your EmPulse email address",
-        f"Hi {name},",
+        "Hello,",
         [
             "Confirm this address to finish creating your EmPulse account. The link works once "
             "and expires in 48 hours.",
@@ -136,11 +139,11 @@ def account_deleted(to: str, name: str) -> OutgoingEmail:
     )
 
 
-def confirm_new_address(to: str, name: str, url: str) -> OutgoingEmail:
+def confirm_new_address(to: str, url: str) -> OutgoingEmail:
     return render(
         to,
         "Confirm your new EmPulse email address",
-        f"Hi {name},",
+        "Hello,",
         [
             "Confirm this address to make it the one your EmPulse account signs in with. The "
             "link works once and expires in 24 hours.",

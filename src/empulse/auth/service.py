@@ -228,7 +228,7 @@ async def register(
         await session.rollback()
         return
     url = _add_link(session, services, user, "verify_email")
-    enqueue_email(session, services.job_sealer, emails.verify_address(user.email, user.name, url))
+    enqueue_email(session, services.job_sealer, emails.verify_address(user.email, url))
     audit.record(session, "registered", meta, user_id=user.id)
 
 
@@ -240,7 +240,7 @@ async def resend_verification(session: AsyncSession, services: Services, email: 
     url = await link_for_account(session, services, user, "verify_email")
     if url is None:
         return
-    enqueue_email(session, services.job_sealer, emails.verify_address(user.email, user.name, url))
+    enqueue_email(session, services.job_sealer, emails.verify_address(user.email, url))
 
 
 async def verify_email(session: AsyncSession, meta: RequestMeta, token: str) -> User:

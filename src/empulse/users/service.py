@@ -263,9 +263,7 @@ async def request_email_change(
         url = await link_for_account(session, services, user, "change_email", new_email=new_email)
         if url is None:  # the account was deleted meanwhile
             raise NotFound("No such user.")
-        enqueue_email(
-            session, services.job_sealer, emails.confirm_new_address(new_email, user.name, url)
-        )
+        enqueue_email(session, services.job_sealer, emails.confirm_new_address(new_email, url))
     enqueue_email(
         session,
         services.job_sealer,

@@ -17,7 +17,8 @@ class AuditEvent(Base):
     __tablename__ = "audit_events"
     __table_args__ = (
         Index("ix_audit_events_user_id_occurred_at", "user_id", "occurred_at"),
-        Index("ix_audit_events_event", "event"),
+        # Listing one kind of event, newest first (GET /admin/audit-events?event=).
+        Index("ix_audit_events_event_occurred_at", "event", "occurred_at"),
         Index("ix_audit_events_occurred_at", "occurred_at"),
     )
 

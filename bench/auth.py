@@ -7,6 +7,8 @@
 2. Authenticated `GET /api/v1/auth/me` as a ratio to a bare Starlette endpoint doing one
    primary-key select with asyncpg. Target >= 0.6. Measured with rate limits off, and again
    with them on (the production configuration: each request counted per address and per user).
+   Also against the same bare endpoint behind the service's own middleware stack, which
+   separates what the middleware costs from what FastAPI and authentication cost.
 3. `GET /api/v1/auth/me` alone and beside a sign-in storm (64 concurrent logins): sign-ins
    queue for the hasher, and must not starve other requests of database connections.
 """
@@ -210,9 +212,24 @@ def main() -> None:
             workers,
             args,
         )
+        # The same select behind the service's own middleware: what is left of the gap is
+        # FastAPI's routing and dependency resolution, authentication and the ORM-free read.
+        port = free_port()
+        behind = measure(
+            "bare select behind the service's middleware",
+            bare_command(port, workers, "create_app_behind_the_service_middleware"),
+            env,
+            f"/pk/{user_id}",
+            port,
+            workers,
+            args.duration,
+            args.connections,
+        )
         rows.append(("bare asyncpg PK select", me, bare.requests_per_second))
         rows.append(("bare asyncpg PK select", limited, bare.requests_per_second))
         rows.append(("", bare, bare.requests_per_second))
+        rows.append(("bare asyncpg PK select", behind, bare.requests_per_second))
+        rows.append(("bare select behind the service's middleware", me, behind.requests_per_second))
 
     storms = [
         (

@@ -132,13 +132,13 @@ def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> None:
     )
 
 
-def bare_command(port: int, workers: int) -> list[str]:
+def bare_command(port: int, workers: int, factory: str = "create_app") -> list[str]:
     """The baseline server: bench/bare_app.py on the same uvicorn stack, no access log."""
     return [
         sys.executable,
         "-m",
         "uvicorn",
-        "bench.bare_app:create_app",
+        f"bench.bare_app:{factory}",
         "--factory",
         "--port",
         str(port),

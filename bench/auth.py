@@ -191,16 +191,27 @@ def main() -> None:
 
         token, user_id = sign_in(serve, env)
         me = measure_me("GET /api/v1/auth/me", serve, env, token, workers, args)
-        port = free_port()
-        bare = measure(
-            "bare asyncpg PK select",
-            bare_command(port, workers),
-            env,
-            f"/pk/{user_id}",
-            port,
-            workers,
-            args.duration,
-            args.connections,
+        bare, behind = (
+            measure(
+                name,
+                bare_command(port, workers, factory),
+                env,
+                f"/pk/{user_id}",
+                port,
+                workers,
+                args.duration,
+                args.connections,
+            )
+            for name, factory, port in (
+                ("bare asyncpg PK select", "create_app", free_port()),
+                # The same select behind the service's middleware: what is left of the gap is
+                # FastAPI's routing and dependency resolution, authentication and the read.
+                (
+                    "bare select behind the service's middleware",
+                    "create_app_behind_the_service_middleware",
+                    free_port(),
+                ),
+            )
         )
         # The production configuration: rate limits on (on Redis when it answers), so each
         # request is also counted per address and per user; the limit itself never refuses.
@@ -211,19 +222,6 @@ def main() -> None:
             token,
             workers,
             args,
-        )
-        # The same select behind the service's own middleware: what is left of the gap is
-        # FastAPI's routing and dependency resolution, authentication and the ORM-free read.
-        port = free_port()
-        behind = measure(
-            "bare select behind the service's middleware",
-            bare_command(port, workers, "create_app_behind_the_service_middleware"),
-            env,
-            f"/pk/{user_id}",
-            port,
-            workers,
-            args.duration,
-            args.connections,
         )
         rows.append(("bare asyncpg PK select", me, bare.requests_per_second))
         rows.append(("bare asyncpg PK select", limited, bare.requests_per_second))

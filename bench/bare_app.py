@@ -65,26 +65,14 @@ def create_app_behind_the_service_middleware() -> Starlette:
     with its settings (request id, client address, security headers, the JSON access line and
     the Prometheus samples; CORS; the body guard): what a route costs once it is outside
     FastAPI's routing and dependency resolution."""
+    from empulse.app import install_middleware
     from empulse.config import load_settings
     from empulse.core.logging import configure_logging
-    from empulse.web.body_limit import BodyLimitMiddleware
-    from empulse.web.context import RequestContextMiddleware
-    from empulse.web.cors import CorsMiddleware
-    from empulse.web.paths import API_PREFIX, DOCS_URL
-    from empulse.web.security_headers import SecurityHeaders
 
     settings = load_settings()
     configure_logging(settings.log_level)
     app = create_app()
-    app.add_middleware(
-        BodyLimitMiddleware, default_limit=settings.max_json_body_bytes, json_prefix=API_PREFIX
-    )
-    app.add_middleware(CorsMiddleware, allowed_origins=settings.allowed_origins)
-    app.add_middleware(
-        RequestContextMiddleware,
-        security_headers=SecurityHeaders(hsts=settings.is_production, docs_prefix=DOCS_URL),
-        trusted_proxies=settings.trusted_proxies,
-    )
+    install_middleware(app, settings)
     return app
 
 

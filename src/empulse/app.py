@@ -13,6 +13,7 @@ from types import FrameType
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.applications import Starlette
 
 from empulse import __version__
 from empulse.api import include_api
@@ -167,9 +168,15 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     include_api(app)
     openapi.install(app, reads_caller=optional_principal, session_cookie=ACCESS_COOKIE)
     mount_docs(app, docs_url=DOCS_URL, openapi_url=OPENAPI_URL, title="EmPulse API")
+    install_middleware(app, settings)
+    return app
 
-    # Starlette runs the last-added middleware first. Request order, outermost first:
-    # request context (id, client IP, security headers, log, metrics, 500) -> CORS -> body guard.
+
+def install_middleware(app: Starlette, settings: Settings) -> None:
+    """The service's middleware, in its order (bench/bare_app.py puts a bare endpoint behind the
+    same stack). Starlette runs the last-added middleware first. Request order, outermost
+    first: request context (id, client IP, security headers, log, metrics, 500) -> CORS -> body
+    guard."""
     app.add_middleware(
         BodyLimitMiddleware,
         default_limit=settings.max_json_body_bytes,
@@ -184,4 +191,3 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         security_headers=SecurityHeaders(hsts=settings.is_production, docs_prefix=DOCS_URL),
         trusted_proxies=settings.trusted_proxies,
     )
-    return app

@@ -9,7 +9,11 @@
    with them on (the production configuration: each request counted per address and per user).
    Also against the same bare endpoint behind the service's own middleware stack, which
    separates what the middleware costs from what FastAPI and authentication cost.
-3. `GET /api/v1/auth/me` alone and beside a sign-in storm (64 concurrent logins): sign-ins
+3. The floors, what no service could beat on this machine and stack: a bare Starlette endpoint
+   that only checks the argon2id hash in a thread pool (the ceiling of any sign-in over HTTP,
+   against the raw verify rate), and the primary-key select as the leanest FastAPI route (the
+   ceiling of any FastAPI route that reads a row, against the bare select).
+4. `GET /api/v1/auth/me` alone and beside a sign-in storm (64 concurrent logins): sign-ins
    queue for the hasher, and must not starve other requests of database connections.
 """
 
@@ -157,6 +161,7 @@ def main() -> None:
         "DATABASE_URL": database_url,
         "RATE_LIMITS_ENABLED": "false",
         "BENCH_ASYNCPG_URL": database_url,
+        "BENCH_PASSWORD": PASSWORD,
     }
     if redis_available():
         env.update({"REDIS_URL": redis_url(), "REDIS_KEY_PREFIX": f"bench-auth-{os.getpid()}"})
@@ -171,6 +176,12 @@ def main() -> None:
         'wrk.method = "POST"\n'
         'wrk.headers["Content-Type"] = "application/json"\n'
         f"wrk.body = '{json.dumps({'email': EMAIL, 'password': PASSWORD})}'\n"
+    )
+    verify_lua = data_dir / "verify.lua"
+    verify_lua.write_text(
+        'wrk.method = "POST"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f"wrk.body = '{json.dumps({'password': PASSWORD})}'\n"
     )
     rows: list[tuple[str, Result, float]] = []
     for workers in args.workers:
@@ -187,11 +198,24 @@ def main() -> None:
             args.connections,
             ["-s", str(login_lua)],
         )
+        port = free_port()
+        verify_floor = measure(
+            "bare Starlette argon2id verify (floor)",
+            bare_command(port, workers),
+            env,
+            "/verify",
+            port,
+            workers,
+            args.duration,
+            args.connections,
+            ["-s", str(verify_lua)],
+        )
         rows.append(("raw argon2id verify", login, raw))
+        rows.append(("raw argon2id verify", verify_floor, raw))
 
         token, user_id = sign_in(serve, env)
         me = measure_me("GET /api/v1/auth/me", serve, env, token, workers, args)
-        bare, behind = (
+        bare, behind, fastapi_floor = (
             measure(
                 name,
                 bare_command(port, workers, factory),
@@ -211,6 +235,11 @@ def main() -> None:
                     "create_app_behind_the_service_middleware",
                     free_port(),
                 ),
+                (
+                    "the select as a minimal FastAPI route (floor)",
+                    "create_fastapi_app",
+                    free_port(),
+                ),
             )
         )
         # The production configuration: rate limits on (on Redis when it answers), so each
@@ -227,6 +256,7 @@ def main() -> None:
         rows.append(("bare asyncpg PK select", limited, bare.requests_per_second))
         rows.append(("", bare, bare.requests_per_second))
         rows.append(("bare asyncpg PK select", behind, bare.requests_per_second))
+        rows.append(("bare asyncpg PK select", fastapi_floor, bare.requests_per_second))
         rows.append(("bare select behind the service's middleware", me, behind.requests_per_second))
 
     storms = [

@@ -1,9 +1,12 @@
 """The baselines: bare Starlette endpoints served by the same uvicorn stack.
 
 `/api/health` answers a constant; `/pk/{id}` reads one row by primary key with asyncpg (no ORM,
-no middleware), the floor for an authenticated read; `POST /sink` streams the request body into a
-file under `BENCH_SINK_DIR` (write, fsync, rename: what local storage does), the floor for an
-upload through HTTP.
+no middleware), the floor for an authenticated read; `POST /verify` checks one argon2id hash at
+the service's parameters in a thread pool of one thread per CPU (no database, no tokens), the
+floor for a sign-in through HTTP; `POST /sink` streams the request body into a file under
+`BENCH_SINK_DIR` (write, fsync, rename: what local storage does), the floor for an upload through
+HTTP. `create_fastapi_app` serves the same select as a minimal FastAPI route: the floor for any
+route of the service's framework that reads a row.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 import asyncpg
+from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -35,6 +40,28 @@ async def by_primary_key(request: Request) -> JSONResponse:
     return JSONResponse({"id": str(row["id"]), "email": row["email"], "name": row["name"]})
 
 
+_HASHING = anyio.CapacityLimiter(os.cpu_count() or 1)
+
+
+async def verify(request: Request) -> JSONResponse:
+    """`{"password": ...}` checked against the hash of `BENCH_PASSWORD` made at start-up."""
+    password = (await request.json())["password"]
+    stored: str = request.app.state.stored_hash
+    matches = await anyio.to_thread.run_sync(_matches, stored, password, limiter=_HASHING)
+    return JSONResponse({"ok": matches}, status_code=200 if matches else 401)
+
+
+def _matches(stored: str, password: str) -> bool:
+    from argon2.exceptions import VerifyMismatchError
+
+    from empulse.core.passwords import HASHER
+
+    try:
+        return HASHER.verify(stored, password)
+    except VerifyMismatchError:
+        return False
+
+
 async def sink(request: Request) -> JSONResponse:
     folder = Path(os.environ["BENCH_SINK_DIR"])
     staging = folder / f".{uuid.uuid4().hex}"
@@ -53,6 +80,9 @@ async def sink(request: Request) -> JSONResponse:
 
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    from empulse.core.passwords import HASHER
+
+    app.state.stored_hash = HASHER.hash(os.environ.get("BENCH_PASSWORD", "unused"))
     url = os.environ.get("BENCH_ASYNCPG_URL")
     app.state.pool = await asyncpg.create_pool(url, min_size=2, max_size=10) if url else None
     yield
@@ -82,7 +112,28 @@ def create_app() -> Starlette:
             Route("/api/health", health),
             Route("/api/v1", health),
             Route("/pk/{user_id:uuid}", by_primary_key),
+            Route("/verify", verify, methods=["POST"]),
             Route("/sink", sink, methods=["POST"]),
         ],
         lifespan=lifespan,
     )
+
+
+def create_fastapi_app() -> FastAPI:
+    """The primary-key select as the leanest FastAPI route: no middleware, no dependencies, no
+    response model; a plain dict returned as FastAPI serialises it."""
+    app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.get("/api/health", response_model=None)
+    async def fastapi_health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/pk/{user_id}", response_model=None)
+    async def fastapi_by_primary_key(user_id: uuid.UUID, request: Request) -> dict[str, str]:
+        pool: asyncpg.Pool = request.app.state.pool
+        row = await pool.fetchrow("SELECT id, email, name, role FROM users WHERE id = $1", user_id)
+        if row is None:
+            return {"detail": "not found"}
+        return {"id": str(row["id"]), "email": row["email"], "name": row["name"]}
+
+    return app

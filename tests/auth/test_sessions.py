@@ -18,13 +18,13 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from empulse.audit.service import RequestMeta
+from empulse.audit.service import RequestMeta, new_event
 from empulse.auth import repository as auth_repository
 from empulse.auth import service as auth
 from empulse.auth.service import IssuedSession
 from empulse.auth.tokens import InvalidTokenError, decode_access_token, issue_access_token
 from empulse.core.db import utcnow
-from empulse.models import AuthSession, User
+from empulse.models import AuditEvent, AuthSession, User
 from empulse.services import Services
 from empulse.users import repository as users
 from empulse.users import service as accounts
@@ -363,12 +363,40 @@ async def test_a_sign_in_is_refused_when_its_account_changed_while_it_hashed(
         headers=bearer(here),
     )
     assert changed.status_code == 204
+
+    async def sign_in(credentials_version: int) -> tuple[bool, int, int]:
+        """Write a sign-in as `login` does, commit; (written, sessions, login audit records)."""
+        sign_in = auth_repository.SignIn(
+            user_id=seen.id,
+            credentials_version=credentials_version,
+            password_hash=None,
+            session_id=uuid.uuid4(),
+            transport="token",
+            user_agent="race",
+            ip="192.0.2.1",
+            at=utcnow(),
+            expires_at=utcnow() + timedelta(days=1),
+            refresh_token_hash=uuid.uuid4().hex,
+            audit=new_event("login_succeeded", RequestMeta(None, None, None), user_id=seen.id),
+        )
+        async with services.sessionmaker() as session:
+            written = await auth_repository.record_sign_in(session, services.engine, sign_in)
+            await session.commit()
+        async with services.sessionmaker() as session:
+            sessions = await session.scalar(
+                select(func.count()).where(AuthSession.id == sign_in.session_id)
+            )
+            records = await session.scalar(
+                select(func.count()).where(AuditEvent.id == sign_in.audit.id)
+            )
+        return written, sessions or 0, records or 0
+
+    assert await sign_in(seen.credentials_version) == (False, 0, 0)
+    assert await sign_in(seen.credentials_version + 1) == (True, 1, 1)
     async with services.sessionmaker() as session:
-        assert not await auth_repository.record_sign_in(session, seen.id, seen.credentials_version)
-        now = seen.credentials_version + 1
-        assert await auth_repository.record_sign_in(session, seen.id, now)
         await session.execute(update(User).where(User.id == seen.id).values(disabled_at=utcnow()))
-        assert not await auth_repository.record_sign_in(session, seen.id, now)
+        await session.commit()
+    assert await sign_in(seen.credentials_version + 1) == (False, 0, 0)
 
 
 async def test_cookie_session_needs_csrf_on_unsafe_requests(

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.audit import repository
 from empulse.core import metrics
+from empulse.core.db import utcnow
 from empulse.models import AuditEvent
 
 
@@ -40,17 +41,30 @@ def record(
     user_id: uuid.UUID | None = None,
     **details: Any,
 ) -> None:
-    metrics.SECURITY_EVENTS.labels(event).inc()
-    session.add(
-        AuditEvent(
-            event=event,
-            user_id=user_id,
-            ip=meta.ip,
-            user_agent=meta.user_agent,
-            request_id=meta.request_id,
-            details=details,
-        )
+    """Add the event to the request's unit of work: it is kept if the request commits."""
+    session.add(new_event(event, meta, user_id=user_id, **details))
+    counted(event)
+
+
+def new_event(
+    event: str, meta: RequestMeta, *, user_id: uuid.UUID | None = None, **details: Any
+) -> AuditEvent:
+    """The record of an event, every column set, for a caller that writes it by itself (see
+    `auth.repository.record_sign_in`); `counted` once it is written."""
+    return AuditEvent(
+        id=uuid.uuid4(),
+        occurred_at=utcnow(),
+        event=event,
+        user_id=user_id,
+        ip=meta.ip,
+        user_agent=meta.user_agent,
+        request_id=meta.request_id,
+        details=details,
     )
+
+
+def counted(event: str) -> None:
+    metrics.SECURITY_EVENTS.labels(event).inc()
 
 
 async def forget_user(session: AsyncSession, user_id: uuid.UUID) -> None:

@@ -5,14 +5,15 @@ not the application, decides who wins."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from empulse.core.db import HotRead, utcnow
-from empulse.models import ActionToken, AuthSession, RefreshToken, User
+from empulse.core.db import HotRead, HotWrite, utcnow
+from empulse.models import ActionToken, AuditEvent, AuthSession, RefreshToken, User
 
 
 async def add_session(
@@ -24,10 +25,11 @@ async def add_session(
     ip: str | None,
     created_at: datetime,
     expires_at: datetime,
+    session_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
     """A new sign-in session, by a Core insert: one statement, none of the unit of work's
     bookkeeping (a sign-in writes rows it never reads back)."""
-    session_id = uuid.uuid4()
+    session_id = session_id or uuid.uuid4()
     await session.execute(
         _INSERT_SESSION,
         {
@@ -73,25 +75,181 @@ async def count_failed_login(session: AsyncSession, user_id: uuid.UUID) -> int |
     return None if failures is None else int(failures)
 
 
-async def record_sign_in(
-    session: AsyncSession,
-    user_id: uuid.UUID,
-    credentials_version: int,
-    *,
-    password_hash: str | None = None,
-) -> bool:
-    """Clear the failure count (and store a rehashed password) unless the password changed or
-    the account was disabled since it was read; False then.
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """What a successful sign-in writes: the account's failure count cleared (and its password
+    stored again when rehashed), a new session, the session's first refresh token (stored
+    hashed) and the audit record."""
 
-    The row lock this takes orders a sign-in against a password change, a reset or a
+    user_id: uuid.UUID
+    credentials_version: int
+    password_hash: str | None
+    session_id: uuid.UUID
+    transport: str
+    user_agent: str | None
+    ip: str | None
+    at: datetime
+    expires_at: datetime
+    refresh_token_hash: str
+    audit: AuditEvent
+
+
+async def record_sign_in(session: AsyncSession, engine: AsyncEngine, sign_in: SignIn) -> bool:
+    """Write the sign-in unless the password changed or the account was disabled since it was
+    read (or it was deleted); False then, and nothing is written.
+
+    The account's row lock orders a sign-in against a password change, a reset or a
     disablement in flight: those update the user row before revoking sessions, so whichever
-    commits second sees the other (the sign-in is refused, or its new session is revoked)."""
+    commits second sees the other (the sign-in is refused, or its new session is revoked).
+
+    On PostgreSQL the four writes are one statement (`_SIGN_IN`), committed on its own: one
+    round trip instead of six (BEGIN, four statements, COMMIT), for the most frequent write
+    there is. Elsewhere they go into `session`, the request's unit of work."""
+    if HotWrite.applies(engine):
+        opened = await _SIGN_IN.first(
+            engine,
+            user_id=sign_in.user_id,
+            credentials_version=sign_in.credentials_version,
+            password_hash=sign_in.password_hash,
+            session_id=sign_in.session_id,
+            transport=sign_in.transport,
+            user_agent=sign_in.user_agent,
+            ip=sign_in.ip,
+            now=sign_in.at,
+            expires_at=sign_in.expires_at,
+            refresh_id=uuid.uuid4(),
+            token_hash=sign_in.refresh_token_hash,
+            audit_id=sign_in.audit.id,
+            event=sign_in.audit.event,
+            request_id=sign_in.audit.request_id,
+            details=sign_in.audit.details,
+        )
+        return opened is not None
     values: dict[str, object] = {"failed_logins": 0, "locked_until": None}
-    if password_hash is not None:
-        values["password_hash"] = password_hash
-    return await _update_if_unchanged(
-        session, user_id, credentials_version, values, User.disabled_at.is_(None)
+    if sign_in.password_hash is not None:
+        values["password_hash"] = sign_in.password_hash
+    if not await _update_if_unchanged(
+        session, sign_in.user_id, sign_in.credentials_version, values, User.disabled_at.is_(None)
+    ):
+        return False
+    await add_session(
+        session,
+        user_id=sign_in.user_id,
+        transport=sign_in.transport,
+        user_agent=sign_in.user_agent,
+        ip=sign_in.ip,
+        created_at=sign_in.at,
+        expires_at=sign_in.expires_at,
+        session_id=sign_in.session_id,
     )
+    await add_refresh_token(session, sign_in.session_id, sign_in.refresh_token_hash)
+    session.add(sign_in.audit)
+    return True
+
+
+def _sign_in_statement() -> Select[tuple[uuid.UUID]]:
+    """`record_sign_in` as one statement, PostgreSQL's data-modifying CTEs: the account row
+    updated (and locked) if unchanged; from its RETURNING, the session; from the session's, the
+    refresh token and the audit record. No account row, no other row; the statement answers
+    the new session's id, or nothing."""
+
+    def param(name: str, column: Any) -> Any:
+        return bindparam(name, type_=column.type)
+
+    now = bindparam("now", type_=AuthSession.created_at.type)
+    signed_in = (
+        update(User)
+        .where(
+            User.id == bindparam("user_id"),
+            User.credentials_version == bindparam("credentials_version"),
+            User.disabled_at.is_(None),
+        )
+        .values(
+            failed_logins=0,
+            locked_until=None,
+            password_hash=func.coalesce(
+                param("password_hash", User.password_hash), User.password_hash
+            ),
+            updated_at=now,
+        )
+        .returning(User.id)
+        .cte("signed_in")
+    )
+    opened = (
+        insert(AuthSession)
+        .from_select(
+            [
+                AuthSession.id,
+                AuthSession.user_id,
+                AuthSession.transport,
+                AuthSession.user_agent,
+                AuthSession.ip,
+                AuthSession.created_at,
+                AuthSession.last_used_at,
+                AuthSession.expires_at,
+            ],
+            select(
+                param("session_id", AuthSession.id),
+                signed_in.c.id,
+                param("transport", AuthSession.transport),
+                param("user_agent", AuthSession.user_agent),
+                param("ip", AuthSession.ip),
+                now,
+                now,
+                param("expires_at", AuthSession.expires_at),
+            ),
+        )
+        .returning(AuthSession.id, AuthSession.user_id)
+        .cte("opened")
+    )
+    first_token = (
+        insert(RefreshToken)
+        .from_select(
+            [
+                RefreshToken.id,
+                RefreshToken.session_id,
+                RefreshToken.token_hash,
+                RefreshToken.created_at,
+            ],
+            select(
+                param("refresh_id", RefreshToken.id),
+                opened.c.id,
+                param("token_hash", RefreshToken.token_hash),
+                now,
+            ),
+        )
+        .cte("first_token")
+    )
+    audited = (
+        insert(AuditEvent)
+        .from_select(
+            [
+                AuditEvent.id,
+                AuditEvent.occurred_at,
+                AuditEvent.event,
+                AuditEvent.user_id,
+                AuditEvent.ip,
+                AuditEvent.user_agent,
+                AuditEvent.request_id,
+                AuditEvent.details,
+            ],
+            select(
+                param("audit_id", AuditEvent.id),
+                now,
+                param("event", AuditEvent.event),
+                opened.c.user_id,
+                param("ip", AuditEvent.ip),
+                param("user_agent", AuditEvent.user_agent),
+                param("request_id", AuditEvent.request_id),
+                param("details", AuditEvent.details),
+            ),
+        )
+        .cte("audited")
+    )
+    return select(opened.c.id).add_cte(first_token, audited)
+
+
+_SIGN_IN = HotWrite(_sign_in_statement())
 
 
 async def set_password(

@@ -36,6 +36,7 @@ from empulse.infra.email import enqueue_email
 from empulse.models import ActionToken, AuthSession, User
 from empulse.services import Services
 from empulse.users import repository as users
+from empulse.users.repository import Credentials
 
 LOCKOUT_THRESHOLD = 5
 LOCKOUT_MINUTES = 15
@@ -79,7 +80,7 @@ class RefreshRejected(Unauthorized):
 
 @dataclass
 class IssuedSession:
-    user: User
+    user: Credentials
     session_id: uuid.UUID
     access_token: str
     expires_in: int
@@ -148,7 +149,7 @@ _LINKS = {
 def _add_link(
     session: AsyncSession,
     services: Services,
-    user: User,
+    user: Credentials,
     purpose: str,
     *,
     new_email: str | None = None,
@@ -263,19 +264,42 @@ async def verify_email(session: AsyncSession, meta: RequestMeta, token: str) -> 
 
 
 async def _start_session(
-    session: AsyncSession, services: Services, meta: RequestMeta, user: User, transport: str
-) -> IssuedSession:
+    session: AsyncSession,
+    services: Services,
+    meta: RequestMeta,
+    user: Credentials,
+    transport: str,
+    password_hash: str | None,
+) -> IssuedSession | None:
+    """Write the sign-in (`repository.record_sign_in`: failures cleared, the rehashed password
+    when there is one, the session, its first refresh token, the audit record), then issue the
+    access token. None, with nothing written, if the account changed while the hash ran."""
     now = utcnow()
-    session_id = await repository.add_session(
+    session_id = uuid.uuid4()
+    refresh = new_token()
+    event = audit.new_event("login_succeeded", meta, user_id=user.id, session_id=str(session_id))
+    written = await repository.record_sign_in(
         session,
-        user_id=user.id,
-        transport=transport,
-        user_agent=meta.user_agent,
-        ip=meta.ip,
-        created_at=now,
-        expires_at=now + timedelta(days=services.settings.refresh_token_days),
+        services.engine,
+        repository.SignIn(
+            user_id=user.id,
+            credentials_version=user.credentials_version,
+            password_hash=password_hash,
+            session_id=session_id,
+            transport=transport,
+            user_agent=meta.user_agent,
+            ip=meta.ip,
+            at=now,
+            expires_at=now + timedelta(days=services.settings.refresh_token_days),
+            refresh_token_hash=hash_token(refresh),
+            audit=event,
+        ),
     )
-    return await _issue_tokens(session, services, user, session_id)
+    if not written:
+        return None
+    audit.counted(event.event)
+    access, expires_in = _access_token(services, user, session_id)
+    return IssuedSession(user, session_id, access, expires_in, refresh)
 
 
 async def _issue_tokens(
@@ -284,14 +308,18 @@ async def _issue_tokens(
     """A new refresh token in the session's family, and an access token naming the session."""
     refresh = new_token()
     await repository.add_refresh_token(session, session_id, hash_token(refresh))
-    access, expires_in = issue_access_token(
+    access, expires_in = _access_token(services, user, session_id)
+    return IssuedSession(user, session_id, access, expires_in, refresh)
+
+
+def _access_token(services: Services, user: Credentials, session_id: uuid.UUID) -> tuple[str, int]:
+    return issue_access_token(
         services.jwt_secret,
         user_id=user.id,
         session_id=session_id,
         role=user.role,
         ttl=timedelta(minutes=services.settings.access_token_minutes),
     )
-    return IssuedSession(user, session_id, access, expires_in, refresh)
 
 
 async def login(
@@ -311,10 +339,9 @@ async def login(
     hold no database connection (a login storm would otherwise starve every other request of
     the pool)."""
     normalised = _normalise_or_none(email)
-    user = None
-    if normalised:
-        async with services.read_sessionmaker() as read:
-            user = await users.get_by_email(read, normalised)
+    user = (
+        await users.credentials_by_email(services.read_engine, normalised) if normalised else None
+    )
     if user is None:
         await check_password(_DUMMY_HASH, password)
         audit.record(session, "login_failed", meta, reason="unknown_email")
@@ -353,16 +380,11 @@ async def login(
             "Confirm your email address first: follow the link we sent, or ask for a new one."
         )
     rehashed = await _hash(password) if needs_rehash(user.password_hash) else None
-    if not await repository.record_sign_in(
-        session, user.id, user.credentials_version, password_hash=rehashed
-    ):
-        # The password changed, or the account was disabled, while the hash ran.
+    issued = await _start_session(session, services, meta, user, transport, rehashed)
+    if issued is None:
+        # The password changed, or the account was disabled or deleted, while the hash ran.
         audit.record(session, "login_failed", meta, user_id=user.id, reason="changed_meanwhile")
         raise InvalidCredentials
-    issued = await _start_session(session, services, meta, user, transport)
-    audit.record(
-        session, "login_succeeded", meta, user_id=user.id, session_id=str(issued.session_id)
-    )
     return issued
 
 

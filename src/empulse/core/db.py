@@ -307,9 +307,55 @@ class HotRead:
             column.type.dialect_impl(dialect).result_processor(dialect, None)
             for column in self.statement.selected_columns
         ]
-        read = _CompiledRead(compiled.string, names, binds, results)
+        # Binds the statement fixes itself (literals, constants in `values()`) keep their value.
+        fixed = {
+            name: compiled.binds[name].effective_value
+            for name in names
+            if not compiled.binds[name].required
+        }
+        read = _CompiledRead(compiled.string, names, binds, results, fixed)
         self._compiled[dialect.name] = read
         return read
+
+
+class HotWrite(HotRead):
+    """One Core statement that writes, for the most frequent write: PostgreSQL runs several
+    inserts and updates as one statement with data-modifying CTEs, atomically, in one round
+    trip and its own transaction (`WITH a AS (UPDATE ... RETURNING), b AS (INSERT ... SELECT
+    FROM a) SELECT ...`). Compiled once and run on the driver's connection as a `HotRead` is.
+
+    Only on asyncpg (`applies`): elsewhere the caller writes through its unit of work. A failure
+    is never run again on another connection, since a write whose answer was lost may have
+    committed: a statement timeout or a lost connection answers 503 (the client may retry the
+    whole request), anything else is raised as the driver raised it."""
+
+    @staticmethod
+    def applies(engine: AsyncEngine) -> bool:
+        return engine.dialect.driver == "asyncpg"
+
+    async def first(self, engine: AsyncEngine, **params: Any) -> Any | None:
+        if not self.applies(engine):
+            raise RuntimeError("HotWrite runs on asyncpg only; check HotWrite.applies first")
+        dialect = engine.dialect
+        compiled = self._compiled.get(dialect.name) or self._compile(dialect)
+        raw = await engine.raw_connection()
+        try:
+            driver: Any = raw.driver_connection
+            record = await driver.fetchrow(compiled.sql, *compiled.args(params))
+        except asyncpg.QueryCanceledError as exc:
+            await greenlet_spawn(raw.close)
+            raise DatabaseUnavailable from exc
+        except asyncpg.PostgresError:
+            # The server refused the statement and rolled it back: the connection is fine.
+            await greenlet_spawn(raw.close)
+            raise
+        except BaseException as exc:
+            await greenlet_spawn(raw.invalidate, exc)
+            if isinstance(exc, (TimeoutError, OSError, asyncpg.InterfaceError)):
+                raise DatabaseUnavailable from exc
+            raise
+        await greenlet_spawn(raw.close)
+        return None if record is None else self.row_type(*compiled.values(record))
 
 
 @dataclass(frozen=True)
@@ -318,13 +364,13 @@ class _CompiledRead:
     names: list[str]
     binds: list[Callable[[Any], Any] | None]
     results: list[Callable[[Any], Any] | None]
+    fixed: dict[str, Any]
 
     def args(self, params: dict[str, Any]) -> list[Any]:
+        given = (params[name] if name in params else self.fixed[name] for name in self.names)
         return [
             value if process is None else process(value)
-            for process, value in zip(
-                self.binds, (params[name] for name in self.names), strict=True
-            )
+            for process, value in zip(self.binds, given, strict=True)
         ]
 
     def values(self, record: Sequence[Any]) -> list[Any]:

@@ -11,8 +11,9 @@
    separates what the middleware costs from what FastAPI and authentication cost.
 3. The floors, what no service could beat on this machine and stack: a bare Starlette endpoint
    that only checks the argon2id hash in a thread pool (the ceiling of any sign-in over HTTP,
-   against the raw verify rate), and the primary-key select as the leanest FastAPI route (the
-   ceiling of any FastAPI route that reads a row, against the bare select).
+   against the raw verify rate), the primary-key select as the leanest FastAPI route (the
+   ceiling of any FastAPI route that reads a row, against the bare select), and both as FastAPI
+   routes behind the service's middleware (the ceiling of any route of this service).
 4. `GET /api/v1/auth/me` alone and beside a sign-in storm (64 concurrent logins): sign-ins
    queue for the hasher, and must not starve other requests of database connections.
 """
@@ -210,12 +211,25 @@ def main() -> None:
             args.connections,
             ["-s", str(verify_lua)],
         )
+        port = free_port()
+        verify_stack_floor = measure(
+            "argon2id verify as a FastAPI route behind the service's middleware (floor)",
+            bare_command(port, workers, "create_fastapi_app_behind_the_service_middleware"),
+            env,
+            "/verify",
+            port,
+            workers,
+            args.duration,
+            args.connections,
+            ["-s", str(verify_lua)],
+        )
         rows.append(("raw argon2id verify", login, raw))
         rows.append(("raw argon2id verify", verify_floor, raw))
+        rows.append(("raw argon2id verify", verify_stack_floor, raw))
 
         token, user_id = sign_in(serve, env)
         me = measure_me("GET /api/v1/auth/me", serve, env, token, workers, args)
-        bare, behind, fastapi_floor = (
+        bare, behind, fastapi_floor, stack_floor = (
             measure(
                 name,
                 bare_command(port, workers, factory),
@@ -257,6 +271,7 @@ def main() -> None:
         rows.append(("", bare, bare.requests_per_second))
         rows.append(("bare asyncpg PK select", behind, bare.requests_per_second))
         rows.append(("bare asyncpg PK select", fastapi_floor, bare.requests_per_second))
+        rows.append(("bare asyncpg PK select", stack_floor, bare.requests_per_second))
         rows.append(("bare select behind the service's middleware", me, behind.requests_per_second))
 
     storms = [

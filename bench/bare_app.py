@@ -5,8 +5,9 @@ no middleware), the floor for an authenticated read; `POST /verify` checks one a
 the service's parameters in a thread pool of one thread per CPU (no database, no tokens), the
 floor for a sign-in through HTTP; `POST /sink` streams the request body into a file under
 `BENCH_SINK_DIR` (write, fsync, rename: what local storage does), the floor for an upload through
-HTTP. `create_fastapi_app` serves the same select as a minimal FastAPI route: the floor for any
-route of the service's framework that reads a row.
+HTTP. `create_fastapi_app` serves the same select and verify as minimal FastAPI routes: the
+floor for any route of the service's framework; behind the service's middleware, the floor for
+any route of the service.
 """
 
 from __future__ import annotations
@@ -95,13 +96,22 @@ def create_app_behind_the_service_middleware() -> Starlette:
     with its settings (request id, client address, security headers, the JSON access line and
     the Prometheus samples; CORS; the body guard): what a route costs once it is outside
     FastAPI's routing and dependency resolution."""
+    return _behind_the_service_middleware(create_app())
+
+
+def create_fastapi_app_behind_the_service_middleware() -> Starlette:
+    """The FastAPI routes of `create_fastapi_app` behind the service's middleware stack: the
+    floor of any route of the service, which has both."""
+    return _behind_the_service_middleware(create_fastapi_app())
+
+
+def _behind_the_service_middleware(app: Starlette) -> Starlette:
     from empulse.app import install_middleware
     from empulse.config import load_settings
     from empulse.core.logging import configure_logging
 
     settings = load_settings()
     configure_logging(settings.log_level)
-    app = create_app()
     install_middleware(app, settings)
     return app
 
@@ -120,9 +130,11 @@ def create_app() -> Starlette:
 
 
 def create_fastapi_app() -> FastAPI:
-    """The primary-key select as the leanest FastAPI route: no middleware, no dependencies, no
-    response model; a plain dict returned as FastAPI serialises it."""
+    """The primary-key select and the argon2id verify as the leanest FastAPI routes: no
+    middleware, no dependencies, no response model; a plain dict returned as FastAPI
+    serialises it."""
     app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+    app.add_api_route("/verify", verify, methods=["POST"], response_model=None)
 
     @app.get("/api/health", response_model=None)
     async def fastapi_health() -> dict[str, str]:

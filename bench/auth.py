@@ -254,6 +254,11 @@ def main() -> None:
                     "create_fastapi_app",
                     free_port(),
                 ),
+                (
+                    "the select as a FastAPI route behind the service's middleware (floor)",
+                    "create_fastapi_app_behind_the_service_middleware",
+                    free_port(),
+                ),
             )
         )
         # The production configuration: rate limits on (on Redis when it answers), so each

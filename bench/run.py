@@ -188,6 +188,12 @@ def measure(
         rss = _peak_rss_mb(process.pid)
     finally:
         _stop(process)
+    # Each figure as it comes (the tables are printed at the end of a long run).
+    print(
+        f"  {name}, {workers} worker(s): {rps:,.1f} req/s, {cpu_ms:.3f} ms of server CPU a request",
+        file=sys.stderr,
+        flush=True,
+    )
     return Result(name, workers, rps, p50, p99, rss, non_2xx, cpu_ms)
 
 

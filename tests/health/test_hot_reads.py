@@ -1,6 +1,8 @@
-"""The hottest reads under database faults. `GET /auth/me` reads its profile on the driver's own
-connection (core/db.HotRead), past SQLAlchemy's error handling: it must answer every fault as
-the other routes do (SECURITY.md "Faults"), and recover without restarting the app."""
+"""The hottest reads and the hottest write under database faults. `GET /auth/me` reads its
+profile, and a sign-in reads the account and writes its session, on the driver's own connection
+(core/db.HotRead, HotWrite), past SQLAlchemy's error handling: they must answer every fault as
+the other routes do (SECURITY.md "Faults"), write nothing half-way, and recover without
+restarting the app."""
 
 from __future__ import annotations
 
@@ -12,9 +14,10 @@ from typing import Any
 import asyncpg
 import httpx
 
-from tests.auth.helpers import bearer, signed_in
+from tests.auth.helpers import bearer, login, signed_in
 from tests.conftest import Backend, Harness
 from tests.health.conftest import BehindAProxy
+from tests.support.transactions import until_settled
 from tests.web.test_problems import assert_problem
 
 Read = Callable[[], Awaitable[httpx.Response]]
@@ -125,3 +128,68 @@ async def test_stuck_behind_a_lock_it_fails_once_at_the_statement_timeout(
             assert_problem(await read(), 503, "database_unavailable")
         await _answers_again(read, profile)
         assert await outsider.fetchval(POOL_BACKEND) == pool_backend
+
+
+SESSIONS_OF = (
+    "SELECT count(*) FROM auth_sessions JOIN users ON users.id = auth_sessions.user_id "
+    "WHERE users.email = $1"
+)
+
+
+async def test_a_sign_in_stuck_behind_a_lock_fails_once_and_writes_nothing(
+    backend_services: Backend, make_client: Callable[..., Any]
+) -> None:
+    """The sign-in's write waits behind a lock on the sessions table: a 503 at the statement
+    timeout, not a retry on another connection; the statement is rolled back whole (no session,
+    no refresh token, no audit record), the connection stays in the pool, and the next sign-in
+    succeeds."""
+    harness = await make_client(
+        backend_services, DATABASE_POOL_SIZE="1", DATABASE_STATEMENT_TIMEOUT_MS="300"
+    )
+    email = "writer@example.com"
+    await signed_in(harness, email)
+
+    async with _outsider(backend_services) as outsider:
+        pool_backend = await outsider.fetchval(POOL_BACKEND)
+        sessions = await outsider.fetchval(SESSIONS_OF, email)
+        audited = await outsider.fetchval(
+            "SELECT count(*) FROM audit_events WHERE event = 'login_succeeded'"
+        )
+        async with outsider.transaction():
+            await outsider.execute("LOCK TABLE auth_sessions IN ACCESS EXCLUSIVE MODE")
+            assert_problem(await login(harness, email), 503, "database_unavailable")
+        assert await outsider.fetchval(SESSIONS_OF, email) == sessions
+        assert (
+            await outsider.fetchval(
+                "SELECT count(*) FROM audit_events WHERE event = 'login_succeeded'"
+            )
+            == audited
+        )
+        assert (await login(harness, email)).status_code == 200
+        assert await outsider.fetchval(SESSIONS_OF, email) == sessions + 1
+        assert await outsider.fetchval(POOL_BACKEND) == pool_backend
+
+
+async def test_a_sign_in_whose_connection_the_server_ends_mid_write_is_a_503(
+    backend_services: Backend, make_client: Callable[..., Any]
+) -> None:
+    """The server ends the session while the sign-in's write waits (a failover, an operator's
+    `pg_terminate_backend`): a 503 the client may retry, not a 500, and the next sign-in works
+    on a new connection."""
+    harness = await make_client(backend_services)
+    email = "ended@example.com"
+    await signed_in(harness, email)
+    services = harness.app.state.services
+
+    async with _outsider(backend_services) as outsider, outsider.transaction():
+        await outsider.execute("LOCK TABLE auth_sessions IN ACCESS EXCLUSIVE MODE")
+        signing_in = asyncio.create_task(login(harness, email))
+        await until_settled(services.engine, [signing_in])
+        assert not signing_in.done()
+        ended = await outsider.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = 'empulse' AND wait_event_type = 'Lock'"
+        )
+        assert ended == 1
+        assert_problem(await signing_in, 503, "database_unavailable")
+    assert (await login(harness, email)).status_code == 200

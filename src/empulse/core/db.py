@@ -327,7 +327,8 @@ class HotWrite(HotRead):
     Only on asyncpg (`applies`): elsewhere the caller writes through its unit of work. A failure
     is never run again on another connection, since a write whose answer was lost may have
     committed: a statement timeout or a lost connection answers 503 (the client may retry the
-    whole request), anything else is raised as the driver raised it."""
+    whole request), anything else is raised as the driver raised it. Only after a statement
+    timeout is the connection kept."""
 
     @staticmethod
     def applies(engine: AsyncEngine) -> bool:
@@ -343,19 +344,25 @@ class HotWrite(HotRead):
             driver: Any = raw.driver_connection
             record = await driver.fetchrow(compiled.sql, *compiled.args(params))
         except asyncpg.QueryCanceledError as exc:
+            # The server cancelled the statement (statement_timeout) and rolled it back.
             await greenlet_spawn(raw.close)
             raise DatabaseUnavailable from exc
-        except asyncpg.PostgresError:
-            # The server refused the statement and rolled it back: the connection is fine.
-            await greenlet_spawn(raw.close)
-            raise
         except BaseException as exc:
             await greenlet_spawn(raw.invalidate, exc)
-            if isinstance(exc, (TimeoutError, OSError, asyncpg.InterfaceError)):
+            if _connection_lost(exc):
                 raise DatabaseUnavailable from exc
             raise
         await greenlet_spawn(raw.close)
         return None if record is None else self.row_type(*compiled.values(record))
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """No answer in time, a broken socket, or the server ending the session (SQLSTATE class 08,
+    connection exception, or 57, operator intervention: a shutdown, `pg_terminate_backend`)."""
+    if isinstance(exc, (TimeoutError, OSError, asyncpg.InterfaceError)):
+        return True
+    state = getattr(exc, "sqlstate", None) or ""
+    return isinstance(exc, asyncpg.PostgresError) and state[:2] in ("08", "57")
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,10 @@ no middleware), the floor for an authenticated read; `POST /verify` checks one a
 the service's parameters in a thread pool of one thread per CPU (no database, no tokens), the
 floor for a sign-in through HTTP; `POST /sink` streams the request body into a file under
 `BENCH_SINK_DIR` (write, fsync, rename: what local storage does), the floor for an upload through
-HTTP. `create_fastapi_app` serves the same select and verify as minimal FastAPI routes: the
-floor for any route of the service's framework; behind the service's middleware, the floor for
-any route of the service.
+HTTP; `POST /sink-s3` streams it into an S3 multipart upload at `S3_ENDPOINT_URL` (as the
+service's S3 storage does), the floor for an upload to S3 through HTTP. `create_fastapi_app`
+serves the same select and verify as minimal FastAPI routes: the floor for any route of the
+service's framework; behind the service's middleware, the floor for any route of the service.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 import asyncpg
@@ -79,6 +81,66 @@ async def sink(request: Request) -> JSONResponse:
     return JSONResponse({"size": size}, status_code=201)
 
 
+S3_PART_BYTES = 8 * 1024 * 1024
+S3_PARTS_IN_FLIGHT = 3
+
+
+async def sink_s3(request: Request) -> JSONResponse:
+    """The body in 8 MiB parts of a multipart upload, up to three parts uploading while the next
+    fills (the service's S3 storage does the same); the object is deleted afterwards."""
+    import boto3
+
+    client = request.app.state.__dict__.get("s3") or boto3.client(
+        "s3",
+        endpoint_url=os.environ["S3_ENDPOINT_URL"],
+        region_name=os.environ.get("S3_REGION", "us-east-1"),
+        aws_access_key_id=os.environ["S3_ACCESS_KEY_ID"],
+        aws_secret_access_key=os.environ["S3_SECRET_ACCESS_KEY"],
+    )
+    request.app.state.s3 = client
+    bucket, key = os.environ["S3_BUCKET"], f"bare-sink/{uuid.uuid4().hex}"
+    created = await anyio.to_thread.run_sync(
+        lambda: client.create_multipart_upload(Bucket=bucket, Key=key)
+    )
+    upload_id = created["UploadId"]
+    etags: dict[int, str] = {}
+    slots = anyio.Semaphore(S3_PARTS_IN_FLIGHT)
+
+    async def send(number: int, data: bytes) -> None:
+        try:
+            answer = await anyio.to_thread.run_sync(
+                lambda: client.upload_part(
+                    Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
+                )
+            )
+            etags[number] = answer["ETag"]
+        finally:
+            slots.release()
+
+    size = number = 0
+    async with anyio.create_task_group() as parts:
+        buffer = bytearray()
+        async for chunk in request.stream():
+            buffer += chunk
+            size += len(chunk)
+            if len(buffer) >= S3_PART_BYTES:
+                await slots.acquire()
+                number += 1
+                parts.start_soon(send, number, bytes(buffer))
+                buffer.clear()
+        await slots.acquire()
+        number += 1
+        parts.start_soon(send, number, bytes(buffer))
+    listed: Any = [{"PartNumber": n, "ETag": etags[n]} for n in sorted(etags)]
+    await anyio.to_thread.run_sync(
+        lambda: client.complete_multipart_upload(
+            Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": listed}
+        )
+    )
+    await anyio.to_thread.run_sync(lambda: client.delete_object(Bucket=bucket, Key=key))
+    return JSONResponse({"size": size}, status_code=201)
+
+
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     from empulse.core.passwords import HASHER
@@ -124,6 +186,7 @@ def create_app() -> Starlette:
             Route("/pk/{user_id:uuid}", by_primary_key),
             Route("/verify", verify, methods=["POST"]),
             Route("/sink", sink, methods=["POST"]),
+            Route("/sink-s3", sink_s3, methods=["POST"]),
         ],
         lifespan=lifespan,
     )

@@ -298,6 +298,7 @@ def measure(
         bare_http = bare_upload(env, audio, runs)
     else:
         baseline = [copy_s3(audio, s3) for _ in range(runs)]
+        bare_http = bare_upload(env, audio, runs, "/sink-s3")
     size = audio.stat().st_size / MB
     return Row(
         storage,
@@ -310,8 +311,9 @@ def measure(
     )
 
 
-def bare_upload(env: dict[str, str], audio: Path, runs: int) -> list[float]:
-    """The same request into bench/bare_app.py's `/sink`: HTTP and a file write, nothing else."""
+def bare_upload(env: dict[str, str], audio: Path, runs: int, path: str = "/sink") -> list[float]:
+    """The same request into bench/bare_app.py's `/sink` (HTTP and a file write, nothing else)
+    or `/sink-s3` (HTTP and a multipart upload to the same S3)."""
     sink = Path(env["EMPULSE_DATA_DIR"]) / "files" / "bare-sink"
     sink.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -320,8 +322,8 @@ def bare_upload(env: dict[str, str], audio: Path, runs: int) -> list[float]:
         bare_command(port, 1), {**env, "BENCH_SINK_DIR": str(sink)}, f"{base}/api/health"
     )
     try:
-        upload(base, {}, audio, "/sink")
-        return [upload(base, {}, audio, "/sink") for _ in range(runs)]
+        upload(base, {}, audio, path)
+        return [upload(base, {}, audio, path) for _ in range(runs)]
     finally:
         _stop(process)
 

@@ -82,11 +82,11 @@ async def sink(request: Request) -> JSONResponse:
 
 
 S3_PART_BYTES = 8 * 1024 * 1024
-S3_PARTS_IN_FLIGHT = 3
+S3_PARTS_IN_FLIGHT = 2
 
 
 async def sink_s3(request: Request) -> JSONResponse:
-    """The body in 8 MiB parts of a multipart upload, up to three parts uploading while the next
+    """The body in 8 MiB parts of a multipart upload, up to two parts uploading while the next
     fills (the service's S3 storage does the same); the object is deleted afterwards."""
     import boto3
 

@@ -199,33 +199,27 @@ def main() -> None:
             args.connections,
             ["-s", str(login_lua)],
         )
-        port = free_port()
-        verify_floor = measure(
-            "bare Starlette argon2id verify (floor)",
-            bare_command(port, workers),
-            env,
-            "/verify",
-            port,
-            workers,
-            args.duration,
-            args.connections,
-            ["-s", str(verify_lua)],
-        )
-        port = free_port()
-        verify_stack_floor = measure(
-            "argon2id verify as a FastAPI route behind the service's middleware (floor)",
-            bare_command(port, workers, "create_fastapi_app_behind_the_service_middleware"),
-            env,
-            "/verify",
-            port,
-            workers,
-            args.duration,
-            args.connections,
-            ["-s", str(verify_lua)],
-        )
         rows.append(("raw argon2id verify", login, raw))
-        rows.append(("raw argon2id verify", verify_floor, raw))
-        rows.append(("raw argon2id verify", verify_stack_floor, raw))
+        for name, factory, port in (
+            ("bare Starlette argon2id verify (floor)", "create_app", free_port()),
+            (
+                "argon2id verify as a FastAPI route behind the service's middleware (floor)",
+                "create_fastapi_app_behind_the_service_middleware",
+                free_port(),
+            ),
+        ):
+            floor = measure(
+                name,
+                bare_command(port, workers, factory),
+                env,
+                "/verify",
+                port,
+                workers,
+                args.duration,
+                args.connections,
+                ["-s", str(verify_lua)],
+            )
+            rows.append(("raw argon2id verify", floor, raw))
 
         token, user_id = sign_in(serve, env)
         me = measure_me("GET /api/v1/auth/me", serve, env, token, workers, args)

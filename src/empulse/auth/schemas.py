@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Literal
 
 from pydantic import Field
 
 from empulse.core.schemas import JsonDict, Schema, SingleLine, with_examples
+from empulse.models.user import UserProfile
 
 # Emails and passwords are bounded before any work is done on them (a 1 MB password would
 # otherwise go to the hasher).
@@ -70,23 +71,6 @@ class LoginIn(Schema):
     session: Literal["token", "cookie"] = "token"
 
 
-class UserFields(Protocol):
-    """What `UserOut` reads: an ORM `User`, or a row selected with these columns."""
-
-    @property
-    def id(self) -> uuid.UUID: ...
-    @property
-    def email(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def role(self) -> str: ...
-    @property
-    def email_verified_at(self) -> datetime | None: ...
-    @property
-    def created_at(self) -> datetime: ...
-
-
 class UserOut(Schema):
     model_config = with_examples(USER_EXAMPLE)
 
@@ -98,7 +82,7 @@ class UserOut(Schema):
     created_at: datetime
 
     @classmethod
-    def of(cls, user: UserFields) -> UserOut:
+    def of(cls, user: UserProfile) -> UserOut:
         """From the ORM user or a selected row carrying the same columns."""
         return cls(
             id=user.id,

@@ -34,9 +34,9 @@ from empulse.core.passwords import (
 )
 from empulse.infra.email import enqueue_email
 from empulse.models import ActionToken, AuthSession, User
+from empulse.models.user import UserCredentials
 from empulse.services import Services
 from empulse.users import repository as users
-from empulse.users.repository import Credentials
 
 LOCKOUT_THRESHOLD = 5
 LOCKOUT_MINUTES = 15
@@ -80,7 +80,7 @@ class RefreshRejected(Unauthorized):
 
 @dataclass
 class IssuedSession:
-    user: Credentials
+    user: UserCredentials
     session_id: uuid.UUID
     access_token: str
     expires_in: int
@@ -149,7 +149,7 @@ _LINKS = {
 def _add_link(
     session: AsyncSession,
     services: Services,
-    user: Credentials,
+    user: UserCredentials,
     purpose: str,
     *,
     new_email: str | None = None,
@@ -267,7 +267,7 @@ async def _start_session(
     session: AsyncSession,
     services: Services,
     meta: RequestMeta,
-    user: Credentials,
+    user: UserCredentials,
     transport: str,
     password_hash: str | None,
 ) -> IssuedSession | None:
@@ -312,7 +312,9 @@ async def _issue_tokens(
     return IssuedSession(user, session_id, access, expires_in, refresh)
 
 
-def _access_token(services: Services, user: Credentials, session_id: uuid.UUID) -> tuple[str, int]:
+def _access_token(
+    services: Services, user: UserCredentials, session_id: uuid.UUID
+) -> tuple[str, int]:
     return issue_access_token(
         services.jwt_secret,
         user_id=user.id,

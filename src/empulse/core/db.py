@@ -282,14 +282,19 @@ class HotRead:
             # Failed or cancelled half-way, the connection's state is unknown: it is dropped
             # (invalidating also gives it back to the pool).
             await greenlet_spawn(raw.invalidate, exc)
-            if isinstance(exc, TimeoutError):  # no answer within the command timeout
-                raise DatabaseUnavailable from exc
-            if not isinstance(exc, Exception):
-                raise
-            # A connection lost or refused: the ordinary path, on another connection.
-            return await self._first_ordinary(engine, params)
+            return await self._after_failure(exc, engine, params)
         await greenlet_spawn(raw.close)
         return None if record is None else self.row_type(*compiled.values(record))
+
+    async def _after_failure(
+        self, exc: BaseException, engine: AsyncEngine, params: dict[str, Any]
+    ) -> Any | None:
+        if isinstance(exc, TimeoutError):  # no answer within the command timeout
+            raise DatabaseUnavailable from exc
+        if not isinstance(exc, Exception):
+            raise exc
+        # A connection lost or refused: the ordinary path, on another connection.
+        return await self._first_ordinary(engine, params)
 
     async def _first_ordinary(self, engine: AsyncEngine, params: dict[str, Any]) -> Any | None:
         async with engine.connect() as connection:
@@ -334,26 +339,15 @@ class HotWrite(HotRead):
     def applies(engine: AsyncEngine) -> bool:
         return engine.dialect.driver == "asyncpg"
 
-    async def first(self, engine: AsyncEngine, **params: Any) -> Any | None:
-        if not self.applies(engine):
-            raise RuntimeError("HotWrite runs on asyncpg only; check HotWrite.applies first")
-        dialect = engine.dialect
-        compiled = self._compiled.get(dialect.name) or self._compile(dialect)
-        raw = await engine.raw_connection()
-        try:
-            driver: Any = raw.driver_connection
-            record = await driver.fetchrow(compiled.sql, *compiled.args(params))
-        except asyncpg.QueryCanceledError as exc:
-            # The server cancelled the statement (statement_timeout) and rolled it back.
-            await greenlet_spawn(raw.close)
+    async def _after_failure(
+        self, exc: BaseException, engine: AsyncEngine, params: dict[str, Any]
+    ) -> Any | None:
+        if _connection_lost(exc):
             raise DatabaseUnavailable from exc
-        except BaseException as exc:
-            await greenlet_spawn(raw.invalidate, exc)
-            if _connection_lost(exc):
-                raise DatabaseUnavailable from exc
-            raise
-        await greenlet_spawn(raw.close)
-        return None if record is None else self.row_type(*compiled.values(record))
+        raise exc
+
+    async def _first_ordinary(self, engine: AsyncEngine, params: dict[str, Any]) -> Any | None:
+        raise RuntimeError("HotWrite runs on asyncpg only; check HotWrite.applies first")
 
 
 def _connection_lost(exc: BaseException) -> bool:

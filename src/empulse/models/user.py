@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import JSON, CheckConstraint, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -55,3 +55,33 @@ class User(TimestampedMixin, Base):
     @property
     def is_admin(self) -> bool:
         return self.role == UserRole.ADMIN.value
+
+
+class UserProfile(Protocol):
+    """The public columns of a user: an ORM `User`, or a row selected with these columns."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def email_verified_at(self) -> datetime | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+class UserCredentials(UserProfile, Protocol):
+    """And what a sign-in checks (`users.repository.credentials_by_email`)."""
+
+    @property
+    def password_hash(self) -> str: ...
+    @property
+    def credentials_version(self) -> int: ...
+    @property
+    def disabled_at(self) -> datetime | None: ...
+    @property
+    def locked_until(self) -> datetime | None: ...

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Protocol
 
 from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -12,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from empulse.core.db import HotRead
 from empulse.core.pagination import paginate
 from empulse.models import User
+from empulse.models.user import UserCredentials
 
 
 async def get_by_email(session: AsyncSession, email: str) -> User | None:
@@ -22,35 +21,10 @@ async def get_by_email(session: AsyncSession, email: str) -> User | None:
 _BY_EMAIL = select(User).where(User.email == bindparam("email"))
 
 
-class Credentials(Protocol):
-    """What a sign-in reads of an account: `credentials_by_email`'s row, or an ORM `User`."""
-
-    @property
-    def id(self) -> uuid.UUID: ...
-    @property
-    def email(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def role(self) -> str: ...
-    @property
-    def password_hash(self) -> str: ...
-    @property
-    def credentials_version(self) -> int: ...
-    @property
-    def email_verified_at(self) -> datetime | None: ...
-    @property
-    def disabled_at(self) -> datetime | None: ...
-    @property
-    def locked_until(self) -> datetime | None: ...
-    @property
-    def created_at(self) -> datetime: ...
-
-
-async def credentials_by_email(engine: AsyncEngine, email: str) -> Credentials | None:
+async def credentials_by_email(engine: AsyncEngine, email: str) -> UserCredentials | None:
     """The account a sign-in checks, read on its own (no transaction: the sign-in's writes
     re-check what they depend on). A `HotRead`: every sign-in runs it."""
-    row: Credentials | None = await _CREDENTIALS.first(engine, email=email)
+    row: UserCredentials | None = await _CREDENTIALS.first(engine, email=email)
     return row
 
 

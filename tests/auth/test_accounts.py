@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+from argon2 import PasswordHasher
 from sqlalchemy import func, select, update
 
 from empulse.core.db import utcnow
@@ -233,6 +234,37 @@ async def test_failed_logins_look_identical(
     assert first[1]["code"] == "invalid_credentials"
     for response in responses[1:]:
         assert shape(response) == first
+
+
+async def test_a_hash_made_with_older_parameters_is_replaced_at_the_next_sign_in(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """ASVS 5.0 V11.4.2 / SECURITY.md "Passwords and login": argon2id at m=19456 KiB, t=2, p=1;
+    a password stored under weaker parameters is hashed again at the next sign-in (in the same
+    write as the session) and keeps working; a current hash is left as it is."""
+    harness = await make_client(backend)
+    email = "legacy@example.com"
+    await registered_and_verified(harness, email)
+    services: Services = harness.app.state.services
+    older = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+
+    async def stored() -> str:
+        async with services.sessionmaker() as session:
+            found = await session.scalar(select(User.password_hash).where(User.email == email))
+        assert found is not None
+        return found
+
+    async with services.sessionmaker() as session:
+        await session.execute(update(User).where(User.email == email).values(password_hash=older))
+        await session.commit()
+
+    assert (await login(harness, email)).status_code == 200
+    rehashed = await stored()
+    assert rehashed != older
+    assert rehashed.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert (await login(harness, email)).status_code == 200
+    assert await stored() == rehashed
+    assert (await login(harness, email, "not-the-password-4471")).status_code == 401
 
 
 async def test_lockout_after_five_failures_emails_owner_and_reset_unlocks(

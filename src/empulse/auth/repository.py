@@ -16,20 +16,19 @@ from empulse.core.db import HotRead, HotWrite, utcnow
 from empulse.models import ActionToken, AuditEvent, AuthSession, RefreshToken, User
 
 
-async def add_session(
+async def _add_session(
     session: AsyncSession,
     *,
+    session_id: uuid.UUID,
     user_id: uuid.UUID,
     transport: str,
     user_agent: str | None,
     ip: str | None,
     created_at: datetime,
     expires_at: datetime,
-    session_id: uuid.UUID | None = None,
-) -> uuid.UUID:
+) -> None:
     """A new sign-in session, by a Core insert: one statement, none of the unit of work's
     bookkeeping (a sign-in writes rows it never reads back)."""
-    session_id = session_id or uuid.uuid4()
     await session.execute(
         _INSERT_SESSION,
         {
@@ -43,7 +42,6 @@ async def add_session(
             "expires_at": expires_at,
         },
     )
-    return session_id
 
 
 async def add_refresh_token(session: AsyncSession, session_id: uuid.UUID, token_hash: str) -> None:
@@ -132,7 +130,7 @@ async def record_sign_in(session: AsyncSession, engine: AsyncEngine, sign_in: Si
         session, sign_in.user_id, sign_in.credentials_version, values, User.disabled_at.is_(None)
     ):
         return False
-    await add_session(
+    await _add_session(
         session,
         user_id=sign_in.user_id,
         transport=sign_in.transport,

@@ -40,6 +40,15 @@ export UV
 # The interpreter is chosen for the sync only: `uv run` then uses the environment as it is
 # (exported, uv would compare each run's interpreter path with it and warn on every command).
 SYNC_PYTHON="${UV_PYTHON:-$(find_python)}"
-# Bytecode compiled once at install: with PYTHONDONTWRITEBYTECODE set (common in containers),
-# every process would otherwise recompile its imports on each start (seconds per CLI call).
-"$UV" sync --frozen --quiet --compile-bytecode --python "$SYNC_PYTHON"
+# The environment is synced only when the lock or the project changed since the last sync
+# (recorded in .venv): a sync that changes nothing still walks every installed file, and
+# compiling bytecode again on each start took ~40 s. Bytecode is compiled once at install: with
+# PYTHONDONTWRITEBYTECODE set (common in containers), every process would otherwise recompile
+# its imports on each start (seconds per CLI call).
+stamp="$ROOT/.venv/.empulse-synced"
+wanted="$(cat "$ROOT/uv.lock" "$ROOT/pyproject.toml" | cksum) $SYNC_PYTHON"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
+  echo "installing the locked dependencies into .venv (first run: about a minute)" >&2
+  "$UV" sync --frozen --quiet --compile-bytecode --python "$SYNC_PYTHON"
+  printf '%s' "$wanted" >"$stamp"
+fi

@@ -1,4 +1,4 @@
-"""The baselines: bare Starlette endpoints served by the same uvicorn stack.
+"""The baselines: bare Starlette endpoints served by the same server stack (granian).
 
 `/api/health` answers a constant; `/pk/{id}` reads one row by primary key with asyncpg (no ORM,
 no middleware), the floor for an authenticated read; `POST /verify` checks one argon2id hash at

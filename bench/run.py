@@ -1,6 +1,7 @@
 """HTTP benchmark: the full EmPulse stack against a bare Starlette endpoint on the same server.
 
     uv run python -m bench.run [--duration 10] [--connections 32] [--workers 1 2]
+                               [--servers granian uvicorn]
 
 Starts each server on loopback (EmPulse on PostgreSQL and Redis when they answer, embedded
 otherwise), drives it with wrk for a bounded time, and prints throughput, p50/p99 latency and
@@ -132,13 +133,38 @@ def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> None:
     )
 
 
-def bare_command(port: int, workers: int, factory: str = "create_app") -> list[str]:
-    """The baseline server: bench/bare_app.py on the same uvicorn stack, no access log."""
+SERVERS = ("granian", "uvicorn")
+
+
+def server_command(server: str, target: str, port: int, workers: int) -> list[str]:
+    """An ASGI app factory (`module:function`) on `server`, configured as `empulse serve` runs
+    granian (asgi, uvloop, HTTP/1, no access log of the server's own), or on uvicorn as
+    `empulse serve` ran it before (uvloop, httptools)."""
+    if server == "granian":
+        return [
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            "asgi",
+            "--factory",
+            "--loop",
+            "uvloop",
+            "--http",
+            "1",
+            "--no-ws",
+            "--no-log",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            target,
+        ]
     return [
         sys.executable,
         "-m",
         "uvicorn",
-        f"bench.bare_app:{factory}",
+        target,
         "--factory",
         "--port",
         str(port),
@@ -148,6 +174,13 @@ def bare_command(port: int, workers: int, factory: str = "create_app") -> list[s
         "--log-level",
         "warning",
     ]
+
+
+def bare_command(
+    port: int, workers: int, factory: str = "create_app", server: str = "granian"
+) -> list[str]:
+    """The baseline server: bench/bare_app.py on the service's server stack."""
+    return server_command(server, f"bench.bare_app:{factory}", port, workers)
 
 
 def _serve(command: list[str], env: dict[str, str], url: str) -> subprocess.Popen[bytes]:
@@ -230,6 +263,13 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument(
+        "--servers",
+        nargs="+",
+        choices=SERVERS,
+        default=["granian"],
+        help="granian is what `empulse serve` runs; uvicorn is the server it replaced",
+    )
+    parser.add_argument(
         "--embedded",
         action="store_true",
         help="use SQLite and in-process limits even when PostgreSQL and Redis answer",
@@ -262,44 +302,44 @@ def main() -> None:
     )
 
     rows: list[tuple[Result, Result]] = []
-    for workers in args.workers:
-        port = free_port()
-        bare = measure(
-            "bare Starlette",
-            bare_command(port, workers),
-            env,
-            "/api/health",
-            port,
-            workers,
-            args.duration,
-            args.connections,
-        )
-        for name, path in (
-            ("GET /api/health", "/api/health"),
-            ("GET /api/v1 (rate-limited)", "/api/v1"),
-        ):
+    if "uvicorn" in args.servers:
+        cli(env, "migrate")  # uvicorn's workers would each migrate, racing
+    for server in args.servers:
+        for workers in args.workers:
             port = free_port()
-            result = measure(
-                name,
-                [
-                    sys.executable,
-                    "-m",
-                    "empulse.cli",
-                    "serve",
-                    "--port",
-                    str(port),
-                    "--workers",
-                    str(workers),
-                ],
+            bare = measure(
+                f"bare Starlette ({server})",
+                bare_command(port, workers, server=server),
                 env,
-                path,
+                "/api/health",
                 port,
                 workers,
                 args.duration,
                 args.connections,
             )
-            rows.append((result, bare))
-        rows.append((bare, bare))
+            for name, path in (
+                ("GET /api/health", "/api/health"),
+                ("GET /api/v1 (rate-limited)", "/api/v1"),
+            ):
+                port = free_port()
+                serve = [sys.executable, "-m", "empulse.cli", "serve", "--port", str(port)]
+                command = (
+                    [*serve, "--workers", str(workers)]
+                    if server == "granian"
+                    else server_command(server, "empulse.app:create_app", port, workers)
+                )
+                result = measure(
+                    f"{name} ({server})",
+                    command,
+                    env,
+                    path,
+                    port,
+                    workers,
+                    args.duration,
+                    args.connections,
+                )
+                rows.append((result, bare))
+            rows.append((bare, bare))
 
     print()
     print(

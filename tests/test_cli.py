@@ -11,11 +11,13 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from empulse import __version__
+from empulse.accounts import repository
+from empulse.auth import emails
 from empulse.config import load_settings
 from empulse.core.db import create_engine, create_sessionmaker
 from empulse.core.passwords import verify_password
+from empulse.infra.email import OutboxMailer
 from empulse.models import Album, Track, User
-from empulse.users import repository
 
 STRONG_PASSWORD = "violet-harbor-quantum-91"
 
@@ -211,3 +213,28 @@ def test_demo_data_is_refused_in_production(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "not loaded in production" in result.stderr
+
+
+def test_outbox_lists_the_newest_emails_with_their_links_decoded(tmp_path: Path) -> None:
+    """Trying the service locally, a person verifies an address from the command line: the
+    link (quoted-printable in the .eml file) is printed whole, with the API call it stands
+    for."""
+    settings = load_settings(EMPULSE_ENV="test", EMPULSE_DATA_DIR=str(tmp_path))
+    token = "t0k3n-" + "x" * 80  # long enough to be folded in the raw message
+    url = f"{settings.app_url}/verify-email?token={token}"
+    mailer = OutboxMailer(settings.outbox_dir, settings.email_from)
+    asyncio.run(mailer.send(emails.verify_address("straße@example.com", url)))
+
+    raw = next(settings.outbox_dir.glob("*.eml")).read_text()
+    assert url not in raw  # encoded on disk
+    result = empulse(tmp_path, "outbox")
+    assert result.returncode == 0, result.stderr
+    assert "to straße@example.com" in result.stdout
+    assert url in result.stdout
+    assert f'POST /api/v1/auth/verify {{"token": "{token}"}}' in result.stdout
+
+
+def test_outbox_with_nothing_sent_says_so(tmp_path: Path) -> None:
+    result = empulse(tmp_path, "outbox")
+    assert result.returncode == 0
+    assert "no emails" in result.stdout

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
 from empulse import __version__
@@ -15,7 +16,7 @@ from empulse.files.endpoints import router as files_router
 from empulse.jobs.endpoints import router as jobs_router
 from empulse.review.endpoints import router as review_router
 from empulse.submissions.endpoints import router as submissions_router
-from empulse.users.endpoints import admin_users_router
+from empulse.users.endpoints import admin_users_router, confirm_email_router
 from empulse.users.endpoints import router as users_router
 from empulse.web.paths import API_PREFIX, DOCS_URL, OPENAPI_URL
 from empulse.web.ratelimit import RateLimit
@@ -38,10 +39,29 @@ async def api_index() -> ApiIndex:
     return ApiIndex(name="EmPulse API", version=__version__, docs=DOCS_URL, openapi=OPENAPI_URL)
 
 
+root_router = APIRouter()
+
+
+@root_router.get(
+    "/",
+    response_model=ApiIndex,
+    tags=["meta"],
+    summary="Where the API and its documentation are",
+    responses={307: {"description": "A browser is sent to the documentation page."}},
+)
+async def root(request: Request) -> ApiIndex | RedirectResponse:
+    """A browser (asking for HTML) is sent to the documentation page; any other client gets
+    the API index."""
+    if "text/html" in request.headers.get("accept", ""):
+        return RedirectResponse(DOCS_URL, status_code=307)
+    return await api_index()
+
+
 API_ROUTERS = (
     auth_router,
     csrf_router,
     users_router,
+    confirm_email_router,
     artists_router,
     submissions_router,
     review_router,
@@ -50,6 +70,7 @@ API_ROUTERS = (
     audit_router,
     files_router,
     index_router,
+    root_router,
 )
 
 

@@ -5,29 +5,26 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-import signal
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from types import FrameType
-from typing import Any
 
 from fastapi import FastAPI
 from starlette.applications import Starlette
 
 from empulse import __version__
 from empulse.api import include_api
-from empulse.audit import tasks as _audit_tasks  # noqa: F401 - registers the audit clean-up
-from empulse.auth import tasks as _auth_tasks  # noqa: F401 - registers the auth clean-ups
 from empulse.auth.dependencies import ACCESS_COOKIE, optional_principal
 from empulse.config import Settings, ensure_safe, load_settings
 from empulse.core import migrations
 from empulse.core.logging import configure_logging, get_logger
 from empulse.health.endpoints import liveness_route
 from empulse.health.endpoints import router as health_router
+from empulse.server import DRAIN_SIGNAL
 from empulse.services import Services, build_services
 from empulse.submissions.endpoints import UPLOAD_PATHS
 from empulse.submissions.service import upload_body_limit
+from empulse.tasks import JOB_KINDS
 from empulse.web import openapi
 from empulse.web.body_limit import BodyLimitMiddleware
 from empulse.web.context import RequestContextMiddleware
@@ -58,42 +55,22 @@ async def _prepare_database(services: Services) -> None:
 
 
 def _install_drain_hook(services: Services) -> Callable[[], None]:
-    """On SIGTERM/SIGINT, mark the process as draining, then let the server stop.
-
-    uvicorn stops accepting connections as soon as it sees the signal. With
-    `EMPULSE_DRAIN_SECONDS` > 0 the signal is held back that long while readiness answers 503,
-    so a load balancer can take this instance out before the listener closes.
-    """
+    """On the server's drain signal (server.py: SIGTERM reached the main process), mark this
+    worker as draining: readiness answers 503 while requests go on being served, so a load
+    balancer takes the instance out before the listener closes."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
     loop = asyncio.get_running_loop()
-    delay = services.settings.drain_seconds
-    previous: dict[int, Any] = {}
 
-    def begin_draining(signum: int, frame: FrameType | None, forward: Any) -> None:
-        log.info("draining", seconds=delay, signal=signal.Signals(signum).name)
-        loop.call_later(delay, forward, signum, frame)
+    def begin_draining() -> None:
+        if not services.draining:
+            services.draining = True
+            log.info("draining_worker", pid=os.getpid())
 
-    def handler(signum: int, frame: FrameType | None) -> None:
-        # Runs between two bytecodes of whatever the main thread was doing (possibly holding
-        # the log lock), so it only sets a flag and hands the rest to the event loop.
-        first = not services.draining
-        services.draining = True
-        forward = previous.get(signum)
-        if not callable(forward):
-            return
-        if first and delay > 0:
-            loop.call_soon_threadsafe(begin_draining, signum, frame, forward)
-        else:
-            forward(signum, frame)
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        previous[sig] = signal.getsignal(sig)
-        signal.signal(sig, handler)
+    loop.add_signal_handler(DRAIN_SIGNAL, begin_draining)
 
     def restore() -> None:
-        for sig, original in previous.items():
-            signal.signal(sig, original)
+        loop.remove_signal_handler(DRAIN_SIGNAL)
 
     return restore
 
@@ -119,7 +96,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = build_services(settings)
+        services = build_services(settings, JOB_KINDS)
         app.state.services = services
         restore_signals = _install_drain_hook(services)
         try:
@@ -184,6 +161,8 @@ def install_middleware(app: Starlette, settings: Settings) -> None:
         # Each file has its own, tighter limit, enforced while it streams (submissions/upload).
         limits_by_prefix=dict.fromkeys(UPLOAD_PATHS, upload_body_limit(settings)),
         multipart_prefixes=UPLOAD_PATHS,
+        min_rate=settings.http_body_min_rate,
+        grace_seconds=settings.http_body_grace_seconds,
     )
     app.add_middleware(CorsMiddleware, allowed_origins=settings.allowed_origins)
     app.add_middleware(

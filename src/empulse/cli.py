@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from typing import TYPE_CHECKING, Annotated
+from urllib.parse import parse_qs, urlsplit
 
 import typer
 
@@ -59,16 +60,13 @@ def worker() -> None:
 async def _work(settings: Settings) -> None:
     import signal
 
-    # Importing these registers their job handlers and clean-ups.
-    from empulse.audit import tasks as _audit_tasks  # noqa: F401
-    from empulse.auth import tasks  # noqa: F401
     from empulse.config import ensure_safe
     from empulse.services import build_services
-    from empulse.submissions import upload  # noqa: F401
+    from empulse.tasks import JOB_KINDS
 
     ensure_safe(settings)
     await _ensure_migrated(settings)
-    services = build_services(settings)
+    services = build_services(settings, JOB_KINDS)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -88,6 +86,40 @@ def migrate() -> None:
     settings = load_settings()
     upgrade_to_head(settings)
     typer.echo(f"database is up to date ({settings.redacted_database_url()})")
+
+
+@app.command()
+def outbox(
+    limit: Annotated[int, typer.Option(min=1, help="How many of the newest emails.")] = 5,
+) -> None:
+    """List the newest emails of the local outbox (embedded mode), with their links, and the
+    API call each link stands for: verify an address or reset a password without a web app."""
+    from empulse.auth.service import CHANGE_EMAIL_PATH, RESET_PATH, VERIFY_PATH
+    from empulse.infra.email import read_outbox
+
+    settings = load_settings()
+    if settings.smtp is not None:
+        typer.echo("mail goes over SMTP here (SMTP_HOST is set): there is no local outbox")
+        raise typer.Exit(1)
+    messages = read_outbox(settings.outbox_dir, limit)
+    if not messages:
+        typer.echo(f"no emails in {settings.outbox_dir}")
+        return
+    calls = {
+        VERIFY_PATH: 'POST /api/v1/auth/verify {{"token": "{token}"}}',
+        RESET_PATH: 'POST /api/v1/auth/reset-password {{"token": "{token}", "password": "…"}}',
+        CHANGE_EMAIL_PATH: 'POST /api/v1/auth/confirm-email {{"token": "{token}"}}',
+    }
+    for message in messages:
+        typer.echo(f"{message.sent_at}  to {message.to}\n  {message.subject}")
+        for link in message.links:
+            typer.echo(f"  {link}")
+            parts = urlsplit(link)
+            token = parse_qs(parts.query).get("token", [None])[0]
+            call = calls.get(parts.path)
+            if token and call:
+                typer.echo(f"    = {call.format(token=token)}")
+        typer.echo("")
 
 
 @app.command("check-config")
@@ -111,12 +143,12 @@ def create_admin(
     name: Annotated[str | None, typer.Option(help="Display name for a new account.")] = None,
 ) -> None:
     """Create an admin account, or promote the existing user with this email."""
-    from empulse.core.emails import InvalidEmailError, normalise_email
+    from empulse.core.emails import InvalidEmailError, typed_address
     from empulse.core.passwords import WeakPasswordError
 
     settings = load_settings()
     try:
-        normalised = normalise_email(email)
+        normalised = typed_address(email)
     except InvalidEmailError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -152,8 +184,8 @@ async def _ensure_migrated(settings: Settings) -> None:
 
 
 async def _user_exists(settings: Settings, email: str) -> bool:
+    from empulse.accounts import repository
     from empulse.core.db import create_engine, create_sessionmaker
-    from empulse.users import repository
 
     await _ensure_migrated(settings)
     engine = create_engine(settings)
@@ -173,7 +205,7 @@ async def _create_admin(
     await _ensure_migrated(settings)
     engine = create_engine(settings)
     try:
-        async for session in session_scope(create_sessionmaker(engine)):
+        async with session_scope(create_sessionmaker(engine)) as session:
             result = await create_or_promote_admin(
                 session, email=email, password=password, name=name
             )

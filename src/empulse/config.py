@@ -159,6 +159,20 @@ class Settings(BaseSettings):
         3600.0, ge=0, validation_alias=_env("UPLOAD_SWEEP_AFTER_SECONDS")
     )
     drain_seconds: float = Field(0.0, ge=0, validation_alias=_env("EMPULSE_DRAIN_SECONDS"))
+    # The HTTP edge, enforced by the server itself (docs/operations.md "Reverse proxy"): the
+    # request head's size (431 past it) and the time to send it, and the slowest body accepted
+    # (408 below it, after a grace period; Kestrel's MinRequestBodyDataRate, 240 B/s after 5 s,
+    # is the model).
+    http_max_head_bytes: int = Field(
+        65_536, ge=8_192, validation_alias=_env("HTTP_MAX_HEADER_BYTES")
+    )
+    http_head_timeout_seconds: float = Field(
+        10.0, gt=0, le=60, validation_alias=_env("HTTP_HEADER_TIMEOUT_SECONDS")
+    )
+    http_body_min_rate: int = Field(1024, ge=1, validation_alias=_env("HTTP_BODY_MIN_RATE"))
+    http_body_grace_seconds: float = Field(
+        10.0, gt=0, validation_alias=_env("HTTP_BODY_GRACE_SECONDS")
+    )
 
     # Object storage (S3-compatible); the seed's AWS_* and R2_* names are accepted too.
     s3_bucket: str | None = Field(

@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from PIL import Image
 from sqlalchemy import delete
 
+from empulse.accounts import repository as accounts
 from empulse.app import create_app
 from empulse.config import Settings
 from empulse.core.db import session_scope
@@ -30,7 +31,6 @@ from empulse.services import Services
 from empulse.submissions.repository import storage_keys_of_user
 from empulse.submissions.schemas import WARRANTIES_GIVEN
 from empulse.submissions.upload import enqueue_object_deletion
-from empulse.users import repository as users
 from empulse.users.service import create_or_promote_admin, create_verified_user
 
 ADMIN = "admin@demo.example.com"
@@ -136,8 +136,8 @@ async def load(settings: Settings, password: str) -> DemoData:
 
 async def _create_accounts(services: Services, password: str) -> list[uuid.UUID]:
     created: list[uuid.UUID] = []
-    async for session in session_scope(services.sessionmaker):
-        if await users.get_by_email(session, ARTIST) is not None:
+    async with session_scope(services.sessionmaker) as session:
+        if await accounts.get_by_email(session, ARTIST) is not None:
             raise DemoDataExists(f"{ARTIST} already exists")
         admin = await create_or_promote_admin(
             session, email=ADMIN, password=password, name="Demo Admin"
@@ -181,7 +181,7 @@ async def _publish(app: FastAPI, password: str) -> None:
 
 async def _remove(services: Services, user_ids: list[uuid.UUID]) -> None:
     """Undo a run that failed half-way: the accounts it made, their rows and their files."""
-    async for session in session_scope(services.sessionmaker):
+    async with session_scope(services.sessionmaker) as session:
         for user_id in user_ids:
             enqueue_object_deletion(session, await storage_keys_of_user(session, user_id))
             await session.execute(delete(User).where(User.id == user_id))

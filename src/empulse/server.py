@@ -1,17 +1,65 @@
-"""Running the ASGI server: uvicorn with our logging, graceful SIGTERM and multi-process metrics."""
+"""Running the ASGI server: granian, with our logging, the HTTP edge's bounds, draining on
+SIGTERM and multi-process metrics.
+
+Why granian: its HTTP/1 parser (hyper) refuses a request head past a size bound or with more than
+100 fields (431) and drops a client that sends its head too slowly, in the server itself, where
+uvicorn accepted an 8 MB header, 20,000 fields and a head sent one line every 2 s; and it serves
+the same app faster (docs/performance.md, "Server"). A body sent too slowly is refused by
+`web/body_limit.py`, which any server runs.
+
+Granian always runs a main process that spawns the workers and stops them. The drain lives
+there: on SIGTERM the main process tells every worker to answer readiness with 503 (SIGUSR1,
+`app.py`), waits `EMPULSE_DRAIN_SECONDS`, then lets granian stop the workers, which finish
+their in-flight requests and run the app's shutdown.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
+import threading
+from typing import Any
 
-import uvicorn
+from granian.constants import HTTPModes, Interfaces, Loops
+from granian.http import HTTP1Settings
+from granian.server import MPServer
 
 from empulse.config import Settings
-from empulse.core.logging import configure_logging
+from empulse.core.logging import configure_logging, get_logger
 
 APP_FACTORY = "empulse.app:create_app"
+# Sent by the main process to each worker when draining begins (app.py listens for it).
+DRAIN_SIGNAL = signal.SIGUSR1
+
+log = get_logger("empulse.server")
+
+
+class _DrainingServer(MPServer):
+    """Granian's process manager, with a drain between SIGTERM and stopping the workers."""
+
+    def __init__(self, *args: Any, drain_seconds: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.drain_seconds = drain_seconds
+        self._draining = False
+
+    def signal_handler_interrupt(self, *args: Any, **kwargs: Any) -> None:
+        # Runs in the main thread between two bytecodes: it only starts the drain's thread.
+        if self._draining or self.drain_seconds <= 0:
+            super().signal_handler_interrupt()  # type: ignore[no-untyped-call]
+            return
+        self._draining = True
+        threading.Thread(target=self._drain_then_stop, name="drain", daemon=True).start()
+
+    def _drain_then_stop(self) -> None:
+        log.info("draining", seconds=self.drain_seconds, workers=len(self.wrks))
+        for worker in list(self.wrks):
+            pid = worker.inner.pid
+            if pid is not None:
+                os.kill(pid, DRAIN_SIGNAL)
+        threading.Event().wait(self.drain_seconds)
+        super().signal_handler_interrupt()  # type: ignore[no-untyped-call]
 
 
 def run(
@@ -30,22 +78,46 @@ def run(
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
+    # Once, before any worker starts: workers migrating a fresh database at the same time
+    # would race (the app's start-up then finds nothing to do).
+    asyncio.run(_migrate_outside_production(settings))
 
-    # After a graceful shutdown uvicorn re-raises the signal it caught, so that the default
-    # action (death by SIGTERM, exit status 143) applies. A completed drain is a clean exit for
-    # us: this handler turns that re-raise into a normal return, so the process exits 0.
-    signal.signal(signal.SIGTERM, lambda *_: None)
-
-    uvicorn.run(
+    server = _DrainingServer(
         app_factory,
         factory=True,
-        host=host,
+        address=host,
         port=port,
+        interface=Interfaces.ASGI,
         workers=workers,
-        log_config=None,
-        access_log=False,
-        proxy_headers=False,  # X-Forwarded-For is read only from TRUSTED_PROXIES, in the app
-        server_header=False,
-        timeout_graceful_shutdown=shutdown_timeout,
-        timeout_keep_alive=5,
+        loop=Loops.uvloop,
+        http=HTTPModes.http1,
+        websockets=False,
+        http1_settings=HTTP1Settings(
+            header_read_timeout=int(settings.http_head_timeout_seconds * 1000),
+            max_buffer_size=settings.http_max_head_bytes,
+        ),
+        # Our logging (configured above, and again by the app in each worker) and our access
+        # line (web/context.py); granian's would be a second, differently shaped one.
+        log_enabled=False,
+        log_access=False,
+        workers_kill_timeout=shutdown_timeout,
+        drain_seconds=settings.drain_seconds,
     )
+    log.info("listening", url=f"http://{host}:{port}", docs=f"http://{host}:{port}/api/v1/docs")
+    server.serve()
+
+
+async def _migrate_outside_production(settings: Settings) -> None:
+    from empulse.core import migrations
+    from empulse.core.db import create_engine
+
+    if settings.is_production:
+        return  # `empulse migrate` is an explicit step there; the app refuses a stale schema
+    engine = create_engine(settings)
+    try:
+        if not await migrations.pending(settings, engine):
+            return
+    finally:
+        await engine.dispose()
+    log.info("applying_migrations", database=settings.redacted_database_url())
+    await asyncio.to_thread(migrations.upgrade_to_head, settings)

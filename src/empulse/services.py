@@ -12,13 +12,13 @@ from fastapi import Depends, Request
 from limits import RateLimitItem
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from empulse.auth.session_cache import SessionCache
 from empulse.config import Settings
 from empulse.core.crypto import FieldCipher, Sealer, derive_key
 from empulse.core.db import create_engine, create_sessionmaker, session_scope
 from empulse.infra.email import Mailer, create_mailer
-from empulse.infra.jobs import JobRunner
+from empulse.infra.jobs import JobKinds, JobRunner
 from empulse.infra.ratelimit import RateLimiter
+from empulse.infra.session_cache import SessionCache
 from empulse.infra.storage import Storage, create_storage
 
 
@@ -67,7 +67,7 @@ class Services:
         await self.engine.dispose()
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(settings: Settings, job_kinds: JobKinds) -> Services:
     if settings.jwt_secret is None or settings.encryption_key is None:
         raise RuntimeError("secrets are missing; load settings with load_settings()")
     engine = create_engine(settings)
@@ -110,6 +110,7 @@ def build_services(settings: Settings) -> Services:
         job_runner=JobRunner(
             sessionmaker,
             context=None,
+            kinds=job_kinds,
             poll_interval=settings.jobs_poll_seconds,
             backoff_base=settings.jobs_backoff_seconds,
             keep_done=timedelta(days=settings.jobs_keep_done_days),
@@ -135,10 +136,7 @@ def get_services(request: Request) -> Services:
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    services = get_services(request)
-    async for session in session_scope(services.sessionmaker):
-        # A commit that enqueued jobs wakes this process's runner (if it runs one).
-        session.sync_session.info["wake_jobs"] = services.job_runner.wake
+    async with session_scope(get_services(request).sessionmaker) as session:
         yield session
 
 

@@ -46,7 +46,7 @@ def application(**changes: Any) -> dict[str, Any]:
 
 async def admin_headers(harness: Harness, email: str = "admin@example.com") -> dict[str, str]:
     services: Services = harness.app.state.services
-    async for session in session_scope(services.sessionmaker):
+    async with session_scope(services.sessionmaker) as session:
         await create_or_promote_admin(session, email=email, password=PASSWORD, name="Admin")
     response = await login(harness, email)
     assert response.status_code == 200, response.text

@@ -151,7 +151,7 @@ async def test_the_stored_w9_holds_no_plaintext_and_is_bound_to_its_row(
     await harness.client.post("/api/v1/artist/applications", json=application(), headers=headers)
 
     services: Services = harness.app.state.services
-    async for session in session_scope(services.sessionmaker):
+    async with session_scope(services.sessionmaker) as session:
         rows = list(await session.scalars(select(ArtistApplication)))
     assert len(rows) == 2
     first, second = rows

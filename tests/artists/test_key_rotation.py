@@ -113,7 +113,7 @@ async def test_rotation_reports_what_it_cannot_decrypt_and_rotates_the_rest(
     await applicant(harness, "good@example.com")
     await applicant(harness, "damaged@example.com")
     services: Services = harness.app.state.services
-    async for session in session_scope(services.sessionmaker):
+    async with session_scope(services.sessionmaker) as session:
         damaged = (await session.scalars(select(ArtistApplication).limit(1))).one()
         blob = bytearray(damaged.w9_ciphertext)
         blob[-1] ^= 0x01

@@ -8,10 +8,12 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import func, select, update
 
 from empulse.core.db import utcnow
+from empulse.core.emails import email_key, typed_address
 from empulse.models import ActionToken, User
 from empulse.services import Services
 from tests.auth.helpers import (
@@ -28,7 +30,7 @@ from tests.auth.helpers import (
     text_of,
     token_in,
 )
-from tests.conftest import Backend
+from tests.conftest import Backend, Harness
 from tests.web.test_problems import assert_problem
 
 
@@ -497,3 +499,52 @@ async def test_expired_reset_and_verification_links_are_refused(
     verify = await harness.client.post("/api/v1/auth/verify", json={"token": verify_token})
     assert_problem(verify, 400, "invalid_token")
     assert (await login(harness, "late@example.com")).status_code == 403  # still unverified
+
+
+async def _recipients(harness: Harness) -> list[str]:
+    await deliver(harness)
+    return [str(message["To"]) for message in outbox(harness)]
+
+
+@pytest.mark.parametrize(
+    ("typed", "folded"),
+    [
+        ("Straße@Example.com", "strasse@example.com"),
+        ("\u212aelvin@example.com", "kelvin@example.com"),
+    ],
+)
+async def test_mail_goes_to_the_address_as_typed_never_to_its_key(
+    backend: Backend, make_client: Callable[..., Any], typed: str, folded: str
+) -> None:
+    """SECURITY.md "Passwords and login": accounts are compared by a folded key, but the key can
+    be someone else's mailbox (`straße@` folds to `strasse@`, the Kelvin sign to `k`). Mail goes
+    only to the address as typed (ASCII letters aside), and an address whose key is taken makes
+    no second account: the account's owner is told at their own address."""
+    harness = await make_client(backend, RATE_LIMITS_ENABLED="false")
+    kept = typed_address(typed)
+    assert kept != folded
+    assert email_key(kept) == folded
+
+    assert (await register(harness, typed)).status_code == 202
+    assert await _recipients(harness) == [kept]
+    taken = await register(harness, folded)
+    assert taken.status_code == 202
+    assert await _recipients(harness) == [kept, kept]  # the notice, to the account's own address
+    async with harness.app.state.services.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(User)) == 1
+        stored = await session.scalar(select(User.email))
+    assert stored == kept
+
+
+async def test_the_folded_address_registered_first_keeps_the_look_alike_out(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """The other way round: `strasse@` has an account; `straße@` cannot make a second one, and
+    nothing is mailed to `straße@`."""
+    harness = await make_client(backend, RATE_LIMITS_ENABLED="false")
+    await registered_and_verified(harness, "strasse@example.com")
+    sent_before = len(outbox(harness))
+    assert (await register(harness, "straße@example.com")).status_code == 202
+    recipients = await _recipients(harness)
+    assert recipients[sent_before:] == ["strasse@example.com"]
+    assert "straße@example.com" not in recipients

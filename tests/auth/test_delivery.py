@@ -11,7 +11,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from empulse.auth.session_cache import SessionCache
+from empulse.infra.session_cache import SessionCache
 from empulse.models import Job
 from tests.auth.helpers import bearer, register, signed_in
 from tests.conftest import Backend

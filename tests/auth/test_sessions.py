@@ -18,15 +18,15 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from empulse.accounts import repository as accounts_repository
 from empulse.audit.service import RequestMeta, new_event
 from empulse.auth import repository as auth_repository
 from empulse.auth import service as auth
 from empulse.auth.service import IssuedSession
 from empulse.auth.tokens import InvalidTokenError, decode_access_token, issue_access_token
 from empulse.core.db import utcnow
-from empulse.models import AuditEvent, AuthSession, User
+from empulse.models import AuditEvent, AuthSession, Transport, User
 from empulse.services import Services
-from empulse.users import repository as users
 from empulse.users import service as accounts
 from tests.auth.helpers import (
     NEW_PASSWORD,
@@ -233,6 +233,7 @@ async def test_a_session_ended_during_its_refresh_is_not_handed_new_tokens(
         if ending == "logout":
             await auth.logout(
                 session,
+                services,
                 meta,
                 user_id=claims.user_id,
                 session_id=claims.session_id,
@@ -251,6 +252,7 @@ async def test_a_session_ended_during_its_refresh_is_not_handed_new_tokens(
         else:
             await accounts.update_user(
                 session,
+                services,
                 admin_id=uuid.uuid4(),
                 user_id=claims.user_id,
                 role=None,
@@ -278,6 +280,43 @@ async def test_a_session_ended_during_its_refresh_is_not_handed_new_tokens(
     assert isinstance(issued, IssuedSession)
     refused = await _refresh(harness, issued.refresh_token)
     assert_problem(refused, 401, "invalid_refresh_token")
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "device"),
+    [
+        ("curl/8.5.0", "curl 8"),
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/131.0.0.0 Safari/537.36",
+            "Chrome 131 on Windows",
+        ),
+        (
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+            "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+            "Mobile Safari 17 on iOS",
+        ),
+        ("EmPulseDesktop/2.1 (build 7)", "EmPulseDesktop"),
+        ("okhttp/4.12.0", "Android app"),
+        ("EmPulse/1.2 (iPhone; iOS 17.5) CFNetwork/1496.0.7 Darwin/23.5.0", "Apple app on iOS"),
+    ],
+)
+async def test_sessions_name_the_device_that_signed_in(
+    embedded: Backend, make_client: Callable[..., Any], user_agent: str, device: str
+) -> None:
+    """The list of sessions tells a person which device each one is, from its user agent."""
+    harness = await make_client(embedded)
+    await registered_and_verified(harness, "devices@example.com")
+    signed = await harness.client.post(
+        "/api/v1/auth/login",
+        json={"email": "devices@example.com", "password": PASSWORD, "session": "token"},
+        headers={"User-Agent": user_agent},
+    )
+    assert signed.status_code == 200
+    listed = await harness.client.get("/api/v1/auth/sessions", headers=bearer(signed.json()))
+    (session,) = listed.json()
+    assert session["device"] == device
+    assert session["userAgent"] == user_agent
 
 
 async def test_logout_all_and_session_management(
@@ -355,7 +394,9 @@ async def test_a_sign_in_is_refused_when_its_account_changed_while_it_hashed(
     here = await signed_in(harness, "race@example.com")
     services = harness.app.state.services
     async with services.read_sessionmaker() as read:
-        seen = await users.get_by_email(read, "race@example.com")  # what a sign-in had read
+        seen = await accounts_repository.get_by_email(
+            read, "race@example.com"
+        )  # what a sign-in had read
     assert seen is not None
     changed = await harness.client.post(
         "/api/v1/auth/change-password",
@@ -371,7 +412,7 @@ async def test_a_sign_in_is_refused_when_its_account_changed_while_it_hashed(
             credentials_version=credentials_version,
             password_hash=None,
             session_id=uuid.uuid4(),
-            transport="token",
+            transport=Transport.TOKEN,
             user_agent="race",
             ip="192.0.2.1",
             at=utcnow(),
@@ -451,15 +492,28 @@ async def test_cookie_session_needs_csrf_on_unsafe_requests(
     assert plain.status_code == 200
 
 
-async def test_cookie_refresh_rotates_the_cookies(
+async def test_cookie_refresh_rotates_the_cookies_and_needs_the_csrf_token(
     embedded: Backend, make_client: Callable[..., Any]
 ) -> None:
+    """SECURITY.md "Browser requests": the refresh cookie is an ambient credential, so a
+    cookie refresh is an unsafe cookie request like any other: without the session's CSRF token
+    it is refused (and the token is not used up); the token in the readable cookie works, as a
+    page that reloaded would read it."""
     harness = await make_client(embedded)
     await registered_and_verified(harness, "cookie@example.com")
     await login(harness, "cookie@example.com", mode="cookie")
     old_refresh = harness.client.cookies.get("__Secure-empulse_refresh")
-    refreshed = await harness.client.post("/api/v1/auth/refresh")
-    assert refreshed.status_code == 200
+
+    forged = await harness.client.post("/api/v1/auth/refresh")
+    assert_problem(forged, 403, "csrf_failed")
+    assert harness.client.cookies.get("__Secure-empulse_refresh") == old_refresh
+
+    csrf_cookie = harness.client.cookies.get("__Host-empulse_csrf")
+    assert csrf_cookie
+    refreshed = await harness.client.post(
+        "/api/v1/auth/refresh", headers={"X-CSRF-Token": csrf_cookie}
+    )
+    assert refreshed.status_code == 200, refreshed.text
     assert refreshed.json()["csrfToken"]
     assert harness.client.cookies.get("__Secure-empulse_refresh") != old_refresh
     assert (await harness.client.get(ME)).status_code == 200

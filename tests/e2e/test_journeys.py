@@ -152,7 +152,7 @@ def _register_and_verify(journey: Journey, client: httpx.Client, email: str, nam
     )
     assert registered.status_code == 202, registered.text
     token = _link_token(journey.mail_to(email, "Confirm"), "/verify-email")
-    verified = client.get("/api/v1/auth/verify", params={"token": token})
+    verified = client.post("/api/v1/auth/verify", json={"token": token})
     assert verified.status_code == 200, verified.text
 
 

@@ -27,6 +27,18 @@ async def test_liveness_reports_the_version(client: httpx.AsyncClient) -> None:
     assert response.json() == {"status": "ok", "version": __version__}
 
 
+async def test_the_root_points_to_the_documentation(client: httpx.AsyncClient) -> None:
+    """Someone opening the service's address finds the docs: a browser is sent there, a
+    program gets the index that names them."""
+    browser = await client.get("/", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert browser.status_code == 307
+    assert browser.headers["location"] == "/api/v1/docs"
+    assert (await client.get(browser.headers["location"])).status_code == 200
+    program = await client.get("/", headers={"Accept": "application/json"})
+    assert program.status_code == 200
+    assert program.json()["docs"] == "/api/v1/docs"
+
+
 async def test_ready_when_every_dependency_answers(
     backend: Backend, make_client: Callable[..., Any]
 ) -> None:

@@ -24,7 +24,6 @@ from tests.conftest import Backend, Harness
 ATTEMPTS: list[str] = []
 
 
-@jobs.handler("test_flaky")
 async def _flaky(context: Any, payload: dict[str, Any]) -> None:
     ATTEMPTS.append(payload["name"])
     if ATTEMPTS.count(payload["name"]) < payload["succeed_on"]:
@@ -35,7 +34,6 @@ GATES: dict[str, asyncio.Event] = {}
 ENTERED: dict[str, asyncio.Event] = {}
 
 
-@jobs.handler("test_gated")
 async def _gated(context: Any, payload: dict[str, Any]) -> None:
     """Runs once the test opens its gate (jobs without a gate run at once)."""
     ATTEMPTS.append(payload["name"])
@@ -44,6 +42,13 @@ async def _gated(context: Any, payload: dict[str, Any]) -> None:
         ENTERED[name].set()
     if name in GATES:
         await GATES[name].wait()
+
+
+def _with_test_kinds(harness: Harness) -> jobs.JobRunner:
+    """The app's runner, also running this module's kinds of job."""
+    runner: jobs.JobRunner = harness.app.state.services.job_runner
+    runner.handlers.update({"test_flaky": _flaky, "test_gated": _gated})
+    return runner
 
 
 async def _enqueue(harness: Harness, kind: str = "test_flaky", **payload: Any) -> Any:
@@ -77,7 +82,7 @@ async def test_failures_retry_with_backoff_then_succeed(
     backend: Backend, make_client: Callable[..., Any]
 ) -> None:
     harness = await make_client(backend)
-    runner = harness.app.state.services.job_runner
+    runner = _with_test_kinds(harness)
     job_id = await _enqueue(harness, name=f"retry-{backend.name}", succeed_on=2)
     assert await runner.run_due() == 1
     failed = await _job(harness, job_id)
@@ -99,7 +104,7 @@ async def test_a_job_that_keeps_failing_is_marked_dead(
     backend: Backend, make_client: Callable[..., Any]
 ) -> None:
     harness = await make_client(backend)
-    runner = harness.app.state.services.job_runner
+    runner = _with_test_kinds(harness)
     job_id = await _enqueue(harness, name=f"dead-{backend.name}", succeed_on=99)
     for _ in range(3):
         await _make_due(harness, job_id)
@@ -115,7 +120,7 @@ async def test_a_job_left_running_by_a_crashed_worker_is_taken_over(
 ) -> None:
     """A worker died mid-job: once its lease expires the job runs again."""
     harness = await make_client(backend)
-    runner = harness.app.state.services.job_runner
+    runner = _with_test_kinds(harness)
     job_id = await _enqueue(harness, name=f"crash-{backend.name}", succeed_on=1)
     async with harness.app.state.services.sessionmaker() as session:
         await session.execute(
@@ -139,7 +144,7 @@ async def test_a_job_whose_worker_died_on_every_attempt_is_marked_dead(
 ) -> None:
     """A job that kills its worker would otherwise be taken over, and kill the next, forever."""
     harness = await make_client(backend)
-    runner = harness.app.state.services.job_runner
+    runner = _with_test_kinds(harness)
     name = f"poison-{backend.name}"
     job_id = await _enqueue(harness, name=name, succeed_on=1)
     # Its third and last attempt was claimed, and that worker never came back.
@@ -160,7 +165,7 @@ async def test_a_job_taken_over_while_it_waited_in_a_batch_runs_once(
     """A worker claims a batch and runs it in turn. If a slow first job lets the second one's
     lease run out and another worker takes that one over, the first worker must skip it."""
     harness = await make_client(backend)
-    runner = harness.app.state.services.job_runner
+    runner = _with_test_kinds(harness)
     slow, waiting = f"slow-{backend.name}", f"waiting-{backend.name}"
     GATES[slow], ENTERED[slow] = asyncio.Event(), asyncio.Event()
     slow_id = await _enqueue(harness, "test_gated", name=slow)

@@ -17,7 +17,7 @@ from tests.conftest import Backend, Harness
 
 async def _events(harness: Harness, name: str) -> list[AuditEvent]:
     services: Services = harness.app.state.services
-    async for session in session_scope(services.sessionmaker):
+    async with session_scope(services.sessionmaker) as session:
         return list(await session.scalars(select(AuditEvent).where(AuditEvent.event == name)))
     raise AssertionError
 
@@ -45,7 +45,7 @@ async def test_approval_makes_the_applicant_an_artist_and_emails_them(
     assert me.json()["role"] == "ARTIST"
 
     services: Services = harness.app.state.services
-    async for session in session_scope(services.sessionmaker):
+    async with session_scope(services.sessionmaker) as session:
         profile = (await session.scalars(select(Artist))).one()
         assert profile.name == "The Lanterns"
 

@@ -46,7 +46,7 @@ async def test_an_admin_publishes_an_artists_ep_into_the_catalog(media_harness: 
     assert mine.json()["status"] == "approved"
 
     services: Services = harness.app.state.services
-    async for session in session_scope(services.sessionmaker):
+    async with session_scope(services.sessionmaker) as session:
         album = (await session.scalars(select(Album))).one()
         tracks = list(await session.scalars(select(Track).order_by(Track.position)))
     assert album.title == "Lanterns EP"
@@ -81,7 +81,7 @@ async def test_a_rejected_submission_publishes_nothing(media_harness: Harness) -
     mine = await harness.client.get(f"/api/v1/submissions/{created.json()['id']}", headers=artist)
     assert mine.json()["reviewReason"] == "The mix clips at 0:42."
     services: Services = harness.app.state.services
-    async for session in session_scope(services.sessionmaker):
+    async with session_scope(services.sessionmaker) as session:
         assert (await session.scalars(select(Album))).first() is None
 
 
@@ -134,7 +134,7 @@ async def test_parallel_decisions_on_one_submission_take_effect_once(
             assert_problem(response, 409, "already_reviewed")
             assert response.json()["detail"] == f"This submission is already {winner['status']}."
     services: Services = harness.app.state.services
-    async for session in session_scope(services.sessionmaker):
+    async with session_scope(services.sessionmaker) as session:
         albums = await session.scalar(select(func.count()).select_from(Album))
     assert albums == (1 if winner["status"] == "approved" else 0)
     await deliver(harness)

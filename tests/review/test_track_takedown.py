@@ -91,7 +91,7 @@ async def test_take_down_and_restore_a_published_track(media_harness: Harness) -
     assert "“Night Drive” is available again" in texts
 
     services: Services = harness.app.state.services
-    async for session in session_scope(services.sessionmaker):
+    async with session_scope(services.sessionmaker) as session:
         events = list(
             await session.scalars(select(AuditEvent.event).where(AuditEvent.event.like("track_%")))
         )

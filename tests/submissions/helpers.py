@@ -75,7 +75,7 @@ async def submit(
 async def object_counts(harness: Harness) -> tuple[int, int]:
     """(rows in pending_uploads, objects in storage)."""
     services: Services = harness.app.state.services
-    async for session in session_scope(services.sessionmaker):
+    async with session_scope(services.sessionmaker) as session:
         pending = await session.scalar(select(func.count()).select_from(PendingUpload))
     storage = services.storage
     if storage.name == "local":

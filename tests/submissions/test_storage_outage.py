@@ -40,7 +40,7 @@ async def _rows(harness: Harness) -> tuple[int, int, int]:
     """(submissions, media objects, pending uploads)."""
     services: Services = harness.app.state.services
     counts = []
-    async for session in session_scope(services.sessionmaker):
+    async with session_scope(services.sessionmaker) as session:
         for model in (Submission, MediaObject, PendingUpload):
             counts.append(await session.scalar(select(func.count()).select_from(model)) or 0)
     return counts[0], counts[1], counts[2]
@@ -121,7 +121,7 @@ async def test_storage_dying_mid_upload_is_a_503_and_leaves_nothing_after_the_sw
     s3_proxy.restore()
     services: Services = harness.app.state.services
     services.settings.upload_sweep_after_seconds = 0
-    async for session in session_scope(services.sessionmaker):
+    async with session_scope(services.sessionmaker) as session:
         await session.execute(update(Job).values(run_at=utcnow()))
     await deliver(harness)
     assert await _rows(harness) == (0, 0, 0)

@@ -39,7 +39,7 @@ async def _artist(harness: Harness) -> dict[str, str]:
 
 async def _stored_keys(harness: Harness) -> set[str]:
     services: Services = harness.app.state.services
-    async for session in session_scope(services.sessionmaker):
+    async with session_scope(services.sessionmaker) as session:
         return set(await session.scalars(select(MediaObject.key)))
     raise AssertionError
 
@@ -135,7 +135,7 @@ async def test_an_ep_with_flac_tracks_and_a_jpeg_cover_loses_its_metadata(
     assert response.status_code == 201, response.text
     assert response.json()["tracks"] == ["Song 1", "Song 2"]
     services: Services = harness.app.state.services
-    async for session in session_scope(services.sessionmaker):
+    async with session_scope(services.sessionmaker) as session:
         covers = list(await session.scalars(select(MediaObject).where(MediaObject.role == "cover")))
     for cover in covers:
         data = await services.storage.read_bytes(cover.key)
@@ -157,7 +157,7 @@ async def test_a_large_turned_jpeg_cover_is_stored_upright_in_each_size(
     response = await submit(harness, headers, files=files)
     assert response.status_code == 201, response.text
     services: Services = harness.app.state.services
-    async for session in session_scope(services.sessionmaker):
+    async with session_scope(services.sessionmaker) as session:
         covers = list(await session.scalars(select(MediaObject).where(MediaObject.role == "cover")))
     sizes = sorted((c.details["width"], c.details["height"]) for c in covers)
     assert sizes == [(200, 300), (400, 600), (800, 1200)]
@@ -509,7 +509,7 @@ async def test_a_crash_before_commit_leaves_only_objects_the_sweep_removes(
     assert await object_counts(harness) == (1, 1)
 
     services.settings.upload_sweep_after_seconds = 0
-    async for session in session_scope(services.sessionmaker):
+    async with session_scope(services.sessionmaker) as session:
         from sqlalchemy import update
 
         from empulse.core.db import utcnow
@@ -518,7 +518,7 @@ async def test_a_crash_before_commit_leaves_only_objects_the_sweep_removes(
         await session.execute(update(Job).values(run_at=utcnow()))
     await deliver(harness)
     assert await object_counts(harness) == (0, 0)
-    async for session in session_scope(services.sessionmaker):
+    async with session_scope(services.sessionmaker) as session:
         assert await session.scalar(select(func.count()).select_from(Submission)) == 0
 
 

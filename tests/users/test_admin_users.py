@@ -18,7 +18,7 @@ from tests.web.test_problems import assert_problem
 
 async def _events(harness: Harness, name: str) -> list[AuditEvent]:
     services: Services = harness.app.state.services
-    async for session in session_scope(services.sessionmaker):
+    async with session_scope(services.sessionmaker) as session:
         return list(await session.scalars(select(AuditEvent).where(AuditEvent.event == name)))
     raise AssertionError
 
@@ -26,7 +26,7 @@ async def _events(harness: Harness, name: str) -> list[AuditEvent]:
 async def _add_user(harness: Harness, email: str, name: str) -> None:
     """A row as registration makes it (without the registration rate limit in the way)."""
     services: Services = harness.app.state.services
-    async for session in session_scope(services.sessionmaker):
+    async with session_scope(services.sessionmaker) as session:
         session.add(User(email=email, name=name, password_hash="unused"))
 
 

@@ -67,6 +67,6 @@ async def test_deleting_an_artist_account_removes_every_file_of_theirs(
     await deliver(harness)
     assert await object_counts(harness) == (0, 0)
     services: Services = harness.app.state.services
-    async for session in session_scope(services.sessionmaker):
+    async with session_scope(services.sessionmaker) as session:
         for model in (Submission, MediaObject, Album, Track):
             assert await session.scalar(select(func.count()).select_from(model)) == 0

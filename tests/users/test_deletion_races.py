@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from empulse.accounts import repository as accounts_repository
 from empulse.artists import repository as artists
 from empulse.artists import service as applications
 from empulse.artists.schemas import ApplicationIn
@@ -27,14 +28,13 @@ from empulse.audit.service import RequestMeta
 from empulse.auth import service as auth
 from empulse.auth.service import InvalidCredentials, InvalidToken, RefreshRejected
 from empulse.core.errors import NotFound
-from empulse.models import Album, Job, Submission, User
+from empulse.models import Album, Job, Submission, Transport, User
 from empulse.review import service as review
 from empulse.services import Services
 from empulse.submissions import service as submissions
 from empulse.submissions.schemas import SubmissionPayload
 from empulse.submissions.service import NotAnArtist
 from empulse.submissions.upload import DELETE_OBJECTS, StoredFile
-from empulse.users import repository as users
 from empulse.users import service
 from tests.artists.helpers import admin_headers, applicant, application, approved_artist
 from tests.auth.helpers import (
@@ -210,7 +210,7 @@ async def _sign_in(harness: Harness, services: Services, password: str) -> Race:
     async def write(session: AsyncSession) -> Any:
         try:
             return await auth.login(
-                session, services, META, email=EMAIL, password=password, transport="token"
+                session, services, META, email=EMAIL, password=password, transport=Transport.TOKEN
             )
         except InvalidCredentials:
             if right:
@@ -282,7 +282,7 @@ async def _token_sent(harness: Harness, path: str) -> str:
 
 async def _user_by_email(services: Services) -> User:
     async with services.sessionmaker() as session:
-        user = await users.get_by_email(session, EMAIL)
+        user = await accounts_repository.get_by_email(session, EMAIL)
     assert user is not None
     return user
 
@@ -338,7 +338,7 @@ async def test_a_write_after_the_deletion_began_waits_and_finds_no_account(
 ) -> None:
     case, services = race
     async with services.sessionmaker() as deleting, services.sessionmaker() as writing:
-        await service.delete_account(deleting, services.job_sealer, case.user, request_id=None)
+        await service.delete_account(deleting, services, case.user, request_id=None)
         write = asyncio.create_task(case.write(writing))
         try:
             await until_settled(services.engine, [write])
@@ -364,7 +364,7 @@ async def test_a_deletion_after_a_write_began_waits_and_lists_its_files(
         await case.write(writing)
         stored = await case.stored_keys(writing)
         deletion = asyncio.create_task(
-            service.delete_account(deleting, services.job_sealer, case.user, request_id=None)
+            service.delete_account(deleting, services, case.user, request_id=None)
         )
         try:
             if not case.commits_alone:
@@ -405,7 +405,7 @@ async def test_a_change_to_an_account_being_deleted_answers_conflict_not_500(
             f"/api/v1/admin/users/{user.id}", json={"disabled": True}, headers=admin
         )
     async with services.sessionmaker() as deleting:
-        await service.delete_account(deleting, services.job_sealer, user, request_id=None)
+        await service.delete_account(deleting, services, user, request_id=None)
         sent = asyncio.create_task(request)
         try:
             await until_settled(services.engine, [sent])
@@ -430,7 +430,7 @@ async def _interleave(case: Race, services: Services, paused_one: str, after: in
             "write": (writing, lambda: case.write(writing)),
             "deletion": (
                 deleting,
-                lambda: service.delete_account(deleting, services.job_sealer, case.user, None),
+                lambda: service.delete_account(deleting, services, case.user, None),
             ),
         }
         first_session, first = jobs[paused_one]

@@ -166,6 +166,6 @@ async def test_a_deletion_confirmed_before_a_password_change_deletes_nothing(
 
     async with services.sessionmaker() as session:
         with pytest.raises(InvalidCredentials):
-            await accounts.delete_account(session, services.job_sealer, confirmed, None)
+            await accounts.delete_account(session, services, confirmed, None)
         await session.rollback()
     assert (await login(harness, "changing@example.com", NEW_PASSWORD)).status_code == 200

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.conftest import Backend
+from tests.web.test_problems import assert_problem
 
 ORIGIN = "https://app.empulse.test"
 
@@ -40,8 +41,10 @@ async def test_cors_refuses_other_origins_and_never_answers_star(
         "/api/v1",
         headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
     )
-    assert preflight.status_code == 400
+    problem = assert_problem(preflight, 400, "cors_refused")
+    assert "origin" in problem["detail"]
     assert "access-control-allow-origin" not in preflight.headers
+    assert preflight.headers["x-content-type-options"] == "nosniff"
     response = await harness.client.get("/api/v1", headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in response.headers
 

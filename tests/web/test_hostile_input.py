@@ -120,29 +120,74 @@ def _cursor(*parts: Any) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(list(parts))).rstrip(b"=").decode()
 
 
+# Each list's cursors name its order (core/pagination.Order).
+LISTS = {
+    "/api/v1/admin/users": "users:newest",
+    "/api/v1/admin/jobs": "jobs:newest",
+    "/api/v1/submissions": "submissions:newest",
+}
+
+
 @pytest.mark.parametrize(
-    "cursor",
+    "values",
     [
-        _cursor("2020-01-01T00:00:00", ROW_ID),  # a time without its zone
-        _cursor("2020-01-01", ROW_ID),
-        _cursor(5, ROW_ID),
-        _cursor("2020-01-01T00:00:00+00:00", "not-a-uuid"),
-        _cursor("2020-01-01T00:00:00+00:00"),
-        "not base64 at all!",
+        ("2020-01-01T00:00:00", ROW_ID),  # a time without its zone
+        ("2020-01-01", ROW_ID),
+        (5, ROW_ID),
+        ("2020-01-01T00:00:00+00:00", "not-a-uuid"),
+        ("2020-01-01T00:00:00+00:00",),
+        ("2020-01-01T00:00:00+00:00", ROW_ID, "extra"),
+        (None, None),
+        ({"a": 1}, [ROW_ID]),
     ],
 )
 async def test_a_forged_cursor_is_refused_not_a_500(
-    backend: Backend, make_client: Callable[..., Any], cursor: str
+    backend: Backend, make_client: Callable[..., Any], values: tuple[Any, ...]
 ) -> None:
-    """Cursors are opaque, but a client can forge one: every list answers 400 invalid_cursor."""
+    """Cursors are opaque, but a client can forge one: every list answers 400 invalid_cursor,
+    also to a forgery that names the list's own order."""
     harness = await make_client(backend, RATE_LIMITS_ENABLED="false")
     headers = await admin_headers(harness)
-    for path in ("/api/v1/admin/users", "/api/v1/admin/jobs", "/api/v1/submissions"):
+    for path, order in LISTS.items():
+        for cursor in (_cursor(order, *values), _cursor(*values), "not base64 at all!"):
+            response = await harness.client.get(path, params={"cursor": cursor}, headers=headers)
+            assert_problem(response, 400, "invalid_cursor")
+
+
+async def test_a_cursor_of_another_list_is_refused(
+    embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    """A cursor works on the list that issued it, and is refused by any other."""
+    harness = await make_client(embedded, RATE_LIMITS_ENABLED="false")
+    headers = await admin_headers(harness)
+    await admin_headers(harness, email="second-admin@example.com")
+    first = await harness.client.get("/api/v1/admin/users", params={"limit": 1}, headers=headers)
+    cursor = first.json()["nextCursor"]
+    assert cursor is not None
+    second = await harness.client.get(
+        "/api/v1/admin/users", params={"limit": 1, "cursor": cursor}, headers=headers
+    )
+    assert second.status_code == 200
+    assert second.json()["items"][0]["id"] != first.json()["items"][0]["id"]
+    for path in ("/api/v1/admin/jobs", "/api/v1/admin/audit-events"):
         response = await harness.client.get(path, params={"cursor": cursor}, headers=headers)
         assert_problem(response, 400, "invalid_cursor")
 
 
-@pytest.mark.parametrize("name", ["Ada\nLovelace", "Ada\r", "Ada\x1b[31m", "Ada\u2028"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Ada\nLovelace",
+        "Ada\r",
+        "Ada\x1b[31m",
+        "Ada\u2028",
+        # Bidirectional overrides and isolates reorder how a name reads (Trojan Source).
+        "Ada \u202enimda",
+        "\u202aAda",
+        "Ada\u2066x\u2069",
+        "Ada\u2068",
+    ],
+)
 async def test_a_display_name_is_one_line_of_text(
     embedded: Backend, make_client: Callable[..., Any], name: str
 ) -> None:
@@ -156,3 +201,16 @@ async def test_a_display_name_is_one_line_of_text(
     headers = await admin_headers(harness)
     renamed = await harness.client.patch("/api/v1/users/me", json={"name": name}, headers=headers)
     assert_problem(renamed, 422, "validation_failed")
+
+
+async def test_a_right_to_left_name_with_its_marks_is_kept(
+    embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    """Refusing overrides does not refuse right-to-left names, nor the implicit marks that
+    such names use (U+200F)."""
+    harness = await make_client(embedded, RATE_LIMITS_ENABLED="false")
+    headers = await admin_headers(harness)
+    name = "\u0641\u064a\u0631\u0648\u0632\u200f DJ"
+    renamed = await harness.client.patch("/api/v1/users/me", json={"name": name}, headers=headers)
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json()["name"] == name

@@ -201,3 +201,22 @@ async def test_limits_can_be_configured(embedded: Backend, make_client: Callable
     refused = await _exhaust(harness.client, "/api/v1/_test/login-limited", 2)
     assert_problem(refused, 429, "rate_limited")
     assert refused.headers["x-ratelimit-limit"] == "2"
+
+
+async def test_only_registrations_that_pass_validation_count(client: httpx.AsyncClient) -> None:
+    """PRODUCT.md: register 3/h. A person whose password was judged weak twice can still
+    register; only registrations that would send mail count, so mass registration still
+    stops at the fourth."""
+
+    async def register(email: str, password: str) -> httpx.Response:
+        return await client.post(
+            "/api/v1/auth/register", json={"email": email, "password": password, "name": "Ada"}
+        )
+
+    for weak in ("password1", "aaaaaaaa"):
+        assert_problem(await register("ada@example.com", weak), 422, "weak_password")
+    strong = "lantern-orchid-velvet-2718"
+    for number in range(3):
+        response = await register(f"ada{number}@example.com", strong)
+        assert response.status_code == 202, response.text
+    assert_problem(await register("ada9@example.com", strong), 429, "rate_limited")

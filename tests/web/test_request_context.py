@@ -44,6 +44,17 @@ async def test_one_json_log_line_per_request_with_route_template(
     assert line["ts"].endswith("Z")
 
 
+async def test_the_liveness_probe_is_named_by_its_path(
+    client: httpx.AsyncClient, logs: Callable[[], str]
+) -> None:
+    """/api/health is a plain route (no FastAPI machinery), still named in logs and metrics."""
+    await client.get("/api/health", headers={"X-Request-ID": "liveness-abcdef12"})
+    (line,) = [line for line in _request_lines(logs()) if line["request_id"] == "liveness-abcdef12"]
+    assert line["route"] == "/api/health"
+    metrics = (await client.get("/metrics")).text
+    assert 'route="/api/health",status="200"' in metrics
+
+
 async def test_the_route_template_is_the_full_path_the_client_called(
     client: httpx.AsyncClient, logs: Callable[[], str]
 ) -> None:

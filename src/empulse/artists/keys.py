@@ -64,7 +64,7 @@ async def rotate_w9(
         done = report.rotated + len(report.failed)
         size = batch_size if limit is None else min(batch_size, limit - done)
         batch: list[ArtistApplication] = []
-        async for session in session_scope(sessionmaker):
+        async with session_scope(sessionmaker) as session:
             batch = await repository.applications_not_under_key(
                 session, cipher.current_key_id, after=after, limit=size
             )
@@ -91,7 +91,7 @@ async def rotate_w9(
     counts = await w9_keys_in_use(sessionmaker)
     report.current = counts.get(cipher.current_key_id, 0)
     report.remaining = sum(counts.values()) - report.current
-    async for session in session_scope(sessionmaker):
+    async with session_scope(sessionmaker) as session:
         audit.record(
             session,
             "w9_keys_rotated",

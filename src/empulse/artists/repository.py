@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from empulse.core.pagination import paginate
+from empulse.core.pagination import Order, PageRequest, Rows, fetch_page
 from empulse.models import Artist, ArtistApplication, User, UserRole
 
 
@@ -62,15 +62,13 @@ async def active_artist_of_user(session: AsyncSession, user_id: uuid.UUID) -> Ar
 
 
 async def list_applications(
-    session: AsyncSession, *, status: str | None, cursor: str | None, limit: int
-) -> list[ArtistApplication]:
+    session: AsyncSession, *, status: str | None, page: PageRequest
+) -> Rows[ArtistApplication]:
     statement = select(ArtistApplication)
     if status is not None:
         statement = statement.where(ArtistApplication.status == status)
-    statement = paginate(
-        statement, ArtistApplication.created_at, ArtistApplication.id, cursor=cursor, limit=limit
-    )
-    return list(await session.scalars(statement))
+    newest = Order.newest_first(ArtistApplication.created_at, ArtistApplication.id)
+    return await fetch_page(session, statement, newest, page)
 
 
 async def applications_not_under_key(

@@ -20,7 +20,7 @@ from pydantic import (
     field_validator,
 )
 
-from empulse.core.schemas import NormalisedEmail, Schema, SingleLine, with_examples
+from empulse.core.schemas import EmailAddress, Schema, SingleLine, with_examples
 
 MEDIUMS = (
     "music",
@@ -110,7 +110,7 @@ def _lowercase_choice(choices: tuple[str, ...], what: str) -> Any:
 
 
 class AccountInfo(Schema):
-    email: NormalisedEmail = Field(description="Contact email for the artist.")
+    email: EmailAddress = Field(description="Contact email for the artist.")
     artist_name: Text = Field(min_length=2, max_length=100)
 
 

@@ -8,6 +8,7 @@ import orjson
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from empulse.accounts import repository as accounts
 from empulse.artists import repository
 from empulse.artists.schemas import (
     ApplicationIn,
@@ -20,7 +21,6 @@ from empulse.audit.service import RequestMeta
 from empulse.core.crypto import FieldCipher, public_id
 from empulse.core.errors import Conflict, NotFound
 from empulse.models import ArtistApplication
-from empulse.users import repository as users
 
 
 class ApplicationOpen(Conflict):
@@ -91,8 +91,8 @@ async def apply(
     meta: RequestMeta,
 ) -> ArtistApplication:
     # The account's row first: a deletion of it in flight is waited for, and then this fails
-    # cleanly instead of on the foreign key (users/repository.lock_referenced).
-    if not await users.lock_referenced(session, user_id):
+    # cleanly instead of on the foreign key (accounts/repository.lock_referenced).
+    if not await accounts.lock_referenced(session, user_id):
         raise NotFound("No such user.")
     if await repository.artist_of_user(session, user_id) is not None:
         raise AlreadyArtist("This account is already an artist.")

@@ -10,7 +10,7 @@ from fastapi import Query
 from empulse.audit import repository
 from empulse.audit.schemas import AuditEventOut
 from empulse.auth.dependencies import admin_router
-from empulse.core.pagination import Cursor, Limit, Page, page_of
+from empulse.core.pagination import Cursor, Limit, Page, PageRequest
 from empulse.core.schemas import WITHOUT_NUL
 from empulse.services import ReadSession
 
@@ -34,6 +34,6 @@ async def list_audit_events(
     and deletions (docs/operations.md lists them). Events keep no secrets; those of a deleted
     account keep no user id, address or user agent."""
     rows = await repository.list_events(
-        session, event=event, user_id=user_id, cursor=cursor, limit=limit
+        session, event=event, user_id=user_id, page=PageRequest(limit, cursor)
     )
-    return page_of(rows, limit, AuditEventOut.model_validate, lambda e: (e.occurred_at, e.id))
+    return rows.shaped(AuditEventOut.model_validate)

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from empulse.core.pagination import paginate
+from empulse.core.pagination import Order, PageRequest, Rows, fetch_page
 from empulse.models import AuditEvent
 
 
@@ -33,16 +33,15 @@ async def list_events(
     *,
     event: str | None,
     user_id: uuid.UUID | None,
-    cursor: str | None,
-    limit: int,
-) -> list[AuditEvent]:
+    page: PageRequest,
+) -> Rows[AuditEvent]:
     """Newest first, optionally of one kind or about one account (both indexed with the time)."""
     statement = select(AuditEvent)
     if event is not None:
         statement = statement.where(AuditEvent.event == event)
     if user_id is not None:
         statement = statement.where(AuditEvent.user_id == user_id)
-    statement = paginate(
-        statement, AuditEvent.occurred_at, AuditEvent.id, cursor=cursor, limit=limit
-    )
-    return list(await session.scalars(statement))
+    return await fetch_page(session, statement, NEWEST_EVENTS, page)
+
+
+NEWEST_EVENTS = Order.newest_first(AuditEvent.occurred_at, AuditEvent.id)

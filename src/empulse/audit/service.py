@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.audit import repository
 from empulse.core import metrics
 from empulse.core.db import utcnow
 from empulse.models import AuditEvent
+
+
+class _Request(Protocol):
+    """What `RequestMeta.of` reads of an HTTP request (Starlette's, or any alike)."""
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    @property
+    def state(self) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +33,8 @@ class RequestMeta:
     request_id: str | None
 
     @classmethod
-    def of(cls, request: Request) -> RequestMeta:
+    def of(cls, request: _Request) -> RequestMeta:
+        """From an HTTP request: its client address and id (set by web/context) and agent."""
         agent = request.headers.get("user-agent")
         return cls(
             ip=getattr(request.state, "client_ip", None),

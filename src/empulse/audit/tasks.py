@@ -1,5 +1,5 @@
 """Removal of security events older than `AUDIT_KEEP_DAYS`, when the operator sets it. Run by
-the job runners about once an hour (`jobs.housekeeping`)."""
+the job runners about once an hour (`empulse/tasks.py`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from empulse.models import AuditEvent
 from empulse.services import Services
 
 
-@jobs.housekeeping("audit_events")
 async def remove_old_events(services: Services, session: AsyncSession, now: datetime) -> int:
     days = services.settings.audit_keep_days
     if not days:

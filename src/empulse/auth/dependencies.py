@@ -44,6 +44,20 @@ class InvalidAccessToken(Unauthorized):
     title = "Invalid access token"
 
 
+def require_csrf(
+    request: Request, key: bytes, session_id: uuid.UUID, user_id: uuid.UUID | None = None
+) -> None:
+    """An unsafe request that authenticates by cookie carries the session's CSRF token in the
+    `X-CSRF-Token` header (and the cookie); 403 `csrf_failed` otherwise."""
+    if csrf.is_valid(
+        key, str(session_id), request.headers.get(CSRF_HEADER), request.cookies.get(CSRF_COOKIE)
+    ):
+        return
+    log.warning("csrf_rejected", user_id=str(user_id) if user_id else None, path=request.url.path)
+    metrics.AUTH_REJECTIONS.labels("csrf").inc()
+    raise CsrfFailed("Send the X-CSRF-Token header with the token from GET /csrf-token.")
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     user_id: uuid.UUID
@@ -111,19 +125,8 @@ async def optional_principal(request: Request) -> Principal | None:
         log.info("access_token_session_ended", user_id=str(claims.user_id))
         metrics.AUTH_REJECTIONS.labels("session_ended").inc()
         raise InvalidAccessToken("This session has ended. Sign in again.", code="session_ended")
-    if (
-        via == "cookie"
-        and request.method not in _SAFE_METHODS
-        and not csrf.is_valid(
-            services.csrf_key,
-            str(claims.session_id),
-            request.headers.get(CSRF_HEADER),
-            request.cookies.get(CSRF_COOKIE),
-        )
-    ):
-        log.warning("csrf_rejected", user_id=str(claims.user_id), path=request.url.path)
-        metrics.AUTH_REJECTIONS.labels("csrf").inc()
-        raise CsrfFailed("Send the X-CSRF-Token header with the token from GET /csrf-token.")
+    if via == "cookie" and request.method not in _SAFE_METHODS:
+        require_csrf(request, services.csrf_key, claims.session_id, claims.user_id)
     principal = Principal(claims.user_id, claims.session_id, claims.role, via)
     request.state.principal = principal
     request.state.user_id = str(claims.user_id)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.audit.service import RequestMeta
@@ -19,7 +19,9 @@ from empulse.auth.dependencies import (
     OptionalPrincipal,
     Principal,
     limit_password_checks,
+    require_csrf,
 )
+from empulse.auth.devices import describe_device
 from empulse.auth.schemas import (
     AcceptedOut,
     ChangePasswordIn,
@@ -37,13 +39,12 @@ from empulse.auth.schemas import (
     TokenSessionOut,
     UserOut,
 )
-from empulse.auth.service import IssuedSession, Revocation
-from empulse.core.emails import InvalidEmailError, normalise_email
+from empulse.auth.service import IssuedSession
+from empulse.core.emails import InvalidEmailError, email_key
 from empulse.core.errors import NotFound, ValidationFailed
 from empulse.infra.ratelimit import OnBackendError
-from empulse.models import AuthSession
+from empulse.models import AuthSession, Transport
 from empulse.services import AppServices, DbSession, ReadSession, Services
-from empulse.users import service as users_service
 from empulse.web.paths import API_PREFIX
 from empulse.web.ratelimit import enforce
 
@@ -64,47 +65,10 @@ async def _limit(request: Request, name: str, email: str | None = None) -> None:
     keys = [("ip", request.state.client_ip or "unknown")]
     if email is not None:
         try:
-            keys.append(("email", normalise_email(email)))
+            keys.append(("email", email_key(email)))
         except InvalidEmailError:
             keys.append(("email", email.strip().casefold()))
     await enforce(request, name, keys, on_backend_error=OnBackendError.LOCAL)
-
-
-def _device(user_agent: str | None) -> str:
-    if not user_agent:
-        return "Unknown device"
-    agent = user_agent.lower()
-    browser = next(
-        (
-            name
-            for key, name in (
-                ("edg/", "Edge"),
-                ("firefox", "Firefox"),
-                ("chrome", "Chrome"),
-                ("safari", "Safari"),
-                ("okhttp", "Android app"),
-                ("cfnetwork", "iOS app"),
-            )
-            if key in agent
-        ),
-        "Browser" if "mozilla" in agent else "App",
-    )
-    system = next(
-        (
-            name
-            for key, name in (
-                ("android", "Android"),
-                ("iphone", "iOS"),
-                ("ipad", "iPadOS"),
-                ("mac os", "macOS"),
-                ("windows", "Windows"),
-                ("linux", "Linux"),
-            )
-            if key in agent
-        ),
-        None,
-    )
-    return f"{browser} on {system}" if system else browser
 
 
 def _set_cookie_session(response: Response, services: Services, issued: IssuedSession) -> str:
@@ -140,11 +104,6 @@ def _clear_cookie_session(response: Response) -> None:
     response.delete_cookie(CSRF_COOKIE, path="/", secure=True, samesite="lax")
 
 
-async def _announce(services: Services, revocation: Revocation | None) -> None:
-    if revocation is not None:
-        await services.session_cache.revoked(revocation.revoked_session_ids)
-
-
 @router.post(
     "/register",
     status_code=status.HTTP_202_ACCEPTED,
@@ -159,10 +118,11 @@ async def register(
     body: RegisterIn, request: Request, session: DbSession, services: AppServices
 ) -> AcceptedOut:
     """Always 202 with the same body: a verification email goes to a new address, a notice to
-    an address that already has an account (no account enumeration)."""
-    await _limit(request, "register", body.email)
+    an address that already has an account (no account enumeration). Only a registration that
+    passes validation counts against the limit: each one sends mail, and a person correcting a
+    weak password is not locked out of registering."""
     try:
-        normalise_email(body.email)
+        key = email_key(body.email)
     except InvalidEmailError as exc:
         raise ValidationFailed(
             "The email address is not valid.",
@@ -172,6 +132,8 @@ async def register(
                 ]
             },
         ) from exc
+    await service.check_new_password(body.password, email=key, name=body.name)
+    await _limit(request, "register", body.email)
     await service.register(
         session,
         services,
@@ -183,21 +145,6 @@ async def register(
     return AcceptedOut(message=ACCEPTED)
 
 
-@router.get(
-    "/verify",
-    response_model=UserOut,
-    summary="Confirm an email address (link)",
-    responses={400: _problem("Invalid, used or expired link", "invalid_token")},
-)
-async def verify_link(
-    request: Request,
-    session: DbSession,
-    token: Annotated[str, Query(min_length=16, max_length=256)],
-) -> UserOut:
-    """The link in the verification email; GET is safe to retry (the second use fails)."""
-    return UserOut.of(await service.verify_email(session, RequestMeta.of(request), token))
-
-
 @router.post(
     "/verify",
     response_model=UserOut,
@@ -206,27 +153,6 @@ async def verify_link(
 )
 async def verify(body: TokenIn, request: Request, session: DbSession) -> UserOut:
     return UserOut.of(await service.verify_email(session, RequestMeta.of(request), body.token))
-
-
-@router.post(
-    "/confirm-email",
-    response_model=UserOut,
-    summary="Confirm a new email address",
-    responses={
-        400: _problem("Invalid, used or expired link", "invalid_token"),
-        409: _problem("Another account took the address meanwhile", "email_taken"),
-    },
-)
-async def confirm_email(
-    body: TokenIn, request: Request, session: DbSession, services: AppServices
-) -> UserOut:
-    """The link sent to the new address by `POST /users/me/email` (it need not be opened where
-    the change was asked for). The account signs in with the new address from now on; reset
-    and verification links sent before stop working."""
-    user = await users_service.confirm_email_change(
-        session, services, RequestMeta.of(request), body.token
-    )
-    return UserOut.of(user)
 
 
 @router.post(
@@ -263,20 +189,15 @@ async def login(
     """`session: "token"` returns both tokens in the body (native apps); `"cookie"` sets
     HttpOnly cookies and returns the user and a CSRF token (browsers)."""
     await _limit(request, "login", body.email)
-    try:
-        issued = await service.login(
-            session,
-            services,
-            RequestMeta.of(request),
-            email=body.email,
-            password=body.password,
-            transport=body.session,
-        )
-    except service.InvalidCredentials:
-        # The failure count, a lockout and the audit record stand although the request fails.
-        await session.commit()
-        raise
-    if body.session == "cookie":
+    issued = await service.login(
+        session,
+        services,
+        RequestMeta.of(request),
+        email=body.email,
+        password=body.password,
+        transport=body.session,
+    )
+    if body.session is Transport.COOKIE:
         token = _set_cookie_session(response, services, issued)
         return CookieSessionOut(
             user=UserOut.of(issued.user), csrf_token=token, expires_in=issued.expires_in
@@ -293,7 +214,10 @@ async def login(
     "/refresh",
     response_model=TokenPairOut | CookieSessionOut,
     summary="Rotate the refresh token",
-    responses={401: _problem("Invalid, used or revoked refresh token", "invalid_refresh_token")},
+    responses={
+        401: _problem("Invalid, used or revoked refresh token", "invalid_refresh_token"),
+        403: _problem("Cookie refresh without the session's CSRF token", "csrf_failed"),
+    },
 )
 async def refresh(
     request: Request,
@@ -303,20 +227,22 @@ async def refresh(
     body: RefreshIn | None = None,
 ) -> TokenPairOut | CookieSessionOut:
     """Takes `{refreshToken}` or the refresh cookie. The presented token stops working; using
-    it again revokes the whole session."""
+    it again revokes the whole session. With the cookie, the request also carries the
+    session's CSRF token (`X-CSRF-Token`, readable from its cookie after a reload): the cookie
+    is sent by the browser on its own, so without the header a page of a sibling subdomain
+    (same site, so SameSite does not stop it) could rotate the session's tokens."""
     body_token = body.refresh_token if body is not None else None
     from_cookie = body_token is None
     token = body_token or request.cookies.get(REFRESH_COOKIE)
     if not token:
         raise service.RefreshRejected("Send the refresh token.")
     await _limit(request, "default")
+    if from_cookie:
+        # Before the token is used: a forged request must not rotate it.
+        session_id = await service.session_of_refresh_token(services, token)
+        if session_id is not None:
+            require_csrf(request, services.csrf_key, session_id)
     result = await service.refresh(session, services, RequestMeta.of(request), token)
-    if isinstance(result, Revocation):
-        await session.commit()  # the revocation must stand although the request fails
-        await _announce(services, result)
-        raise service.RefreshRejected(
-            "This refresh token was already used; the session has been ended for safety."
-        )
     if from_cookie:
         csrf_token = _set_cookie_session(response, services, result)
         return CookieSessionOut(
@@ -338,15 +264,14 @@ async def _end_sessions(
     *,
     all_devices: bool,
 ) -> Response:
-    revocation = await service.logout(
+    await service.logout(
         session,
+        services,
         RequestMeta.of(request),
         user_id=principal.user_id,
         session_id=principal.session_id,
         all_devices=all_devices,
     )
-    await session.commit()
-    await _announce(services, revocation)
     _clear_cookie_session(response)
     response.status_code = status.HTTP_204_NO_CONTENT
     return response
@@ -389,7 +314,7 @@ async def list_sessions(principal: CurrentPrincipal, session: ReadSession) -> li
     return [
         SessionOut(
             id=row.id,
-            device=_device(row.user_agent),
+            device=describe_device(row.user_agent),
             ip=row.ip,
             user_agent=row.user_agent,
             created_at=row.created_at,
@@ -413,13 +338,13 @@ async def revoke_session(
     session: DbSession,
     services: AppServices,
 ) -> Response:
-    revocation = await service.revoke_one(
-        session, RequestMeta.of(request), user_id=principal.user_id, session_id=session_id
+    await service.revoke_one(
+        session,
+        services,
+        RequestMeta.of(request),
+        user_id=principal.user_id,
+        session_id=session_id,
     )
-    if revocation is None:
-        raise NotFound("No such session.")
-    await session.commit()
-    await _announce(services, revocation)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -452,11 +377,9 @@ async def reset_password(
 ) -> Response:
     """Signs out every session and does not sign in: the user logs in with the new password."""
     await _limit(request, "password_reset")
-    revocation = await service.reset_password(
+    await service.reset_password(
         session, services, RequestMeta.of(request), token=body.token, password=body.password
     )
-    await session.commit()
-    await _announce(services, revocation)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -479,21 +402,15 @@ async def change_password(
 ) -> Response:
     """Needs the current password; signs out every other session."""
     await limit_password_checks(request, principal.user_id)
-    try:
-        revocation = await service.change_password(
-            session,
-            services,
-            RequestMeta.of(request),
-            user_id=principal.user_id,
-            current_session_id=principal.session_id,
-            current_password=body.current_password,
-            new_password=body.new_password,
-        )
-    except service.InvalidCredentials:
-        await session.commit()  # keep the audit record of the failed attempt
-        raise
-    await session.commit()
-    await _announce(services, revocation)
+    await service.change_password(
+        session,
+        services,
+        RequestMeta.of(request),
+        user_id=principal.user_id,
+        current_session_id=principal.session_id,
+        current_password=body.current_password,
+        new_password=body.new_password,
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

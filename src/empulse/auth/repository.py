@@ -13,7 +13,15 @@ from sqlalchemy import ColumnElement, Select, bindparam, func, insert, select, u
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from empulse.core.db import HotRead, HotWrite, utcnow
-from empulse.models import ActionToken, AuditEvent, AuthSession, RefreshToken, User
+from empulse.models import (
+    ActionToken,
+    AuditEvent,
+    AuthSession,
+    RefreshToken,
+    TokenPurpose,
+    Transport,
+    User,
+)
 
 
 async def _add_session(
@@ -21,7 +29,7 @@ async def _add_session(
     *,
     session_id: uuid.UUID,
     user_id: uuid.UUID,
-    transport: str,
+    transport: Transport,
     user_agent: str | None,
     ip: str | None,
     created_at: datetime,
@@ -83,7 +91,7 @@ class SignIn:
     credentials_version: int
     password_hash: str | None
     session_id: uuid.UUID
-    transport: str
+    transport: Transport
     user_agent: str | None
     ip: str | None
     at: datetime
@@ -310,7 +318,7 @@ async def lock_if_unlocked(session: AsyncSession, user_id: uuid.UUID, until: dat
 
 async def lock_token_owner(session: AsyncSession, token_hash: str) -> None:
     """Before a refresh token is used, take the key-share lock on its account, as every write
-    that points at an account does first (`users.repository.lock_referenced`).
+    that points at an account does first (`accounts.repository.lock_referenced`).
 
     An account deletion locks the user, then its cascade deletes the sessions and their tokens.
     A rotation that locked its token first, and its session after, could meet the deletion in
@@ -338,7 +346,8 @@ async def consume_refresh_token(session: AsyncSession, token_hash: str) -> uuid.
     return row[0] if row else None
 
 
-async def session_of_used_token(session: AsyncSession, token_hash: str) -> uuid.UUID | None:
+async def session_of_refresh_token(session: AsyncSession, token_hash: str) -> uuid.UUID | None:
+    """The session of a refresh token, used or not."""
     result = await session.execute(
         select(RefreshToken.session_id).where(RefreshToken.token_hash == token_hash)
     )
@@ -435,7 +444,9 @@ async def list_live_sessions(session: AsyncSession, user_id: uuid.UUID) -> list[
     return list(result.scalars())
 
 
-def _usable_action_token(token_hash: str, purpose: str, now: datetime) -> list[ColumnElement[bool]]:
+def _usable_action_token(
+    token_hash: str, purpose: TokenPurpose, now: datetime
+) -> list[ColumnElement[bool]]:
     return [
         ActionToken.token_hash == token_hash,
         ActionToken.purpose == purpose,
@@ -445,7 +456,7 @@ def _usable_action_token(token_hash: str, purpose: str, now: datetime) -> list[C
 
 
 async def find_action_token(
-    session: AsyncSession, token_hash: str, purpose: str
+    session: AsyncSession, token_hash: str, purpose: TokenPurpose
 ) -> tuple[uuid.UUID, int] | None:
     """The user and credentials version of a token that is still usable, without using it."""
     result = await session.execute(
@@ -464,7 +475,7 @@ class UsedToken(NamedTuple):
 
 
 async def consume_action_token(
-    session: AsyncSession, token_hash: str, purpose: str
+    session: AsyncSession, token_hash: str, purpose: TokenPurpose
 ) -> UsedToken | None:
     """Use a single-use token once: 20 parallel uses give exactly one winner."""
     now = utcnow()

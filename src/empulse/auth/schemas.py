@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from empulse.core.schemas import JsonDict, Schema, SingleLine, with_examples
+from empulse.models import Transport
 from empulse.models.user import UserProfile
 
 # Emails and passwords are bounded before any work is done on them (a 1 MB password would
@@ -68,7 +69,7 @@ class LoginIn(Schema):
 
     email: str = Email
     password: str = Password
-    session: Literal["token", "cookie"] = "token"
+    session: Transport = Transport.TOKEN
 
 
 class UserOut(Schema):

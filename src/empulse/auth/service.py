@@ -1,15 +1,17 @@
 """Account rules: registration, verification, login, rotation, logout, reset, password change.
 
 Services flush and never commit; the request's unit of work commits. Emails are enqueued as
-jobs in that same transaction. Revocations are announced to the session cache by the endpoint
-after the commit (`revoked_session_ids` on the results).
+jobs in that same transaction. Revoked sessions are announced to every process's session cache
+once that transaction has committed (`announce_revoked`); refusals that must leave a record
+(a failed sign-in, a replayed refresh token, a wrong password) keep their writes through
+`core/db.keep_despite_refusal`.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
@@ -17,13 +19,14 @@ import anyio.to_thread
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from empulse.accounts import repository as accounts
 from empulse.audit import service as audit
 from empulse.audit.service import RequestMeta
 from empulse.auth import emails, repository
 from empulse.auth.tokens import issue_access_token
 from empulse.core.crypto import hash_token, new_token
-from empulse.core.db import utcnow
-from empulse.core.emails import InvalidEmailError, normalise_email
+from empulse.core.db import after_commit, keep_despite_refusal, utcnow
+from empulse.core.emails import InvalidEmailError, email_key, typed_address
 from empulse.core.errors import AppError, NotFound, Unauthorized, ValidationFailed
 from empulse.core.passwords import (
     WeakPasswordError,
@@ -33,10 +36,9 @@ from empulse.core.passwords import (
     verify_password,
 )
 from empulse.infra.email import enqueue_email
-from empulse.models import ActionToken, AuthSession, User
+from empulse.models import ActionToken, AuthSession, TokenPurpose, Transport, User
 from empulse.models.user import UserCredentials
 from empulse.services import Services
-from empulse.users import repository as users
 
 LOCKOUT_THRESHOLD = 5
 LOCKOUT_MINUTES = 15
@@ -87,14 +89,25 @@ class IssuedSession:
     refresh_token: str
 
 
-@dataclass
-class Revocation:
-    revoked_session_ids: list[uuid.UUID] = field(default_factory=list)
+def announce_revoked(
+    session: AsyncSession, services: Services, session_ids: list[uuid.UUID]
+) -> None:
+    """Once this unit of work commits, every process drops these sessions from its cache (on
+    Redis pub/sub when configured), so they stop working everywhere at once."""
+    if session_ids:
+        after_commit(session, partial(services.session_cache.revoked, session_ids))
 
 
-async def _policy(password: str, *, email: str, name: str | None) -> None:
-    """The password policy, off the event loop: the strength estimate costs up to ~15 ms of CPU
-    (core/passwords.SCORED_LENGTH), which would otherwise stall every other request."""
+def _refused(session: AsyncSession) -> InvalidCredentials:
+    """A failed password check: its count, lockout and audit record stand."""
+    keep_despite_refusal(session)
+    return InvalidCredentials()
+
+
+async def check_new_password(password: str, *, email: str, name: str | None) -> None:
+    """The password policy (422 `weak_password`), off the event loop: the strength estimate
+    costs up to ~15 ms of CPU (core/passwords.SCORED_LENGTH), which would otherwise stall every
+    other request."""
     try:
         await anyio.to_thread.run_sync(
             partial(check_password_policy, password, user_inputs=[email, name or ""])
@@ -134,15 +147,15 @@ async def check_password(password_hash: str, password: str) -> bool:
 
 def _normalise_or_none(email: str) -> str | None:
     try:
-        return normalise_email(email)
+        return email_key(email)
     except InvalidEmailError:
         return None
 
 
 _LINKS = {
-    "verify_email": (VERIFY_PATH, VERIFY_TTL),
-    "reset_password": (RESET_PATH, RESET_TTL),
-    "change_email": (CHANGE_EMAIL_PATH, CHANGE_EMAIL_TTL),
+    TokenPurpose.VERIFY_EMAIL: (VERIFY_PATH, VERIFY_TTL),
+    TokenPurpose.RESET_PASSWORD: (RESET_PATH, RESET_TTL),
+    TokenPurpose.CHANGE_EMAIL: (CHANGE_EMAIL_PATH, CHANGE_EMAIL_TTL),
 }
 
 
@@ -150,7 +163,7 @@ def _add_link(
     session: AsyncSession,
     services: Services,
     user: UserCredentials,
-    purpose: str,
+    purpose: TokenPurpose,
     *,
     new_email: str | None = None,
 ) -> str:
@@ -174,14 +187,14 @@ async def link_for_account(
     session: AsyncSession,
     services: Services,
     user: User,
-    purpose: str,
+    purpose: TokenPurpose,
     *,
     new_email: str | None = None,
 ) -> str | None:
     """`_add_link` for an account read earlier, which may be being deleted: its row is locked
-    first (`users.repository.lock_referenced`), so a deletion in flight is waited for. None
+    first (`accounts.repository.lock_referenced`), so a deletion in flight is waited for. None
     when the account is gone."""
-    if not await users.lock_referenced(session, user.id):
+    if not await accounts.lock_referenced(session, user.id):
         return None
     return _add_link(session, services, user, purpose, new_email=new_email)
 
@@ -196,13 +209,14 @@ async def register(
     name: str,
 ) -> None:
     """Create an unverified account and send the verification email. For an address that
-    already has an account, send that owner a notice instead; the caller sees no difference."""
-    normalised = normalise_email(email)
-    await _policy(password, email=normalised, name=name)
+    already has an account, send that owner a notice instead; the caller sees no difference.
+    The password has passed `check_new_password` (the caller throttles in between, counting
+    only registrations that would send mail)."""
+    normalised = email_key(email)
     password_hash = await _hash(password)  # paid whether or not the address is taken
-    existing = await users.get_by_email(session, normalised)
+    existing = await accounts.get_by_email(session, normalised)
     reset_url = (
-        await link_for_account(session, services, existing, "reset_password")
+        await link_for_account(session, services, existing, TokenPurpose.RESET_PASSWORD)
         if existing is not None
         else None
     )
@@ -220,7 +234,7 @@ async def register(
         audit.record(session, "register_existing_email", meta, user_id=existing.id)
         return
     # No account has the address (or its account was deleted meanwhile): create one.
-    user = User(email=normalised, name=name, password_hash=password_hash)
+    user = User(email=typed_address(email), name=name, password_hash=password_hash)
     session.add(user)
     try:
         await session.flush()
@@ -228,31 +242,31 @@ async def register(
         # A concurrent registration of the same address won the unique index.
         await session.rollback()
         return
-    url = _add_link(session, services, user, "verify_email")
+    url = _add_link(session, services, user, TokenPurpose.VERIFY_EMAIL)
     enqueue_email(session, services.job_sealer, emails.verify_address(user.email, url))
     audit.record(session, "registered", meta, user_id=user.id)
 
 
 async def resend_verification(session: AsyncSession, services: Services, email: str) -> None:
     normalised = _normalise_or_none(email)
-    user = await users.get_by_email(session, normalised) if normalised else None
+    user = await accounts.get_by_email(session, normalised) if normalised else None
     if user is None or user.email_verified_at is not None or user.disabled_at is not None:
         return
-    url = await link_for_account(session, services, user, "verify_email")
+    url = await link_for_account(session, services, user, TokenPurpose.VERIFY_EMAIL)
     if url is None:
         return
     enqueue_email(session, services.job_sealer, emails.verify_address(user.email, url))
 
 
 async def verify_email(session: AsyncSession, meta: RequestMeta, token: str) -> User:
-    """Use the link once. Its account is locked first (`users.repository.lock_referenced`):
+    """Use the link once. Its account is locked first (`accounts.repository.lock_referenced`):
     used up first, the link would hold a row that an account deletion's cascade waits for,
     while this waited for the deletion's lock on the account."""
     token_hash = hash_token(token)
-    found = await repository.find_action_token(session, token_hash, "verify_email")
-    if found is None or not await users.lock_referenced(session, found[0]):
+    found = await repository.find_action_token(session, token_hash, TokenPurpose.VERIFY_EMAIL)
+    if found is None or not await accounts.lock_referenced(session, found[0]):
         raise InvalidToken("This verification link is invalid, used or expired.")
-    consumed = await repository.consume_action_token(session, token_hash, "verify_email")
+    consumed = await repository.consume_action_token(session, token_hash, TokenPurpose.VERIFY_EMAIL)
     user = await repository.get_user(session, consumed[0]) if consumed else None
     if consumed is None or user is None or user.credentials_version != consumed[1]:
         raise InvalidToken("This verification link is invalid, used or expired.")
@@ -268,7 +282,7 @@ async def _start_session(
     services: Services,
     meta: RequestMeta,
     user: UserCredentials,
-    transport: str,
+    transport: Transport,
     password_hash: str | None,
 ) -> IssuedSession | None:
     """Write the sign-in (`repository.record_sign_in`: failures cleared, the rehashed password
@@ -331,7 +345,7 @@ async def login(
     *,
     email: str,
     password: str,
-    transport: str,
+    transport: Transport,
 ) -> IssuedSession:
     """Unknown email, wrong password, locked or disabled account: one identical failure, and
     exactly one password hash verified in every case (SECURITY.md "Passwords and login").
@@ -342,23 +356,25 @@ async def login(
     the pool)."""
     normalised = _normalise_or_none(email)
     user = (
-        await users.credentials_by_email(services.read_engine, normalised) if normalised else None
+        await accounts.credentials_by_email(services.read_engine, normalised)
+        if normalised
+        else None
     )
     if user is None:
         await check_password(_DUMMY_HASH, password)
         audit.record(session, "login_failed", meta, reason="unknown_email")
-        raise InvalidCredentials
+        raise _refused(session)
     now = utcnow()
     password_ok = await check_password(user.password_hash, password)
     locked = user.locked_until is not None and user.locked_until > now
     if user.disabled_at is not None:
         audit.record(session, "login_failed", meta, user_id=user.id, reason="disabled")
-        raise InvalidCredentials
+        raise _refused(session)
     if not password_ok or locked:
         failures = await repository.count_failed_login(session, user.id)
         if failures is None:  # the account was deleted while the hash ran
             audit.record(session, "login_failed", meta, reason="unknown_email")
-            raise InvalidCredentials
+            raise _refused(session)
         reason = "locked" if locked else "wrong_password"
         audit.record(session, "login_failed", meta, user_id=user.id, reason=reason)
         if failures % LOCKOUT_THRESHOLD == 0 and await repository.lock_if_unlocked(
@@ -373,10 +389,10 @@ async def login(
                     user.name,
                     LOCKOUT_MINUTES,
                     # The row is locked by the updates above: no deletion can be in between.
-                    _add_link(session, services, user, "reset_password"),
+                    _add_link(session, services, user, TokenPurpose.RESET_PASSWORD),
                 ),
             )
-        raise InvalidCredentials
+        raise _refused(session)
     if user.email_verified_at is None:
         raise EmailNotVerified(
             "Confirm your email address first: follow the link we sent, or ask for a new one."
@@ -386,22 +402,27 @@ async def login(
     if issued is None:
         # The password changed, or the account was disabled or deleted, while the hash ran.
         audit.record(session, "login_failed", meta, user_id=user.id, reason="changed_meanwhile")
-        raise InvalidCredentials
+        raise _refused(session)
     return issued
+
+
+async def session_of_refresh_token(services: Services, refresh_token: str) -> uuid.UUID | None:
+    """The session a refresh token belongs to (used or not), read on its own connection."""
+    async with services.read_sessionmaker() as read:
+        return await repository.session_of_refresh_token(read, hash_token(refresh_token))
 
 
 async def refresh(
     session: AsyncSession, services: Services, meta: RequestMeta, refresh_token: str
-) -> IssuedSession | Revocation:
+) -> IssuedSession:
     """Rotate: the presented token dies and a new one is issued in the same session. A token
-    presented a second time means it was copied: the whole session (family) is revoked.
-
-    Returns a `Revocation` (to announce after commit, then answer 401) on reuse."""
+    presented a second time means it was copied: the whole session (family) is revoked, and the
+    revocation stands although the answer is a refusal."""
     token_hash = hash_token(refresh_token)
     await repository.lock_token_owner(session, token_hash)
     session_id = await repository.consume_refresh_token(session, token_hash)
     if session_id is None:
-        stolen_from = await repository.session_of_used_token(session, token_hash)
+        stolen_from = await repository.session_of_refresh_token(session, token_hash)
         if stolen_from is None:
             raise RefreshRejected("This refresh token is not valid.")
         owner = await session.get(AuthSession, stolen_from)
@@ -417,7 +438,11 @@ async def refresh(
             user_id=owner.user_id if owner else None,
             session_id=str(stolen_from),
         )
-        return Revocation(revoked)
+        announce_revoked(session, services, revoked)
+        keep_despite_refusal(session)
+        raise RefreshRejected(
+            "This refresh token was already used; the session has been ended for safety."
+        )
     auth_session = await repository.live_session(session, session_id)
     user = await repository.get_user(session, auth_session.user_id) if auth_session else None
     if auth_session is None or user is None or user.disabled_at is not None:
@@ -430,12 +455,13 @@ async def refresh(
 
 async def logout(
     session: AsyncSession,
+    services: Services,
     meta: RequestMeta,
     *,
     user_id: uuid.UUID,
     session_id: uuid.UUID,
     all_devices: bool,
-) -> Revocation:
+) -> None:
     revoked = await repository.revoke_sessions(
         session,
         user_id,
@@ -445,25 +471,30 @@ async def logout(
     audit.record(
         session, "logout", meta, user_id=user_id, sessions=len(revoked), all_devices=all_devices
     )
-    return Revocation(revoked)
+    announce_revoked(session, services, revoked)
 
 
 async def revoke_one(
-    session: AsyncSession, meta: RequestMeta, *, user_id: uuid.UUID, session_id: uuid.UUID
-) -> Revocation | None:
+    session: AsyncSession,
+    services: Services,
+    meta: RequestMeta,
+    *,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+) -> None:
     revoked = await repository.revoke_sessions(session, user_id, "revoked", only=session_id)
     if not revoked:
-        return None
+        raise NotFound("No such session.")
     audit.record(session, "session_revoked", meta, user_id=user_id, session_id=str(session_id))
-    return Revocation(revoked)
+    announce_revoked(session, services, revoked)
 
 
 async def forgot_password(session: AsyncSession, services: Services, email: str) -> None:
     normalised = _normalise_or_none(email)
-    user = await users.get_by_email(session, normalised) if normalised else None
+    user = await accounts.get_by_email(session, normalised) if normalised else None
     if user is None or user.disabled_at is not None:
         return
-    url = await link_for_account(session, services, user, "reset_password")
+    url = await link_for_account(session, services, user, TokenPurpose.RESET_PASSWORD)
     if url is None:
         return
     enqueue_email(session, services.job_sealer, emails.reset_password(user.email, user.name, url))
@@ -487,7 +518,7 @@ async def confirm_password(services: Services, user_id: uuid.UUID, password: str
 
 async def reset_password(
     session: AsyncSession, services: Services, meta: RequestMeta, *, token: str, password: str
-) -> Revocation:
+) -> None:
     """Set a new password from a reset link. Single use; revokes every session; does not log
     the user in. Also unlocks a locked account, and confirms an unconfirmed address: the link
     reached its mailbox. So the owner of an address that someone else registered first (with a
@@ -499,17 +530,19 @@ async def reset_password(
     exactly one wins. A weak password leaves the link unused."""
     token_hash = hash_token(token)
     async with services.read_sessionmaker() as read:
-        found = await repository.find_action_token(read, token_hash, "reset_password")
+        found = await repository.find_action_token(read, token_hash, TokenPurpose.RESET_PASSWORD)
         user = await repository.get_user(read, found[0]) if found else None
     if found is None or user is None or user.credentials_version != found[1]:
         raise InvalidToken("This reset link is invalid, used or expired.")
-    await _policy(password, email=user.email, name=user.name)
+    await check_new_password(password, email=user.email, name=user.name)
     password_hash = await _hash(password)
     # The user row first (locked, then the link, the password and the sessions), as every
     # write that an account deletion could meet: see `verify_email`.
-    if not await users.lock_referenced(session, user.id):
+    if not await accounts.lock_referenced(session, user.id):
         raise InvalidToken("This reset link is invalid, used or expired.")
-    consumed = await repository.consume_action_token(session, token_hash, "reset_password")
+    consumed = await repository.consume_action_token(
+        session, token_hash, TokenPurpose.RESET_PASSWORD
+    )
     if consumed is None or not await repository.set_password(
         session, user.id, consumed[1], password_hash, address_confirmed=True
     ):
@@ -518,8 +551,8 @@ async def reset_password(
     revoked = await repository.revoke_sessions(session, user.id, "password_reset")
     enqueue_email(session, services.job_sealer, emails.password_changed(user.email, user.name))
     audit.record(session, "password_reset", meta, user_id=user.id, sessions_revoked=len(revoked))
+    announce_revoked(session, services, revoked)
     await session.flush()
-    return Revocation(revoked)
 
 
 async def change_password(
@@ -531,24 +564,24 @@ async def change_password(
     current_session_id: uuid.UUID,
     current_password: str,
     new_password: str,
-) -> Revocation:
+) -> None:
     """Both hashes (the current password's check, the new one) run holding no connection; the
     change is then written only if the password did not change meanwhile."""
     user = await confirm_password(services, user_id, current_password)
     if user is None:
         audit.record(session, "password_change_failed", meta, user_id=user_id)
-        raise InvalidCredentials
-    await _policy(new_password, email=user.email, name=user.name)
+        raise _refused(session)
+    await check_new_password(new_password, email=user.email, name=user.name)
     password_hash = await _hash(new_password)
     if not await repository.set_password(session, user.id, user.credentials_version, password_hash):
         audit.record(
             session, "password_change_failed", meta, user_id=user.id, reason="changed_meanwhile"
         )
-        raise InvalidCredentials
+        raise _refused(session)
     revoked = await repository.revoke_sessions(
         session, user.id, "password_changed", keep=current_session_id
     )
     enqueue_email(session, services.job_sealer, emails.password_changed(user.email, user.name))
     audit.record(session, "password_changed", meta, user_id=user.id, sessions_revoked=len(revoked))
+    announce_revoked(session, services, revoked)
     await session.flush()
-    return Revocation(revoked)

@@ -1,5 +1,5 @@
 """Clean-up of what sign-in leaves behind: ended sessions (with their refresh tokens) and spent
-verification and reset links. Run by the job runners about once an hour (`jobs.housekeeping`).
+verification and reset links. Run by the job runners about once an hour (`empulse/tasks.py`).
 
 A session row is kept for a week past its absolute expiry, so that a refresh token replayed
 from an ended session is still recognised (and logged) as reuse for that long; its refresh
@@ -20,14 +20,12 @@ KEEP_ENDED_SESSIONS = timedelta(days=7)
 KEEP_SPENT_LINKS = timedelta(days=1)
 
 
-@jobs.housekeeping("auth_sessions")
 async def remove_ended_sessions(_: object, session: AsyncSession, now: datetime) -> int:
     return await jobs.delete_batch(
         session, AuthSession, AuthSession.expires_at < now - KEEP_ENDED_SESSIONS
     )
 
 
-@jobs.housekeeping("action_tokens")
 async def remove_spent_links(_: object, session: AsyncSession, now: datetime) -> int:
     return await jobs.delete_batch(
         session, ActionToken, ActionToken.expires_at < now - KEEP_SPENT_LINKS

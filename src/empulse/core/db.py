@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 import uuid
 from collections import namedtuple
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,7 +34,7 @@ from sqlalchemy.types import TypeDecorator, Uuid
 from sqlalchemy.util import await_only, greenlet_spawn
 
 from empulse.config import Settings
-from empulse.core.errors import ServiceUnavailable
+from empulse.core.errors import AppError, ServiceUnavailable
 
 # Stable constraint names, so migrations can address them on both databases.
 NAMING_CONVENTION = {
@@ -229,18 +230,52 @@ class DatabaseUnavailable(ServiceUnavailable):
         )
 
 
+# The unit of work's two hooks, kept in the session's `info`.
+_AFTER_COMMIT = "empulse.after_commit"
+_KEEP_DESPITE_REFUSAL = "empulse.keep_despite_refusal"
+
+
+def after_commit(session: AsyncSession, action: Callable[[], Awaitable[None]]) -> None:
+    """Run `action` once this unit of work has committed, and never if it rolls back: what
+    others must hear of a change only when it stands (sessions revoked, for every process's
+    session cache). Runs before the response is sent."""
+    session.sync_session.info.setdefault(_AFTER_COMMIT, []).append(action)
+
+
+def keep_despite_refusal(session: AsyncSession) -> None:
+    """Commit this unit of work although the request ends in a refusal (an `AppError`): the
+    one way a failure keeps its writes. For what the refusal itself must leave behind: a failed
+    sign-in's count, lockout and audit record, the session a replayed refresh token revokes,
+    the audit record of a wrong password confirmation. Any other error still rolls back."""
+    session.sync_session.info[_KEEP_DESPITE_REFUSAL] = True
+
+
+@asynccontextmanager
 async def session_scope(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
-    """One unit of work: commit on success, roll back on any error."""
+    """One unit of work: commit on success, roll back on any error (or commit a refusal marked
+    with `keep_despite_refusal`); then the `after_commit` actions. The only commit of a request."""
     async with sessionmaker() as session:
         try:
             yield session
+        except AppError:
+            if session.sync_session.info.pop(_KEEP_DESPITE_REFUSAL, False):
+                await _commit(session)
+            else:
+                await session.rollback()
+            raise
         except BaseException:
             await session.rollback()
             raise
         else:
-            await session.commit()
+            await _commit(session)
+
+
+async def _commit(session: AsyncSession) -> None:
+    await session.commit()
+    for action in session.sync_session.info.pop(_AFTER_COMMIT, ()):
+        await action()
 
 
 class HotRead:

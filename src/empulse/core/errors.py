@@ -72,6 +72,12 @@ class PayloadTooLarge(AppError):
     title = "Request body too large"
 
 
+class RequestTimeout(AppError):
+    status = 408
+    code = "request_timeout"
+    title = "Request timeout"
+
+
 class UnsupportedMediaType(AppError):
     status = 415
     code = "unsupported_media_type"
@@ -82,6 +88,16 @@ class ValidationFailed(AppError):
     status = 422
     code = "validation_failed"
     title = "Validation failed"
+
+
+class InvalidFields(ValidationFailed):
+    """Validation errors found by a service (a JSON part of a multipart body, say), reported as
+    a request's own validation errors are: each with its location (where it was, then the
+    field: `("payload", "tracks", 0)`), message and type, as pydantic gives them."""
+
+    def __init__(self, errors: Sequence[Mapping[str, Any]]) -> None:
+        super().__init__("The request has invalid fields; see `errors`.")
+        self.errors = list(errors)
 
 
 class RateLimited(AppError):

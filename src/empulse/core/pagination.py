@@ -1,21 +1,26 @@
-"""Cursor (keyset) pagination: `?limit=&cursor=` -> `{"items": [...], "nextCursor": ...}`.
+"""The one list query: filters (the caller's `where`), an order with a keyset cursor, a limit,
+and the page object, `?limit=&cursor=` -> `{"items": [...], "nextCursor": ...}`.
 
-Lists are ordered newest first by `(created_at, id)`; the cursor names the last row seen, so a
-page is one index range scan however deep it is, and rows added meanwhile do not shift pages.
+An `Order` is sort columns ending in a unique column (the id), each ascending or descending.
+The cursor carries the order's name and the sort values of the last row shown, so a page is one
+index range scan however deep it is, rows added meanwhile do not shift pages, and a cursor
+made for another order (or forged) is a 400, never a 500. Sort columns must not be NULL.
 """
 
 from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
 from fastapi import Query
 from pydantic import Field
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from empulse.core.errors import BadRequest
@@ -28,8 +33,7 @@ class InvalidCursor(BadRequest):
 
 
 T = TypeVar("T")
-R = TypeVar("R")
-S = TypeVar("S", bound=Select[Any])
+M = TypeVar("M")
 
 
 class Page(Schema, Generic[T]):
@@ -40,54 +44,112 @@ class Page(Schema, Generic[T]):
 
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Items per page.")]
-Cursor = Annotated[str | None, Query(max_length=200, description="From the previous page.")]
+Cursor = Annotated[str | None, Query(max_length=1000, description="From the previous page.")]
 
 
-def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
-    raw = orjson.dumps([created_at.isoformat(), str(row_id)])
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    column: InstrumentedAttribute[Any]
+    descending: bool = False
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        created, row_id = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
-        created_at = datetime.fromisoformat(created)
-        if created_at.tzinfo is None:
+@dataclass(frozen=True, slots=True)
+class Order:
+    """How a list is sorted; `name` tells its cursors apart from another order's."""
+
+    name: str
+    keys: tuple[SortKey, ...]
+
+    @classmethod
+    def newest_first(
+        cls, created: InstrumentedAttribute[datetime], row_id: InstrumentedAttribute[uuid.UUID]
+    ) -> Order:
+        """Newest first, by creation time then id; named after the table, so that a cursor of
+        one list is refused by another."""
+        name = f"{created.class_.__tablename__}:newest"
+        return cls(name, (SortKey(created, descending=True), SortKey(row_id, descending=True)))
+
+    def clauses(self) -> list[ColumnElement[Any]]:
+        return [key.column.desc() if key.descending else key.column.asc() for key in self.keys]
+
+    def after(self, values: Sequence[Any]) -> ColumnElement[bool]:
+        """Rows that come after one with these sort values: (a > x) or (a = x and b > y) ...,
+        each comparison in its column's direction."""
+        alternatives = []
+        for index, key in enumerate(self.keys):
+            same = [self.keys[j].column == values[j] for j in range(index)]
+            beyond = key.column < values[index] if key.descending else key.column > values[index]
+            alternatives.append(and_(*same, beyond))
+        return or_(*alternatives)
+
+    def encode(self, row: Any) -> str:
+        values = [_plain(getattr(row, key.column.key)) for key in self.keys]
+        raw = orjson.dumps([self.name, *values])
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    def decode(self, cursor: str) -> list[Any]:
+        try:
+            padded = cursor + "=" * (-len(cursor) % 4)
+            name, *values = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+            if name != self.name or len(values) != len(self.keys):
+                raise ValueError("a cursor of another list or order")
+            return [_typed(key, value) for key, value in zip(self.keys, values, strict=True)]
+        except (ValueError, TypeError, NotImplementedError, orjson.JSONDecodeError) as exc:
+            raise InvalidCursor("The cursor is not one this API issued for this list.") from exc
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def _typed(key: SortKey, value: Any) -> Any:
+    """A cursor's value as its column's Python type; ValueError or TypeError when it is not."""
+    column_type = key.column.type
+    # A TypeDecorator (UTCDateTime) reports `object`; the type it decorates knows better.
+    kind = getattr(column_type, "impl", column_type).python_type
+    if kind is datetime:
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
             # Issued cursors carry UTC; a naive time cannot be compared with stored ones.
             raise ValueError("a cursor's time has a zone")
-        return created_at, uuid.UUID(row_id)
-    except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
-        raise InvalidCursor("The cursor is not one this API issued.") from exc
+        return moment
+    if kind is uuid.UUID:
+        return uuid.UUID(value)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise TypeError(f"expected {kind.__name__}")
+    return value
 
 
-def paginate(
-    statement: S,
-    created_at: InstrumentedAttribute[datetime],
-    row_id: InstrumentedAttribute[uuid.UUID],
-    *,
-    cursor: str | None,
-    limit: int,
-) -> S:
-    """Newest first, after the cursor; one row more than asked, to tell if a next page exists."""
-    if cursor is not None:
-        after_created, after_id = decode_cursor(cursor)
-        statement = statement.where(
-            or_(created_at < after_created, and_(created_at == after_created, row_id < after_id))
-        )
-    return statement.order_by(created_at.desc(), row_id.desc()).limit(limit + 1)
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    limit: int
+    cursor: str | None = None
 
 
-def page_of(
-    rows: list[R],
-    limit: int,
-    shape: Callable[[R], T],
-    key: Callable[[R], tuple[datetime, uuid.UUID]],
-) -> Page[T]:
-    """Shape the first `limit` rows; the cursor points after the last one shown."""
-    shown = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        created, row_id = key(shown[-1])
-        next_cursor = encode_cursor(created, row_id)
-    return Page[T](items=[shape(row) for row in shown], next_cursor=next_cursor)
+@dataclass(frozen=True, slots=True)
+class Rows(Generic[M]):
+    """One page of rows, before they are shaped into the response's items."""
+
+    items: list[M]
+    next_cursor: str | None
+
+    def shaped(self, shape: Callable[[M], T]) -> Page[T]:
+        return Page[T](items=[shape(row) for row in self.items], next_cursor=self.next_cursor)
+
+
+async def fetch_page(
+    session: AsyncSession, statement: Select[M], order: Order, page: PageRequest
+) -> Rows[M]:
+    """The page of `statement`'s rows (ORM entities carrying the order's columns) after the
+    cursor, in `order`; one row more is read to tell whether a next page exists."""
+    if page.cursor is not None:
+        statement = statement.where(order.after(order.decode(page.cursor)))
+    statement = statement.order_by(*order.clauses()).limit(page.limit + 1)
+    rows = list(await session.scalars(statement))
+    shown = rows[: page.limit]
+    next_cursor = order.encode(shown[-1]) if len(rows) > page.limit else None
+    return Rows(shown, next_cursor)

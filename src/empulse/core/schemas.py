@@ -18,18 +18,26 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, mo
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from empulse.core.emails import InvalidEmailError, normalise_email
+from empulse.core.emails import InvalidEmailError, typed_address
 
 WITHOUT_NUL = r"^[^\x00]*$"
 MAX_DEPTH = 32
 # C0 and C1 controls (line breaks and tabs among them) and the Unicode line and paragraph
 # separators.
 _NOT_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): in a name
+# they reorder what follows them wherever the name is shown (an admin list, an email's subject),
+# so "Trojan Source"-style text can make one name read as another (CVE-2021-42574). The
+# implicit marks (U+200E, U+200F, U+061C) are kept: right-to-left names need them, and they
+# reorder nothing around the name.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 def _one_line(value: str) -> str:
     if _NOT_ONE_LINE.search(value):
         raise ValueError("must be a single line of text, without control characters")
+    if _BIDI_CONTROLS.search(value):
+        raise ValueError("must not contain bidirectional override or isolate characters")
     return value
 
 
@@ -38,17 +46,15 @@ def _one_line(value: str) -> str:
 SingleLine = Annotated[str, AfterValidator(_one_line)]
 
 
-def _normalised_email(value: str) -> str:
+def _address(value: str) -> str:
     try:
-        return normalise_email(value)
+        return typed_address(value)
     except InvalidEmailError as exc:
         raise ValueError(str(exc)) from exc
 
 
-# An address this API stores or sends to: validated, and normalised as accounts store theirs.
-NormalisedEmail = Annotated[
-    str, Field(min_length=3, max_length=320), AfterValidator(_normalised_email)
-]
+# An address this API stores or sends to: validated, kept as typed (core/emails).
+EmailAddress = Annotated[str, Field(min_length=3, max_length=320), AfterValidator(_address)]
 
 
 JsonDict = dict[str, JsonValue]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from starlette.routing import Route
 
 from empulse import __version__
 from empulse.core import metrics
@@ -15,6 +14,7 @@ from empulse.core.errors import ServiceUnavailable
 from empulse.health import service
 from empulse.health.schemas import Liveness, Readiness, StartupCheck
 from empulse.services import AppServices
+from empulse.web.routing import PlainRoute
 
 router = APIRouter(tags=["operations"])
 
@@ -34,7 +34,7 @@ async def liveness(_: Request) -> Response:
     return Response(_LIVENESS_BODY, media_type="application/json")
 
 
-liveness_route = Route("/api/health", liveness, methods=["GET"], name="liveness")
+liveness_route = PlainRoute("/api/health", liveness, methods=["GET"], name="liveness")
 
 
 @router.get(

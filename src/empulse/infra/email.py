@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -137,11 +139,44 @@ class EmailContext(Protocol):
     job_sealer: Sealer
 
 
-@jobs.handler(SEND_EMAIL)
-async def _send_email_job(context: EmailContext, payload: dict[str, Any]) -> None:
+async def send_email(context: EmailContext, payload: dict[str, Any]) -> None:
     fields = json.loads(context.job_sealer.open(payload["sealed"], SEND_EMAIL.encode()))
     email = OutgoingEmail(**fields)
     await context.mailer.send(email)
     log.info(
         "email_sent", to=mask_address(email.to), subject=email.subject, backend=context.mailer.name
     )
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    sent_at: str
+    to: str
+    subject: str
+    links: list[str]
+
+
+_LINK = re.compile(r"https?://[^\s<>\"']+")
+
+
+def read_outbox(directory: Path, limit: int) -> list[OutboxMessage]:
+    """The newest `limit` messages of the local outbox, newest first, with the links of their
+    text part (decoded: no quoted-printable soft breaks, no HTML entities)."""
+    if not directory.is_dir():
+        return []
+    newest = sorted(directory.glob("*.eml"), reverse=True)[:limit]
+    messages = []
+    for path in newest:
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        part = message.get_body(preferencelist=("plain",))
+        text = part.get_content() if part is not None else ""
+        messages.append(
+            OutboxMessage(
+                sent_at=str(message["Date"] or ""),
+                to=str(message["To"] or ""),
+                subject=str(message["Subject"] or ""),
+                links=list(dict.fromkeys(_LINK.findall(text))),
+            )
+        )
+    return messages

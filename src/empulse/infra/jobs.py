@@ -23,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+import weakref
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,35 +35,29 @@ from sqlalchemy.orm import Session
 
 from empulse.core.db import utcnow
 from empulse.core.logging import get_logger
-from empulse.models import Job
+from empulse.models import Job, JobStatus
 
 log = get_logger("empulse.jobs")
 BATCH = 1000  # rows a housekeeper removes per transaction
 
 Handler = Callable[[Any, dict[str, Any]], Awaitable[None]]
-
-_handlers: dict[str, Handler] = {}
-
+"""Runs one job: `async def run(context, payload)` (the context is the services)."""
 
 Housekeeper = Callable[[Any, AsyncSession, datetime], Awaitable[int]]
+"""A clean-up the runners run about once an hour, beside pruning finished jobs:
+`async def clean(context, session, now) -> rows removed`, one batch per call, in a transaction
+of its own (it is called again while it removes a full batch). It must be safe to run in
+several processes at once."""
 
-_housekeepers: dict[str, Housekeeper] = {}
 
+@dataclass(frozen=True, slots=True)
+class JobKinds:
+    """What the runners run: a handler per job kind and the hourly clean-ups, listed in one
+    place (`empulse/tasks.py`) and given to the runner, rather than registered as a side effect
+    of importing a module."""
 
-def housekeeping(name: str) -> Callable[[Housekeeper], Housekeeper]:
-    """Register a clean-up that the runners run about once an hour, beside pruning finished
-    jobs: `async def clean(context, session, now) -> rows removed` (the context is what job
-    handlers get: the services), one batch per call, in a transaction of its own (it is called
-    again while it removes a full batch). It must be safe to run in several processes at
-    once."""
-
-    def register(function: Housekeeper) -> Housekeeper:
-        if name in _housekeepers:
-            raise ValueError(f"two housekeepers named {name!r}")
-        _housekeepers[name] = function
-        return function
-
-    return register
+    handlers: Mapping[str, Handler]
+    housekeepers: Mapping[str, Housekeeper]
 
 
 async def delete_batch(session: AsyncSession, model: Any, *where: Any) -> int:
@@ -82,18 +77,6 @@ class PermanentJobError(Exception):
     the job is dead at once, for an admin to look at, instead of failing again for hours."""
 
 
-def handler(kind: str) -> Callable[[Handler], Handler]:
-    """Register the function that runs jobs of this kind: `async def run(context, payload)`."""
-
-    def register(function: Handler) -> Handler:
-        if kind in _handlers:
-            raise ValueError(f"two handlers for job kind {kind!r}")
-        _handlers[kind] = function
-        return function
-
-    return register
-
-
 def enqueue(
     session: AsyncSession,
     kind: str,
@@ -110,16 +93,28 @@ def enqueue(
         run_at=utcnow() + (delay or timedelta()),
     )
     session.add(job)
-    session.sync_session.info["jobs_enqueued"] = True
+    mark_enqueued(session)
     return job
 
 
+def mark_enqueued(session: AsyncSession) -> None:
+    """This unit of work made a job due (`enqueue` says so itself): its commit wakes the runners
+    of this process."""
+    session.sync_session.info["jobs_enqueued"] = True
+
+
+# The runners working in this process (embedded mode runs one beside the API; a worker, one).
+_runners: weakref.WeakSet[JobRunner] = weakref.WeakSet()
+
+
 @event.listens_for(Session, "after_commit")
-def _wake_runner_after_commit(session: Session) -> None:
+def _wake_runners_after_commit(session: Session) -> None:
+    # Wired once, for every session of the process: a commit that enqueued jobs wakes the
+    # runners here, so a job is started at once instead of at the next poll. Runners in other
+    # processes find it at their next poll.
     if session.info.pop("jobs_enqueued", False):
-        wake = session.info.get("wake_jobs")
-        if wake is not None:
-            wake()
+        for runner in list(_runners):
+            runner.wake()
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +131,7 @@ class JobRunner:
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
         context: Any,
+        kinds: JobKinds,
         *,
         batch_size: int = 10,
         poll_interval: float = 1.0,
@@ -147,6 +143,8 @@ class JobRunner:
     ) -> None:
         self.sessionmaker = sessionmaker
         self.context = context
+        self.handlers = dict(kinds.handlers)
+        self.housekeepers = dict(kinds.housekeepers)
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.lease = timedelta(seconds=lease_seconds)
@@ -164,20 +162,29 @@ class JobRunner:
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; the job in hand is finished first."""
         log.info("job_runner_started", poll_interval=self.poll_interval)
-        while not stop.is_set():
-            try:
-                if time.monotonic() >= self._next_prune:
-                    self._next_prune = time.monotonic() + self.prune_every
-                    await self.prune()
-                if await self.run_due():
-                    continue
-            except Exception as exc:  # the database may be down: keep the loop alive
-                log.warning("job_runner_error", error=type(exc).__name__)
-            self._wake.clear()
-            waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-            await asyncio.wait(waiters, timeout=self.poll_interval, return_when="FIRST_COMPLETED")
-            for waiter in waiters:
-                waiter.cancel()
+        _runners.add(self)
+        try:
+            while not stop.is_set():
+                try:
+                    if time.monotonic() >= self._next_prune:
+                        self._next_prune = time.monotonic() + self.prune_every
+                        await self.prune()
+                    if await self.run_due():
+                        continue
+                except Exception as exc:  # the database may be down: keep the loop alive
+                    log.warning("job_runner_error", error=type(exc).__name__)
+                self._wake.clear()
+                waiters = [
+                    asyncio.ensure_future(self._wake.wait()),
+                    asyncio.ensure_future(stop.wait()),
+                ]
+                await asyncio.wait(
+                    waiters, timeout=self.poll_interval, return_when="FIRST_COMPLETED"
+                )
+                for waiter in waiters:
+                    waiter.cancel()
+        finally:
+            _runners.discard(self)
         log.info("job_runner_stopped")
 
     async def prune(self) -> int:
@@ -186,10 +193,12 @@ class JobRunner:
         cutoff = utcnow() - self.keep_done
 
         async def finished_jobs(_: Any, session: AsyncSession, now: datetime) -> int:
-            return await delete_batch(session, Job, Job.status == "done", Job.finished_at < cutoff)
+            return await delete_batch(
+                session, Job, Job.status == JobStatus.DONE, Job.finished_at < cutoff
+            )
 
         removed = 0
-        for name, clean in [("jobs", finished_jobs), *_housekeepers.items()]:
+        for name, clean in [("jobs", finished_jobs), *self.housekeepers.items()]:
             count = await self._clean(clean)
             if count:
                 log.info("pruned", what=name, count=count)
@@ -223,8 +232,8 @@ class JobRunner:
                 select(Job.id)
                 .where(
                     or_(
-                        and_(Job.status == "pending", Job.run_at <= now),
-                        and_(Job.status == "running", Job.locked_until < now),
+                        and_(Job.status == JobStatus.PENDING, Job.run_at <= now),
+                        and_(Job.status == JobStatus.RUNNING, Job.locked_until < now),
                     )
                 )
                 .order_by(Job.run_at)
@@ -235,7 +244,11 @@ class JobRunner:
             result = await session.execute(
                 update(Job)
                 .where(Job.id.in_(due.scalar_subquery()))
-                .values(status="running", attempts=Job.attempts + 1, locked_until=now + self.lease)
+                .values(
+                    status=JobStatus.RUNNING,
+                    attempts=Job.attempts + 1,
+                    locked_until=now + self.lease,
+                )
                 .returning(
                     Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts, Job.run_at
                 )
@@ -251,7 +264,9 @@ class JobRunner:
         async with self.sessionmaker() as session:
             result = await session.execute(
                 update(Job)
-                .where(Job.id == job.id, Job.status == "running", Job.attempts == job.attempts)
+                .where(
+                    Job.id == job.id, Job.status == JobStatus.RUNNING, Job.attempts == job.attempts
+                )
                 .values(locked_until=utcnow() + self.lease)
                 .execution_options(synchronize_session=False)
             )
@@ -282,13 +297,13 @@ class JobRunner:
             log.error("job_dead", job_id=str(job.id), kind=job.kind, attempts=job.attempts - 1)
             await self._finish(
                 job,
-                status="dead",
+                status=JobStatus.DEAD,
                 attempts=job.max_attempts,
                 last_error="the worker running it stopped before it finished, on every attempt",
                 finished_at=utcnow(),
             )
             return
-        run = _handlers.get(job.kind)
+        run = self.handlers.get(job.kind)
         try:
             if run is None:
                 raise LookupError(f"no handler for job kind {job.kind!r}")
@@ -298,7 +313,9 @@ class JobRunner:
             error = f"{type(exc).__name__}: {exc}"[:2000]
             if isinstance(exc, PermanentJobError) or job.attempts >= job.max_attempts:
                 log.error("job_dead", job_id=str(job.id), kind=job.kind, attempts=job.attempts)
-                await self._finish(job, status="dead", last_error=error, finished_at=utcnow())
+                await self._finish(
+                    job, status=JobStatus.DEAD, last_error=error, finished_at=utcnow()
+                )
             else:
                 delay = self._backoff(job.attempts)
                 log.warning(
@@ -309,8 +326,12 @@ class JobRunner:
                     retry_in_s=round(delay.total_seconds(), 1),
                     error=type(exc).__name__,
                 )
-                await self._finish(job, status="pending", last_error=error, run_at=utcnow() + delay)
+                await self._finish(
+                    job, status=JobStatus.PENDING, last_error=error, run_at=utcnow() + delay
+                )
             return
         # The payload may hold sealed secrets (a reset link); nothing is kept once done.
-        await self._finish(job, status="done", payload={}, finished_at=utcnow(), last_error=None)
+        await self._finish(
+            job, status=JobStatus.DONE, payload={}, finished_at=utcnow(), last_error=None
+        )
         log.info("job_done", job_id=str(job.id), kind=job.kind, attempts=job.attempts)

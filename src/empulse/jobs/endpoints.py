@@ -11,7 +11,7 @@ from empulse.audit import service as audit
 from empulse.audit.service import RequestMeta
 from empulse.auth.dependencies import AdminPrincipal, admin_router
 from empulse.core.errors import Conflict, NotFound
-from empulse.core.pagination import Cursor, Limit, Page, page_of
+from empulse.core.pagination import Cursor, Limit, Page, PageRequest
 from empulse.core.schemas import WITHOUT_NUL
 from empulse.jobs import repository
 from empulse.jobs.schemas import JobOut, JobStatus
@@ -36,8 +36,10 @@ async def list_jobs(
 ) -> Page[JobOut]:
     """Newest first. `status=dead` lists the jobs that failed every attempt (an email that
     never went out), with the last error; payloads are never shown."""
-    rows = await repository.list_jobs(session, status=status, kind=kind, cursor=cursor, limit=limit)
-    return page_of(rows, limit, JobOut.model_validate, lambda job: (job.created_at, job.id))
+    rows = await repository.list_jobs(
+        session, status=status, kind=kind, page=PageRequest(limit, cursor)
+    )
+    return rows.shaped(JobOut.model_validate)
 
 
 @router.post(
@@ -66,7 +68,4 @@ async def retry_job(
         session, "job_retried", RequestMeta.of(request), user_id=admin.user_id, job_id=str(job_id)
     )
     await session.refresh(job)
-    out = JobOut.model_validate(job)
-    await session.commit()
-    services.job_runner.wake()
-    return out
+    return JobOut.model_validate(job)

@@ -10,31 +10,40 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.core.db import utcnow
-from empulse.core.pagination import paginate
-from empulse.models import Job
+from empulse.core.pagination import Order, PageRequest, Rows, fetch_page
+from empulse.infra.jobs import mark_enqueued
+from empulse.models import Job, JobStatus
 
 
 async def list_jobs(
-    session: AsyncSession, *, status: str | None, kind: str | None, cursor: str | None, limit: int
-) -> list[Job]:
+    session: AsyncSession, *, status: str | None, kind: str | None, page: PageRequest
+) -> Rows[Job]:
     statement = select(Job)
     if status is not None:
         statement = statement.where(Job.status == status)
     if kind is not None:
         statement = statement.where(Job.kind == kind)
-    statement = paginate(statement, Job.created_at, Job.id, cursor=cursor, limit=limit)
-    return list(await session.scalars(statement))
+    return await fetch_page(session, statement, Order.newest_first(Job.created_at, Job.id), page)
 
 
 async def revive(session: AsyncSession, job_id: uuid.UUID) -> bool:
     """A dead job back to pending with fresh attempts, due now; False if it is not dead."""
     result = await session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.status == "dead")
-        .values(status="pending", attempts=0, run_at=utcnow(), finished_at=None, locked_until=None)
+        .where(Job.id == job_id, Job.status == JobStatus.DEAD)
+        .values(
+            status=JobStatus.PENDING,
+            attempts=0,
+            run_at=utcnow(),
+            finished_at=None,
+            locked_until=None,
+        )
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    revived = bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    if revived:
+        mark_enqueued(session)
+    return revived
 
 
 async def count_by_status(session: AsyncSession, statuses: Iterable[str]) -> dict[str, int]:
@@ -47,6 +56,6 @@ async def count_by_status(session: AsyncSession, statuses: Iterable[str]) -> dic
 async def oldest_due(session: AsyncSession, now: datetime) -> datetime | None:
     """When the longest-waiting pending job fell due; None when none is due."""
     oldest: datetime | None = await session.scalar(
-        select(func.min(Job.run_at)).where(Job.status == "pending", Job.run_at <= now)
+        select(func.min(Job.run_at)).where(Job.status == JobStatus.PENDING, Job.run_at <= now)
     )
     return oldest

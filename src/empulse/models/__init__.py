@@ -2,9 +2,15 @@
 
 from empulse.models.artist import Artist, ArtistApplication, ReviewStatus
 from empulse.models.audit_event import AuditEvent
-from empulse.models.auth_session import ActionToken, AuthSession, RefreshToken
+from empulse.models.auth_session import (
+    ActionToken,
+    AuthSession,
+    RefreshToken,
+    TokenPurpose,
+    Transport,
+)
 from empulse.models.catalog import Album, Track
-from empulse.models.job import Job
+from empulse.models.job import Job, JobStatus
 from empulse.models.submission import MediaObject, PendingUpload, Submission
 from empulse.models.user import DEFAULT_PRIVACY, User, UserRole
 
@@ -17,12 +23,15 @@ __all__ = [
     "AuditEvent",
     "AuthSession",
     "Job",
+    "JobStatus",
     "MediaObject",
     "PendingUpload",
     "RefreshToken",
     "ReviewStatus",
     "Submission",
+    "TokenPurpose",
     "Track",
+    "Transport",
     "User",
     "UserRole",
 ]

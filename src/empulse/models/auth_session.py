@@ -2,11 +2,27 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from empulse.core.db import Base, utcnow
+
+
+class Transport(StrEnum):
+    """How a session's tokens travel: in the body for native apps, in cookies for browsers."""
+
+    TOKEN = "token"  # noqa: S105 - the name of a transport, not a secret
+    COOKIE = "cookie"
+
+
+class TokenPurpose(StrEnum):
+    """What an emailed link (an action token) may do; each purpose has its own tokens."""
+
+    VERIFY_EMAIL = "verify_email"
+    RESET_PASSWORD = "reset_password"  # noqa: S105 - a purpose, not a secret
+    CHANGE_EMAIL = "change_email"
 
 
 class AuthSession(Base):
@@ -55,12 +71,11 @@ class ActionToken(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    # "verify_email", "reset_password" or "change_email"
-    purpose: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[str] = mapped_column(String(16))  # a TokenPurpose
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     credentials_version: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None] = mapped_column(default=None)
-    # For "change_email": the address the link confirms (normalised).
+    # For TokenPurpose.CHANGE_EMAIL: the address the link confirms (as typed).
     new_email: Mapped[str | None] = mapped_column(String(320), default=None)

@@ -2,12 +2,23 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from empulse.core.db import Base, utcnow
+
+
+class JobStatus(StrEnum):
+    """pending -> running (claimed, with a lease) -> done, or back to pending after a failure,
+    or dead once retrying cannot help (infra/jobs)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    DEAD = "dead"
 
 
 class Job(Base):
@@ -25,7 +36,7 @@ class Job(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     kind: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|running|done|dead
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=12)
     run_at: Mapped[datetime] = mapped_column(default=utcnow)

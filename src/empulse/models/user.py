@@ -6,9 +6,10 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from sqlalchemy import JSON, CheckConstraint, Index, Integer, String, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from empulse.core.db import Base, TimestampedMixin
+from empulse.core.emails import email_key
 
 
 class UserRole(StrEnum):
@@ -35,8 +36,11 @@ class User(TimestampedMixin, Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    # Stored normalised (NFKC, case-folded); the unique index is what stops duplicates.
-    email: Mapped[str] = mapped_column(String(320), unique=True)
+    # The address as the user typed it (ASCII letters lowercased): the one mail goes to.
+    email: Mapped[str] = mapped_column(String(320))
+    # What accounts are compared by (core/emails.email_key: NFKC, case-folded), kept in step
+    # with `email` on every assignment; its unique index is what stops look-alike duplicates.
+    email_key: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), default=UserRole.USER.value)
@@ -51,6 +55,11 @@ class User(TimestampedMixin, Base):
     privacy: Mapped[dict[str, Any]] = mapped_column(
         JSON, default=lambda: dict(DEFAULT_PRIVACY), server_default=text("'{}'")
     )
+
+    @validates("email")
+    def _keep_key(self, _: str, address: str) -> str:
+        self.email_key = email_key(address)
+        return address
 
     @property
     def is_admin(self) -> bool:
@@ -75,7 +84,7 @@ class UserProfile(Protocol):
 
 
 class UserCredentials(UserProfile, Protocol):
-    """And what a sign-in checks (`users.repository.credentials_by_email`)."""
+    """And what a sign-in checks (`accounts.repository.credentials_by_email`)."""
 
     @property
     def password_hash(self) -> str: ...

@@ -14,7 +14,7 @@ from empulse.artists.service import application_record_out
 from empulse.audit.service import RequestMeta
 from empulse.auth.dependencies import AdminPrincipal, admin_router
 from empulse.core.db import utcnow
-from empulse.core.pagination import Cursor, Limit, Page, page_of
+from empulse.core.pagination import Cursor, Limit, Page, PageRequest
 from empulse.models import ArtistApplication, MediaObject, Submission
 from empulse.review import repository, service
 from empulse.review.schemas import (
@@ -66,8 +66,8 @@ async def list_applications(
     cursor: Cursor = None,
 ) -> Page[AdminApplicationOut]:
     """Newest first; filter by status; tax ids masked."""
-    rows = await artists.list_applications(session, status=status, cursor=cursor, limit=limit)
-    return page_of(rows, limit, _admin_application, lambda a: (a.created_at, a.id))
+    rows = await artists.list_applications(session, status=status, page=PageRequest(limit, cursor))
+    return rows.shaped(_admin_application)
 
 
 @router.get(
@@ -195,15 +195,10 @@ async def list_submissions(
 ) -> Page[AdminSubmissionOut]:
     """Newest first; filter by status."""
     rows = await submissions.list_submissions(
-        session, user_id=None, status=status, cursor=cursor, limit=limit
+        session, user_id=None, status=status, page=PageRequest(limit, cursor)
     )
-    files = await submissions.files_of(session, [row.id for row in rows])
-    return page_of(
-        rows,
-        limit,
-        lambda row: _admin_submission_of(services, row, files[row.id], signed=False),
-        lambda row: (row.created_at, row.id),
-    )
+    files = await submissions.files_of(session, [row.id for row in rows.items])
+    return rows.shaped(lambda row: _admin_submission_of(services, row, files[row.id], signed=False))
 
 
 @router.get(
@@ -281,9 +276,9 @@ async def list_tracks(
 ) -> Page[AdminTrackOut]:
     """Newest first; filter by status and artist."""
     rows = await repository.list_tracks(
-        session, status=status, artist_id=artist_id, cursor=cursor, limit=limit
+        session, status=status, artist_id=artist_id, page=PageRequest(limit, cursor)
     )
-    return page_of(rows, limit, AdminTrackOut.model_validate, lambda t: (t.created_at, t.id))
+    return rows.shaped(AdminTrackOut.model_validate)
 
 
 @router.post(

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from empulse.core.pagination import paginate
+from empulse.core.pagination import Order, PageRequest, Rows, fetch_page
 from empulse.models import ArtistApplication, Submission, Track
 
 Reviewed = type[ArtistApplication] | type[Submission] | type[Track]
@@ -38,13 +38,13 @@ async def list_tracks(
     *,
     status: str | None,
     artist_id: uuid.UUID | None,
-    cursor: str | None,
-    limit: int,
-) -> list[Track]:
+    page: PageRequest,
+) -> Rows[Track]:
     statement = select(Track)
     if status is not None:
         statement = statement.where(Track.status == status)
     if artist_id is not None:
         statement = statement.where(Track.artist_id == artist_id)
-    statement = paginate(statement, Track.created_at, Track.id, cursor=cursor, limit=limit)
-    return list(await session.scalars(statement))
+    return await fetch_page(
+        session, statement, Order.newest_first(Track.created_at, Track.id), page
+    )

@@ -7,6 +7,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from empulse.accounts import repository as accounts
 from empulse.artists import repository as artists
 from empulse.artists.service import decrypt_w9
 from empulse.audit import service as audit
@@ -29,7 +30,6 @@ from empulse.review import emails, repository
 from empulse.services import Services
 from empulse.submissions import repository as submissions
 from empulse.submissions.upload import Upload
-from empulse.users import repository as users
 
 
 class AlreadyReviewed(Conflict):
@@ -59,11 +59,11 @@ async def get_application(session: AsyncSession, application_id: uuid.UUID) -> A
 
 
 async def _lock_applicant(session: AsyncSession, user_id: uuid.UUID, gone: str) -> None:
-    """Lock the applicant's row before deciding (users/repository.lock_referenced): a deletion of
+    """Lock the applicant's row before deciding (accounts/repository.lock_referenced): a deletion of
     their account in flight is waited for, and then the decision finds nothing; one that starts
     meanwhile waits for the decision, and so lists the cover copies it publishes. Locked in the
     other order, the two deadlock."""
-    if not await users.lock_referenced(session, user_id):
+    if not await accounts.lock_referenced(session, user_id):
         raise NotFound(gone)
 
 

@@ -7,9 +7,10 @@ import uuid
 import orjson
 from fastapi import APIRouter, Depends, Request, status
 
+from empulse.audit.service import RequestMeta
 from empulse.auth.dependencies import CurrentPrincipal, require_principal
 from empulse.core.errors import NotFound
-from empulse.core.pagination import Cursor, Limit, Page, page_of
+from empulse.core.pagination import Cursor, Limit, Page, PageRequest
 from empulse.services import AppServices, DbSession, ReadSession
 from empulse.submissions import repository, service
 from empulse.submissions.schemas import PAYLOAD_EXAMPLE, SubmissionOut, SubmissionPayload
@@ -82,7 +83,14 @@ async def submit(
     # It first touches the database when the files are in, to record them.
     async with services.read_sessionmaker() as read:
         artist = await service.artist_for(read, principal.user_id)
-    submission = await service.submit(session, services, request, artist)
+    submission = await service.submit(
+        session,
+        services,
+        RequestMeta.of(request),
+        artist,
+        content_type=request.headers.get("content-type", ""),
+        body=request.stream(),
+    )
     files = await repository.files_of(session, [submission.id])
     return service.submission_out(services, submission, files[submission.id])
 
@@ -111,15 +119,10 @@ async def my_submissions(
     cursor: Cursor = None,
 ) -> Page[SubmissionOut]:
     rows = await repository.list_submissions(
-        session, user_id=principal.user_id, status=None, cursor=cursor, limit=limit
+        session, user_id=principal.user_id, status=None, page=PageRequest(limit, cursor)
     )
-    files = await repository.files_of(session, [row.id for row in rows])
-    return page_of(
-        rows,
-        limit,
-        lambda row: service.submission_out(services, row, files.get(row.id, [])),
-        lambda row: (row.created_at, row.id),
-    )
+    files = await repository.files_of(session, [row.id for row in rows.items])
+    return rows.shaped(lambda row: service.submission_out(services, row, files.get(row.id, [])))
 
 
 @router.get(

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from empulse.core.pagination import paginate
+from empulse.core.pagination import Order, PageRequest, Rows, fetch_page
 from empulse.models import Album, Artist, MediaObject, PendingUpload, Submission
 
 
@@ -35,18 +35,16 @@ async def list_submissions(
     *,
     user_id: uuid.UUID | None,
     status: str | None,
-    cursor: str | None,
-    limit: int,
-) -> list[Submission]:
+    page: PageRequest,
+) -> Rows[Submission]:
     statement = select(Submission)
     if user_id is not None:
         statement = statement.where(Submission.user_id == user_id)
     if status is not None:
         statement = statement.where(Submission.status == status)
-    statement = paginate(
-        statement, Submission.created_at, Submission.id, cursor=cursor, limit=limit
+    return await fetch_page(
+        session, statement, Order.newest_first(Submission.created_at, Submission.id), page
     )
-    return list(await session.scalars(statement))
 
 
 async def files_of(

@@ -4,26 +4,25 @@ kept unless everything is."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 
 import orjson
-from fastapi import Request
-from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from empulse.accounts import repository as accounts
 from empulse.artists import repository as artists
 from empulse.audit import service as audit
 from empulse.audit.service import RequestMeta
 from empulse.config import Settings
 from empulse.core.crypto import public_id
-from empulse.core.errors import Forbidden, ValidationFailed
+from empulse.core.errors import Forbidden, InvalidFields, ValidationFailed
 from empulse.infra.storage import DownloadSpec
 from empulse.models import Artist, MediaObject, Submission
 from empulse.services import Services
 from empulse.submissions import repository
 from empulse.submissions.schemas import LP_TRACKS, FileOut, SubmissionOut, SubmissionPayload
 from empulse.submissions.upload import COVER_PART, StoredFile, Upload
-from empulse.users import repository as users
 from empulse.web.multipart import read_multipart
 
 MAX_PARTS = 40
@@ -74,7 +73,7 @@ def _parse_payload(fields: dict[str, str]) -> SubmissionPayload:
             "The `payload` part is not valid JSON.", code="invalid_payload"
         ) from exc
     except ValidationError as exc:
-        raise RequestValidationError(
+        raise InvalidFields(
             [{**error, "loc": ("payload", *error["loc"])} for error in exc.errors()]
         ) from exc
 
@@ -98,13 +97,21 @@ def _check_files(payload: SubmissionPayload, stored: list[StoredFile]) -> None:
 
 
 async def submit(
-    session: AsyncSession, services: Services, request: Request, artist: Artist
+    session: AsyncSession,
+    services: Services,
+    meta: RequestMeta,
+    artist: Artist,
+    *,
+    content_type: str,
+    body: AsyncIterator[bytes],
 ) -> Submission:
+    """Stream a multipart release (`body`, of `content_type`) into storage, check it, and record
+    it in the caller's transaction; a refusal leaves no file behind."""
     upload = Upload(services)
     try:
         fields = await read_multipart(
-            request.headers.get("content-type", ""),
-            request.stream(),
+            content_type,
+            body,
             upload.open_sink,
             max_parts=MAX_PARTS,
             max_field_bytes=services.settings.max_json_body_bytes,
@@ -112,9 +119,7 @@ async def submit(
         await upload.settle()
         payload = _parse_payload(fields)
         _check_files(payload, upload.stored)
-        return await record(
-            session, artist, payload, upload.stored, upload.keys, RequestMeta.of(request)
-        )
+        return await record(session, artist, payload, upload.stored, upload.keys, meta)
     except BaseException:
         await upload.discard()
         raise
@@ -134,9 +139,9 @@ async def record(
     The right to submit was checked when the upload began, and is checked again here: the
     files can take minutes to arrive. Refused (`NotAnArtist`) when meanwhile the account was
     deleted, disabled, or set back to USER. The owner's row is locked first
-    (`users.repository.lock_referenced`), so a deletion in flight is waited for, and then there
+    (`accounts.repository.lock_referenced`), so a deletion in flight is waited for, and then there
     is nothing to point at."""
-    if not await users.lock_referenced(session, artist.user_id):
+    if not await accounts.lock_referenced(session, artist.user_id):
         raise NotAnArtist("This artist profile no longer exists.")
     if await artists.active_artist_of_user(session, artist.user_id) is None:
         raise NotAnArtist("This account can no longer submit releases.")

@@ -146,7 +146,6 @@ class Upload:
             if not self._sweep_enqueued:
                 delay = self.services.settings.upload_sweep_after_seconds + 60
                 jobs.enqueue(session, SWEEP_UPLOADS, {}, delay=timedelta(seconds=delay))
-            session.sync_session.info["wake_jobs"] = self.services.job_runner.wake
         self._sweep_enqueued = True
         self.keys.extend(keys)
 
@@ -439,7 +438,6 @@ class _CoverSink:
             )
 
 
-@jobs.handler(SWEEP_UPLOADS)
 async def sweep_uploads(services: Services, payload: dict[str, Any]) -> None:
     """Delete objects whose upload never committed, once they are older than the grace period."""
     cutoff = utcnow() - timedelta(seconds=services.settings.upload_sweep_after_seconds)
@@ -465,7 +463,6 @@ def enqueue_object_deletion(session: AsyncSession, keys: list[str]) -> None:
         jobs.enqueue(session, DELETE_OBJECTS, {"keys": keys[start : start + _SWEEP_BATCH]})
 
 
-@jobs.handler(DELETE_OBJECTS)
 async def delete_objects(services: Services, payload: dict[str, Any]) -> None:
     for key in payload["keys"]:
         await services.storage.delete(key)

@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from empulse.audit import service as audit
 from empulse.audit.service import RequestMeta
 from empulse.auth.dependencies import (
     AdminPrincipal,
@@ -16,10 +15,9 @@ from empulse.auth.dependencies import (
     admin_router,
     limit_password_checks,
 )
-from empulse.auth.schemas import AcceptedOut, UserOut
-from empulse.auth.service import InvalidCredentials, confirm_password
+from empulse.auth.schemas import AcceptedOut, TokenIn, UserOut
 from empulse.core.errors import NotFound
-from empulse.core.pagination import Cursor, Limit, Page, page_of
+from empulse.core.pagination import Cursor, Limit, Page, PageRequest
 from empulse.core.schemas import WITHOUT_NUL
 from empulse.infra.ratelimit import OnBackendError
 from empulse.models import User
@@ -41,6 +39,8 @@ from empulse.web.ratelimit import enforce
 router = APIRouter(prefix=f"{API_PREFIX}/users/me", tags=["users"])
 EMAIL_CHANGE_ACCEPTED = "Follow the link we are sending to the new address to finish the change."
 admin_users_router = admin_router("/users")
+# The link of a change of address lands with the other account links, under /auth.
+confirm_email_router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
 
 
 async def _me(session: DbSession, principal: CurrentPrincipal) -> User:
@@ -124,13 +124,14 @@ async def change_email(
         on_backend_error=OnBackendError.LOCAL,
     )
     await limit_password_checks(request, principal.user_id)
-    user = await confirm_password(services, principal.user_id, body.password)
-    if user is None:
-        audit.record(
-            session, "email_change_failed", RequestMeta.of(request), user_id=principal.user_id
-        )
-        await session.commit()
-        raise InvalidCredentials
+    user = await service.confirm_password_or_refuse(
+        session,
+        services,
+        RequestMeta.of(request),
+        principal.user_id,
+        body.password,
+        failure_event="email_change_failed",
+    )
     await service.request_email_change(
         session, services, RequestMeta.of(request), user, body.new_email
     )
@@ -158,18 +159,15 @@ async def delete_me(
     every stored file of theirs; the audit log keeps the events without the link to the
     person."""
     await limit_password_checks(request, principal.user_id)
-    user = await confirm_password(services, principal.user_id, body.password)
-    if user is None:
-        audit.record(
-            session, "account_deletion_failed", RequestMeta.of(request), user_id=principal.user_id
-        )
-        await session.commit()
-        raise InvalidCredentials
-    session_ids = await service.delete_account(
-        session, services.job_sealer, user, request.state.request_id
+    user = await service.confirm_password_or_refuse(
+        session,
+        services,
+        RequestMeta.of(request),
+        principal.user_id,
+        body.password,
+        failure_event="account_deletion_failed",
     )
-    await session.commit()
-    await services.session_cache.revoked(session_ids)
+    await service.delete_account(session, services, user, request.state.request_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -206,9 +204,9 @@ async def list_users(
 ) -> Page[AdminUserOut]:
     """Newest first, with a cursor."""
     rows = await repository.search(
-        session, query=q, role=role, disabled=disabled, cursor=cursor, limit=limit
+        session, query=q, role=role, disabled=disabled, page=PageRequest(limit, cursor)
     )
-    return page_of(rows, limit, _admin_user, lambda u: (u.created_at, u.id))
+    return rows.shaped(_admin_user)
 
 
 @admin_users_router.get(
@@ -248,15 +246,34 @@ async def update_user(
     """Disabling revokes every session of the user at once (on every server process) and
     refuses new sign-ins; re-enabling lets them sign in again. A user set back to USER from
     ARTIST keeps their published catalog but cannot submit. Each change is audit-logged."""
-    result = await service.update_user(
+    user = await service.update_user(
         session,
+        services,
         admin_id=admin.user_id,
         user_id=user_id,
         role=body.role,
         disabled=body.disabled,
         meta=RequestMeta.of(request),
     )
-    out = _admin_user(result.user)
-    await session.commit()
-    await services.session_cache.revoked(result.revoked_session_ids)
-    return out
+    return _admin_user(user)
+
+
+@confirm_email_router.post(
+    "/confirm-email",
+    response_model=UserOut,
+    summary="Confirm a new email address",
+    responses={
+        400: {"description": "Invalid, used or expired link (codes: invalid_token)"},
+        409: {"description": "Another account took the address meanwhile (codes: email_taken)"},
+    },
+)
+async def confirm_email(
+    body: TokenIn, request: Request, session: DbSession, services: AppServices
+) -> UserOut:
+    """The link sent to the new address by `POST /users/me/email` (it need not be opened where
+    the change was asked for). The account signs in with the new address from now on; reset
+    and verification links sent before stop working."""
+    user = await service.confirm_email_change(
+        session, services, RequestMeta.of(request), body.token
+    )
+    return UserOut.of(user)

@@ -1,47 +1,14 @@
-"""Queries on the users table."""
+"""Queries of the account's lifecycle: deletion, and the admin's user search."""
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import bindparam, delete, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from empulse.core.db import HotRead
-from empulse.core.pagination import paginate
+from empulse.core.pagination import Order, PageRequest, Rows, fetch_page
 from empulse.models import User
-from empulse.models.user import UserCredentials
-
-
-async def get_by_email(session: AsyncSession, email: str) -> User | None:
-    result = await session.execute(_BY_EMAIL, {"email": email})
-    return result.scalar_one_or_none()
-
-
-_BY_EMAIL = select(User).where(User.email == bindparam("email"))
-
-
-async def credentials_by_email(engine: AsyncEngine, email: str) -> UserCredentials | None:
-    """The account a sign-in checks, read on its own (no transaction: the sign-in's writes
-    re-check what they depend on). A `HotRead`: every sign-in runs it."""
-    row: UserCredentials | None = await _CREDENTIALS.first(engine, email=email)
-    return row
-
-
-_CREDENTIALS = HotRead(
-    select(
-        User.id,
-        User.email,
-        User.name,
-        User.role,
-        User.password_hash,
-        User.credentials_version,
-        User.email_verified_at,
-        User.disabled_at,
-        User.locked_until,
-        User.created_at,
-    ).where(User.email == bindparam("email"))
-)
 
 
 async def claim_for_deletion(
@@ -52,9 +19,9 @@ async def claim_for_deletion(
 
     The row is locked `FOR UPDATE` until the commit: a second deletion waits and then finds
     nothing, and so does anything that would insert a row pointing at the user (those writes
-    take a key-share lock on it first: `lock_referenced`). On SQLite the first write takes the
-    database's writer lock, with the same effect. The credentials die with it: a sign-in that
-    hashed meanwhile fails its conditional write."""
+    take a key-share lock on it first: `accounts.repository.lock_referenced`). On SQLite the
+    first write takes the database's writer lock, with the same effect. The credentials die with
+    it: a sign-in that hashed meanwhile fails its conditional write."""
     await session.execute(select(User.id).where(User.id == user_id).with_for_update())
     result = await session.execute(
         update(User)
@@ -65,21 +32,6 @@ async def claim_for_deletion(
     )
     # The update decides, not the select: SQLite takes no row lock for it.
     return result.first() is not None
-
-
-async def lock_referenced(session: AsyncSession, user_id: uuid.UUID) -> bool:
-    """Before a write that points at the user, take the key-share lock its foreign-key checks
-    would, first; False when the account is gone.
-
-    An account deletion holds the row `FOR UPDATE` (`claim_for_deletion`), so this waits for it
-    and then finds no row, instead of the write failing on a foreign key. Left to the write, the
-    locks come in the order its statements and triggers take them (the artist's row, or the
-    reviewed row, before the user's), which can deadlock with the deletion's cascade. On
-    SQLite, a plain read: its writer lock orders the two."""
-    locked = await session.execute(
-        select(User.id).where(User.id == user_id).with_for_update(key_share=True)
-    )
-    return locked.first() is not None
 
 
 async def delete_user(session: AsyncSession, user_id: uuid.UUID) -> None:
@@ -100,16 +52,15 @@ async def search(
     query: str | None,
     role: str | None,
     disabled: bool | None,
-    cursor: str | None,
-    limit: int,
-) -> list[User]:
+    page: PageRequest,
+) -> Rows[User]:
     """Users newest first; `query` matches part of the email or the name, any case."""
     statement = select(User)
     if query:
         needle = query.casefold()
         statement = statement.where(
             or_(
-                User.email.contains(needle, autoescape=True),
+                User.email_key.contains(needle, autoescape=True),
                 func.lower(User.name).contains(needle, autoescape=True),
             )
         )
@@ -119,5 +70,4 @@ async def search(
         statement = statement.where(
             User.disabled_at.is_not(None) if disabled else User.disabled_at.is_(None)
         )
-    statement = paginate(statement, User.created_at, User.id, cursor=cursor, limit=limit)
-    return list(await session.scalars(statement))
+    return await fetch_page(session, statement, Order.newest_first(User.created_at, User.id), page)

@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from empulse.artists.schemas import ApplicationRecordOut
 from empulse.auth.schemas import UserOut
-from empulse.core.schemas import NormalisedEmail, Schema, SingleLine, with_examples
+from empulse.core.schemas import EmailAddress, Schema, SingleLine, with_examples
 from empulse.submissions.schemas import SubmissionOut
 
 Role = Literal["USER", "ARTIST", "ADMIN"]
@@ -48,7 +48,7 @@ class ChangeEmailIn(Schema):
         {"newEmail": "ada@new.example.com", "password": "violet-harbour-quartz-5521"}
     )
 
-    new_email: NormalisedEmail
+    new_email: EmailAddress
     password: str = Field(min_length=1, max_length=128)
 
 

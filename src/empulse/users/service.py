@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from empulse.accounts import repository as accounts
 from empulse.artists import repository as artists
 from empulse.artists.service import application_record_out
 from empulse.audit import repository as audit_repository
@@ -17,14 +18,20 @@ from empulse.audit.service import RequestMeta
 from empulse.auth import emails
 from empulse.auth import repository as auth_repository
 from empulse.auth.schemas import UserOut
-from empulse.auth.service import InvalidCredentials, InvalidToken, link_for_account
-from empulse.core.crypto import Sealer, hash_token
-from empulse.core.db import utcnow
-from empulse.core.emails import normalise_email
+from empulse.auth.service import (
+    InvalidCredentials,
+    InvalidToken,
+    announce_revoked,
+    confirm_password,
+    link_for_account,
+)
+from empulse.core.crypto import hash_token
+from empulse.core.db import keep_despite_refusal, utcnow
+from empulse.core.emails import typed_address
 from empulse.core.errors import Conflict, NotFound, ValidationFailed
 from empulse.core.passwords import check_password_policy, hash_password
 from empulse.infra.email import enqueue_email, mask_address
-from empulse.models import DEFAULT_PRIVACY, User, UserRole
+from empulse.models import DEFAULT_PRIVACY, TokenPurpose, User, UserRole
 from empulse.services import Services
 from empulse.submissions import repository as submissions
 from empulse.submissions.service import submission_out
@@ -54,19 +61,18 @@ async def create_or_promote_admin(
     There is no default admin: this (through `empulse create-admin`) is the only way to make
     the first one (SECURITY.md "Passwords and login"). Never commits.
     """
-    normalised = normalise_email(email)
-    existing = await repository.get_by_email(session, normalised)
+    existing = await accounts.get_by_email(session, email)
     if existing is not None:
         existing.role = UserRole.ADMIN.value
         if password:
-            check_password_policy(password, user_inputs=[normalised, existing.name])
+            check_password_policy(password, user_inputs=[existing.email, existing.name])
             existing.password_hash = hash_password(password)
         await session.flush()
         return AdminResult(existing, created=False)
     if not password:
         raise ValueError("a new admin account needs a password")
     user = await create_verified_user(
-        session, email=normalised, password=password, name=name, role=UserRole.ADMIN
+        session, email=email, password=password, name=name, role=UserRole.ADMIN
     )
     return AdminResult(user, created=True)
 
@@ -81,13 +87,13 @@ async def create_verified_user(
 ) -> User:
     """An account whose address counts as confirmed, for operators' tools (the CLI, demo data);
     the password policy applies as it does to everyone. Never commits."""
-    normalised = normalise_email(email)
-    display_name = name or normalised.split("@", 1)[0]
-    check_password_policy(password, user_inputs=[normalised, display_name])
+    address = typed_address(email)
+    display_name = name or address.split("@", 1)[0]
+    check_password_policy(password, user_inputs=[address, display_name])
     user = repository.add(
         session,
         User(
-            email=normalised,
+            email=address,
             name=display_name[:100],
             password_hash=hash_password(password),
             role=role.value,
@@ -108,30 +114,25 @@ class NoArtistProfile(Conflict):
     title = "No artist profile"
 
 
-@dataclass(slots=True)
-class UserUpdate:
-    user: User
-    revoked_session_ids: list[uuid.UUID] = field(default_factory=list)
-
-
 async def update_user(
     session: AsyncSession,
+    services: Services,
     *,
     admin_id: uuid.UUID,
     user_id: uuid.UUID,
     role: str | None,
     disabled: bool | None,
     meta: RequestMeta,
-) -> UserUpdate:
+) -> User:
     """An admin changes another user's role or disables the account (never their own: that
-    would let the last admin lock everyone out). Disabling revokes every session; the caller
-    announces the revocations after the commit. Never commits."""
+    would let the last admin lock everyone out). Disabling revokes every session, on every
+    process once the change commits. Never commits."""
     if user_id == admin_id:
         raise OwnAccount("Another administrator changes your role or disables your account.")
     user = await session.get(User, user_id)
     if user is None:
         raise NotFound("No such user.")
-    result = UserUpdate(user)
+    revoked: list[uuid.UUID] = []
     changes: dict[str, object] = {}
     if role is not None and role != user.role:
         if role == UserRole.ARTIST.value and not await artists.artist_of_user(session, user.id):
@@ -145,9 +146,8 @@ async def update_user(
         user.disabled_at = utcnow() if disabled else None
         if disabled:
             await session.flush()  # the user row first: see `auth.repository.record_sign_in`
-            result.revoked_session_ids = await auth_repository.revoke_sessions(
-                session, user.id, "disabled"
-            )
+            revoked = await auth_repository.revoke_sessions(session, user.id, "disabled")
+            announce_revoked(session, services, revoked)
     if changes:
         audit.record(
             session,
@@ -155,20 +155,40 @@ async def update_user(
             meta,
             user_id=admin_id,
             target_user_id=str(user.id),
-            sessions_revoked=len(result.revoked_session_ids),
+            sessions_revoked=len(revoked),
             **changes,
         )
     await session.flush()
-    return result
+    return user
+
+
+async def confirm_password_or_refuse(
+    session: AsyncSession,
+    services: Services,
+    meta: RequestMeta,
+    user_id: uuid.UUID,
+    password: str,
+    *,
+    failure_event: str,
+) -> User:
+    """The account, when `password` is its password; otherwise the refusal, whose audit record
+    (`failure_event`) stands although the request fails."""
+    user = await confirm_password(services, user_id, password)
+    if user is None:
+        audit.record(session, failure_event, meta, user_id=user_id)
+        keep_despite_refusal(session)
+        raise InvalidCredentials
+    return user
 
 
 async def delete_account(
-    session: AsyncSession, sealer: Sealer, user: User, request_id: str | None
-) -> list[uuid.UUID]:
+    session: AsyncSession, services: Services, user: User, request_id: str | None
+) -> None:
     """Delete the account, its sessions and tokens, its artist application, submissions and
     published releases (the database cascades), and, by a job that runs after the commit, every
     file it stored; its owner is emailed, and the audit log keeps its events without the link
-    to the person. Returns the sessions it had, to announce after the commit. Never commits.
+    to the person. Its sessions stop working on every process once this commits. Never
+    commits.
 
     The first write claims the row (`repository.claim_for_deletion`): a second deletion in
     flight waits for this one and then finds no account, and an upload finishing meanwhile
@@ -180,12 +200,12 @@ async def delete_account(
         raise InvalidCredentials
     session_ids = await auth_repository.session_ids_of(session, user.id)
     enqueue_object_deletion(session, await submissions.storage_keys_of_user(session, user.id))
-    enqueue_email(session, sealer, emails.account_deleted(user.email, user.name))
+    enqueue_email(session, services.job_sealer, emails.account_deleted(user.email, user.name))
     await audit.forget_user(session, user.id)
     await repository.delete_user(session, user.id)
     audit.record(session, "account_deleted", RequestMeta(None, None, request_id))
+    announce_revoked(session, services, session_ids)
     await session.flush()
-    return session_ids
 
 
 def privacy_of(user: User) -> PrivacyPreferences:
@@ -247,20 +267,26 @@ class EmailTaken(Conflict):
 async def request_email_change(
     session: AsyncSession, services: Services, meta: RequestMeta, user: User, new_email: str
 ) -> None:
-    """Send a confirmation link to `new_email` (normalised); the address changes only when it
+    """Send a confirmation link to `new_email` (as typed); the address changes only when it
     is followed. The current address is told either way. An address that already has an
     account gets a notice instead of a link, and the caller sees no difference (no account
     enumeration). `user` was read when the password was confirmed; the link carries its
     credentials version, so a password change meanwhile kills it. Never commits."""
     if new_email == user.email:
         raise SameEmail("This is already your address.")
-    holder = await repository.get_by_email(session, new_email)
+    # The same key is the user's own account: a correction of how the address is written
+    # (an account from before addresses were kept as typed holds the folded form).
+    holder = await accounts.get_by_email(session, new_email)
+    if holder is not None and holder.id == user.id:
+        holder = None
     if holder is not None:
         enqueue_email(
             session, services.job_sealer, emails.address_in_use(holder.email, holder.name)
         )
     else:
-        url = await link_for_account(session, services, user, "change_email", new_email=new_email)
+        url = await link_for_account(
+            session, services, user, TokenPurpose.CHANGE_EMAIL, new_email=new_email
+        )
         if url is None:  # the account was deleted meanwhile
             raise NotFound("No such user.")
         enqueue_email(session, services.job_sealer, emails.confirm_new_address(new_email, url))
@@ -283,10 +309,12 @@ async def confirm_email_change(
     address is told. The account is locked before the link is used, as in `verify_email`.
     Never commits."""
     token_hash = hash_token(token)
-    found = await auth_repository.find_action_token(session, token_hash, "change_email")
-    if found is None or not await repository.lock_referenced(session, found[0]):
+    found = await auth_repository.find_action_token(session, token_hash, TokenPurpose.CHANGE_EMAIL)
+    if found is None or not await accounts.lock_referenced(session, found[0]):
         raise InvalidToken("This confirmation link is invalid, used or expired.")
-    used = await auth_repository.consume_action_token(session, token_hash, "change_email")
+    used = await auth_repository.consume_action_token(
+        session, token_hash, TokenPurpose.CHANGE_EMAIL
+    )
     user = await auth_repository.get_user(session, used.user_id) if used else None
     if (
         used is None

@@ -105,6 +105,12 @@ _BODY_FAILURES = {
             "`errors` say `json_invalid`."
         )
     },
+    "408": {
+        "description": (
+            "The body arrived slower than the minimum rate (code: request_timeout); the "
+            "connection is closed"
+        )
+    },
     "413": {"description": "The body is larger than allowed (code: payload_too_large)"},
     "415": {"description": "The body is not of a content type this route takes"},
 }

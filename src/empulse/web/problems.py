@@ -20,12 +20,12 @@ from empulse.core.db import (
 from empulse.core.errors import (
     PROBLEM_MEDIA_TYPE,
     AppError,
-    PayloadTooLarge,
+    InvalidFields,
     code_for_status,
     problem_body,
 )
 from empulse.core.logging import get_logger
-from empulse.web.body_limit import _caused_by_body_too_large
+from empulse.web.body_limit import body_error
 
 log = get_logger("empulse.errors")
 
@@ -74,8 +74,9 @@ async def _app_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    if _caused_by_body_too_large(exc):
-        return await _app_error(request, PayloadTooLarge("The request body is too large."))
+    body_refusal = body_error(exc)
+    if body_refusal is not None:
+        return await _app_error(request, body_refusal)
     detail = exc.detail if isinstance(exc.detail, str) else None
     if exc.status_code == 404:
         detail = "No resource at this address."
@@ -90,7 +91,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: Mapping[str, Any]) -> str:
     """Pydantic's message, without the "Value error, " it puts before the text of a rule of
     ours: the text already says what is wrong."""
     message = str(error.get("msg", "invalid"))
@@ -100,9 +101,9 @@ def _message(error: dict[str, Any]) -> str:
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
+    assert isinstance(exc, RequestValidationError | InvalidFields)
     errors = []
-    for error in exc.errors():
+    for error in exc.errors() if isinstance(exc, RequestValidationError) else exc.errors:
         location = list(error.get("loc", ()))
         errors.append(
             {
@@ -137,5 +138,6 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(InvalidFields, _validation_error)
     app.add_exception_handler(SQLAlchemyError, _database_error)
     app.add_exception_handler(OSError, _database_error)

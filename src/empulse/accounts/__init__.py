@@ -1,0 +1,1 @@
+"""Account primitives shared by every domain (a low layer: imports no domain)."""

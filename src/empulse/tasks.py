@@ -1,0 +1,28 @@
+"""Every kind of background job and every hourly clean-up, in one list: what the job runners
+(in the API process, or `empulse worker`) run. A new kind is added here."""
+
+from __future__ import annotations
+
+from empulse.audit.tasks import remove_old_events
+from empulse.auth.tasks import remove_ended_sessions, remove_spent_links
+from empulse.infra.email import SEND_EMAIL, send_email
+from empulse.infra.jobs import JobKinds
+from empulse.submissions.upload import (
+    DELETE_OBJECTS,
+    SWEEP_UPLOADS,
+    delete_objects,
+    sweep_uploads,
+)
+
+JOB_KINDS = JobKinds(
+    handlers={
+        SEND_EMAIL: send_email,
+        SWEEP_UPLOADS: sweep_uploads,
+        DELETE_OBJECTS: delete_objects,
+    },
+    housekeepers={
+        "auth_sessions": remove_ended_sessions,
+        "action_tokens": remove_spent_links,
+        "audit_events": remove_old_events,
+    },
+)

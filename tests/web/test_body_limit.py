@@ -60,7 +60,7 @@ async def test_oversized_body_without_content_length_is_refused(
 
 
 def test_chunked_oversized_body_is_refused_by_the_real_server(live_server: LiveServers) -> None:
-    """Through uvicorn, with Transfer-Encoding: chunked, as an attacker would send it."""
+    """Through the real server, with Transfer-Encoding: chunked, as an attacker would send it."""
     server = live_server.start(args=["tests.e2e.app_with_test_routes"])
 
     def chunks() -> Iterator[bytes]:

@@ -370,7 +370,10 @@ def with_local_secrets(settings: Settings) -> Settings:
         stored = json.loads(path.read_text(encoding="utf-8"))
     changed = False
     if "jwt_secret" not in stored:
-        stored["jwt_secret"] = secrets.token_urlsafe(64)
+        # Hex, not base64: a random base64 secret contains one of the placeholder words the
+        # start-up check refuses ("test", "todo", ...) about once in 4,000 draws, and then the
+        # service called its own secret unsafe. No such word can be spelt in hex digits.
+        stored["jwt_secret"] = secrets.token_hex(48)
         changed = True
     if "encryption_key" not in stored:
         stored["encryption_key"] = secrets.token_hex(32)

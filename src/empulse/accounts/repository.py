@@ -27,11 +27,10 @@ _BY_EMAIL = select(User).where(User.email_key == bindparam("key"))
 async def credentials_by_email(engine: AsyncEngine, email: str) -> UserCredentials | None:
     """The account a sign-in checks, read on its own (no transaction: the sign-in's writes
     re-check what they depend on). A `HotRead`: every sign-in runs it."""
-    row: UserCredentials | None = await _CREDENTIALS.first(engine, key=email_key(email))
-    return row
+    return await _CREDENTIALS.first(engine, key=email_key(email))
 
 
-_CREDENTIALS = HotRead(
+_CREDENTIALS = HotRead[UserCredentials](
     select(
         User.id,
         User.email,

@@ -22,6 +22,7 @@ from empulse.models import (
     Transport,
     User,
 )
+from empulse.models.user import UserProfile
 
 
 async def _add_session(
@@ -255,7 +256,7 @@ def _sign_in_statement() -> Select[tuple[uuid.UUID]]:
     return select(opened.c.id).add_cte(first_token, audited)
 
 
-_SIGN_IN = HotWrite(_sign_in_statement())
+_SIGN_IN = HotWrite[tuple[uuid.UUID]](_sign_in_statement())
 
 
 async def set_password(
@@ -380,7 +381,7 @@ async def is_session_live(engine: AsyncEngine, session_id: uuid.UUID, user_id: u
     return found is not None
 
 
-_SESSION_LIVE = HotRead(
+_SESSION_LIVE = HotRead[tuple[uuid.UUID]](
     select(AuthSession.id)
     .join(User, User.id == AuthSession.user_id)
     .where(
@@ -489,14 +490,14 @@ async def consume_action_token(
     return UsedToken(row.user_id, row.credentials_version, row.new_email) if row else None
 
 
-async def profile(engine: AsyncEngine, user_id: uuid.UUID) -> Any | None:
+async def profile(engine: AsyncEngine, user_id: uuid.UUID) -> UserProfile | None:
     """The public fields of a user (no password hash or JSON columns loaded): what GET
     /auth/me, the most frequent authenticated read, needs. A `HotRead`: the select is built
     and compiled once, and run on the driver's connection."""
     return await _PROFILE.first(engine, user_id=user_id)
 
 
-_PROFILE = HotRead(
+_PROFILE = HotRead[UserProfile](
     select(
         User.id, User.email, User.name, User.role, User.email_verified_at, User.created_at
     ).where(User.id == bindparam("user_id"))

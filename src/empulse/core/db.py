@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 import asyncpg
 from sqlalchemy import DateTime, MetaData, Select, event
@@ -278,7 +278,10 @@ async def _commit(session: AsyncSession) -> None:
         await action()
 
 
-class HotRead:
+R = TypeVar("R")
+
+
+class HotRead(Generic[R]):
     """One Core select, for the most frequent reads, run on the pool's own driver connection.
 
     SQLAlchemy's `Connection.execute` costs ~90 µs of CPU per statement on asyncpg (its
@@ -292,14 +295,15 @@ class HotRead:
     the connection and runs the ordinary path on another one, whose disconnect handling and
     error mapping then apply unchanged. On other databases the ordinary path is the only one.
 
-    Rows come back as named tuples, the same from either path."""
+    Rows come back as named tuples, the same from either path, typed as `R`: a protocol naming
+    the selected columns (models/user.UserCredentials), given where the read is declared."""
 
     def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
         self.statement = statement
         self.row_type = namedtuple("Row", statement.selected_columns.keys())  # type: ignore[misc]
         self._compiled: dict[str, _CompiledRead] = {}
 
-    async def first(self, engine: AsyncEngine, **params: Any) -> Any | None:
+    async def first(self, engine: AsyncEngine, **params: Any) -> R | None:
         dialect = engine.dialect
         if dialect.driver != "asyncpg":
             return await self._first_ordinary(engine, params)
@@ -319,11 +323,11 @@ class HotRead:
             await greenlet_spawn(raw.invalidate, exc)
             return await self._after_failure(exc, engine, params)
         await greenlet_spawn(raw.close)
-        return None if record is None else self.row_type(*compiled.values(record))
+        return None if record is None else cast(R, self.row_type(*compiled.values(record)))
 
     async def _after_failure(
         self, exc: BaseException, engine: AsyncEngine, params: dict[str, Any]
-    ) -> Any | None:
+    ) -> R | None:
         if isinstance(exc, TimeoutError):  # no answer within the command timeout
             raise DatabaseUnavailable from exc
         if not isinstance(exc, Exception):
@@ -331,10 +335,10 @@ class HotRead:
         # A connection lost or refused: the ordinary path, on another connection.
         return await self._first_ordinary(engine, params)
 
-    async def _first_ordinary(self, engine: AsyncEngine, params: dict[str, Any]) -> Any | None:
+    async def _first_ordinary(self, engine: AsyncEngine, params: dict[str, Any]) -> R | None:
         async with engine.connect() as connection:
             row = (await connection.execute(self.statement, params)).first()
-        return None if row is None else self.row_type(*row)
+        return None if row is None else cast(R, self.row_type(*row))
 
     def _compile(self, dialect: Dialect) -> _CompiledRead:
         compiled = self.statement.compile(dialect=dialect)
@@ -358,7 +362,7 @@ class HotRead:
         return read
 
 
-class HotWrite(HotRead):
+class HotWrite(HotRead[R]):
     """One Core statement that writes, for the most frequent write: PostgreSQL runs several
     inserts and updates as one statement with data-modifying CTEs, atomically, in one round
     trip and its own transaction (`WITH a AS (UPDATE ... RETURNING), b AS (INSERT ... SELECT
@@ -376,12 +380,12 @@ class HotWrite(HotRead):
 
     async def _after_failure(
         self, exc: BaseException, engine: AsyncEngine, params: dict[str, Any]
-    ) -> Any | None:
+    ) -> R | None:
         if _connection_lost(exc):
             raise DatabaseUnavailable from exc
         raise exc
 
-    async def _first_ordinary(self, engine: AsyncEngine, params: dict[str, Any]) -> Any | None:
+    async def _first_ordinary(self, engine: AsyncEngine, params: dict[str, Any]) -> R | None:
         raise RuntimeError("HotWrite runs on asyncpg only; check HotWrite.applies first")
 
 

@@ -7,6 +7,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
 from empulse import __version__
+from empulse.account_data import ACCOUNT_DATA
 from empulse.artists.endpoints import router as artists_router
 from empulse.audit.endpoints import router as audit_router
 from empulse.auth.dependencies import token_user_id
@@ -18,6 +19,7 @@ from empulse.review.endpoints import router as review_router
 from empulse.submissions.endpoints import router as submissions_router
 from empulse.users.endpoints import admin_users_router, confirm_email_router
 from empulse.users.endpoints import router as users_router
+from empulse.users.schemas import export_schema
 from empulse.web.paths import API_PREFIX, DOCS_URL, OPENAPI_URL
 from empulse.web.ratelimit import RateLimit
 from empulse.web.routing import add_routes
@@ -79,5 +81,7 @@ def include_api(app: FastAPI) -> None:
     under /api/v1 counts against the default limit per IP and, when an access token names a
     user, per user; routes add their own, tighter limits on top."""
     default = RateLimit("default", identify=token_user_id)
+    # The export's schema names every domain's part of an account (accounts/data).
+    response_models = {"export_me": export_schema(ACCOUNT_DATA)}
     for router in API_ROUTERS:
-        add_routes(app, router, dependencies=[Depends(default)])
+        add_routes(app, router, dependencies=[Depends(default)], response_models=response_models)

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from starlette.applications import Starlette
 
 from empulse import __version__
+from empulse.account_data import ACCOUNT_DATA
 from empulse.api import include_api
 from empulse.auth.dependencies import ACCESS_COOKIE, optional_principal
 from empulse.config import Settings, ensure_safe, load_settings
@@ -96,7 +97,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = build_services(settings, JOB_KINDS)
+        services = build_services(settings, JOB_KINDS, ACCOUNT_DATA)
         app.state.services = services
         restore_signals = _install_drain_hook(services)
         try:

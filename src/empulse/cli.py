@@ -60,13 +60,14 @@ def worker() -> None:
 async def _work(settings: Settings) -> None:
     import signal
 
+    from empulse.account_data import ACCOUNT_DATA
     from empulse.config import ensure_safe
     from empulse.services import build_services
     from empulse.tasks import JOB_KINDS
 
     ensure_safe(settings)
     await _ensure_migrated(settings)
-    services = build_services(settings, JOB_KINDS)
+    services = build_services(settings, JOB_KINDS, ACCOUNT_DATA)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

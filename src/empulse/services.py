@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from limits import RateLimitItem
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from empulse.accounts.data import AccountData
 from empulse.config import Settings
 from empulse.core.crypto import FieldCipher, Sealer, derive_key
 from empulse.core.db import create_engine, create_sessionmaker, session_scope
@@ -42,6 +43,8 @@ class Services:
     csrf_key: bytes
     session_cache: SessionCache
     job_runner: JobRunner
+    # Every domain's part of an account: the export shows it, a deletion takes it along.
+    account_data: tuple[AccountData, ...]
     # Set when SIGTERM arrives: readiness answers 503 while in-flight requests finish.
     draining: bool = field(default=False)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -67,7 +70,9 @@ class Services:
         await self.engine.dispose()
 
 
-def build_services(settings: Settings, job_kinds: JobKinds) -> Services:
+def build_services(
+    settings: Settings, job_kinds: JobKinds, account_data: tuple[AccountData, ...]
+) -> Services:
     if settings.jwt_secret is None or settings.encryption_key is None:
         raise RuntimeError("secrets are missing; load settings with load_settings()")
     engine = create_engine(settings)
@@ -107,6 +112,7 @@ def build_services(settings: Settings, job_kinds: JobKinds) -> Services:
             redis_url=settings.redis_url,
             key_prefix=settings.redis_key_prefix,
         ),
+        account_data=account_data,
         job_runner=JobRunner(
             sessionmaker,
             context=None,

@@ -8,9 +8,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
+from pydantic.alias_generators import to_camel
 from sqlalchemy import func, select
 
+from empulse.account_data import ACCOUNT_DATA
 from empulse.auth.service import InvalidCredentials, confirm_password
 from empulse.models import AuditEvent, AuthSession, User
 from empulse.services import Services
@@ -82,6 +85,20 @@ async def test_export_is_a_json_download_of_my_data(
     assert document["artistApplications"] == document["submissions"] == []
     assert "passwordHash" not in response.text
     assert "password_hash" not in response.text
+
+
+async def test_the_export_is_documented_with_every_domains_part(
+    client: httpx.AsyncClient,
+) -> None:
+    """Each domain's part of an account (empulse/account_data.py) is a documented field of the
+    export, so a part added there shows in the API document too."""
+    document = (await client.get("/api/v1/openapi.json")).json()
+    content = document["paths"]["/api/v1/users/me/export"]["get"]["responses"]["200"]["content"]
+    name = content["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    fields = set(document["components"]["schemas"][name]["properties"])
+    assert {"user", "sessions", "securityEvents"} <= fields
+    assert {to_camel(part.key) for part in ACCOUNT_DATA} <= fields
+    assert {"artistProfile", "artistApplications", "submissions"} <= fields
 
 
 async def test_delete_account_needs_the_password_and_erases_personal_data(

@@ -258,3 +258,10 @@ class ApplicationRecordOut(ApplicationOut):
     documents_signed: list[str]
     pro_registration: dict[str, Any] | None
     digital_signature: str
+
+
+class ExportedArtistProfile(Schema):
+    id: uuid.UUID
+    name: str
+    selected_mediums: list[str]
+    created_at: datetime

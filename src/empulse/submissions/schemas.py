@@ -204,3 +204,7 @@ class SubmissionOut(Schema):
     created_at: datetime
     reviewed_at: datetime | None
     review_reason: str | None
+
+
+class ExportedSubmission(SubmissionOut):
+    payload: dict[str, Any] = Field(description="The release's details as they were submitted.")

@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, create_model, model_validator
 
-from empulse.artists.schemas import ApplicationRecordOut
+from empulse.accounts.data import AccountData
 from empulse.auth.schemas import UserOut
 from empulse.core.schemas import EmailAddress, Schema, SingleLine, with_examples
-from empulse.submissions.schemas import SubmissionOut
 
 Role = Literal["USER", "ARTIST", "ADMIN"]
 
@@ -103,17 +103,6 @@ class ExportedEvent(Schema):
     user_agent: str | None
 
 
-class ExportedArtistProfile(Schema):
-    id: uuid.UUID
-    name: str
-    selected_mediums: list[str]
-    created_at: datetime
-
-
-class ExportedSubmission(SubmissionOut):
-    payload: dict[str, Any] = Field(description="The release's details as they were submitted.")
-
-
 class Export(Schema):
     """Everything stored about the account. File links are valid for a few minutes, so the
     files can be fetched with the data; tax ids stay masked."""
@@ -122,7 +111,13 @@ class Export(Schema):
     user: UserOut
     privacy_preferences: PrivacyPreferences
     sessions: list[ExportedSession] = Field(description="Every sign-in, live or ended.")
-    artist_profile: ExportedArtistProfile | None
-    artist_applications: list[ApplicationRecordOut]
-    submissions: list[ExportedSubmission]
     security_events: list[ExportedEvent]
+
+
+@lru_cache(maxsize=8)
+def export_schema(parts: tuple[AccountData, ...]) -> type[Export]:
+    """The export with a field for each domain's part of the account (`accounts/data`)."""
+    fields: dict[str, Any] = {
+        part.key: (part.schema, Field(description=part.description)) for part in parts
+    }
+    return create_model("Export", __base__=Export, __doc__=Export.__doc__, **fields)

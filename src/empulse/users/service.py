@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.accounts import repository as accounts
 from empulse.artists import repository as artists
-from empulse.artists.service import application_record_out
 from empulse.audit import repository as audit_repository
 from empulse.audit import service as audit
 from empulse.audit.service import RequestMeta
@@ -33,17 +32,13 @@ from empulse.core.passwords import check_password_policy, hash_password
 from empulse.infra.email import enqueue_email, mask_address
 from empulse.models import DEFAULT_PRIVACY, TokenPurpose, User, UserRole
 from empulse.services import Services
-from empulse.submissions import repository as submissions
-from empulse.submissions.service import submission_out
-from empulse.submissions.upload import enqueue_object_deletion
 from empulse.users import repository
 from empulse.users.schemas import (
     Export,
-    ExportedArtistProfile,
     ExportedEvent,
     ExportedSession,
-    ExportedSubmission,
     PrivacyPreferences,
+    export_schema,
 )
 
 
@@ -199,7 +194,9 @@ async def delete_account(
             raise NotFound("No such user.")
         raise InvalidCredentials
     session_ids = await auth_repository.session_ids_of(session, user.id)
-    enqueue_object_deletion(session, await submissions.storage_keys_of_user(session, user.id))
+    for part in services.account_data:
+        if part.before_deletion is not None:
+            await part.before_deletion(session, services, user)
     enqueue_email(session, services.job_sealer, emails.account_deleted(user.email, user.name))
     await audit.forget_user(session, user.id)
     await repository.delete_user(session, user.id)
@@ -215,13 +212,12 @@ def privacy_of(user: User) -> PrivacyPreferences:
 
 async def export(session: AsyncSession, services: Services, user: User) -> Export:
     """Everything stored about `user`, for the right of access and portability: the account,
-    its sessions and security events, the artist application as it was filled in and the
-    profile it made, and every release with links to its files. Tax ids stay masked: the
-    download is open to anyone at the keyboard, and the full W-9 is the applicant's own paper."""
-    releases = await submissions.submissions_of(session, user.id)
-    files = await submissions.files_of(session, [release.id for release in releases])
-    profile = await artists.artist_of_user(session, user.id)
-    return Export(
+    its sessions and security events, and each domain's part (`services.account_data`: the
+    artist application as it was filled in, the profile it made, every release with links to
+    its files). Tax ids stay masked: the download is open to anyone at the keyboard, and the
+    full W-9 is the applicant's own paper."""
+    parts = {part.key: await part.export(session, services, user) for part in services.account_data}
+    return export_schema(services.account_data)(
         exported_at=utcnow(),
         user=UserOut.of(user),
         privacy_preferences=privacy_of(user),
@@ -229,29 +225,11 @@ async def export(session: AsyncSession, services: Services, user: User) -> Expor
             ExportedSession.model_validate(row)
             for row in await auth_repository.sessions_of(session, user.id)
         ],
-        artist_profile=None
-        if profile is None
-        else ExportedArtistProfile(
-            id=profile.id,
-            name=profile.name,
-            selected_mediums=profile.mediums,
-            created_at=profile.created_at,
-        ),
-        artist_applications=[
-            application_record_out(application)
-            for application in await artists.applications_of(session, user.id)
-        ],
-        submissions=[
-            ExportedSubmission(
-                **submission_out(services, release, files[release.id], signed=True).model_dump(),
-                payload=release.payload,
-            )
-            for release in releases
-        ],
         security_events=[
             ExportedEvent.model_validate(event)
             for event in await audit_repository.events_of(session, user.id)
         ],
+        **parts,
     )
 
 

@@ -12,7 +12,8 @@ and Starlette matches them with one regular expression each.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, params
 from fastapi.routing import APIRoute
@@ -28,14 +29,22 @@ _ROUTE_OPTIONS = tuple(
 
 
 def add_routes(
-    app: FastAPI, router: APIRouter, *, dependencies: Sequence[params.Depends] = ()
+    app: FastAPI,
+    router: APIRouter,
+    *,
+    dependencies: Sequence[params.Depends] = (),
+    response_models: Mapping[str, Any] | None = None,
 ) -> None:
-    """Add each of `router`'s routes to `app`, with `dependencies` run before its own."""
+    """Add each of `router`'s routes to `app`, with `dependencies` run before its own.
+    `response_models` replaces, by route name, a response model that only the assembled app
+    knows in full (the data export, with every domain's part)."""
     for route in router.routes:
         if not isinstance(route, APIRoute):
             raise TypeError(f"{route!r} is not an API route; include its router instead")
         options = {name: getattr(route, name) for name in _ROUTE_OPTIONS}
         options["dependencies"] = [*dependencies, *route.dependencies]
+        if response_models and route.name in response_models:
+            options["response_model"] = response_models[route.name]
         app.router.add_api_route(route_class_override=type(route), **options)
 
 

@@ -1,0 +1,10 @@
+"""Every domain's part of an account, in one list: what the data export shows and what an
+account's deletion takes with it (accounts/data). A domain that stores a person's data adds
+its part here."""
+
+from __future__ import annotations
+
+from empulse.artists.account_data import ARTIST_APPLICATIONS, ARTIST_PROFILE
+from empulse.submissions.account_data import SUBMISSIONS
+
+ACCOUNT_DATA = (ARTIST_PROFILE, ARTIST_APPLICATIONS, SUBMISSIONS)

@@ -387,16 +387,16 @@ async def test_change_password_revokes_the_other_sessions(
 async def test_a_sign_in_is_refused_when_its_account_changed_while_it_hashed(
     backend: Backend, make_client: Callable[..., Any]
 ) -> None:
-    """Sign-in reads the account, hashes holding no connection, then writes: its first write
+    """The contract of `auth/repository.record_sign_in`, whose two paths (one statement on
+    PostgreSQL, the ORM on SQLite) run here on their own backends. Sign-in reads the account,
+    hashes holding no connection, then writes: its first write
     holds only if the account is still the one it verified. A password change, or a
     disablement, committed in between makes it fail, so no session outlives the change."""
     harness = await make_client(backend)
     here = await signed_in(harness, "race@example.com")
     services = harness.app.state.services
-    async with services.read_sessionmaker() as read:
-        seen = await accounts_repository.get_by_email(
-            read, "race@example.com"
-        )  # what a sign-in had read
+    async with services.read_sessionmaker() as read:  # what a sign-in had read
+        seen = await accounts_repository.get_by_email(read, "race@example.com")
     assert seen is not None
     changed = await harness.client.post(
         "/api/v1/auth/change-password",

@@ -33,7 +33,7 @@ from sqlalchemy import and_, delete, event, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from empulse.core.db import utcnow
+from empulse.core.db import session_scope, utcnow
 from empulse.core.logging import get_logger
 from empulse.models import Job, JobStatus
 
@@ -208,7 +208,7 @@ class JobRunner:
     async def _clean(self, clean: Housekeeper) -> int:
         removed = 0
         while True:
-            async with self.sessionmaker() as session, session.begin():
+            async with session_scope(self.sessionmaker) as session:
                 count = await clean(self.context, session, utcnow())
             removed += count
             if count < BATCH:
@@ -227,7 +227,7 @@ class JobRunner:
 
     async def _claim(self) -> list[ClaimedJob]:
         now = utcnow()
-        async with self.sessionmaker() as session:
+        async with session_scope(self.sessionmaker) as session:
             due = (
                 select(Job.id)
                 .where(
@@ -254,14 +254,13 @@ class JobRunner:
                 )
                 .execution_options(synchronize_session=False)
             )
-            # RETURNING does not keep the subquery's order; run oldest first.
-            rows = [ClaimedJob(*row[:5]) for row in sorted(result.all(), key=lambda r: r[5])]
-            await session.commit()
-        return rows
+            # RETURNING does not keep the subquery's order; run oldest first. The claim commits
+            # as the block ends.
+            return [ClaimedJob(*row[:5]) for row in sorted(result.all(), key=lambda r: r[5])]
 
     async def _renew_lease(self, job: ClaimedJob) -> bool:
         """Restart the job's lease from now; False when another worker has taken it over."""
-        async with self.sessionmaker() as session:
+        async with session_scope(self.sessionmaker) as session:
             result = await session.execute(
                 update(Job)
                 .where(
@@ -270,7 +269,6 @@ class JobRunner:
                 .values(locked_until=utcnow() + self.lease)
                 .execution_options(synchronize_session=False)
             )
-            await session.commit()
         return int(result.rowcount) == 1  # type: ignore[attr-defined]
 
     def _backoff(self, attempts: int) -> timedelta:
@@ -279,7 +277,7 @@ class JobRunner:
         return timedelta(seconds=random.uniform(delay / 2, delay))  # noqa: S311 - not security
 
     async def _finish(self, job: ClaimedJob, **values: Any) -> None:
-        async with self.sessionmaker() as session:
+        async with session_scope(self.sessionmaker) as session:
             # Guarded by the attempt number: a worker whose lease ran out must not overwrite
             # the outcome of the worker that took the job over.
             await session.execute(
@@ -288,7 +286,6 @@ class JobRunner:
                 .values(locked_until=None, **values)
                 .execution_options(synchronize_session=False)
             )
-            await session.commit()
 
     async def _execute(self, job: ClaimedJob) -> None:
         if job.attempts > job.max_attempts:

@@ -24,7 +24,7 @@ from typing import Any
 import anyio.to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from empulse.core.db import utcnow
+from empulse.core.db import session_scope, utcnow
 from empulse.core.errors import PayloadTooLarge
 from empulse.core.logging import get_logger
 from empulse.infra import jobs
@@ -140,7 +140,7 @@ class Upload:
 
     async def remember_keys(self, keys: list[str]) -> None:
         """Commit the keys as pending before anything is stored under them."""
-        async with self.services.sessionmaker() as session, session.begin():
+        async with session_scope(self.services.sessionmaker) as session:
             for key in keys:
                 session.add(PendingUpload(key=key))
             if not self._sweep_enqueued:
@@ -198,7 +198,7 @@ class Upload:
             except Exception:  # storage down: the sweep deletes it later
                 log.warning("upload_discard_failed", key=key)
         if removed:
-            async with self.services.sessionmaker() as session, session.begin():
+            async with session_scope(self.services.sessionmaker) as session:
                 await repository.end_pending(session, removed)
         self.keys.clear()
         self.stored.clear()
@@ -447,7 +447,7 @@ async def sweep_uploads(services: Services, payload: dict[str, Any]) -> None:
             keys = await repository.pending_since(session, cutoff, _SWEEP_BATCH)
         for key in keys:
             await services.storage.delete(key)
-            async with services.sessionmaker() as session, session.begin():
+            async with session_scope(services.sessionmaker) as session:
                 await repository.end_pending(session, [key])
         swept += len(keys)
         if len(keys) < _SWEEP_BATCH:

@@ -254,8 +254,10 @@ def keep_despite_refusal(session: AsyncSession) -> None:
 async def session_scope(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
-    """One unit of work: commit on success, roll back on any error (or commit a refusal marked
-    with `keep_despite_refusal`); then the `after_commit` actions. The only commit of a request."""
+    """One unit of work: commit when the block ends, roll back on any error (or commit a refusal
+    marked with `keep_despite_refusal`); then the `after_commit` actions. The one place in the
+    code that commits: a request's session, the job runner's bookkeeping and the upload's own
+    transactions are each one of these."""
     async with sessionmaker() as session:
         try:
             yield session

@@ -13,6 +13,9 @@ from empulse.audit.endpoints import router as audit_router
 from empulse.auth.dependencies import token_user_id
 from empulse.auth.endpoints import csrf_router
 from empulse.auth.endpoints import router as auth_router
+from empulse.catalog.endpoints import albums_router
+from empulse.catalog.endpoints import artists_router as catalog_artists_router
+from empulse.catalog.endpoints import router as catalog_router
 from empulse.files.endpoints import router as files_router
 from empulse.jobs.endpoints import router as jobs_router
 from empulse.review.endpoints import router as review_router
@@ -66,6 +69,9 @@ API_ROUTERS = (
     confirm_email_router,
     artists_router,
     submissions_router,
+    catalog_router,
+    albums_router,
+    catalog_artists_router,
     review_router,
     admin_users_router,
     jobs_router,

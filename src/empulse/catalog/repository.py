@@ -1,0 +1,241 @@
+"""What listeners may see, and the queries that read it.
+
+An album is visible when it is published and its artist's account is enabled (a deleted
+account's rows are gone with it); a track, when it is published and its album visible. Every
+catalog read goes through `visible_albums` or `visible_tracks`, so a take-down or a disablement
+hides a release from every list, count and URL at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from empulse.core.pagination import Order, PageRequest, Rows, SortKey, fetch_page
+from empulse.models import Album, Artist, MediaObject, Track, User
+
+TRACK_ORDERS = {
+    "newest": Order(
+        "tracks:newest",
+        (SortKey(Track.published_at, descending=True), SortKey(Track.id, descending=True)),
+    ),
+    "title": Order("tracks:title", (SortKey(Track.title), SortKey(Track.id))),
+    # Qualified plays once they are counted (the plays issue); newest until then.
+    "popular": Order(
+        "tracks:popular",
+        (SortKey(Track.published_at, descending=True), SortKey(Track.id, descending=True)),
+    ),
+}
+
+
+ARTIST_ORDERS = {
+    "name": Order("artists:name", (SortKey(Artist.name), SortKey(Artist.id))),
+    "newest": Order(
+        "artists:newest",
+        (SortKey(Artist.created_at, descending=True), SortKey(Artist.id, descending=True)),
+    ),
+}
+
+
+def visible_artists() -> Select[Artist]:
+    """Artists whose account is enabled and who have a published release."""
+    has_release = (
+        select(Album.id).where(Album.artist_id == Artist.id, Album.status == "published").exists()
+    )
+    return (
+        select(Artist)
+        .join(User, User.id == Artist.user_id)
+        .where(User.disabled_at.is_(None), has_release)
+    )
+
+
+async def list_artists(
+    session: AsyncSession, *, genre: str | None, sort: str, page: PageRequest
+) -> Rows[Artist]:
+    statement = visible_artists()
+    if genre is not None:
+        in_genre = (
+            select(Album.id)
+            .where(Album.artist_id == Artist.id, Album.status == "published", Album.genre == genre)
+            .exists()
+        )
+        statement = statement.where(in_genre)
+    return await fetch_page(session, statement, ARTIST_ORDERS[sort], page)
+
+
+async def visible_artist(session: AsyncSession, artist_id: uuid.UUID) -> Artist | None:
+    return (await session.scalars(visible_artists().where(Artist.id == artist_id))).first()
+
+
+@dataclass(frozen=True, slots=True)
+class ArtistContext:
+    # Per artist: genres of its releases with their counts, its visible tracks.
+    genres: dict[uuid.UUID, list[tuple[str, int]]]
+    tracks: dict[uuid.UUID, int]
+
+
+async def artist_context_of(session: AsyncSession, artists: Iterable[Artist]) -> ArtistContext:
+    artist_ids = {artist.id for artist in artists}
+    if not artist_ids:
+        return ArtistContext({}, {})
+    genres: dict[uuid.UUID, list[tuple[str, int]]] = {}
+    rows = await session.execute(
+        select(Album.artist_id, Album.genre, func.count())
+        .where(Album.artist_id.in_(artist_ids), Album.status == "published")
+        .group_by(Album.artist_id, Album.genre)
+    )
+    for artist_id, genre, count in rows:
+        genres.setdefault(artist_id, []).append((genre, int(count)))
+    counted = visible_tracks().where(Track.artist_id.in_(artist_ids)).subquery()
+    tracks = await session.execute(
+        select(counted.c.artist_id, func.count()).group_by(counted.c.artist_id)
+    )
+    return ArtistContext(genres, {artist_id: int(count) for artist_id, count in tracks})
+
+
+ALBUM_ORDERS = {
+    "newest": Order(
+        "albums:newest",
+        (SortKey(Album.published_at, descending=True), SortKey(Album.id, descending=True)),
+    ),
+    "title": Order("albums:title", (SortKey(Album.title), SortKey(Album.id))),
+}
+
+
+def visible_albums() -> Select[Album]:
+    return (
+        select(Album)
+        .join(Artist, Artist.id == Album.artist_id)
+        .join(User, User.id == Artist.user_id)
+        .where(Album.status == "published", User.disabled_at.is_(None))
+    )
+
+
+async def list_albums(
+    session: AsyncSession,
+    *,
+    genre: str | None,
+    release_type: str | None,
+    artist_id: uuid.UUID | None,
+    published_after: datetime | None,
+    sort: str,
+    page: PageRequest,
+) -> Rows[Album]:
+    statement = visible_albums()
+    if genre is not None:
+        statement = statement.where(Album.genre == genre)
+    if release_type is not None:
+        statement = statement.where(Album.release_type == release_type)
+    if artist_id is not None:
+        statement = statement.where(Album.artist_id == artist_id)
+    if published_after is not None:
+        statement = statement.where(Album.published_at > published_after)
+    return await fetch_page(session, statement, ALBUM_ORDERS[sort], page)
+
+
+async def visible_album(session: AsyncSession, album_id: uuid.UUID) -> Album | None:
+    return (await session.scalars(visible_albums().where(Album.id == album_id))).first()
+
+
+async def tracks_of_album(session: AsyncSession, album_id: uuid.UUID) -> list[Track]:
+    """The album's visible tracks, in order."""
+    statement = visible_tracks().where(Track.album_id == album_id).order_by(Track.position)
+    return list(await session.scalars(statement))
+
+
+@dataclass(frozen=True, slots=True)
+class AlbumContext:
+    artists: dict[uuid.UUID, str]
+    # Per album: (visible tracks, their duration in seconds).
+    totals: dict[uuid.UUID, tuple[int, float]]
+
+
+async def album_context_of(session: AsyncSession, albums: Iterable[Album]) -> AlbumContext:
+    albums = list(albums)
+    if not albums:
+        return AlbumContext({}, {})
+    artist_ids = {album.artist_id for album in albums}
+    album_ids = {album.id for album in albums}
+    artists = await session.execute(select(Artist.id, Artist.name).where(Artist.id.in_(artist_ids)))
+    counted = visible_tracks().where(Track.album_id.in_(album_ids)).subquery()
+    totals = await session.execute(
+        select(counted.c.album_id, func.count(), func.sum(counted.c.duration_seconds)).group_by(
+            counted.c.album_id
+        )
+    )
+    return AlbumContext(
+        artists=dict(artists.all()),
+        totals={album_id: (int(count), float(seconds or 0)) for album_id, count, seconds in totals},
+    )
+
+
+def visible_tracks() -> Select[Track]:
+    return (
+        select(Track)
+        .join(Album, Album.id == Track.album_id)
+        .join(Artist, Artist.id == Track.artist_id)
+        .join(User, User.id == Artist.user_id)
+        .where(
+            Track.status == "published",
+            Album.status == "published",
+            User.disabled_at.is_(None),
+        )
+    )
+
+
+async def list_tracks(
+    session: AsyncSession,
+    *,
+    genre: str | None,
+    artist_id: uuid.UUID | None,
+    album_id: uuid.UUID | None,
+    sort: str,
+    page: PageRequest,
+) -> Rows[Track]:
+    statement = visible_tracks()
+    if genre is not None:
+        statement = statement.where(Track.genre == genre)
+    if artist_id is not None:
+        statement = statement.where(Track.artist_id == artist_id)
+    if album_id is not None:
+        statement = statement.where(Track.album_id == album_id)
+    return await fetch_page(session, statement, TRACK_ORDERS[sort], page)
+
+
+async def visible_track(session: AsyncSession, track_id: uuid.UUID) -> Track | None:
+    result = await session.scalars(visible_tracks().where(Track.id == track_id))
+    return result.first()
+
+
+@dataclass(frozen=True, slots=True)
+class TrackContext:
+    """What a page of tracks shows beside their own columns, read in one query each."""
+
+    artists: dict[uuid.UUID, str]
+    albums: dict[uuid.UUID, str]
+    audio: dict[uuid.UUID, dict[str, Any]]
+
+
+async def context_of(session: AsyncSession, tracks: Iterable[Track]) -> TrackContext:
+    tracks = list(tracks)
+    if not tracks:
+        return TrackContext({}, {}, {})
+    artist_ids = {track.artist_id for track in tracks}
+    album_ids = {track.album_id for track in tracks}
+    audio_ids = {track.audio_id for track in tracks}
+    artists = await session.execute(select(Artist.id, Artist.name).where(Artist.id.in_(artist_ids)))
+    albums = await session.execute(select(Album.id, Album.title).where(Album.id.in_(album_ids)))
+    audio = await session.execute(
+        select(MediaObject.id, MediaObject.details).where(MediaObject.id.in_(audio_ids))
+    )
+    return TrackContext(
+        artists=dict(artists.all()),
+        albums=dict(albums.all()),
+        audio=dict(audio.all()),
+    )

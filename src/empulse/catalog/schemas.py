@@ -1,0 +1,89 @@
+"""The catalog's objects as listeners and player apps see them: nothing private (no address, no
+W-9 fact, no storage key, no rights shares)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from empulse.core.schemas import Schema
+
+TrackSort = Literal["newest", "title", "popular"]
+ArtistSort = Literal["name", "newest"]
+AlbumSort = Literal["newest", "title"]
+ReleaseType = Literal["single", "ep", "lp"]
+
+
+class ArtistRef(Schema):
+    id: uuid.UUID
+    name: str
+
+
+class AlbumRef(Schema):
+    id: uuid.UUID
+    title: str
+
+
+class CreditOut(Schema):
+    name: str
+    role: str | None = None
+
+
+class CreditsOut(Schema):
+    composers: list[CreditOut]
+    lyricists: list[CreditOut]
+    publishers: list[CreditOut]
+
+
+class AudioFacts(Schema):
+    """What decoding the uploaded file found."""
+
+    format: str | None = Field(description="The container, as FFmpeg names it (wav, flac, ...).")
+    codec: str | None
+    bitrate: int | None = Field(description="Bits per second.")
+    sample_rate: int | None
+    channels: int | None
+
+
+class TrackOut(Schema):
+    id: uuid.UUID
+    title: str
+    artist: ArtistRef
+    album: AlbumRef
+    track_number: int
+    duration_ms: int
+    genre: str
+    subgenre: str | None
+    moods: list[str] = Field(description="The main mood first, then the secondary ones.")
+    isrc: str | None
+    credits: CreditsOut
+    audio: AudioFacts
+    play_count: int = Field(description="Qualified plays (0 until plays are counted).")
+    published_at: datetime
+
+
+class AlbumOut(Schema):
+    id: uuid.UUID
+    title: str
+    artist: ArtistRef
+    release_type: ReleaseType
+    genre: str
+    subgenre: str | None
+    track_count: int = Field(description="Its tracks a listener can play now.")
+    duration_ms: int
+    published_at: datetime
+
+
+class AlbumWithTracksOut(AlbumOut):
+    tracks: list[TrackOut] = Field(description="In order.")
+
+
+class ArtistOut(Schema):
+    id: uuid.UUID
+    name: str
+    genres: list[str] = Field(description="Of its releases, the most frequent first.")
+    album_count: int
+    track_count: int

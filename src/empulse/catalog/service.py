@@ -1,0 +1,103 @@
+"""Shaping the catalog's rows into what listeners see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from empulse.catalog.repository import AlbumContext, ArtistContext, TrackContext
+from empulse.catalog.schemas import (
+    AlbumOut,
+    AlbumRef,
+    AlbumWithTracksOut,
+    ArtistOut,
+    ArtistRef,
+    AudioFacts,
+    CreditOut,
+    CreditsOut,
+    TrackOut,
+)
+from empulse.models import Album, Artist, Track
+
+
+def _credits(entries: Any) -> list[CreditOut]:
+    """Names and roles only: shares and IPI numbers are the rights holders' business."""
+    credits = []
+    for entry in entries or []:
+        if isinstance(entry, str):
+            credits.append(CreditOut(name=entry))
+        elif isinstance(entry, dict) and entry.get("name"):
+            credits.append(CreditOut(name=entry["name"], role=entry.get("role")))
+    return credits
+
+
+def _moods(tags: Any) -> list[str]:
+    if not isinstance(tags, dict):
+        return []
+    main = [tags["mood"]] if tags.get("mood") else []
+    return main + [mood for mood in tags.get("secondaryMoods") or [] if mood not in main]
+
+
+def track_out(track: Track, context: TrackContext) -> TrackOut:
+    details = context.audio.get(track.audio_id, {})
+    credits = track.credits or {}
+    return TrackOut(
+        id=track.id,
+        title=track.title,
+        artist=ArtistRef(id=track.artist_id, name=context.artists[track.artist_id]),
+        album=AlbumRef(id=track.album_id, title=context.albums[track.album_id]),
+        track_number=track.position,
+        duration_ms=round(track.duration_seconds * 1000),
+        genre=track.genre,
+        subgenre=track.subgenre,
+        moods=_moods(track.mood_tags),
+        isrc=track.isrc,
+        credits=CreditsOut(
+            composers=_credits(credits.get("composers")),
+            lyricists=_credits(credits.get("lyricists")),
+            publishers=_credits(credits.get("publishers")),
+        ),
+        audio=AudioFacts(
+            format=details.get("container"),
+            codec=details.get("codec"),
+            bitrate=details.get("bitRate"),
+            sample_rate=details.get("sampleRate"),
+            channels=details.get("channels"),
+        ),
+        play_count=0,
+        published_at=track.published_at,
+    )
+
+
+def album_out(album: Album, context: AlbumContext) -> AlbumOut:
+    count, seconds = context.totals.get(album.id, (0, 0.0))
+    return AlbumOut(
+        id=album.id,
+        title=album.title,
+        artist=ArtistRef(id=album.artist_id, name=context.artists[album.artist_id]),
+        release_type=album.release_type,
+        genre=album.genre,
+        subgenre=album.subgenre,
+        track_count=count,
+        duration_ms=round(seconds * 1000),
+        published_at=album.published_at,
+    )
+
+
+def album_with_tracks(
+    album: Album, context: AlbumContext, tracks: list[Track], track_context: TrackContext
+) -> AlbumWithTracksOut:
+    return AlbumWithTracksOut(
+        **album_out(album, context).model_dump(),
+        tracks=[track_out(track, track_context) for track in tracks],
+    )
+
+
+def artist_out(artist: Artist, context: ArtistContext) -> ArtistOut:
+    genres = sorted(context.genres.get(artist.id, []), key=lambda item: (-item[1], item[0]))
+    return ArtistOut(
+        id=artist.id,
+        name=artist.name,
+        genres=[genre for genre, _ in genres],
+        album_count=sum(count for _, count in genres),
+        track_count=context.tracks.get(artist.id, 0),
+    )

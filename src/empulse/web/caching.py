@@ -1,0 +1,31 @@
+"""Public, cacheable JSON: a strong ETag over the body, `Cache-Control: public`, and 304 to a
+matching `If-None-Match` (RFC 9110 sections 8.8.3 and 13.1.2)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response
+
+# Short: a shared cache may serve a track for this long after it was taken down; the service
+# itself answers from the database at once.
+PUBLIC_MAX_AGE = 15
+
+
+def _matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    # If-None-Match compares weakly: W/"x" matches "x".
+    candidates = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return "*" in candidates or etag in candidates
+
+
+def public_json(request: Request, body: BaseModel, *, max_age: int = PUBLIC_MAX_AGE) -> Response:
+    content = body.model_dump_json(by_alias=True).encode()
+    etag = f'"{hashlib.sha256(content).hexdigest()[:32]}"'
+    headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
+    if _matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return Response(content, media_type="application/json", headers=headers)

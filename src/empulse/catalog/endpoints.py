@@ -22,9 +22,9 @@ from empulse.catalog.schemas import (
     TrackSort,
 )
 from empulse.core.errors import NotFound, ValidationFailed
-from empulse.core.pagination import Cursor, Limit, Page, PageRequest
+from empulse.core.pagination import Cursor, Limit, Page, PageRequest, Rows
 from empulse.core.schemas import WITHOUT_NUL
-from empulse.models import Artist
+from empulse.models import Album, Artist
 from empulse.services import ReadSession
 from empulse.web.caching import public_json
 from empulse.web.paths import API_PREFIX
@@ -151,15 +151,14 @@ async def list_albums(
         raise ValidationFailed("`publishedAfter` needs a time zone (for example `Z`).")
     rows = await repository.list_albums(
         session,
+        sort=sort,
+        page=PageRequest(limit, cursor),
         genre=genre,
         release_type=release_type,
         artist_id=artist_id,
         published_after=published_after,
-        sort=sort,
-        page=PageRequest(limit, cursor),
     )
-    context = await repository.album_context_of(session, rows.items)
-    return public_json(request, rows.shaped(lambda album: service.album_out(album, context)))
+    return await _albums(request, session, rows)
 
 
 @albums_router.get(
@@ -238,16 +237,9 @@ async def artist_albums(
 ) -> Response:
     await _visible_artist(session, artist_id)
     rows = await repository.list_albums(
-        session,
-        genre=None,
-        release_type=None,
-        artist_id=artist_id,
-        published_after=None,
-        sort=sort,
-        page=PageRequest(limit, cursor),
+        session, sort=sort, page=PageRequest(limit, cursor), artist_id=artist_id
     )
-    context = await repository.album_context_of(session, rows.items)
-    return public_json(request, rows.shaped(lambda album: service.album_out(album, context)))
+    return await _albums(request, session, rows)
 
 
 @artists_router.get(
@@ -276,3 +268,8 @@ async def _visible_artist(session: AsyncSession, artist_id: uuid.UUID) -> Artist
     if artist is None:
         raise NotFound("No such artist.")
     return artist
+
+
+async def _albums(request: Request, session: AsyncSession, rows: Rows[Album]) -> Response:
+    context = await repository.album_context_of(session, rows.items)
+    return public_json(request, rows.shaped(lambda album: service.album_out(album, context)))

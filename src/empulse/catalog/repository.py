@@ -120,12 +120,12 @@ def visible_albums() -> Select[Album]:
 async def list_albums(
     session: AsyncSession,
     *,
-    genre: str | None,
-    release_type: str | None,
-    artist_id: uuid.UUID | None,
-    published_after: datetime | None,
     sort: str,
     page: PageRequest,
+    genre: str | None = None,
+    release_type: str | None = None,
+    artist_id: uuid.UUID | None = None,
+    published_after: datetime | None = None,
 ) -> Rows[Album]:
     statement = visible_albums()
     if genre is not None:

@@ -19,6 +19,7 @@ from empulse.catalog.endpoints import router as catalog_router
 from empulse.files.endpoints import router as files_router
 from empulse.jobs.endpoints import router as jobs_router
 from empulse.review.endpoints import router as review_router
+from empulse.streaming.endpoints import router as streaming_router
 from empulse.submissions.endpoints import router as submissions_router
 from empulse.users.endpoints import admin_users_router, confirm_email_router
 from empulse.users.endpoints import router as users_router
@@ -91,3 +92,5 @@ def include_api(app: FastAPI) -> None:
     response_models = {"export_me": export_schema(ACCOUNT_DATA)}
     for router in API_ROUTERS:
         add_routes(app, router, dependencies=[Depends(default)], response_models=response_models)
+    # Streams count under their own, larger limit (a player reads a track in several ranges).
+    add_routes(app, streaming_router)

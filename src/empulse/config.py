@@ -33,6 +33,8 @@ DEFAULT_RATE_LIMITS: dict[str, str] = {
     "password_reset": "5/hour",
     "submissions": "10/day",
     "applications": "5/day",
+    # Per listener and per address: a player reads a track in several ranges and seeks.
+    "streams": "300/minute",
 }
 
 # Values that appear in templates and tutorials; a secret equal to (or built from) one of them is
@@ -193,6 +195,10 @@ class Settings(BaseSettings):
     )
     s3_public_url: str | None = Field(None, validation_alias=_env("S3_PUBLIC_URL", "R2_PUBLIC_URL"))
     r2_account_id: str | None = Field(None, validation_alias=_env("R2_ACCOUNT_ID"))
+    # Streams from S3 pass through the service (every player app can play them, ranges
+    # included); true answers a 302 to a presigned URL instead, for a store that serves
+    # listeners better than the service (a CDN in front of it).
+    stream_s3_redirect: bool = Field(False, validation_alias=_env("STREAM_S3_REDIRECT"))
 
     # Email: SMTP when SMTP_HOST (or RESEND_API_KEY) is set, the local outbox otherwise.
     smtp_host: str | None = Field(None, validation_alias=_env("SMTP_HOST"))

@@ -41,6 +41,8 @@ class Services:
     w9_cipher: FieldCipher
     jwt_secret: str
     csrf_key: bytes
+    # Signs the stream URLs of local storage (streaming/service).
+    stream_url_key: bytes
     session_cache: SessionCache
     job_runner: JobRunner
     # Every domain's part of an account: the export shows it, a deletion takes it along.
@@ -107,6 +109,7 @@ def build_services(
         w9_cipher=w9_cipher(settings),
         jwt_secret=jwt_secret,
         csrf_key=derive_key(jwt_secret.encode().hex(), "csrf"),
+        stream_url_key=derive_key(encryption_key, "stream-urls"),
         session_cache=SessionCache(
             ttl_seconds=settings.session_cache_seconds,
             redis_url=settings.redis_url,

@@ -216,7 +216,7 @@ def test_a_listener_in_a_browser_cookie_session(journey: Journey) -> None:
         assert old.status_code == 401
 
 
-def test_an_artist_and_an_admin_take_an_ep_from_application_to_the_catalog(
+def test_an_artist_and_an_admin_take_an_ep_from_application_to_the_catalog_and_it_plays(
     journey: Journey,
 ) -> None:
     email = "artist@example.com"
@@ -265,6 +265,24 @@ def test_an_artist_and_an_admin_take_an_ep_from_application_to_the_catalog(
         assert mine.json()["status"] == "approved"
         tracks = client.get("/api/v1/admin/tracks", headers=admin).json()["items"]
         assert sorted(track["title"] for track in tracks) == ["Song 1", "Song 2"]
+
+        # A listener finds it and plays it, whole (sent zero-copy from local disk) and seeking.
+        _register_and_verify(journey, client, "listener@example.com", "Lin")
+        listener = _bearer(client, "listener@example.com")
+        album = client.get("/api/v1/albums").json()["items"][0]
+        listed = client.get(f"/api/v1/albums/{album['id']}").json()["tracks"]
+        stream = f"/api/v1/tracks/{listed[0]['id']}/stream"
+        whole = client.get(stream, headers=listener)
+        assert whole.status_code == 200, whole.text
+        expected = whole.headers["etag"].strip('"')
+        assert hashlib.sha256(whole.content).hexdigest() == expected
+        size = len(whole.content)
+        pieces = [
+            client.get(stream, headers={**listener, "Range": f"bytes={start}-{start + 4095}"})
+            for start in range(0, size, 4096)
+        ]
+        assert {piece.status_code for piece in pieces} == {206}
+        assert hashlib.sha256(b"".join(p.content for p in pieces)).hexdigest() == expected
 
 
 def test_a_native_app_resets_a_password_manages_sessions_moves_and_deletes_the_account(

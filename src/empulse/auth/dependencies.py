@@ -74,7 +74,7 @@ def _bearer(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-async def _session_is_live(services: Services, session_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+async def session_is_live(services: Services, session_id: uuid.UUID, user_id: uuid.UUID) -> bool:
     if services.session_cache.is_known_live(session_id):
         return True
     live = await repository.is_session_live(services.read_engine, session_id, user_id)
@@ -121,7 +121,7 @@ async def optional_principal(request: Request) -> Principal | None:
         log.info("access_token_rejected", reason=str(exc))
         metrics.AUTH_REJECTIONS.labels("invalid_token").inc()
         raise InvalidAccessToken("The access token is invalid or expired.") from exc
-    if not await _session_is_live(services, claims.session_id, claims.user_id):
+    if not await session_is_live(services, claims.session_id, claims.user_id):
         log.info("access_token_session_ended", user_id=str(claims.user_id))
         metrics.AUTH_REJECTIONS.labels("session_ended").inc()
         raise InvalidAccessToken("This session has ended. Sign in again.", code="session_ended")

@@ -213,6 +213,17 @@ async def visible_track(session: AsyncSession, track_id: uuid.UUID) -> Track | N
     return result.first()
 
 
+async def playable_audio(session: AsyncSession, track_id: uuid.UUID) -> MediaObject | None:
+    """The stored audio of a visible track, in one statement (what a stream reads)."""
+    statement = (
+        visible_tracks()
+        .with_only_columns(MediaObject)
+        .join(MediaObject, MediaObject.id == Track.audio_id)
+        .where(Track.id == track_id)
+    )
+    return (await session.scalars(statement)).first()
+
+
 @dataclass(frozen=True, slots=True)
 class TrackContext:
     """What a page of tracks shows beside their own columns, read in one query each."""

@@ -14,7 +14,7 @@ from starlette.responses import Response
 PUBLIC_MAX_AGE = 15
 
 
-def _matches(header: str | None, etag: str) -> bool:
+def etag_matches(header: str | None, etag: str) -> bool:
     if not header:
         return False
     # If-None-Match compares weakly: W/"x" matches "x".
@@ -26,6 +26,6 @@ def public_json(request: Request, body: BaseModel, *, max_age: int = PUBLIC_MAX_
     content = body.model_dump_json(by_alias=True).encode()
     etag = f'"{hashlib.sha256(content).hexdigest()[:32]}"'
     headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
-    if _matches(request.headers.get("if-none-match"), etag):
+    if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     return Response(content, media_type="application/json", headers=headers)

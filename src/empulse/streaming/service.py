@@ -1,0 +1,81 @@
+"""Who may stream, and the signed URLs that let an `<audio>` element (which cannot send an
+`Authorization` header) play a track.
+
+A signed stream URL names the track, the listener and the listener's session, and expires
+within 15 minutes (SECURITY.md "Files"). It is checked like a bearer token: the signature, the
+expiry, and that the session is still live, so signing out or a password reset stops it too.
+On S3 the URL is the store's own presigned one instead (it serves the bytes directly).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+from empulse.core.crypto import constant_time_equals
+from empulse.infra.storage import MAX_URL_SECONDS, DownloadSpec, LocalStorage, Storage
+from empulse.models import MediaObject
+from empulse.web.paths import API_PREFIX
+
+
+@dataclass(frozen=True, slots=True)
+class StreamUrl:
+    url: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SignedStream:
+    """The query of a signed stream URL, as received."""
+
+    user: uuid.UUID
+    session: uuid.UUID
+    expires: str
+    signature: str
+
+
+def stream_path(track_id: uuid.UUID) -> str:
+    return f"{API_PREFIX}/tracks/{track_id}/stream"
+
+
+def _signature(
+    key: bytes, track_id: uuid.UUID, user: uuid.UUID, session: uuid.UUID, expires: str
+) -> str:
+    message = f"stream\n{track_id}\n{user}\n{session}\n{expires}".encode()
+    digest = hmac.new(key, message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def stream_url(
+    storage: Storage,
+    key: bytes,
+    audio: MediaObject,
+    *,
+    track_id: uuid.UUID,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+    now: float,
+) -> StreamUrl:
+    expires = int(now) + MAX_URL_SECONDS
+    expires_at = datetime.fromtimestamp(expires, UTC)
+    if not isinstance(storage, LocalStorage):
+        spec = DownloadSpec(audio.content_type, audio.original_filename or "audio", inline=True)
+        return StreamUrl(storage.signed_url(audio.key, spec, MAX_URL_SECONDS), expires_at)
+    query = {"user": str(user_id), "session": str(session_id), "expires": str(expires)}
+    query["signature"] = _signature(key, track_id, user_id, session_id, query["expires"])
+    return StreamUrl(f"{stream_path(track_id)}?{urlencode(query)}", expires_at)
+
+
+def signature_holds(key: bytes, track_id: uuid.UUID, signed: SignedStream, now: float) -> bool:
+    """The signature is ours for this track and listener, and has not expired. (The session's
+    liveness is the caller's to check.)"""
+    expires = signed.expires
+    if not (expires.isascii() and expires.isdigit() and len(expires) <= 12):
+        return False
+    expected = _signature(key, track_id, signed.user, signed.session, expires)
+    return int(expires) >= now and constant_time_equals(expected, signed.signature)

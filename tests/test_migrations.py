@@ -62,3 +62,20 @@ async def test_development_applies_pending_migrations_on_start(
     harness = await make_client(Backend("fresh", {}), EMPULSE_DATA_DIR=str(tmp_path / "fresh"))
     response = await harness.client.get("/api/v1/_test/users/count")
     assert response.json() == {"users": 0}
+
+
+async def test_track_moods_are_filled_from_tracks_published_before_them(
+    embedded: Backend, make_client: Callable[..., Any], tmp_path: Path
+) -> None:
+    """Migration 0012 gives tracks published before it their mood rows, as publishing does."""
+    from tests.catalog.helpers import published_ep
+
+    harness = await make_client(embedded)
+    await published_ep(harness, tracks=2)
+    before = (await harness.client.get("/api/v1/moods")).json()["items"]
+    assert before == [{"name": "dreamy", "trackCount": 2}]
+
+    config = alembic_config(harness.settings)
+    await anyio.to_thread.run_sync(command.downgrade, config, "0011")
+    await anyio.to_thread.run_sync(command.upgrade, config, "head")
+    assert (await harness.client.get("/api/v1/moods")).json()["items"] == before

@@ -13,7 +13,7 @@ from empulse.audit.endpoints import router as audit_router
 from empulse.auth.dependencies import token_user_id
 from empulse.auth.endpoints import csrf_router
 from empulse.auth.endpoints import router as auth_router
-from empulse.catalog.endpoints import albums_router
+from empulse.catalog.endpoints import albums_router, genres_router
 from empulse.catalog.endpoints import artists_router as catalog_artists_router
 from empulse.catalog.endpoints import router as catalog_router
 from empulse.files.endpoints import router as files_router
@@ -73,6 +73,7 @@ API_ROUTERS = (
     catalog_router,
     albums_router,
     catalog_artists_router,
+    genres_router,
     review_router,
     admin_users_router,
     jobs_router,

@@ -8,8 +8,10 @@ from typing import Any
 from sqlalchemy import event
 
 from empulse.services import Services
+from tests.artists.helpers import admin_headers, approved_artist
 from tests.catalog.helpers import FORBIDDEN_KEYS, all_pages, keys_in, published_ep
 from tests.conftest import Harness
+from tests.submissions.helpers import SINGLE, ep_files, ep_payload, single_files, submit
 from tests.web.test_problems import assert_problem
 
 
@@ -144,3 +146,70 @@ async def test_a_page_costs_the_same_statements_however_long(media_harness: Harn
         event.remove(services.engine.sync_engine, "before_cursor_execute", count)
     assert one == three
     assert three <= 5
+
+
+async def test_genres_and_moods_count_visible_tracks_and_filter_them(
+    media_harness: Harness,
+) -> None:
+    harness = media_harness
+    admin = await admin_headers(harness)
+    artist = await approved_artist(harness, "artist@example.com", admin)
+    jazz = {
+        **SINGLE,
+        "metadata": {**SINGLE["metadata"], "genre": "Jazz", "subgenre": "Bebop"},
+        "artistMoodTags": {"mood": "Calm", "secondaryMoods": ["Dreamy", "late night", "calm"]},
+    }
+    for payload, files in ((ep_payload(2), ep_files(2)), (jazz, single_files())):
+        created = await submit(harness, artist, payload, files)
+        assert created.status_code == 201, created.text
+        approved = await harness.client.post(
+            f"/api/v1/admin/submissions/{created.json()['id']}/approve", headers=admin
+        )
+        assert approved.status_code == 200, approved.text
+    harness.client.cookies.clear()
+
+    genres = await all_pages(harness.client, "/api/v1/genres", limit=1)
+    assert genres == [{"name": "Electronic", "trackCount": 2}, {"name": "Jazz", "trackCount": 1}]
+    moods = await all_pages(harness.client, "/api/v1/moods", limit=2)
+    assert moods == [
+        {"name": "calm", "trackCount": 1},
+        {"name": "dreamy", "trackCount": 3},
+        {"name": "late night", "trackCount": 1},
+    ]
+    jazz_track = (await harness.client.get("/api/v1/tracks", params={"genre": "Jazz"})).json()
+    assert jazz_track["items"][0]["moods"] == ["calm", "dreamy", "late night"]
+
+    async def count(path: str, **params: Any) -> int:
+        return len(await all_pages(harness.client, path, limit=1, **params))
+
+    assert await count("/api/v1/tracks", mood="DREAMY") == 3
+    assert await count("/api/v1/tracks/mood/calm") == 1
+    assert await count("/api/v1/tracks/mood/Late Night") == 1
+    assert await count("/api/v1/tracks", subgenre="Ambient") == 2
+    assert await count("/api/v1/tracks", genre="Jazz", mood="dreamy") == 1
+    assert await count("/api/v1/tracks", genre="Jazz", mood="calm", subgenre="Ambient") == 0
+    assert await count("/api/v1/tracks/mood/unheard") == 0
+
+    # A take-down leaves the counts at once.
+    taken = await harness.client.post(
+        f"/api/v1/admin/tracks/{jazz_track['items'][0]['id']}/take-down",
+        json={"reason": "Rights claim"},
+        headers=admin,
+    )
+    assert taken.status_code == 200, taken.text
+    harness.client.cookies.clear()
+    assert await all_pages(harness.client, "/api/v1/genres") == [
+        {"name": "Electronic", "trackCount": 2}
+    ]
+    assert await all_pages(harness.client, "/api/v1/moods") == [{"name": "dreamy", "trackCount": 2}]
+    restored = await harness.client.post(
+        f"/api/v1/admin/tracks/{jazz_track['items'][0]['id']}/restore", headers=admin
+    )
+    assert restored.status_code == 200, restored.text
+    harness.client.cookies.clear()
+    assert await all_pages(harness.client, "/api/v1/genres") == genres
+    first = await harness.client.get("/api/v1/genres", params={"limit": 1})
+    refused = await harness.client.get(
+        "/api/v1/moods", params={"cursor": first.json()["nextCursor"]}
+    )
+    assert_problem(refused, 400, "invalid_cursor")

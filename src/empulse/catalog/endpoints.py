@@ -18,6 +18,7 @@ from empulse.catalog.schemas import (
     ArtistOut,
     ArtistSort,
     ReleaseType,
+    TagCount,
     TrackOut,
     TrackSort,
 )
@@ -32,6 +33,7 @@ from empulse.web.paths import API_PREFIX
 router = APIRouter(prefix=f"{API_PREFIX}/tracks", tags=["catalog"])
 albums_router = APIRouter(prefix=f"{API_PREFIX}/albums", tags=["catalog"])
 artists_router = APIRouter(prefix=f"{API_PREFIX}/artists", tags=["catalog"])
+genres_router = APIRouter(prefix=API_PREFIX, tags=["catalog"])
 
 _TRACK_SORT = (
     "newest: by publication, newest first; title; popular: by qualified plays (newest until "
@@ -41,6 +43,7 @@ _NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not modified (`If-None-Match` matched the `ETag`)."}
 }
 Genre = Annotated[str, Path(min_length=1, max_length=64, pattern=WITHOUT_NUL)]
+TagQuery = Annotated[str | None, Query(min_length=1, max_length=64, pattern=WITHOUT_NUL)]
 
 
 @router.get(
@@ -52,7 +55,12 @@ Genre = Annotated[str, Path(min_length=1, max_length=64, pattern=WITHOUT_NUL)]
 async def list_tracks(
     request: Request,
     session: ReadSession,
-    genre: Annotated[str | None, Query(min_length=1, max_length=64, pattern=WITHOUT_NUL)] = None,
+    genre: TagQuery = None,
+    subgenre: TagQuery = None,
+    mood: Annotated[
+        str | None,
+        Query(min_length=1, max_length=60, pattern=WITHOUT_NUL, description="Any case."),
+    ] = None,
     artist_id: Annotated[uuid.UUID | None, Query(alias="artistId")] = None,
     album_id: Annotated[uuid.UUID | None, Query(alias="albumId")] = None,
     sort: Annotated[TrackSort, Query(description=_TRACK_SORT)] = "newest",
@@ -60,11 +68,10 @@ async def list_tracks(
     cursor: Cursor = None,
 ) -> Response:
     """Every visible track (published, its album published, its artist's account enabled),
-    filtered by genre, artist or album."""
-    return await _page(
-        request, session, genre=genre, artist_id=artist_id, album_id=album_id, sort=sort,
-        page=PageRequest(limit, cursor),
-    )  # fmt: skip
+    filtered by genre, subgenre, mood, artist or album (names as `GET /genres` and
+    `GET /moods` list them)."""
+    where = repository.TrackFilter(genre, subgenre, mood, artist_id, album_id)
+    return await _page(request, session, where, sort, PageRequest(limit, cursor))
 
 
 @router.get(
@@ -82,10 +89,27 @@ async def tracks_of_genre(
     cursor: Cursor = None,
 ) -> Response:
     """The seed's route: the same as `GET /tracks?genre=`."""
-    return await _page(
-        request, session, genre=genre, artist_id=None, album_id=None, sort=sort,
-        page=PageRequest(limit, cursor),
-    )  # fmt: skip
+    where = repository.TrackFilter(genre=genre)
+    return await _page(request, session, where, sort, PageRequest(limit, cursor))
+
+
+@router.get(
+    "/mood/{mood}",
+    response_model=Page[TrackOut],
+    summary="Published tracks of a mood",
+    responses={**_NOT_MODIFIED, 400: {"description": "A cursor this list did not issue"}},
+)
+async def tracks_of_mood(
+    mood: Genre,
+    request: Request,
+    session: ReadSession,
+    sort: TrackSort = "newest",
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> Response:
+    """The seed's route: the same as `GET /tracks?mood=`."""
+    where = repository.TrackFilter(mood=mood)
+    return await _page(request, session, where, sort, PageRequest(limit, cursor))
 
 
 @router.get(
@@ -106,18 +130,46 @@ async def get_track(track_id: uuid.UUID, request: Request, session: ReadSession)
 async def _page(
     request: Request,
     session: ReadSession,
-    *,
-    genre: str | None,
-    artist_id: uuid.UUID | None,
-    album_id: uuid.UUID | None,
+    where: repository.TrackFilter,
     sort: str,
     page: PageRequest,
 ) -> Response:
-    rows = await repository.list_tracks(
-        session, genre=genre, artist_id=artist_id, album_id=album_id, sort=sort, page=page
-    )
+    rows = await repository.list_tracks(session, where=where, sort=sort, page=page)
     context = await repository.context_of(session, rows.items)
     return public_json(request, rows.shaped(lambda track: service.track_out(track, context)))
+
+
+@genres_router.get(
+    "/genres",
+    response_model=Page[TagCount],
+    summary="Genres, with their visible tracks",
+    responses={**_NOT_MODIFIED, 400: {"description": "A cursor this list did not issue"}},
+)
+async def list_genres(
+    request: Request, session: ReadSession, limit: Limit = 100, cursor: Cursor = None
+) -> Response:
+    """Every genre a visible track has, by name, with how many visible tracks have it."""
+    rows = await repository.genre_counts(session, PageRequest(limit, cursor))
+    return public_json(
+        request, rows.shaped(lambda row: TagCount(name=row.genre, track_count=row.tracks))
+    )
+
+
+@genres_router.get(
+    "/moods",
+    response_model=Page[TagCount],
+    summary="Moods, with their visible tracks",
+    responses={**_NOT_MODIFIED, 400: {"description": "A cursor this list did not issue"}},
+)
+async def list_moods(
+    request: Request, session: ReadSession, limit: Limit = 100, cursor: Cursor = None
+) -> Response:
+    """Every mood a visible track has (lower-cased), by name, with how many visible tracks
+    have it."""
+    rows = await repository.mood_counts(session, PageRequest(limit, cursor))
+    return public_json(
+        request, rows.shaped(lambda row: TagCount(name=row.mood, track_count=row.tracks))
+    )
 
 
 @albums_router.get(
@@ -257,10 +309,8 @@ async def artist_tracks(
     cursor: Cursor = None,
 ) -> Response:
     await _visible_artist(session, artist_id)
-    return await _page(
-        request, session, genre=None, artist_id=artist_id, album_id=None, sort=sort,
-        page=PageRequest(limit, cursor),
-    )  # fmt: skip
+    where = repository.TrackFilter(artist_id=artist_id)
+    return await _page(request, session, where, sort, PageRequest(limit, cursor))
 
 
 async def _visible_artist(session: AsyncSession, artist_id: uuid.UUID) -> Artist:

@@ -17,8 +17,16 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from empulse.core.pagination import Order, PageRequest, Rows, SortKey, fetch_page
-from empulse.models import Album, Artist, MediaObject, Track, User
+from empulse.core.pagination import (
+    AnyRow,
+    Order,
+    PageRequest,
+    Rows,
+    SortKey,
+    fetch_page,
+    fetch_row_page,
+)
+from empulse.models import Album, Artist, MediaObject, Track, TrackMood, User
 
 TRACK_ORDERS = {
     "newest": Order(
@@ -189,23 +197,58 @@ def visible_tracks() -> Select[Track]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class TrackFilter:
+    genre: str | None = None
+    subgenre: str | None = None
+    mood: str | None = None
+    artist_id: uuid.UUID | None = None
+    album_id: uuid.UUID | None = None
+
+
 async def list_tracks(
-    session: AsyncSession,
-    *,
-    genre: str | None,
-    artist_id: uuid.UUID | None,
-    album_id: uuid.UUID | None,
-    sort: str,
-    page: PageRequest,
+    session: AsyncSession, *, where: TrackFilter, sort: str, page: PageRequest
 ) -> Rows[Track]:
     statement = visible_tracks()
-    if genre is not None:
-        statement = statement.where(Track.genre == genre)
+    if where.genre is not None:
+        statement = statement.where(Track.genre == where.genre)
+    if where.subgenre is not None:
+        statement = statement.where(Track.subgenre == where.subgenre)
+    if where.mood is not None:
+        statement = statement.join(TrackMood, TrackMood.track_id == Track.id).where(
+            TrackMood.mood == where.mood.strip().lower()
+        )
+    artist_id, album_id = where.artist_id, where.album_id
     if artist_id is not None:
         statement = statement.where(Track.artist_id == artist_id)
     if album_id is not None:
         statement = statement.where(Track.album_id == album_id)
     return await fetch_page(session, statement, TRACK_ORDERS[sort], page)
+
+
+GENRE_ORDER = Order("genres:name", (SortKey(Track.genre),))
+MOOD_ORDER = Order("moods:name", (SortKey(TrackMood.mood),))
+
+
+async def genre_counts(session: AsyncSession, page: PageRequest) -> Rows[AnyRow]:
+    """Each genre with its number of visible tracks (`genre`, `tracks`), by name."""
+    statement = (
+        visible_tracks()
+        .with_only_columns(Track.genre, func.count().label("tracks"))
+        .group_by(Track.genre)
+    )
+    return await fetch_row_page(session, statement, GENRE_ORDER, page)
+
+
+async def mood_counts(session: AsyncSession, page: PageRequest) -> Rows[AnyRow]:
+    """Each mood with its number of visible tracks (`mood`, `tracks`), by name."""
+    statement = (
+        visible_tracks()
+        .with_only_columns(TrackMood.mood, func.count().label("tracks"))
+        .join(TrackMood, TrackMood.track_id == Track.id)
+        .group_by(TrackMood.mood)
+    )
+    return await fetch_row_page(session, statement, MOOD_ORDER, page)
 
 
 async def visible_track(session: AsyncSession, track_id: uuid.UUID) -> Track | None:

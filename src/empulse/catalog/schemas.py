@@ -87,3 +87,10 @@ class ArtistOut(Schema):
     genres: list[str] = Field(description="Of its releases, the most frequent first.")
     album_count: int
     track_count: int
+
+
+class TagCount(Schema):
+    """A genre or a mood."""
+
+    name: str
+    track_count: int = Field(description="Visible tracks that have it.")

@@ -30,11 +30,16 @@ def _credits(entries: Any) -> list[CreditOut]:
     return credits
 
 
-def _moods(tags: Any) -> list[str]:
+def mood_names(tags: Any) -> list[str]:
+    """A track's moods from its mood tags: the main one first, lower-cased, each once. What a
+    track shows and what `track_moods` holds for it."""
     if not isinstance(tags, dict):
         return []
-    main = [tags["mood"]] if tags.get("mood") else []
-    return main + [mood for mood in tags.get("secondaryMoods") or [] if mood not in main]
+    names: list[str] = []
+    for name in [tags.get("mood"), *(tags.get("secondaryMoods") or [])]:
+        if isinstance(name, str) and name.strip() and name.strip().lower() not in names:
+            names.append(name.strip().lower()[:60])
+    return names
 
 
 def track_out(track: Track, context: TrackContext) -> TrackOut:
@@ -49,7 +54,7 @@ def track_out(track: Track, context: TrackContext) -> TrackOut:
         duration_ms=round(track.duration_seconds * 1000),
         genre=track.genre,
         subgenre=track.subgenre,
-        moods=_moods(track.mood_tags),
+        moods=mood_names(track.mood_tags),
         isrc=track.isrc,
         credits=CreditsOut(
             composers=_credits(credits.get("composers")),

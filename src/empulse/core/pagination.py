@@ -19,7 +19,7 @@ from typing import Annotated, Any, Generic, TypeVar
 import orjson
 from fastapi import Query
 from pydantic import Field
-from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy import ColumnElement, Row, Select, and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -33,6 +33,8 @@ class InvalidCursor(BadRequest):
 
 
 T = TypeVar("T")
+# A result row of any columns (an aggregate's).
+AnyRow = Row[*tuple[Any, ...]]
 M = TypeVar("M")
 
 
@@ -146,10 +148,29 @@ async def fetch_page(
 ) -> Rows[M]:
     """The page of `statement`'s rows (ORM entities carrying the order's columns) after the
     cursor, in `order`; one row more is read to tell whether a next page exists."""
+    result = await session.execute(_paged(statement, order, page))
+    return _page_of(list(result.scalars()), order, page)
+
+
+async def fetch_row_page(
+    session: AsyncSession,
+    statement: Select[*tuple[Any, ...]],
+    order: Order,
+    page: PageRequest,
+) -> Rows[AnyRow]:
+    """As `fetch_page`, for a statement of columns (an aggregate, say): result rows, each
+    with the order's columns under their own names."""
+    result = await session.execute(_paged(statement, order, page))
+    return _page_of(list(result.all()), order, page)
+
+
+def _paged(statement: Select[Any], order: Order, page: PageRequest) -> Select[Any]:
     if page.cursor is not None:
         statement = statement.where(order.after(order.decode(page.cursor)))
-    statement = statement.order_by(*order.clauses()).limit(page.limit + 1)
-    rows = list(await session.scalars(statement))
+    return statement.order_by(*order.clauses()).limit(page.limit + 1)
+
+
+def _page_of(rows: list[Any], order: Order, page: PageRequest) -> Rows[Any]:
     shown = rows[: page.limit]
     next_cursor = order.encode(shown[-1]) if len(rows) > page.limit else None
     return Rows(shown, next_cursor)

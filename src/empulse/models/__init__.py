@@ -9,7 +9,7 @@ from empulse.models.auth_session import (
     TokenPurpose,
     Transport,
 )
-from empulse.models.catalog import Album, Track
+from empulse.models.catalog import Album, Track, TrackMood
 from empulse.models.job import Job, JobStatus
 from empulse.models.submission import MediaObject, PendingUpload, Submission
 from empulse.models.user import DEFAULT_PRIVACY, User, UserRole
@@ -31,6 +31,7 @@ __all__ = [
     "Submission",
     "TokenPurpose",
     "Track",
+    "TrackMood",
     "Transport",
     "User",
     "UserRole",

@@ -4,7 +4,16 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from empulse.core.db import Base, TimestampedMixin
@@ -62,3 +71,17 @@ class Track(TimestampedMixin, Base):
     # as the last take-down, for the record.
     taken_down_at: Mapped[datetime | None] = mapped_column(default=None)
     takedown_reason: Mapped[str | None] = mapped_column(String(2000), default=None)
+
+
+class TrackMood(Base):
+    """A track's moods (its main one and the secondary ones, lower-cased), one row each: what
+    `GET /tracks?mood=` filters on and `GET /moods` counts."""
+
+    __tablename__ = "track_moods"
+    __table_args__ = (
+        PrimaryKeyConstraint("track_id", "mood"),
+        Index("ix_track_moods_mood_track_id", "mood", "track_id"),
+    )
+
+    track_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"))
+    mood: Mapped[str] = mapped_column(String(60))

@@ -12,6 +12,7 @@ from empulse.artists import repository as artists
 from empulse.artists.service import decrypt_w9
 from empulse.audit import service as audit
 from empulse.audit.service import RequestMeta
+from empulse.catalog.service import mood_names
 from empulse.core.crypto import DecryptionError, FieldCipher, Sealer
 from empulse.core.db import utcnow
 from empulse.core.errors import AppError, Conflict, Forbidden, NotFound
@@ -23,6 +24,7 @@ from empulse.models import (
     ArtistApplication,
     Submission,
     Track,
+    TrackMood,
     User,
     UserRole,
 )
@@ -203,9 +205,12 @@ async def _publish(
         {"title": payload["metadata"]["trackName"], "isrc": payload["metadata"].get("isrc")}
     ]
     audio = sorted((f for f in files if f.role == "audio"), key=lambda f: f.track_index or 0)
+    mood_tags = payload.get("artistMoodTags") or {}
     for position, (track, media_object) in enumerate(zip(tracks, audio, strict=True), start=1):
+        track_id = uuid.uuid4()
         session.add(
             Track(
+                id=track_id,
                 album_id=album.id,
                 artist_id=submission.artist_id,
                 audio_id=media_object.id,
@@ -214,7 +219,7 @@ async def _publish(
                 genre=submission.genre,
                 subgenre=album.subgenre,
                 isrc=track.get("isrc"),
-                mood_tags=payload.get("artistMoodTags") or {},
+                mood_tags=mood_tags,
                 credits={
                     "composers": track.get("composers") or payload.get("composers", []),
                     "lyricists": track.get("lyricists") or payload.get("lyricists", []),
@@ -224,6 +229,7 @@ async def _publish(
                 published_at=now,
             )
         )
+        session.add_all(TrackMood(track_id=track_id, mood=name) for name in mood_names(mood_tags))
     return album
 
 

@@ -41,7 +41,18 @@ async def _run_async() -> None:
     engine = create_engine(settings)
     try:
         async with engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                # Batch mode rebuilds a table by dropping the old one, and with foreign keys
+                # on that drop deletes every row referencing it (ON DELETE CASCADE). SQLite's
+                # own procedure for rebuilding a table: keys off (outside a transaction),
+                # rebuild, check the keys still hold, commit.
+                await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
             await connection.run_sync(_run_sync)
+            if sqlite:
+                broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                if broken:
+                    raise RuntimeError(f"a migration broke foreign keys: {broken[:5]}")
             await connection.commit()
     finally:
         await engine.dispose()

@@ -64,18 +64,29 @@ async def test_development_applies_pending_migrations_on_start(
     assert response.json() == {"users": 0}
 
 
-async def test_track_moods_are_filled_from_tracks_published_before_them(
-    embedded: Backend, make_client: Callable[..., Any], tmp_path: Path
+async def test_migrating_down_and_up_keeps_the_catalog_and_fills_what_is_new(
+    embedded: Backend, make_client: Callable[..., Any]
 ) -> None:
-    """Migration 0012 gives tracks published before it their mood rows, as publishing does."""
+    """Rebuilding SQLite tables (batch mode) keeps the rows that reference them (no cascade
+    from the dropped copy); 0012 fills the moods and 0013 the cover images of releases
+    published before them."""
     from tests.catalog.helpers import published_ep
 
     harness = await make_client(embedded)
     await published_ep(harness, tracks=2)
-    before = (await harness.client.get("/api/v1/moods")).json()["items"]
-    assert before == [{"name": "dreamy", "trackCount": 2}]
+
+    async def catalog() -> list[Any]:
+        return [
+            (await harness.client.get(path)).json()["items"]
+            for path in ("/api/v1/moods", "/api/v1/tracks", "/api/v1/albums", "/api/v1/artists")
+        ]
+
+    before = await catalog()
+    assert before[0] == [{"name": "dreamy", "trackCount": 2}]
+    assert len(before[1]) == 2
+    assert [image["size"] for image in before[2][0]["images"]] == [1200, 600, 300]
 
     config = alembic_config(harness.settings)
     await anyio.to_thread.run_sync(command.downgrade, config, "0011")
     await anyio.to_thread.run_sync(command.upgrade, config, "head")
-    assert (await harness.client.get("/api/v1/moods")).json()["items"] == before
+    assert await catalog() == before

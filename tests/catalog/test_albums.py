@@ -3,7 +3,11 @@ counts that follow what is visible."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 from datetime import UTC, datetime, timedelta
+
+from PIL import Image
 
 from tests.catalog.helpers import FORBIDDEN_KEYS, all_pages, keys_in, published_ep
 from tests.conftest import Harness
@@ -78,3 +82,38 @@ async def test_a_release_shows_its_visible_tracks_in_order(media_harness: Harnes
     harness.client.cookies.clear()
     assert_problem(await harness.client.get(f"/api/v1/albums/{album['id']}"), 404, "not_found")
     assert (await harness.client.get("/api/v1/albums")).json()["items"] == []
+
+
+async def test_covers_are_public_immutable_images_at_fixed_sizes(media_harness: Harness) -> None:
+    harness = media_harness
+    await published_ep(harness, tracks=2)
+    album = (await harness.client.get("/api/v1/albums")).json()["items"][0]
+    images = album["images"]
+    assert [(i["size"], i["width"], i["height"]) for i in images] == [
+        (1200, 640, 640),  # never upscaled
+        (600, 600, 600),
+        (300, 300, 300),
+    ]
+    track = (await harness.client.get("/api/v1/tracks")).json()["items"][0]
+    assert track["images"] == images
+
+    for image in images:
+        got = await harness.client.get(image["url"])
+        assert got.status_code == 200, got.text
+        assert got.headers["content-type"] == "image/jpeg"
+        assert got.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert Image.open(io.BytesIO(got.content)).size == (image["width"], image["height"])
+        # The URL names the SHA-256 of the bytes: they never change under it.
+        assert hashlib.sha256(got.content).hexdigest() in image["url"]
+        cached = await harness.client.get(
+            image["url"], headers={"If-None-Match": got.headers["etag"]}
+        )
+        assert cached.status_code == 304
+
+    # Only public objects, and only real keys.
+    for path in (
+        "/api/v1/media/private/audio/x.flac",
+        "/api/v1/media/public/../private/x",
+        "/api/v1/media/public/covers/nope.jpg",
+    ):
+        assert_problem(await harness.client.get(path), 404, "not_found")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -50,10 +51,14 @@ async def test_an_admin_publishes_an_artists_ep_into_the_catalog(media_harness: 
         album = (await session.scalars(select(Album))).one()
         tracks = list(await session.scalars(select(Track).order_by(Track.position)))
     assert album.title == "Lanterns EP"
-    assert sorted(album.cover_keys) == ["1200", "300", "600"]
-    for key in album.cover_keys.values():
-        assert key.startswith("public/covers/")
-        assert (await services.storage.read_bytes(key)).startswith(b"\xff\xd8")
+    assert [image["size"] for image in album.images] == [1200, 600, 300]
+    for image in album.images:
+        # Content-addressed under the album: the key names the SHA-256 of its bytes.
+        key = image["key"]
+        assert key.startswith(f"public/covers/{album.id.hex}/")
+        stored = await services.storage.read_bytes(key)
+        assert stored.startswith(b"\xff\xd8")
+        assert key.endswith(f"/{hashlib.sha256(stored).hexdigest()}.jpg")
     assert [t.title for t in tracks] == ["Song 1", "Song 2"]
     assert all(t.duration_seconds > 0.9 for t in tracks)
 

@@ -153,8 +153,8 @@ async def _submission_decision(harness: Harness, services: Services) -> Race:
         )
 
     async def public_covers(session: AsyncSession) -> list[str]:
-        albums = await session.scalars(select(Album.cover_keys))
-        keys = [key for cover_keys in albums for key in cover_keys.values()]
+        albums = await session.scalars(select(Album.images))
+        keys = [image["key"] for images in albums for image in images]
         assert keys
         return keys
 

@@ -26,7 +26,7 @@ from empulse.core.errors import NotFound, ValidationFailed
 from empulse.core.pagination import Cursor, Limit, Page, PageRequest, Rows
 from empulse.core.schemas import WITHOUT_NUL
 from empulse.models import Album, Artist
-from empulse.services import ReadSession
+from empulse.services import ReadSession, get_services
 from empulse.web.caching import public_json
 from empulse.web.paths import API_PREFIX
 
@@ -124,7 +124,7 @@ async def get_track(track_id: uuid.UUID, request: Request, session: ReadSession)
     if track is None:
         raise NotFound("No such track.")
     context = await repository.context_of(session, [track])
-    return public_json(request, service.track_out(track, context))
+    return public_json(request, service.track_out(track, context, _url(request)))
 
 
 async def _page(
@@ -136,7 +136,9 @@ async def _page(
 ) -> Response:
     rows = await repository.list_tracks(session, where=where, sort=sort, page=page)
     context = await repository.context_of(session, rows.items)
-    return public_json(request, rows.shaped(lambda track: service.track_out(track, context)))
+    return public_json(
+        request, rows.shaped(lambda track: service.track_out(track, context, _url(request)))
+    )
 
 
 @genres_router.get(
@@ -226,7 +228,9 @@ async def get_album(album_id: uuid.UUID, request: Request, session: ReadSession)
     context = await repository.album_context_of(session, [album])
     tracks = await repository.tracks_of_album(session, album.id)
     track_context = await repository.context_of(session, tracks)
-    return public_json(request, service.album_with_tracks(album, context, tracks, track_context))
+    return public_json(
+        request, service.album_with_tracks(album, context, tracks, track_context, _url(request))
+    )
 
 
 _ARTIST_404: dict[int | str, dict[str, Any]] = {
@@ -258,7 +262,9 @@ async def list_artists(
         session, genre=genre, sort=sort, page=PageRequest(limit, cursor)
     )
     context = await repository.artist_context_of(session, rows.items)
-    return public_json(request, rows.shaped(lambda artist: service.artist_out(artist, context)))
+    return public_json(
+        request, rows.shaped(lambda artist: service.artist_out(artist, context, _url(request)))
+    )
 
 
 @artists_router.get(
@@ -270,7 +276,7 @@ async def list_artists(
 async def get_artist(artist_id: uuid.UUID, request: Request, session: ReadSession) -> Response:
     artist = await _visible_artist(session, artist_id)
     context = await repository.artist_context_of(session, [artist])
-    return public_json(request, service.artist_out(artist, context))
+    return public_json(request, service.artist_out(artist, context, _url(request)))
 
 
 @artists_router.get(
@@ -322,4 +328,10 @@ async def _visible_artist(session: AsyncSession, artist_id: uuid.UUID) -> Artist
 
 async def _albums(request: Request, session: AsyncSession, rows: Rows[Album]) -> Response:
     context = await repository.album_context_of(session, rows.items)
-    return public_json(request, rows.shaped(lambda album: service.album_out(album, context)))
+    return public_json(
+        request, rows.shaped(lambda album: service.album_out(album, context, _url(request)))
+    )
+
+
+def _url(request: Request) -> service.PublicUrl:
+    return get_services(request).storage.public_url

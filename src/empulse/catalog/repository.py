@@ -272,7 +272,8 @@ class TrackContext:
     """What a page of tracks shows beside their own columns, read in one query each."""
 
     artists: dict[uuid.UUID, str]
-    albums: dict[uuid.UUID, str]
+    # Per album: its title and cover images.
+    albums: dict[uuid.UUID, tuple[str, list[dict[str, Any]]]]
     audio: dict[uuid.UUID, dict[str, Any]]
 
 
@@ -284,12 +285,14 @@ async def context_of(session: AsyncSession, tracks: Iterable[Track]) -> TrackCon
     album_ids = {track.album_id for track in tracks}
     audio_ids = {track.audio_id for track in tracks}
     artists = await session.execute(select(Artist.id, Artist.name).where(Artist.id.in_(artist_ids)))
-    albums = await session.execute(select(Album.id, Album.title).where(Album.id.in_(album_ids)))
+    albums = await session.execute(
+        select(Album.id, Album.title, Album.images).where(Album.id.in_(album_ids))
+    )
     audio = await session.execute(
         select(MediaObject.id, MediaObject.details).where(MediaObject.id.in_(audio_ids))
     )
     return TrackContext(
         artists=dict(artists.all()),
-        albums=dict(albums.all()),
+        albums={album_id: (title, images) for album_id, title, images in albums},
         audio=dict(audio.all()),
     )

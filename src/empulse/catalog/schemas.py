@@ -17,6 +17,15 @@ AlbumSort = Literal["newest", "title"]
 ReleaseType = Literal["single", "ep", "lp"]
 
 
+class ImageOut(Schema):
+    size: int = Field(description="The fixed size: the longer side is at most this.")
+    url: str = Field(
+        description="Immutable (cached for a year); a path is relative to this API's origin."
+    )
+    width: int
+    height: int
+
+
 class ArtistRef(Schema):
     id: uuid.UUID
     name: str
@@ -61,6 +70,7 @@ class TrackOut(Schema):
     isrc: str | None
     credits: CreditsOut
     audio: AudioFacts
+    images: list[ImageOut] = Field(description="The album's cover, largest first.")
     play_count: int = Field(description="Qualified plays (0 until plays are counted).")
     published_at: datetime
 
@@ -74,6 +84,7 @@ class AlbumOut(Schema):
     subgenre: str | None
     track_count: int = Field(description="Its tracks a listener can play now.")
     duration_ms: int
+    images: list[ImageOut] = Field(description="The cover, largest first.")
     published_at: datetime
 
 
@@ -81,9 +92,17 @@ class AlbumWithTracksOut(AlbumOut):
     tracks: list[TrackOut] = Field(description="In order.")
 
 
+class LinkOut(Schema):
+    url: str
+    label: str | None
+
+
 class ArtistOut(Schema):
     id: uuid.UUID
     name: str
+    bio: str | None
+    links: list[LinkOut]
+    images: list[ImageOut] = Field(description="The artist's image, largest first.")
     genres: list[str] = Field(description="Of its releases, the most frequent first.")
     album_count: int
     track_count: int

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from empulse.catalog.images import images_out
 from empulse.catalog.repository import AlbumContext, ArtistContext, TrackContext
 from empulse.catalog.schemas import (
     AlbumOut,
@@ -14,6 +16,7 @@ from empulse.catalog.schemas import (
     AudioFacts,
     CreditOut,
     CreditsOut,
+    LinkOut,
     TrackOut,
 )
 from empulse.models import Album, Artist, Track
@@ -42,14 +45,19 @@ def mood_names(tags: Any) -> list[str]:
     return names
 
 
-def track_out(track: Track, context: TrackContext) -> TrackOut:
+# A public image's URL from its storage key (`Storage.public_url`).
+PublicUrl = Callable[[str], str]
+
+
+def track_out(track: Track, context: TrackContext, url: PublicUrl) -> TrackOut:
     details = context.audio.get(track.audio_id, {})
     credits = track.credits or {}
+    album_title, album_images = context.albums[track.album_id]
     return TrackOut(
         id=track.id,
         title=track.title,
         artist=ArtistRef(id=track.artist_id, name=context.artists[track.artist_id]),
-        album=AlbumRef(id=track.album_id, title=context.albums[track.album_id]),
+        album=AlbumRef(id=track.album_id, title=album_title),
         track_number=track.position,
         duration_ms=round(track.duration_seconds * 1000),
         genre=track.genre,
@@ -68,12 +76,13 @@ def track_out(track: Track, context: TrackContext) -> TrackOut:
             sample_rate=details.get("sampleRate"),
             channels=details.get("channels"),
         ),
+        images=images_out(album_images, url),
         play_count=0,
         published_at=track.published_at,
     )
 
 
-def album_out(album: Album, context: AlbumContext) -> AlbumOut:
+def album_out(album: Album, context: AlbumContext, url: PublicUrl) -> AlbumOut:
     count, seconds = context.totals.get(album.id, (0, 0.0))
     return AlbumOut(
         id=album.id,
@@ -84,24 +93,32 @@ def album_out(album: Album, context: AlbumContext) -> AlbumOut:
         subgenre=album.subgenre,
         track_count=count,
         duration_ms=round(seconds * 1000),
+        images=images_out(album.images, url),
         published_at=album.published_at,
     )
 
 
 def album_with_tracks(
-    album: Album, context: AlbumContext, tracks: list[Track], track_context: TrackContext
+    album: Album,
+    context: AlbumContext,
+    tracks: list[Track],
+    track_context: TrackContext,
+    url: PublicUrl,
 ) -> AlbumWithTracksOut:
     return AlbumWithTracksOut(
-        **album_out(album, context).model_dump(),
-        tracks=[track_out(track, track_context) for track in tracks],
+        **album_out(album, context, url).model_dump(),
+        tracks=[track_out(track, track_context, url) for track in tracks],
     )
 
 
-def artist_out(artist: Artist, context: ArtistContext) -> ArtistOut:
+def artist_out(artist: Artist, context: ArtistContext, url: PublicUrl) -> ArtistOut:
     genres = sorted(context.genres.get(artist.id, []), key=lambda item: (-item[1], item[0]))
     return ArtistOut(
         id=artist.id,
         name=artist.name,
+        bio=artist.bio,
+        links=[LinkOut(url=link["url"], label=link.get("label")) for link in artist.links or []],
+        images=images_out(artist.images, url),
         genres=[genre for genre, _ in genres],
         album_count=sum(count for _, count in genres),
         track_count=context.tracks.get(artist.id, 0),

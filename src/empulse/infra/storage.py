@@ -38,6 +38,8 @@ from empulse.core.errors import ServiceUnavailable
 
 # SECURITY.md "Files": private files are reachable through signed URLs living at most 15 min.
 MAX_URL_SECONDS = 15 * 60
+# Where the API serves `public/` objects (files/endpoints), unless the store has a public URL.
+MEDIA_BASE = "/api/v1/media"
 # Reads stream in chunks of this size: memory per reader stays flat whatever the range.
 READ_CHUNK = 256 * 1024
 _KEY = re.compile(r"^(public|private)/[a-z0-9-]+(/[a-z0-9-]+)*(\.[a-z0-9]{1,5})?$")
@@ -113,12 +115,18 @@ class Storage(Protocol):
         """Remove the object (and any unfinished upload under the key); missing is fine."""
 
     async def exists(self, key: str) -> bool: ...
+    async def size_of(self, key: str) -> int:
+        """The object's size in bytes; `FileNotFoundError` when there is none."""
+
     async def open_range(self, key: str, start: int, end: int) -> AsyncGenerator[bytes, None]:
         """Bytes `start` to `end` (inclusive) of the object, in chunks of at most `READ_CHUNK`.
         The object is opened before this returns (a missing one raises `FileNotFoundError`
         here, not mid-body); close the iterator (`aclose`) when done with it."""
 
     def signed_url(self, key: str, download: DownloadSpec, expires_in: int) -> str: ...
+    def public_url(self, key: str) -> str:
+        """Where anyone reads a `public/` object: the store's public address when one is
+        configured, the API's own media route otherwise."""
 
 
 async def _in_thread(function: Any, *args: Any, **kwargs: Any) -> Any:
@@ -201,10 +209,11 @@ class LocalStorage:
 
     name = "local"
 
-    def __init__(self, root: Path, *, url_base: str, signing_key: bytes) -> None:
+    def __init__(self, root: Path, *, url_base: str, media_base: str, signing_key: bytes) -> None:
         self.root = root
         self._staging = root / ".staging"
         self._url_base = url_base
+        self._media_base = media_base
         self._signing_key = signing_key
 
     def path_of(self, key: str) -> Path:
@@ -266,6 +275,13 @@ class LocalStorage:
         query["name"] = download.filename
         query["sig"] = self.signature(query)
         return f"{self._url_base}?{urlencode(query)}"
+
+    def public_url(self, key: str) -> str:
+        return f"{self._media_base}/{key}"
+
+    async def size_of(self, key: str) -> int:
+        stat = await anyio.to_thread.run_sync(os.stat, self.path_of(key))
+        return stat.st_size
 
     def signature(self, query: dict[str, str]) -> str:
         message = "\n".join(query[name] for name in ("key", "exp", "type", "name"))
@@ -406,10 +422,12 @@ class _S3Writer:
 class S3Storage:
     name = "s3"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, media_base: str) -> None:
         if not settings.s3_bucket:
             raise ValueError("S3 storage needs S3_BUCKET")
         self.bucket = settings.s3_bucket
+        public = settings.s3_public_url
+        self._public_base = public.rstrip("/") if public else media_base
         secret = settings.s3_secret_access_key
         self.client: Any = boto3.session.Session().client(
             "s3",
@@ -479,6 +497,13 @@ class S3Storage:
             return False
         return True
 
+    def public_url(self, key: str) -> str:
+        return f"{self._public_base}/{key}"
+
+    async def size_of(self, key: str) -> int:
+        head = await _in_thread(self.client.head_object, Bucket=self.bucket, Key=check_key(key))
+        return int(head["ContentLength"])
+
     async def open_range(self, key: str, start: int, end: int) -> AsyncGenerator[bytes, None]:
         response = await _in_thread(
             self.client.get_object,
@@ -514,9 +539,10 @@ async def _s3_chunks(body: Any) -> AsyncGenerator[bytes, None]:
 
 def create_storage(settings: Settings, *, signing_key: bytes) -> Storage:
     if settings.uses_s3:
-        return S3Storage(settings)
+        return S3Storage(settings, media_base=MEDIA_BASE)
     return LocalStorage(
         settings.storage_dir,
         url_base="/api/v1/files",
+        media_base=MEDIA_BASE,
         signing_key=signing_key,
     )

@@ -80,3 +80,8 @@ class Artist(TimestampedMixin, Base):
     )
     name: Mapped[str] = mapped_column(String(100))
     mediums: Mapped[list[str]] = mapped_column(JSON, default=list)
+    bio: Mapped[str | None] = mapped_column(Text, default=None)
+    # A few http(s) URLs: [{"url": ..., "label": ...}]
+    links: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # The public image at each fixed size, largest first: [{"size", "key", "width", "height"}]
+    images: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

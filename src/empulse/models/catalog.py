@@ -37,8 +37,8 @@ class Album(TimestampedMixin, Base):
     release_type: Mapped[str] = mapped_column(String(8))
     genre: Mapped[str] = mapped_column(String(64))
     subgenre: Mapped[str | None] = mapped_column(String(64), default=None)
-    # Public cover URLs' keys by size, e.g. {"300": "public/covers/….jpg", ...}
-    cover_keys: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # The public cover at each fixed size, largest first (see `Image`).
+    images: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(16), default="published")
     published_at: Mapped[datetime]
 

@@ -4,6 +4,7 @@ emailed to the artist and written to the audit log in the same unit of work."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,16 +13,17 @@ from empulse.artists import repository as artists
 from empulse.artists.service import decrypt_w9
 from empulse.audit import service as audit
 from empulse.audit.service import RequestMeta
+from empulse.catalog.images import public_image
 from empulse.catalog.service import mood_names
 from empulse.core.crypto import DecryptionError, FieldCipher, Sealer
 from empulse.core.db import utcnow
 from empulse.core.errors import AppError, Conflict, Forbidden, NotFound
 from empulse.infra.email import enqueue_email
-from empulse.infra.storage import new_key
 from empulse.models import (
     Album,
     Artist,
     ArtistApplication,
+    MediaObject,
     Submission,
     Track,
     TrackMood,
@@ -167,36 +169,41 @@ async def get_submission(session: AsyncSession, submission_id: uuid.UUID) -> Sub
 
 
 async def _public_covers(
-    session: AsyncSession, services: Services, submission: Submission
-) -> tuple[dict[str, str], list[str]]:
-    """Copy the cover sizes to public keys, registered as pending first (and done before this
-    unit of work writes anything), so a failed commit leaves only what the sweep removes."""
-    files = (await submissions.files_of(session, [submission.id]))[submission.id]
-    covers = {str(f.details.get("size")): f for f in files if f.role == "cover"}
-    public = {size: new_key("public", "covers", "jpg") for size in covers}
+    services: Services, submission: Submission, files: list[MediaObject], album_id: uuid.UUID
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Copy the cover sizes to public, content-addressed keys under the album (immutable: a key's
+    bytes never change), registered as pending first (and done before this unit of work writes
+    anything), so a failed commit leaves only what the sweep removes."""
+    covers = sorted((f for f in files if f.role == "cover"), key=lambda f: -f.details["size"])
+    images = [public_image("covers", album_id, cover.sha256, cover.details) for cover in covers]
     upload = Upload(services)
-    await upload.remember_keys(list(public.values()))
-    for size, media_object in covers.items():
-        await services.storage.copy(media_object.key, public[size])
-    return public, upload.keys
+    await upload.remember_keys([image["key"] for image in images])
+    for cover, image in zip(covers, images, strict=True):
+        await services.storage.copy(cover.key, image["key"])
+    return images, upload.keys
 
 
 async def _publish(
-    session: AsyncSession, submission: Submission, public: dict[str, str], pending: list[str]
+    session: AsyncSession,
+    submission: Submission,
+    files: list[MediaObject],
+    album_id: uuid.UUID,
+    images: list[dict[str, Any]],
+    pending: list[str],
 ) -> Album:
     """The album and its tracks into the catalog, pointing at the submission's files."""
-    files = (await submissions.files_of(session, [submission.id]))[submission.id]
     await submissions.end_pending(session, pending)
     payload = submission.payload
     now = utcnow()
     album = Album(
+        id=album_id,
         artist_id=submission.artist_id,
         submission_id=submission.id,
         title=submission.title,
         release_type=submission.release_type,
         genre=submission.genre,
         subgenre=payload["metadata"].get("subgenre"),
-        cover_keys=public,
+        images=images,
         published_at=now,
     )
     session.add(album)
@@ -250,7 +257,9 @@ async def decide_submission(
     if submission.status != "pending":
         raise AlreadyReviewed(f"This submission is already {submission.status}.")
     if approve:
-        public, pending = await _public_covers(session, services, submission)
+        files = (await submissions.files_of(session, [submission.id]))[submission.id]
+        album_id = uuid.uuid4()
+        images, pending = await _public_covers(services, submission, files, album_id)
     claimed = await repository.transition(
         session,
         Submission,
@@ -266,7 +275,7 @@ async def decide_submission(
         raise AlreadyReviewed(f"This submission is already {submission.status}.")
     await session.refresh(submission)
     if approve:
-        await _publish(session, submission, public, pending)
+        await _publish(session, submission, files, album_id, images, pending)
     await session.flush()
     user = await session.get(User, submission.user_id)
     assert user is not None

@@ -65,8 +65,8 @@ async def files_of(
 
 
 async def storage_keys_of_user(session: AsyncSession, user_id: uuid.UUID) -> list[str]:
-    """Every stored object that belongs to the user: their submissions' audio and covers, and
-    the public cover copies of their published albums."""
+    """Every stored object that belongs to the user: their submissions' audio and covers, the
+    public cover copies of their published albums, and their artist image."""
     keys = list(
         await session.scalars(
             select(MediaObject.key)
@@ -75,12 +75,13 @@ async def storage_keys_of_user(session: AsyncSession, user_id: uuid.UUID) -> lis
         )
     )
     covers = await session.scalars(
-        select(Album.cover_keys)
+        select(Album.images)
         .join(Artist, Artist.id == Album.artist_id)
         .where(Artist.user_id == user_id)
     )
-    for cover_keys in covers:
-        keys.extend(cover_keys.values())
+    artist_images = await session.scalars(select(Artist.images).where(Artist.user_id == user_id))
+    for images in [*covers, *artist_images]:
+        keys.extend(image["key"] for image in images)
     return keys
 
 

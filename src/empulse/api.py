@@ -18,6 +18,7 @@ from empulse.catalog.endpoints import artists_router as catalog_artists_router
 from empulse.catalog.endpoints import router as catalog_router
 from empulse.files.endpoints import router as files_router
 from empulse.jobs.endpoints import router as jobs_router
+from empulse.profiles.endpoints import router as profiles_router
 from empulse.review.endpoints import router as review_router
 from empulse.streaming.endpoints import router as streaming_router
 from empulse.submissions.endpoints import router as submissions_router
@@ -70,6 +71,8 @@ API_ROUTERS = (
     confirm_email_router,
     artists_router,
     submissions_router,
+    # Before the catalog's /artists/{id}, which would otherwise take "me" for an id.
+    profiles_router,
     catalog_router,
     albums_router,
     catalog_artists_router,

@@ -21,6 +21,7 @@ from empulse.core import migrations
 from empulse.core.logging import configure_logging, get_logger
 from empulse.health.endpoints import liveness_route
 from empulse.health.endpoints import router as health_router
+from empulse.profiles.endpoints import IMAGE_PATH
 from empulse.server import DRAIN_SIGNAL
 from empulse.services import Services, build_services
 from empulse.submissions.endpoints import UPLOAD_PATHS
@@ -160,8 +161,12 @@ def install_middleware(app: Starlette, settings: Settings) -> None:
         default_limit=settings.max_json_body_bytes,
         json_prefix=API_PREFIX,
         # Each file has its own, tighter limit, enforced while it streams (submissions/upload).
-        limits_by_prefix=dict.fromkeys(UPLOAD_PATHS, upload_body_limit(settings)),
+        limits_by_prefix={
+            **dict.fromkeys(UPLOAD_PATHS, upload_body_limit(settings)),
+            IMAGE_PATH: settings.max_cover_bytes,
+        },
         multipart_prefixes=UPLOAD_PATHS,
+        raw_prefixes=(IMAGE_PATH,),
         min_rate=settings.http_body_min_rate,
         grace_seconds=settings.http_body_grace_seconds,
     )

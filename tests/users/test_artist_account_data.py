@@ -12,6 +12,7 @@ from tests.artists.helpers import APPLICATION, admin_headers, approved_artist
 from tests.auth.helpers import PASSWORD, deliver
 from tests.conftest import Harness
 from tests.submissions.helpers import ep_files, ep_payload, object_counts, submit
+from tests.support import media
 
 
 async def _published_artist(harness: Harness) -> dict[str, str]:
@@ -29,6 +30,11 @@ async def _published_artist(harness: Harness) -> dict[str, str]:
 async def test_the_export_carries_the_application_and_releases(media_harness: Harness) -> None:
     harness = media_harness
     artist = await _published_artist(harness)
+    link = {"url": "https://lanterns.example.com", "label": "Website"}
+    edited = await harness.client.patch(
+        "/api/v1/artists/me", json={"bio": "From Leeds.", "links": [link]}, headers=artist
+    )
+    assert edited.status_code == 200, edited.text
     response = await harness.client.get("/api/v1/users/me/export", headers=artist)
     assert response.status_code == 200
     assert "123456789" not in response.text  # the tax id only masked
@@ -44,6 +50,7 @@ async def test_the_export_carries_the_application_and_releases(media_harness: Ha
     profile = document["artistProfile"]
     assert profile["name"] == "The Lanterns"
     assert profile["selectedMediums"] == application["selectedMediums"]
+    assert (profile["bio"], profile["links"]) == ("From Leeds.", [link])
     [release] = document["submissions"]
     assert release["title"] == "Lanterns EP"
     assert release["payload"]["releaseType"] == "ep"
@@ -58,7 +65,14 @@ async def test_deleting_an_artist_account_removes_every_file_of_theirs(
     cover sizes, and the public copies made when the release was published)."""
     harness = media_harness
     artist = await _published_artist(harness)
-    assert (await object_counts(harness))[1] == 2 + 3 + 3
+    image = await harness.client.put(
+        "/api/v1/artists/me/image",
+        content=media.cover_png(),
+        headers={**artist, "Content-Type": "image/png"},
+    )
+    assert image.status_code == 200, image.text
+    # Two tracks, three private cover sizes, their public copies, the artist image's sizes.
+    assert (await object_counts(harness))[1] == 2 + 3 + 3 + 3
 
     response = await harness.client.request(
         "DELETE", "/api/v1/users/me", json={"password": PASSWORD}, headers=artist

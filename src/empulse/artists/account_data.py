@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.accounts.data import AccountData
 from empulse.artists import repository
-from empulse.artists.schemas import ApplicationRecordOut, ExportedArtistProfile
+from empulse.artists.schemas import ApplicationRecordOut, ExportedArtistProfile, ExportedLink
 from empulse.artists.service import application_record_out
 from empulse.models import User
 
@@ -21,6 +21,8 @@ async def _profile(session: AsyncSession, _: Any, user: User) -> ExportedArtistP
     return ExportedArtistProfile(
         id=profile.id,
         name=profile.name,
+        bio=profile.bio,
+        links=[ExportedLink(url=link["url"], label=link.get("label")) for link in profile.links],
         selected_mediums=profile.mediums,
         created_at=profile.created_at,
     )

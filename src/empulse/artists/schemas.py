@@ -260,8 +260,15 @@ class ApplicationRecordOut(ApplicationOut):
     digital_signature: str
 
 
+class ExportedLink(Schema):
+    url: str
+    label: str | None = None
+
+
 class ExportedArtistProfile(Schema):
     id: uuid.UUID
     name: str
+    bio: str | None
+    links: list[ExportedLink]
     selected_mediums: list[str]
     created_at: datetime

@@ -60,6 +60,7 @@ class BodyLimitMiddleware:
         json_prefix: str,
         limits_by_prefix: Mapping[str, int] | None = None,
         multipart_prefixes: tuple[str, ...] = (),
+        raw_prefixes: tuple[str, ...] = (),
         min_rate: int = 1024,
         grace_seconds: float = 10.0,
     ) -> None:
@@ -71,6 +72,8 @@ class BodyLimitMiddleware:
         # Longest prefix first, so /api/v1/submissions/x beats /api/v1.
         self.limits = sorted((limits_by_prefix or {}).items(), key=lambda item: -len(item[0]))
         self.multipart_prefixes = multipart_prefixes
+        # Paths whose body is a file of its own type (an image), which the endpoint checks.
+        self.raw_prefixes = raw_prefixes
 
     def _limit_for(self, path: str) -> int:
         for prefix, limit in self.limits:
@@ -105,7 +108,8 @@ class BodyLimitMiddleware:
             return
 
         has_body = chunked or bool(content_length)
-        if has_body and path.startswith(self.json_prefix):
+        raw = path.startswith(self.raw_prefixes) if self.raw_prefixes else False
+        if has_body and path.startswith(self.json_prefix) and not raw:
             allowed = content_type == b"application/json" or content_type.endswith(b"+json")
             if not allowed and content_type == b"multipart/form-data":
                 allowed = (

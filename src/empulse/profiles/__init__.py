@@ -1,0 +1,1 @@
+"""An artist's public profile, edited by the artist: name, bio, links and image."""

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import distinct, func, select
 
 from empulse import __version__
 from empulse.accounts import repository
@@ -17,7 +17,7 @@ from empulse.config import load_settings
 from empulse.core.db import create_engine, create_sessionmaker
 from empulse.core.passwords import verify_password
 from empulse.infra.email import OutboxMailer
-from empulse.models import Album, Track, User
+from empulse.models import Album, Track, TrackMood, User
 
 STRONG_PASSWORD = "violet-harbor-quantum-91"
 
@@ -156,26 +156,27 @@ def test_check_config_passes_in_development(tmp_path: Path) -> None:
     assert "mode: test" in result.stdout
 
 
-def test_demo_data_publishes_an_ep_through_the_api(tmp_path: Path) -> None:
+def test_demo_data_publishes_artists_releases_through_the_api(tmp_path: Path) -> None:
     result = empulse(tmp_path, "demo-data", "--password-stdin", stdin=STRONG_PASSWORD + "\n")
     assert result.returncode == 0, result.stderr
-    assert "published “First Light” (3 tracks)" in result.stdout
+    assert "published 5 releases (14 tracks) by 3 artists" in result.stdout
     assert '"event"' not in result.stdout  # no log lines mixed into the report
     assert STRONG_PASSWORD not in result.stdout
 
-    async def catalog() -> tuple[list[str], int]:
+    async def catalog() -> tuple[set[str], set[str], int]:
         settings = load_settings(EMPULSE_ENV="test", EMPULSE_DATA_DIR=str(tmp_path))
         engine = create_engine(settings)
         try:
             async with create_sessionmaker(engine)() as session:
-                titles = list(await session.scalars(select(Track.title).order_by(Track.position)))
-                albums = await session.scalar(select(func.count()).select_from(Album))
-                return titles, int(albums or 0)
+                kinds = set(await session.scalars(select(Album.release_type)))
+                genres = set(await session.scalars(select(Track.genre)))
+                moods = await session.scalar(select(func.count(distinct(TrackMood.mood))))
+                return kinds, genres, int(moods or 0)
         finally:
             await engine.dispose()
 
-    assert asyncio.run(catalog()) == (["Dawn", "Noon", "Dusk"], 1)
-    for email in ("admin@demo.example.com", "artist@demo.example.com"):
+    assert asyncio.run(catalog()) == ({"single", "ep", "lp"}, {"Electronic", "Jazz", "Folk"}, 6)
+    for email in ("admin@demo.example.com", "artist@demo.example.com", "valley@demo.example.com"):
         user = load_user(tmp_path, email)
         assert user is not None
         assert verify_password(user.password_hash, STRONG_PASSWORD)

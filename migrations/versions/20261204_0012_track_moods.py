@@ -28,7 +28,7 @@ def _names(tags: Any) -> list[str]:
         tags = json.loads(tags)
     if not isinstance(tags, dict):
         return []
-    found = [tags.get("mood")] + list(tags.get("secondaryMoods") or [])
+    found = [tags.get("mood"), *(tags.get("secondaryMoods") or [])]
     names: list[str] = []
     for name in found:
         if isinstance(name, str) and name.strip() and name.strip().lower() not in names:
@@ -42,11 +42,16 @@ def upgrade() -> None:
         sa.Column("track_id", sa.Uuid(), nullable=False),
         sa.Column("mood", sa.String(length=60), nullable=False),
         sa.ForeignKeyConstraint(
-            ["track_id"], ["tracks.id"], name=op.f("fk_track_moods_track_id_tracks"), ondelete="CASCADE"
+            ["track_id"],
+            ["tracks.id"],
+            name=op.f("fk_track_moods_track_id_tracks"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("track_id", "mood", name=op.f("pk_track_moods")),
     )
-    op.create_index("ix_track_moods_mood_track_id", "track_moods", ["mood", "track_id"], unique=False)
+    op.create_index(
+        "ix_track_moods_mood_track_id", "track_moods", ["mood", "track_id"], unique=False
+    )
     tracks = sa.table("tracks", sa.column("id", sa.Uuid()), sa.column("mood_tags", sa.JSON()))
     connection = op.get_bind()
     rows = [

@@ -66,9 +66,7 @@ def upgrade() -> None:
                 (_loaded(cover_keys) or {}).items(), key=lambda item: -int(item[0])
             )
         ]
-        connection.execute(
-            albums.update().where(albums.c.id == album_id).values(images=images)
-        )
+        connection.execute(albums.update().where(albums.c.id == album_id).values(images=images))
     with op.batch_alter_table("albums", schema=None) as batch_op:
         batch_op.alter_column("images", existing_type=sa.JSON(), nullable=False)
         batch_op.drop_column("cover_keys")
@@ -93,7 +91,9 @@ def downgrade() -> None:
     with op.batch_alter_table("albums", schema=None) as batch_op:
         batch_op.add_column(sa.Column("cover_keys", sa.JSON(), nullable=True))
     albums = sa.table(
-        "albums", sa.column("id", sa.Uuid()), sa.column("cover_keys", sa.JSON()),
+        "albums",
+        sa.column("id", sa.Uuid()),
+        sa.column("cover_keys", sa.JSON()),
         sa.column("images", sa.JSON()),
     )
     connection = op.get_bind()

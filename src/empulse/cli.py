@@ -221,7 +221,7 @@ def demo_data(
         bool, typer.Option("--password-stdin", help="Read the accounts' password from stdin.")
     ] = False,
 ) -> None:
-    """Load demo accounts (an admin, an artist, a listener) and a published EP.
+    """Load demo accounts (an admin, a listener, three artists) and their published releases.
 
     Made through the API itself, so every rule applies. Refused in production, and when the
     demo accounts exist.
@@ -247,11 +247,13 @@ def demo_data(
     except (WeakPasswordError, demo.DemoStepFailed) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    typer.echo(f"published “{loaded.album}” ({loaded.tracks} tracks) by the demo artist")
+    typer.echo(
+        f"published {loaded.releases} releases ({loaded.tracks} tracks) by {loaded.artists} artists"
+    )
     for email in loaded.accounts:
         typer.echo(f"account {email}")
     if not password_stdin:
-        typer.echo(f"password (all three): {password}")
+        typer.echo(f"password (every account): {password}")
 
 
 keys = typer.Typer(

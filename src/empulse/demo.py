@@ -1,9 +1,10 @@
-"""Demo data for a fresh installation (`empulse demo-data`): an admin, a listener, and an artist
-whose application was approved and whose EP (three generated tones and a cover) is published.
+"""Demo data for a fresh installation (`empulse demo-data`): an admin, a listener, and three
+artists whose applications were approved and whose releases (singles, EPs and an LP across
+genres and moods, generated tones with generated covers) are published.
 
 Everything after the accounts goes through the API itself, in process, so the demo data meets
-every rule a real client meets: the W-9 is encrypted, the audio decoded, the cover re-encoded,
-the release published by an admin who is not its artist.
+every rule a real client meets: the W-9 is encrypted, the audio decoded, the covers re-encoded,
+each release published by an admin who is not its artist.
 """
 
 from __future__ import annotations
@@ -34,40 +35,124 @@ from empulse.submissions.upload import enqueue_object_deletion
 from empulse.users.service import create_or_promote_admin, create_verified_user
 
 ADMIN = "admin@demo.example.com"
-ARTIST = "artist@demo.example.com"
 LISTENER = "listener@demo.example.com"
-ALBUM = "First Light"
-TRACKS = [("Dawn", 261.63), ("Noon", 329.63), ("Dusk", 392.0)]  # C4, E4, G4
+# The first artist's account keeps the name it always had.
+ARTIST = "artist@demo.example.com"
 
-_APPLICATION: dict[str, Any] = {
-    "selectedMediums": ["Music"],
-    "accountInfo": {"email": ARTIST, "artistName": "The Demo Tones"},
-    "documentsSigned": ["artist_agreement", "terms_of_service", "privacy_policy"],
-    "w9Data": {
-        "taxId": "12-3456789",
-        "taxClassification": "llc",
-        "businessName": "Demo Tones LLC",
-        "address": {
-            "street": "1 Example Way",
-            "city": "Springfield",
-            "state": "IL",
-            "zip": "62701",
+
+@dataclass(frozen=True, slots=True)
+class DemoRelease:
+    title: str
+    release_type: str  # single, ep, lp
+    genre: str
+    subgenre: str
+    moods: tuple[str, ...]  # the main one first
+    tracks: tuple[tuple[str, float], ...]  # (title, pitch in Hz)
+    colour: tuple[int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoArtist:
+    email: str
+    name: str
+    bio: str
+    releases: tuple[DemoRelease, ...]
+
+
+_C_MAJOR = (261.63, 293.66, 329.63, 349.23, 392.0, 440.0, 493.88, 523.25)
+ARTISTS = (
+    DemoArtist(
+        ARTIST,
+        "The Demo Tones",
+        "Pure tones, arranged with care.",
+        (
+            DemoRelease(
+                "First Light", "ep", "Electronic", "Ambient", ("calm", "dreamy"),
+                (("Dawn", 261.63), ("Noon", 329.63), ("Dusk", 392.0)), (255, 140, 60),
+            ),
+            DemoRelease(
+                "Afterglow", "single", "Electronic", "Downtempo", ("dreamy",),
+                (("Afterglow", 349.23),), (200, 80, 160),
+            ),
+        ),
+    ),
+    DemoArtist(
+        "harbour@demo.example.com",
+        "Harbour Lights Trio",
+        "A late-night jazz trio that only plays in C major.",
+        (
+            DemoRelease(
+                "Harbour Lights", "lp", "Jazz", "Nu jazz", ("late night", "mellow"),
+                tuple(
+                    (title, pitch)
+                    for title, pitch in zip(
+                        ("Pier", "Lantern", "Tide", "Fog", "Gull", "Anchor", "Home"),
+                        _C_MAJOR,
+                        strict=False,
+                    )
+                ),
+                (40, 70, 140),
+            ),
+        ),
+    ),
+    DemoArtist(
+        "valley@demo.example.com",
+        "Echo Valley",
+        "Folk songs without words.",
+        (
+            DemoRelease(
+                "Mountain Song", "single", "Folk", "Indie folk", ("uplifting",),
+                (("Mountain Song", 440.0),), (70, 150, 70),
+            ),
+            DemoRelease(
+                "Riverbank", "ep", "Folk", "Acoustic", ("nostalgic", "calm"),
+                (("Reeds", 293.66), ("Ferry", 392.0)), (120, 100, 60),
+            ),
+        ),
+    ),
+)  # fmt: skip
+
+
+def _application(artist: DemoArtist) -> dict[str, Any]:
+    return {
+        "selectedMediums": ["Music"],
+        "accountInfo": {"email": artist.email, "artistName": artist.name},
+        "documentsSigned": ["artist_agreement", "terms_of_service", "privacy_policy"],
+        "w9Data": {
+            "taxId": "12-3456789",
+            "taxClassification": "llc",
+            "businessName": f"{artist.name} LLC",
+            "address": {
+                "street": "1 Example Way",
+                "city": "Springfield",
+                "state": "IL",
+                "zip": "62701",
+            },
+            "completed": True,
         },
-        "completed": True,
-    },
-    "digitalSignature": "Demo Artist",
-}
-_RELEASE: dict[str, Any] = {
-    "releaseType": "ep",
-    "metadata": {"albumName": ALBUM, "genre": "Electronic", "subgenre": "Ambient"},
-    "tracks": [{"title": title} for title, _ in TRACKS],
-    "artistMoodTags": {"mood": "calm", "energy": "low"},
-    "composers": ["Demo Artist"],
-    "lyricists": [],
-    "publishers": [],
-    "rightsMetadata": {"copyrightOwner": "Demo Tones LLC", "copyrightYear": "2026"},
-    "legalWarranties": WARRANTIES_GIVEN,
-}
+        "digitalSignature": artist.name,
+    }
+
+
+def _payload(artist: DemoArtist, release: DemoRelease) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"genre": release.genre, "subgenre": release.subgenre}
+    if release.release_type == "single":
+        metadata["trackName"] = release.title
+    else:
+        metadata["albumName"] = release.title
+    return {
+        "releaseType": release.release_type,
+        "metadata": metadata,
+        "tracks": []
+        if release.release_type == "single"
+        else [{"title": title} for title, _ in release.tracks],
+        "artistMoodTags": {"mood": release.moods[0], "secondaryMoods": list(release.moods[1:])},
+        "composers": [artist.name],
+        "lyricists": [],
+        "publishers": [],
+        "rightsMetadata": {"copyrightOwner": f"{artist.name} LLC", "copyrightYear": "2026"},
+        "legalWarranties": WARRANTIES_GIVEN,
+    }
 
 
 class DemoDataExists(Exception):
@@ -81,11 +166,12 @@ class DemoStepFailed(Exception):
 @dataclass(frozen=True, slots=True)
 class DemoData:
     accounts: tuple[str, ...]
-    album: str
+    artists: int
+    releases: int
     tracks: int
 
 
-def tone_wav(frequency: float, seconds: float = 8.0, rate: int = 44_100) -> bytes:
+def tone_wav(frequency: float, seconds: float = 6.0, rate: int = 44_100) -> bytes:
     """A mono 16-bit sine with a short fade in and out."""
     frames = int(rate * seconds)
     fade = rate // 10
@@ -104,12 +190,10 @@ def tone_wav(frequency: float, seconds: float = 8.0, rate: int = 44_100) -> byte
     return buffer.getvalue()
 
 
-def cover_jpeg(side: int = 1400) -> bytes:
-    """A diagonal gradient, dusk colours."""
+def cover_jpeg(colour: tuple[int, int, int] = (255, 140, 60), side: int = 1400) -> bytes:
+    """A diagonal gradient from dark to `colour`."""
     gradient = Image.linear_gradient("L").resize((side, side)).rotate(45, expand=False)
-    image = Image.merge(
-        "RGB", (gradient, gradient.point(lambda v: v // 2), Image.new("L", (side, side), 120))
-    )
+    image = Image.merge("RGB", tuple(gradient.point(lambda v, c=c: v * c // 255) for c in colour))
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=90)
     return buffer.getvalue()
@@ -131,7 +215,13 @@ async def load(settings: Settings, password: str) -> DemoData:
             # Decision emails or file deletions are queued; run them now, not at the next start.
             while await services.job_runner.run_due():
                 pass
-    return DemoData((ADMIN, ARTIST, LISTENER), ALBUM, len(TRACKS))
+    releases = [release for artist in ARTISTS for release in artist.releases]
+    return DemoData(
+        (ADMIN, LISTENER, *(artist.email for artist in ARTISTS)),
+        len(ARTISTS),
+        len(releases),
+        sum(len(release.tracks) for release in releases),
+    )
 
 
 async def _create_accounts(services: Services, password: str) -> list[uuid.UUID]:
@@ -144,7 +234,8 @@ async def _create_accounts(services: Services, password: str) -> list[uuid.UUID]
         )
         if admin.created:
             created.append(admin.user.id)
-        for email, name in ((ARTIST, "Demo Artist"), (LISTENER, "Demo Listener")):
+        people = [(artist.email, artist.name) for artist in ARTISTS]
+        for email, name in [*people, (LISTENER, "Demo Listener")]:
             user = await create_verified_user(session, email=email, password=password, name=name)
             created.append(user.id)
     return created
@@ -153,25 +244,35 @@ async def _create_accounts(services: Services, password: str) -> list[uuid.UUID]
 async def _publish(app: FastAPI, password: str) -> None:
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 0))
     async with httpx.AsyncClient(transport=transport, base_url="https://localhost") as api:
-        artist = await _sign_in(api, ARTIST, password)
         admin = await _sign_in(api, ADMIN, password)
-        application = await _call(
-            api.post("/api/v1/artist/applications", json=_APPLICATION, headers=artist)
-        )
-        await _call(
-            api.post(f"/api/v1/admin/applications/{application['id']}/approve", headers=admin)
-        )
+        for artist in ARTISTS:
+            await _publish_artist(api, admin, artist, password)
+
+
+async def _publish_artist(
+    api: httpx.AsyncClient, admin: dict[str, str], artist: DemoArtist, password: str
+) -> None:
+    headers = await _sign_in(api, artist.email, password)
+    application = await _call(
+        api.post("/api/v1/artist/applications", json=_application(artist), headers=headers)
+    )
+    await _call(api.post(f"/api/v1/admin/applications/{application['id']}/approve", headers=admin))
+    await _call(api.patch("/api/v1/artists/me", json={"bio": artist.bio}, headers=headers))
+    for release in artist.releases:
         files = [
-            (f"track_{n}_file", (f"{title.lower()}.wav", tone_wav(pitch), "audio/wav"))
-            for n, (title, pitch) in enumerate(TRACKS)
+            (
+                "audioFile" if release.release_type == "single" else f"track_{n}_file",
+                (f"track-{n + 1}.wav", tone_wav(pitch), "audio/wav"),
+            )
+            for n, (_, pitch) in enumerate(release.tracks)
         ]
-        files.append(("coverArtFile", ("cover.jpg", cover_jpeg(), "image/jpeg")))
+        files.append(("coverArtFile", ("cover.jpg", cover_jpeg(release.colour), "image/jpeg")))
         submission = await _call(
             api.post(
                 "/api/v1/submissions",
-                data={"payload": orjson.dumps(_RELEASE).decode()},
+                data={"payload": orjson.dumps(_payload(artist, release)).decode()},
                 files=files,
-                headers=artist,
+                headers=headers,
             )
         )
         await _call(

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, StringConstraints
 
 from empulse.catalog.schemas import ImageOut, LinkOut
-from empulse.core.schemas import Schema, SingleLine
+from empulse.core.schemas import Schema, SingleLine, with_examples
 
 MAX_LINKS = 5
 # Multi-line text, but no control characters besides line breaks and tabs, no NUL.
@@ -45,6 +45,14 @@ class LinkIn(Schema):
 
 class ProfileIn(Schema):
     """Only the fields sent change; `bio: null` clears the bio."""
+
+    model_config = with_examples(
+        {
+            "bio": "Three friends from Leeds. Night drives, mostly.",
+            "links": [{"url": "https://lanterns.example.com", "label": "Website"}],
+        },
+        {"name": "The Lanterns"},
+    )
 
     name: (
         Annotated[

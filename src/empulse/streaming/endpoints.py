@@ -52,22 +52,18 @@ class RangeNotSatisfiable(AppError):
     title = "Range not satisfiable"
 
 
-@router.api_route(
-    "/{track_id}/stream",
-    methods=["GET", "HEAD"],
-    response_class=Response,
-    summary="Play a track",
-    responses={
-        200: {"description": "The whole file.", **_AUDIO},
-        206: {"description": "The range asked (`Range: bytes=…`).", **_AUDIO},
-        302: {"description": "To a presigned URL, when `STREAM_S3_REDIRECT` is on."},
-        304: {"description": "Not modified (`If-None-Match` matched the `ETag`)."},
-        401: {"description": "Not signed in, or a signed URL expired or altered"},
-        404: {"description": "No visible track (not_found)"},
-        416: {"description": "The range starts past the end (`Content-Range: bytes */size`)"},
-        429: {"description": "Too many streams a minute (rate_limited)"},
-    },
-)
+_STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The whole file.", **_AUDIO},
+    206: {"description": "The range asked (`Range: bytes=…`).", **_AUDIO},
+    302: {"description": "To a presigned URL, when `STREAM_S3_REDIRECT` is on."},
+    304: {"description": "Not modified (`If-None-Match` matched the `ETag`)."},
+    401: {"description": "Not signed in, or a signed URL expired or altered"},
+    404: {"description": "No visible track (not_found)"},
+    416: {"description": "The range starts past the end (`Content-Range: bytes */size`)"},
+    429: {"description": "Too many streams a minute (rate_limited)"},
+}
+
+
 async def stream(
     track_id: uuid.UUID,
     request: Request,
@@ -102,6 +98,21 @@ async def stream(
     if audio is None:
         raise NotFound("No such track.")
     return await _send(request, services, audio)
+
+
+for _method, _name, _summary in (
+    ("GET", "stream", "Play a track"),
+    ("HEAD", "stream_head", "A track's stream headers (size, type, ETag)"),
+):
+    router.add_api_route(
+        "/{track_id}/stream",
+        stream,
+        methods=[_method],
+        name=_name,
+        summary=_summary,
+        response_class=Response,
+        responses=_STREAM_RESPONSES,
+    )
 
 
 async def _send(request: Request, services: Services, audio: MediaObject) -> Response:

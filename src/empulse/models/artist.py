@@ -70,6 +70,10 @@ class Artist(TimestampedMixin, Base):
     """The public artist profile, created when an application is approved."""
 
     __tablename__ = "artists"
+    __table_args__ = (
+        Index("ix_artists_name", "name", "id"),
+        Index("ix_artists_created_at", "created_at", "id"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     user_id: Mapped[uuid.UUID] = mapped_column(

@@ -26,6 +26,12 @@ class Album(TimestampedMixin, Base):
     __table_args__ = (
         CheckConstraint("status IN ('published', 'taken_down')", name="status_valid"),
         Index("ix_albums_artist_id", "artist_id"),
+        # One per list and sort (catalog/repository): the equality columns, then the sort
+        # key and the id, so a page is an ordered index range however large the catalog.
+        Index("ix_albums_status_published_at", "status", "published_at", "id"),
+        Index("ix_albums_status_title", "status", "title", "id"),
+        Index("ix_albums_status_genre_published_at", "status", "genre", "published_at", "id"),
+        Index("ix_albums_artist_status_published_at", "artist_id", "status", "published_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -49,8 +55,12 @@ class Track(TimestampedMixin, Base):
         CheckConstraint("status IN ('published', 'taken_down')", name="status_valid"),
         Index("ix_tracks_album_id_position", "album_id", "position"),
         Index("ix_tracks_artist_id", "artist_id"),
-        Index("ix_tracks_genre", "genre"),
         Index("ix_tracks_status_created_at", "status", "created_at", "id"),
+        # As for albums: one per list and sort.
+        Index("ix_tracks_status_published_at", "status", "published_at", "id"),
+        Index("ix_tracks_status_title", "status", "title", "id"),
+        Index("ix_tracks_status_genre_published_at", "status", "genre", "published_at", "id"),
+        Index("ix_tracks_artist_status_published_at", "artist_id", "status", "published_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

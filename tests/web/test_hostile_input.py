@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tests.artists.helpers import admin_headers, application
 from tests.auth.helpers import PASSWORD as PW
-from tests.conftest import Backend
+from tests.conftest import Backend, Harness
 from tests.web.test_problems import assert_problem
 
 # What a JSON client can send: finite floats, 64-bit-range integers, any text.
@@ -63,7 +63,12 @@ PATHS = [
 async def test_auth_endpoints_never_answer_500(
     backend: Backend, make_client: Callable[..., Any], path: str, body: Any
 ) -> None:
-    harness = await make_client(backend, RATE_LIMITS_ENABLED="false")
+    # One service for every example of a run (the fixture lives as long as the run does):
+    # starting an app per example was most of this test's time.
+    harness: Harness | None = getattr(make_client, "hostile_input_harness", None)
+    if harness is None:
+        harness = await make_client(backend, RATE_LIMITS_ENABLED="false")
+        make_client.hostile_input_harness = harness  # type: ignore[attr-defined]
     response = await harness.client.post(path, json=body)
     assert response.status_code < 500, response.text
     if response.status_code >= 400:

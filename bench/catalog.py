@@ -1,0 +1,181 @@
+"""Catalog reads at a million tracks: the service against its floor, on PostgreSQL.
+
+    uv run python -m bench.catalog [--duration 10] [--connections 16] [--workers 1]
+                                   [--tracks 1000000] [--keep]
+
+Fills a fresh `empulse_bench` database with bench/catalog_data.py (1,000,000 tracks, 100,000
+albums, 20,000 artists by default; `--keep` reuses one a previous run filled), then drives, with
+wrk at 16 connections, each page a listener's app asks for most: tracks of a genre, the newest
+releases, one release with its tracks (a random one of 1,000 per request), an artist's tracks
+(a random one of 1,000), and a page 500,000 tracks deep by cursor. Each is measured on the
+service (`empulse serve`) and on bench/catalog_floor.py (the same statements on asyncpg behind
+bare Starlette routes, same server), in the same run; prints p50, p99 and throughput with the
+ratio to the floor. Needs wrk and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+import asyncpg
+from tests.support.services import free_port, postgres_admin_url
+
+from bench.catalog_data import GENRES, fill, row_id
+from bench.run import Result, cli, measure, require_wrk_and_postgres, server_command
+from empulse.catalog.repository import TRACK_ORDERS
+
+SAMPLE = 1_000
+
+
+async def _catalog_size(url: str) -> int:
+    try:
+        connection = await asyncpg.connect(url)
+    except (OSError, asyncpg.PostgresError):
+        return 0
+    try:
+        return int(await connection.fetchval("SELECT count(*) FROM tracks") or 0)
+    except asyncpg.PostgresError:
+        return 0
+    finally:
+        await connection.close()
+
+
+async def _deep_cursor(url: str, depth: int) -> tuple[str, str]:
+    """The service's cursor and the floor's `after` for the newest-tracks page `depth` deep."""
+    connection = await asyncpg.connect(url)
+    try:
+        row = await connection.fetchrow(
+            "SELECT published_at, id FROM tracks WHERE status = 'published' "
+            "ORDER BY published_at DESC, id DESC OFFSET $1 LIMIT 1",
+            depth,
+        )
+    finally:
+        await connection.close()
+    if row is None:
+        raise RuntimeError(f"the catalog has fewer than {depth} published tracks")
+
+    moment, last_id = row["published_at"], row["id"]
+
+    class Last:
+        published_at = moment
+        id = last_id
+
+    return TRACK_ORDERS["newest"].encode(Last()), f"{moment.isoformat()},{last_id}"
+
+
+def _lua(paths: list[str], directory: Path, name: str) -> list[str]:
+    """wrk arguments for a script that asks for a random one of `paths` per request."""
+    script = directory / f"{name}.lua"
+    listed = ",\n".join(f'  "{path}"' for path in paths)
+    script.write_text(
+        f"paths = {{\n{listed}\n}}\n"
+        "request = function()\n"
+        '  return wrk.format("GET", paths[math.random(#paths)])\n'
+        "end\n"
+    )
+    return ["-s", str(script)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--tracks", type=int, default=1_000_000)
+    parser.add_argument("--keep", action="store_true", help="reuse a filled empulse_bench")
+    args = parser.parse_args()
+    albums, artists = args.tracks // 10, args.tracks // 50
+
+    bench_url = postgres_admin_url().rsplit("/", 1)[0] + "/empulse_bench"
+    if not (args.keep and asyncio.run(_catalog_size(bench_url)) >= args.tracks):
+        bench_url = require_wrk_and_postgres()
+        data_dir = Path(tempfile.mkdtemp(prefix="empulse-bench-"))
+        env = {
+            **os.environ,
+            "EMPULSE_ENV": "development",
+            "EMPULSE_DATA_DIR": str(data_dir),
+            "DATABASE_URL": bench_url,
+        }
+        cli(env, "migrate")
+        print(f"filling the catalog ({args.tracks:,} tracks)", flush=True)
+        asyncio.run(fill(bench_url, artists, albums, args.tracks))
+    data_dir = Path(tempfile.mkdtemp(prefix="empulse-bench-"))
+    root = Path(__file__).resolve().parents[1]
+    env = {
+        **os.environ,
+        "EMPULSE_ENV": "development",
+        "EMPULSE_DATA_DIR": str(data_dir),
+        "DATABASE_URL": bench_url,
+        "DATABASE_POOL_SIZE": str(args.connections),
+        "BENCH_DATABASE_URL": bench_url,
+        "PYTHONPATH": str(root),
+        "BENCH_LOG": str(data_dir / "server.log"),
+        "RATE_LIMITS": "default=1000000000/minute",
+    }
+
+    chooser = random.Random(7)
+    album_paths = [
+        f"/api/v1/albums/{row_id('al', chooser.randint(1, albums))}" for _ in range(SAMPLE)
+    ]
+    artist_paths = [
+        f"/api/v1/artists/{row_id('a', chooser.randint(1, artists))}/tracks" for _ in range(SAMPLE)
+    ]
+    cursor, after = asyncio.run(_deep_cursor(bench_url, min(500_000, args.tracks // 2)))
+    genre = GENRES[1]
+    cases: list[tuple[str, str, list[str], str, list[str]]] = [
+        # (name, service path, service wrk args, floor path, floor wrk args)
+        (f"GET /tracks?genre={genre}", f"/api/v1/tracks?genre={genre}", [],
+         f"/api/v1/tracks?genre={genre}", []),
+        ("GET /albums?sort=newest", "/api/v1/albums?sort=newest", [], "/api/v1/albums", []),
+        ("GET /albums/{id}", "/api/v1/albums", _lua(album_paths, data_dir, "albums"),
+         "/api/v1/albums", _lua(album_paths, data_dir, "albums")),
+        ("GET /artists/{id}/tracks", "/api/v1/artists", _lua(artist_paths, data_dir, "artists"),
+         "/api/v1/artists", _lua(artist_paths, data_dir, "artists")),
+        ("GET /tracks?cursor= (500,000 deep)", f"/api/v1/tracks?cursor={cursor}", [],
+         f"/api/v1/tracks?after={after}", []),
+    ]  # fmt: skip
+    print(
+        f"PostgreSQL, {args.tracks:,} tracks; wrk -t1 -c{args.connections} -d{args.duration}s; "
+        f"{args.workers} worker(s); {os.cpu_count()} CPUs",
+        flush=True,
+    )
+    rows: list[tuple[Result, Result]] = []
+    for name, path, wrk_args, floor_path, floor_args in cases:
+        port = free_port()
+        floor = measure(
+            f"{name} (floor)",
+            server_command("granian", "bench.catalog_floor:create_app", port, args.workers),
+            env, floor_path, port, args.workers, args.duration, args.connections, floor_args,
+        )  # fmt: skip
+        port = free_port()
+        serve = [sys.executable, "-m", "empulse.cli", "serve", "--port", str(port)]
+        service = measure(
+            name, [*serve, "--workers", str(args.workers)],
+            env, path, port, args.workers, args.duration, args.connections, wrk_args,
+        )  # fmt: skip
+        rows.append((service, floor))
+
+    print()
+    print(
+        "| page | service req/s | floor req/s | ratio | service p50 / p99 ms | "
+        "floor p50 / p99 ms | non-2xx |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for service, floor in rows:
+        ratio = service.requests_per_second / floor.requests_per_second
+        print(
+            f"| {service.name} | {service.requests_per_second:,.0f} | "
+            f"{floor.requests_per_second:,.0f} | {ratio:.2f} | "
+            f"{service.p50_ms:.1f} / {service.p99_ms:.1f} | {floor.p50_ms:.1f} / "
+            f"{floor.p99_ms:.1f} | {service.non_2xx + floor.non_2xx} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

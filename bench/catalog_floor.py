@@ -48,7 +48,7 @@ async def _pairs(pool: asyncpg.Pool, sql: str, ids: list[uuid.UUID]) -> dict[Any
 
 
 def _json(body: Any) -> Response:
-    return Response(orjson.dumps(body), media_type="application/json")
+    return Response(orjson.dumps(body, default=str), media_type="application/json")
 
 
 async def _track_page(pool: asyncpg.Pool, rows: Sequence[asyncpg.Record]) -> list[dict[str, Any]]:

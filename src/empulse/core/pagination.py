@@ -19,7 +19,7 @@ from typing import Annotated, Any, Generic, TypeVar
 import orjson
 from fastapi import Query
 from pydantic import Field
-from sqlalchemy import ColumnElement, Row, Select, and_, or_
+from sqlalchemy import ColumnElement, Row, Select, and_, literal, or_, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -75,8 +75,19 @@ class Order:
         return [key.column.desc() if key.descending else key.column.asc() for key in self.keys]
 
     def after(self, values: Sequence[Any]) -> ColumnElement[bool]:
-        """Rows that come after one with these sort values: (a > x) or (a = x and b > y) ...,
-        each comparison in its column's direction."""
+        """Rows that come after one with these sort values. When every key sorts the same way,
+        a row-value comparison, `(a, b) > (x, y)`, which an index on the keys answers with one
+        range scan however deep the page (the expanded form below made PostgreSQL filter
+        every row before it: 1.6 s for a page 500,000 tracks deep); otherwise
+        (a > x) or (a = x and b > y) ..., each comparison in its column's direction."""
+        directions = {key.descending for key in self.keys}
+        if len(directions) == 1:
+            columns = tuple_(*(key.column for key in self.keys))
+            # Bound as their columns' types (a time as its column stores it on SQLite).
+            bounds = tuple_(
+                *(literal(v, key.column.type) for v, key in zip(values, self.keys, strict=True))
+            )
+            return columns < bounds if directions == {True} else columns > bounds
         alternatives = []
         for index, key in enumerate(self.keys):
             same = [self.keys[j].column == values[j] for j in range(index)]

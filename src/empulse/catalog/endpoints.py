@@ -23,9 +23,9 @@ from empulse.catalog.schemas import (
     TrackSort,
 )
 from empulse.core.errors import NotFound, ValidationFailed
-from empulse.core.pagination import Cursor, Limit, Page, PageRequest, Rows
+from empulse.core.pagination import AnyRow, Cursor, Limit, Page, PageRequest, Rows
 from empulse.core.schemas import WITHOUT_NUL
-from empulse.models import Album, Artist
+from empulse.models import Artist
 from empulse.services import ReadSession, get_services
 from empulse.web.caching import public_json
 from empulse.web.paths import API_PREFIX
@@ -120,11 +120,10 @@ async def tracks_of_mood(
 )
 async def get_track(track_id: uuid.UUID, request: Request, session: ReadSession) -> Response:
     """A taken-down track, one of an unpublished album or of a disabled artist is not found."""
-    track = await repository.visible_track(session, track_id)
+    track = await repository.listed_track(session, track_id)
     if track is None:
         raise NotFound("No such track.")
-    context = await repository.context_of(session, [track])
-    return public_json(request, service.track_out(track, context, _url(request)))
+    return public_json(request, service.track_out(track, _url(request)))
 
 
 async def _page(
@@ -135,10 +134,8 @@ async def _page(
     page: PageRequest,
 ) -> Response:
     rows = await repository.list_tracks(session, where=where, sort=sort, page=page)
-    context = await repository.context_of(session, rows.items)
-    return public_json(
-        request, rows.shaped(lambda track: service.track_out(track, context, _url(request)))
-    )
+    url = _url(request)
+    return public_json(request, rows.shaped(lambda track: service.track_out(track, url)))
 
 
 @genres_router.get(
@@ -222,15 +219,12 @@ async def list_albums(
     responses={**_NOT_MODIFIED, 404: {"description": "No visible album (not_found)"}},
 )
 async def get_album(album_id: uuid.UUID, request: Request, session: ReadSession) -> Response:
-    album = await repository.visible_album(session, album_id)
+    album = await repository.listed_album(session, album_id)
     if album is None:
         raise NotFound("No such album.")
-    context = await repository.album_context_of(session, [album])
+    totals = await repository.album_totals(session, [album])
     tracks = await repository.tracks_of_album(session, album.id)
-    track_context = await repository.context_of(session, tracks)
-    return public_json(
-        request, service.album_with_tracks(album, context, tracks, track_context, _url(request))
-    )
+    return public_json(request, service.album_with_tracks(album, totals, tracks, _url(request)))
 
 
 _ARTIST_404: dict[int | str, dict[str, Any]] = {
@@ -326,11 +320,10 @@ async def _visible_artist(session: AsyncSession, artist_id: uuid.UUID) -> Artist
     return artist
 
 
-async def _albums(request: Request, session: AsyncSession, rows: Rows[Album]) -> Response:
-    context = await repository.album_context_of(session, rows.items)
-    return public_json(
-        request, rows.shaped(lambda album: service.album_out(album, context, _url(request)))
-    )
+async def _albums(request: Request, session: AsyncSession, rows: Rows[AnyRow]) -> Response:
+    totals = await repository.album_totals(session, rows.items)
+    url = _url(request)
+    return public_json(request, rows.shaped(lambda album: service.album_out(album, totals, url)))
 
 
 def _url(request: Request) -> service.PublicUrl:

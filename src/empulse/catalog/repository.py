@@ -125,6 +125,25 @@ def visible_albums() -> Select[Album]:
     )
 
 
+# What a release shows, with the visibility joins: its own columns and its artist's name.
+ALBUM_COLUMNS = (
+    Album.id,
+    Album.artist_id,
+    Album.title,
+    Album.release_type,
+    Album.genre,
+    Album.subgenre,
+    Album.images,
+    Album.published_at,
+    Artist.name.label("artist_name"),
+)
+
+
+def listed_albums() -> Select[*tuple[Any, ...]]:
+    """`visible_albums`, as the columns a listener sees (`ALBUM_COLUMNS`)."""
+    return visible_albums().with_only_columns(*ALBUM_COLUMNS)
+
+
 async def list_albums(
     session: AsyncSession,
     *,
@@ -134,8 +153,8 @@ async def list_albums(
     release_type: str | None = None,
     artist_id: uuid.UUID | None = None,
     published_after: datetime | None = None,
-) -> Rows[Album]:
-    statement = visible_albums()
+) -> Rows[AnyRow]:
+    statement = listed_albums()
     if genre is not None:
         statement = statement.where(Album.genre == genre)
     if release_type is not None:
@@ -144,43 +163,33 @@ async def list_albums(
         statement = statement.where(Album.artist_id == artist_id)
     if published_after is not None:
         statement = statement.where(Album.published_at > published_after)
-    return await fetch_page(session, statement, ALBUM_ORDERS[sort], page)
+    return await fetch_row_page(session, statement, ALBUM_ORDERS[sort], page)
 
 
-async def visible_album(session: AsyncSession, album_id: uuid.UUID) -> Album | None:
-    return (await session.scalars(visible_albums().where(Album.id == album_id))).first()
+async def listed_album(session: AsyncSession, album_id: uuid.UUID) -> AnyRow | None:
+    return (await session.execute(listed_albums().where(Album.id == album_id))).first()
 
 
-async def tracks_of_album(session: AsyncSession, album_id: uuid.UUID) -> list[Track]:
+async def tracks_of_album(session: AsyncSession, album_id: uuid.UUID) -> list[AnyRow]:
     """The album's visible tracks, in order."""
-    statement = visible_tracks().where(Track.album_id == album_id).order_by(Track.position)
-    return list(await session.scalars(statement))
+    statement = listed_tracks().where(Track.album_id == album_id).order_by(Track.position)
+    return list((await session.execute(statement)).all())
 
 
-@dataclass(frozen=True, slots=True)
-class AlbumContext:
-    artists: dict[uuid.UUID, str]
-    # Per album: (visible tracks, their duration in seconds).
-    totals: dict[uuid.UUID, tuple[int, float]]
-
-
-async def album_context_of(session: AsyncSession, albums: Iterable[Album]) -> AlbumContext:
-    albums = list(albums)
-    if not albums:
-        return AlbumContext({}, {})
-    artist_ids = {album.artist_id for album in albums}
+async def album_totals(
+    session: AsyncSession, albums: Iterable[AnyRow]
+) -> dict[uuid.UUID, tuple[int, float]]:
+    """Per album: its visible tracks and their duration in seconds, in one query."""
     album_ids = {album.id for album in albums}
-    artists = await session.execute(select(Artist.id, Artist.name).where(Artist.id.in_(artist_ids)))
-    counted = visible_tracks().where(Track.album_id.in_(album_ids)).subquery()
+    if not album_ids:
+        return {}
     totals = await session.execute(
-        select(counted.c.album_id, func.count(), func.sum(counted.c.duration_seconds)).group_by(
-            counted.c.album_id
-        )
+        visible_tracks()
+        .with_only_columns(Track.album_id, func.count(), func.sum(Track.duration_seconds))
+        .where(Track.album_id.in_(album_ids))
+        .group_by(Track.album_id)
     )
-    return AlbumContext(
-        artists=dict(artists.all()),
-        totals={album_id: (int(count), float(seconds or 0)) for album_id, count, seconds in totals},
-    )
+    return {album_id: (int(count), float(seconds or 0)) for album_id, count, seconds in totals}
 
 
 def visible_tracks() -> Select[Track]:
@@ -206,10 +215,42 @@ class TrackFilter:
     album_id: uuid.UUID | None = None
 
 
+# What a track shows, in one statement with the visibility joins: its own columns and its
+# artist's name, its album's title and cover, the audio facts of its file. A page of tracks is
+# one query, whatever its length, and no ORM entity is built for it.
+TRACK_COLUMNS = (
+    Track.id,
+    Track.title,
+    Track.artist_id,
+    Track.album_id,
+    Track.position,
+    Track.genre,
+    Track.subgenre,
+    Track.isrc,
+    Track.mood_tags,
+    Track.credits,
+    Track.duration_seconds,
+    Track.published_at,
+    Artist.name.label("artist_name"),
+    Album.title.label("album_title"),
+    Album.images.label("album_images"),
+    MediaObject.details.label("audio"),
+)
+
+
+def listed_tracks() -> Select[*tuple[Any, ...]]:
+    """`visible_tracks`, as the columns a listener sees (`TRACK_COLUMNS`)."""
+    return (
+        visible_tracks()
+        .with_only_columns(*TRACK_COLUMNS)
+        .join(MediaObject, MediaObject.id == Track.audio_id)
+    )
+
+
 async def list_tracks(
     session: AsyncSession, *, where: TrackFilter, sort: str, page: PageRequest
-) -> Rows[Track]:
-    statement = visible_tracks()
+) -> Rows[AnyRow]:
+    statement = listed_tracks()
     if where.genre is not None:
         statement = statement.where(Track.genre == where.genre)
     if where.subgenre is not None:
@@ -223,7 +264,7 @@ async def list_tracks(
         statement = statement.where(Track.artist_id == artist_id)
     if album_id is not None:
         statement = statement.where(Track.album_id == album_id)
-    return await fetch_page(session, statement, TRACK_ORDERS[sort], page)
+    return await fetch_row_page(session, statement, TRACK_ORDERS[sort], page)
 
 
 GENRE_ORDER = Order("genres:name", (SortKey(Track.genre),))
@@ -251,9 +292,8 @@ async def mood_counts(session: AsyncSession, page: PageRequest) -> Rows[AnyRow]:
     return await fetch_row_page(session, statement, MOOD_ORDER, page)
 
 
-async def visible_track(session: AsyncSession, track_id: uuid.UUID) -> Track | None:
-    result = await session.scalars(visible_tracks().where(Track.id == track_id))
-    return result.first()
+async def listed_track(session: AsyncSession, track_id: uuid.UUID) -> AnyRow | None:
+    return (await session.execute(listed_tracks().where(Track.id == track_id))).first()
 
 
 async def playable_audio(session: AsyncSession, track_id: uuid.UUID) -> MediaObject | None:
@@ -265,34 +305,3 @@ async def playable_audio(session: AsyncSession, track_id: uuid.UUID) -> MediaObj
         .where(Track.id == track_id)
     )
     return (await session.scalars(statement)).first()
-
-
-@dataclass(frozen=True, slots=True)
-class TrackContext:
-    """What a page of tracks shows beside their own columns, read in one query each."""
-
-    artists: dict[uuid.UUID, str]
-    # Per album: its title and cover images.
-    albums: dict[uuid.UUID, tuple[str, list[dict[str, Any]]]]
-    audio: dict[uuid.UUID, dict[str, Any]]
-
-
-async def context_of(session: AsyncSession, tracks: Iterable[Track]) -> TrackContext:
-    tracks = list(tracks)
-    if not tracks:
-        return TrackContext({}, {}, {})
-    artist_ids = {track.artist_id for track in tracks}
-    album_ids = {track.album_id for track in tracks}
-    audio_ids = {track.audio_id for track in tracks}
-    artists = await session.execute(select(Artist.id, Artist.name).where(Artist.id.in_(artist_ids)))
-    albums = await session.execute(
-        select(Album.id, Album.title, Album.images).where(Album.id.in_(album_ids))
-    )
-    audio = await session.execute(
-        select(MediaObject.id, MediaObject.details).where(MediaObject.id.in_(audio_ids))
-    )
-    return TrackContext(
-        artists=dict(artists.all()),
-        albums={album_id: (title, images) for album_id, title, images in albums},
-        audio=dict(audio.all()),
-    )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 from empulse.catalog.images import images_out
-from empulse.catalog.repository import AlbumContext, ArtistContext, TrackContext
+from empulse.catalog.repository import ArtistContext
 from empulse.catalog.schemas import (
     AlbumOut,
     AlbumRef,
@@ -19,7 +20,8 @@ from empulse.catalog.schemas import (
     LinkOut,
     TrackOut,
 )
-from empulse.models import Album, Artist, Track
+from empulse.core.pagination import AnyRow
+from empulse.models import Artist
 
 
 def _credits(entries: Any) -> list[CreditOut]:
@@ -49,15 +51,15 @@ def mood_names(tags: Any) -> list[str]:
 PublicUrl = Callable[[str], str]
 
 
-def track_out(track: Track, context: TrackContext, url: PublicUrl) -> TrackOut:
-    details = context.audio.get(track.audio_id, {})
+def track_out(track: AnyRow, url: PublicUrl) -> TrackOut:
+    """A row of `repository.listed_tracks`."""
+    details = track.audio or {}
     credits = track.credits or {}
-    album_title, album_images = context.albums[track.album_id]
     return TrackOut(
         id=track.id,
         title=track.title,
-        artist=ArtistRef(id=track.artist_id, name=context.artists[track.artist_id]),
-        album=AlbumRef(id=track.album_id, title=album_title),
+        artist=ArtistRef(id=track.artist_id, name=track.artist_name),
+        album=AlbumRef(id=track.album_id, title=track.album_title),
         track_number=track.position,
         duration_ms=round(track.duration_seconds * 1000),
         genre=track.genre,
@@ -76,18 +78,23 @@ def track_out(track: Track, context: TrackContext, url: PublicUrl) -> TrackOut:
             sample_rate=details.get("sampleRate"),
             channels=details.get("channels"),
         ),
-        images=images_out(album_images, url),
+        images=images_out(track.album_images, url),
         play_count=0,
         published_at=track.published_at,
     )
 
 
-def album_out(album: Album, context: AlbumContext, url: PublicUrl) -> AlbumOut:
-    count, seconds = context.totals.get(album.id, (0, 0.0))
+# Per album: its visible tracks and their duration in seconds (`repository.album_totals`).
+Totals = dict[uuid.UUID, tuple[int, float]]
+
+
+def album_out(album: AnyRow, totals: Totals, url: PublicUrl) -> AlbumOut:
+    """A row of `repository.listed_albums`."""
+    count, seconds = totals.get(album.id, (0, 0.0))
     return AlbumOut(
         id=album.id,
         title=album.title,
-        artist=ArtistRef(id=album.artist_id, name=context.artists[album.artist_id]),
+        artist=ArtistRef(id=album.artist_id, name=album.artist_name),
         release_type=album.release_type,
         genre=album.genre,
         subgenre=album.subgenre,
@@ -99,15 +106,11 @@ def album_out(album: Album, context: AlbumContext, url: PublicUrl) -> AlbumOut:
 
 
 def album_with_tracks(
-    album: Album,
-    context: AlbumContext,
-    tracks: list[Track],
-    track_context: TrackContext,
-    url: PublicUrl,
+    album: AnyRow, totals: Totals, tracks: list[AnyRow], url: PublicUrl
 ) -> AlbumWithTracksOut:
     return AlbumWithTracksOut(
-        **album_out(album, context, url).model_dump(),
-        tracks=[track_out(track, track_context, url) for track in tracks],
+        **album_out(album, totals, url).model_dump(),
+        tracks=[track_out(track, url) for track in tracks],
     )
 
 

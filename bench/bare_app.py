@@ -6,7 +6,9 @@ the service's parameters in a thread pool of one thread per CPU (no database, no
 floor for a sign-in through HTTP; `POST /sink` streams the request body into a file under
 `BENCH_SINK_DIR` (write, fsync, rename: what local storage does), the floor for an upload through
 HTTP; `POST /sink-s3` streams it into an S3 multipart upload at `S3_ENDPOINT_URL` (as the
-service's S3 storage does), the floor for an upload to S3 through HTTP. `create_fastapi_app`
+service's S3 storage does), the floor for an upload to S3 through HTTP; `GET /file` and
+`GET /s3-object` serve one file, ranges included, from disk (Starlette's `FileResponse`) and
+from S3 (GetObject passed through), the floors of a stream. `create_fastapi_app`
 serves the same select and verify as minimal FastAPI routes: the floor for any route of the
 service's framework; behind the service's middleware, the floor for any route of the service.
 """
@@ -22,10 +24,11 @@ from typing import Any
 
 import anyio
 import asyncpg
+from botocore.config import Config as BotoConfig
 from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 
@@ -141,6 +144,52 @@ async def sink_s3(request: Request) -> JSONResponse:
     return JSONResponse({"size": size}, status_code=201)
 
 
+async def file(request: Request) -> Response:
+    """`BENCH_FILE` as Starlette serves a file, byte ranges included: the floor of a stream
+    from local disk."""
+    return FileResponse(os.environ["BENCH_FILE"], media_type="audio/wav")
+
+
+async def s3_object(request: Request) -> Response:
+    """`BENCH_S3_KEY`, the request's range passed to GetObject and the body streamed through in
+    256 KiB reads, each in a thread (boto3): the floor of a stream from S3."""
+    import boto3
+
+    client = request.app.state.__dict__.get("s3") or boto3.client(
+        "s3",
+        endpoint_url=os.environ["S3_ENDPOINT_URL"],
+        region_name=os.environ.get("S3_REGION", "us-east-1"),
+        aws_access_key_id=os.environ["S3_ACCESS_KEY_ID"],
+        aws_secret_access_key=os.environ["S3_SECRET_ACCESS_KEY"],
+        config=BotoConfig(max_pool_connections=128),
+    )
+    request.app.state.s3 = client
+    asked = request.headers.get("range")
+    bucket, key = os.environ["S3_BUCKET"], os.environ["BENCH_S3_KEY"]
+
+    def fetch() -> Any:
+        if asked:
+            return client.get_object(Bucket=bucket, Key=key, Range=asked)
+        return client.get_object(Bucket=bucket, Key=key)
+
+    got = await anyio.to_thread.run_sync(fetch)
+    body = got["Body"]
+
+    async def chunks() -> AsyncIterator[bytes]:
+        try:
+            while chunk := await anyio.to_thread.run_sync(body.read, 256 * 1024):
+                yield chunk
+        finally:
+            body.close()
+
+    headers = {"Content-Length": str(got["ContentLength"])}
+    if "ContentRange" in got:
+        headers["Content-Range"] = got["ContentRange"]
+    return StreamingResponse(
+        chunks(), status_code=206 if asked else 200, headers=headers, media_type="audio/wav"
+    )
+
+
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     from empulse.core.passwords import HASHER
@@ -187,6 +236,8 @@ def create_app() -> Starlette:
             Route("/verify", verify, methods=["POST"]),
             Route("/sink", sink, methods=["POST"]),
             Route("/sink-s3", sink_s3, methods=["POST"]),
+            Route("/file", file),
+            Route("/s3-object", s3_object),
         ],
         lifespan=lifespan,
     )

@@ -22,6 +22,7 @@ import random
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import quote
 
 import asyncpg
 from tests.support.services import free_port, postgres_admin_url
@@ -138,7 +139,7 @@ def main() -> None:
         ("GET /artists/{id}/tracks", "/api/v1/artists", _lua(artist_paths, data_dir, "artists"),
          "/api/v1/artists", _lua(artist_paths, data_dir, "artists")),
         ("GET /tracks?cursor= (500,000 deep)", f"/api/v1/tracks?cursor={cursor}", [],
-         f"/api/v1/tracks?after={after}", []),
+         f"/api/v1/tracks?after={quote(after)}", []),
     ]  # fmt: skip
     print(
         f"PostgreSQL, {args.tracks:,} tracks; wrk -t1 -c{args.connections} -d{args.duration}s; "

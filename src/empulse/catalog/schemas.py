@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from empulse.core.schemas import Schema
+from empulse.core.schemas import OutSchema
 
 TrackSort = Literal["newest", "title", "popular"]
 ArtistSort = Literal["name", "newest"]
@@ -17,7 +17,7 @@ AlbumSort = Literal["newest", "title"]
 ReleaseType = Literal["single", "ep", "lp"]
 
 
-class ImageOut(Schema):
+class ImageOut(OutSchema):
     size: int = Field(description="The fixed size: the longer side is at most this.")
     url: str = Field(
         description="Immutable (cached for a year); a path is relative to this API's origin."
@@ -26,28 +26,28 @@ class ImageOut(Schema):
     height: int
 
 
-class ArtistRef(Schema):
+class ArtistRef(OutSchema):
     id: uuid.UUID
     name: str
 
 
-class AlbumRef(Schema):
+class AlbumRef(OutSchema):
     id: uuid.UUID
     title: str
 
 
-class CreditOut(Schema):
+class CreditOut(OutSchema):
     name: str
     role: str | None = None
 
 
-class CreditsOut(Schema):
+class CreditsOut(OutSchema):
     composers: list[CreditOut]
     lyricists: list[CreditOut]
     publishers: list[CreditOut]
 
 
-class AudioFacts(Schema):
+class AudioFacts(OutSchema):
     """What decoding the uploaded file found."""
 
     format: str | None = Field(description="The container, as FFmpeg names it (wav, flac, ...).")
@@ -57,7 +57,7 @@ class AudioFacts(Schema):
     channels: int | None
 
 
-class TrackOut(Schema):
+class TrackOut(OutSchema):
     id: uuid.UUID
     title: str
     artist: ArtistRef
@@ -75,7 +75,7 @@ class TrackOut(Schema):
     published_at: datetime
 
 
-class AlbumOut(Schema):
+class AlbumOut(OutSchema):
     id: uuid.UUID
     title: str
     artist: ArtistRef
@@ -92,12 +92,12 @@ class AlbumWithTracksOut(AlbumOut):
     tracks: list[TrackOut] = Field(description="In order.")
 
 
-class LinkOut(Schema):
+class LinkOut(OutSchema):
     url: str
     label: str | None
 
 
-class ArtistOut(Schema):
+class ArtistOut(OutSchema):
     id: uuid.UUID
     name: str
     bio: str | None
@@ -108,7 +108,7 @@ class ArtistOut(Schema):
     track_count: int
 
 
-class TagCount(Schema):
+class TagCount(OutSchema):
     """A genre or a mood."""
 
     name: str

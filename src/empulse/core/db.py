@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar, cast
 
 import asyncpg
+import orjson
 from sqlalchemy import DateTime, MetaData, Select, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
@@ -99,6 +100,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         engine = create_async_engine(
             url,
             pool_pre_ping=True,
+            json_deserializer=orjson.loads,
             connect_args={"timeout": settings.database_connect_timeout},
         )
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
@@ -110,6 +112,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # connections that sat idle; a busy connection that broke is caught by disconnect
         # detection, which invalidates the whole pool at once.
         pool_pre_ping=False,
+        # JSON columns are read on every catalog row (images, audio facts, credits, moods);
+        # orjson parses them several times faster than the standard library.
+        json_deserializer=orjson.loads,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         pool_timeout=settings.database_pool_timeout,

@@ -78,6 +78,16 @@ class Schema(BaseModel):
         return data
 
 
+class OutSchema(Schema):
+    """A response body built from the service's own rows, never from a request: the input
+    check above is skipped (on a page of tracks it was 60 % of the time spent shaping it)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_deep_or_nul(cls, data: Any) -> Any:
+        return data
+
+
 def _check_decoded(data: Any) -> None:
     """Refuse a decoded JSON value nested deeper than `MAX_DEPTH` or holding U+0000 in any
     string or key. ORM rows (response bodies) are not walked: nothing of theirs can be."""

@@ -101,8 +101,7 @@ async def tracks(request: Request) -> Response:
     elif after is not None:
         moment, row_id = after.split(",")
         rows = await pool.fetch(
-            f"{VISIBLE_TRACKS} AND (tracks.published_at < $1 OR "
-            f"(tracks.published_at = $1 AND tracks.id < $2)) {NEWEST_TRACKS}",
+            f"{VISIBLE_TRACKS} AND (tracks.published_at, tracks.id) < ($1, $2) {NEWEST_TRACKS}",
             datetime.fromisoformat(moment),
             uuid.UUID(row_id),
         )

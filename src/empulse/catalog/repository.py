@@ -8,6 +8,7 @@ hides a release from every list, count and URL at once.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ ARTIST_ORDERS = {
 }
 
 
+@functools.cache  # a statement is immutable: built once, refined per request
 def visible_artists() -> Select[Artist]:
     """Artists whose account is enabled and who have a published release."""
     has_release = (
@@ -116,6 +118,7 @@ ALBUM_ORDERS = {
 }
 
 
+@functools.cache  # a statement is immutable: built once, refined per request
 def visible_albums() -> Select[Album]:
     return (
         select(Album)
@@ -139,6 +142,7 @@ ALBUM_COLUMNS = (
 )
 
 
+@functools.cache  # a statement is immutable: built once, refined per request
 def listed_albums() -> Select[*tuple[Any, ...]]:
     """`visible_albums`, as the columns a listener sees (`ALBUM_COLUMNS`)."""
     return visible_albums().with_only_columns(*ALBUM_COLUMNS)
@@ -192,6 +196,7 @@ async def album_totals(
     return {album_id: (int(count), float(seconds or 0)) for album_id, count, seconds in totals}
 
 
+@functools.cache  # a statement is immutable: built once, refined per request
 def visible_tracks() -> Select[Track]:
     return (
         select(Track)
@@ -238,6 +243,7 @@ TRACK_COLUMNS = (
 )
 
 
+@functools.cache  # a statement is immutable: built once, refined per request
 def listed_tracks() -> Select[*tuple[Any, ...]]:
     """`visible_tracks`, as the columns a listener sees (`TRACK_COLUMNS`)."""
     return (

@@ -5,6 +5,7 @@ its part here."""
 from __future__ import annotations
 
 from empulse.artists.account_data import ARTIST_APPLICATIONS, ARTIST_PROFILE
+from empulse.library.account_data import LIBRARY
 from empulse.submissions.account_data import SUBMISSIONS
 
-ACCOUNT_DATA = (ARTIST_PROFILE, ARTIST_APPLICATIONS, SUBMISSIONS)
+ACCOUNT_DATA = (ARTIST_PROFILE, ARTIST_APPLICATIONS, SUBMISSIONS, LIBRARY)

@@ -18,6 +18,7 @@ from empulse.catalog.endpoints import artists_router as catalog_artists_router
 from empulse.catalog.endpoints import router as catalog_router
 from empulse.files.endpoints import router as files_router
 from empulse.jobs.endpoints import router as jobs_router
+from empulse.library.endpoints import router as library_router
 from empulse.profiles.endpoints import router as profiles_router
 from empulse.review.endpoints import router as review_router
 from empulse.streaming.endpoints import router as streaming_router
@@ -77,6 +78,7 @@ API_ROUTERS = (
     albums_router,
     catalog_artists_router,
     genres_router,
+    library_router,
     review_router,
     admin_users_router,
     jobs_router,

@@ -11,6 +11,7 @@ from empulse.models.auth_session import (
 )
 from empulse.models.catalog import Album, Track, TrackMood
 from empulse.models.job import Job, JobStatus
+from empulse.models.library import LikedAlbum, LikedArtist, LikedTrack
 from empulse.models.submission import MediaObject, PendingUpload, Submission
 from empulse.models.user import DEFAULT_PRIVACY, User, UserRole
 
@@ -24,6 +25,9 @@ __all__ = [
     "AuthSession",
     "Job",
     "JobStatus",
+    "LikedAlbum",
+    "LikedArtist",
+    "LikedTrack",
     "MediaObject",
     "PendingUpload",
     "RefreshToken",

@@ -1,0 +1,1 @@
+"""A listener's library: the tracks, albums and artists they like."""

@@ -1,0 +1,93 @@
+"""Liking what the catalog shows, and showing a library as the catalog shows its items."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from empulse.catalog import repository as catalog
+from empulse.catalog import service as shapes
+from empulse.catalog.service import PublicUrl
+from empulse.core.errors import NotFound
+from empulse.core.pagination import Page, PageRequest
+from empulse.library import repository
+from empulse.library.schemas import LikedAlbumOut, LikedArtistOut, LikedTrackOut
+from empulse.models import Album, Artist, Track
+
+
+async def _visible(session: AsyncSession, kind: str, item_id: uuid.UUID) -> bool:
+    if kind == "tracks":
+        return await catalog.listed_track(session, item_id) is not None
+    if kind == "albums":
+        return await catalog.listed_album(session, item_id) is not None
+    return await catalog.visible_artist(session, item_id) is not None
+
+
+async def like(session: AsyncSession, kind: str, user_id: uuid.UUID, item_id: uuid.UUID) -> None:
+    """Only what a listener can see may be liked (404 otherwise, as its own URL answers)."""
+    if not await _visible(session, kind, item_id):
+        raise NotFound(f"No such {kind.removesuffix('s')}.")
+    await repository.like(session, repository.KINDS[kind], user_id, item_id)
+
+
+async def unlike(session: AsyncSession, kind: str, user_id: uuid.UUID, item_id: uuid.UUID) -> None:
+    """Removing a like that is not there is fine: the end state is the same."""
+    await repository.unlike(session, repository.KINDS[kind], user_id, item_id)
+
+
+async def liked_tracks(
+    session: AsyncSession, user_id: uuid.UUID, page: PageRequest, url: PublicUrl
+) -> Page[LikedTrackOut]:
+    rows = await repository.liked(session, repository.KINDS["tracks"], user_id, page)
+    ids = [row[0] for row in rows.items]
+    shown = {}
+    if ids:
+        found = await session.execute(catalog.listed_tracks().where(Track.id.in_(ids)))
+        shown = {track.id: shapes.track_out(track, url) for track in found}
+    return rows.shaped(
+        lambda row: LikedTrackOut(
+            id=row[0], liked_at=row[1], available=row[0] in shown, track=shown.get(row[0])
+        )
+    )
+
+
+async def liked_albums(
+    session: AsyncSession, user_id: uuid.UUID, page: PageRequest, url: PublicUrl
+) -> Page[LikedAlbumOut]:
+    rows = await repository.liked(session, repository.KINDS["albums"], user_id, page)
+    ids = [row[0] for row in rows.items]
+    shown = {}
+    if ids:
+        found = list(await session.execute(catalog.listed_albums().where(Album.id.in_(ids))))
+        totals = await catalog.album_totals(session, found)
+        shown = {album.id: shapes.album_out(album, totals, url) for album in found}
+    return rows.shaped(
+        lambda row: LikedAlbumOut(
+            id=row[0], liked_at=row[1], available=row[0] in shown, album=shown.get(row[0])
+        )
+    )
+
+
+async def liked_artists(
+    session: AsyncSession, user_id: uuid.UUID, page: PageRequest, url: PublicUrl
+) -> Page[LikedArtistOut]:
+    rows = await repository.liked(session, repository.KINDS["artists"], user_id, page)
+    ids = [row[0] for row in rows.items]
+    shown = {}
+    if ids:
+        found = list(await session.scalars(catalog.visible_artists().where(Artist.id.in_(ids))))
+        context = await catalog.artist_context_of(session, found)
+        shown = {artist.id: shapes.artist_out(artist, context, url) for artist in found}
+    return rows.shaped(
+        lambda row: LikedArtistOut(
+            id=row[0], liked_at=row[1], available=row[0] in shown, artist=shown.get(row[0])
+        )
+    )
+
+
+async def contains(
+    session: AsyncSession, user_id: uuid.UUID, track_ids: list[uuid.UUID]
+) -> list[bool]:
+    found = await repository.liked_among(session, repository.KINDS["tracks"], user_id, track_ids)
+    return [track_id in found for track_id in track_ids]

@@ -8,7 +8,12 @@ import asyncio
 import uuid
 from typing import Any
 
-from tests.auth.helpers import bearer, signed_in
+from sqlalchemy import func, select
+
+from empulse.core.db import session_scope
+from empulse.models import LikedTrack
+from empulse.services import Services
+from tests.auth.helpers import PASSWORD, bearer, signed_in
 from tests.catalog.helpers import all_pages, published_ep
 from tests.conftest import Backend, Harness
 from tests.web.test_problems import assert_problem
@@ -150,3 +155,18 @@ async def test_the_export_carries_the_library(backend: Backend, make_client: Any
     library = exported.json()["library"]
     assert [like["id"] for like in library["tracks"]] == [track_id]
     assert library["albums"] == library["artists"] == []
+
+
+async def test_deleting_the_account_deletes_its_likes(backend: Backend, make_client: Any) -> None:
+    harness: Harness = await make_client(backend)
+    await published_ep(harness, tracks=2)
+    track_id = (await all_pages(harness.client, "/api/v1/tracks"))[0]["id"]
+    me = await listener(harness)
+    await harness.client.put(f"{LIBRARY}/tracks/{track_id}", headers=me)
+    deleted = await harness.client.request(
+        "DELETE", "/api/v1/users/me", json={"password": PASSWORD}, headers=me
+    )
+    assert deleted.status_code == 204, deleted.text
+    services: Services = harness.app.state.services
+    async with session_scope(services.sessionmaker) as session:
+        assert await session.scalar(select(func.count()).select_from(LikedTrack)) == 0

@@ -19,6 +19,7 @@ from empulse.catalog.endpoints import router as catalog_router
 from empulse.files.endpoints import router as files_router
 from empulse.jobs.endpoints import router as jobs_router
 from empulse.library.endpoints import router as library_router
+from empulse.plays.endpoints import router as plays_router
 from empulse.profiles.endpoints import router as profiles_router
 from empulse.review.endpoints import router as review_router
 from empulse.streaming.endpoints import router as streaming_router
@@ -79,6 +80,7 @@ API_ROUTERS = (
     catalog_artists_router,
     genres_router,
     library_router,
+    plays_router,
     review_router,
     admin_users_router,
     jobs_router,

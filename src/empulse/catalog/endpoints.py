@@ -36,8 +36,7 @@ artists_router = APIRouter(prefix=f"{API_PREFIX}/artists", tags=["catalog"])
 genres_router = APIRouter(prefix=API_PREFIX, tags=["catalog"])
 
 _TRACK_SORT = (
-    "newest: by publication, newest first; title; popular: by qualified plays (newest until "
-    "plays are counted)."
+    "newest: by publication, newest first; title; popular: by qualified plays, then newest."
 )
 _NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not modified (`If-None-Match` matched the `ETag`)."}

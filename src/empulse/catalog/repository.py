@@ -35,10 +35,14 @@ TRACK_ORDERS = {
         (SortKey(Track.published_at, descending=True), SortKey(Track.id, descending=True)),
     ),
     "title": Order("tracks:title", (SortKey(Track.title), SortKey(Track.id))),
-    # Qualified plays once they are counted (the plays issue); newest until then.
+    # By qualified plays (kept by the plays ledger), newest first among equals.
     "popular": Order(
         "tracks:popular",
-        (SortKey(Track.published_at, descending=True), SortKey(Track.id, descending=True)),
+        (
+            SortKey(Track.play_count, descending=True),
+            SortKey(Track.published_at, descending=True),
+            SortKey(Track.id, descending=True),
+        ),
     ),
 }
 
@@ -235,6 +239,7 @@ TRACK_COLUMNS = (
     Track.mood_tags,
     Track.credits,
     Track.duration_seconds,
+    Track.play_count,
     Track.published_at,
     Artist.name.label("artist_name"),
     Album.title.label("album_title"),

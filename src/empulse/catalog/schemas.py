@@ -71,7 +71,7 @@ class TrackOut(OutSchema):
     credits: CreditsOut
     audio: AudioFacts
     images: list[ImageOut] = Field(description="The album's cover, largest first.")
-    play_count: int = Field(description="Qualified plays (0 until plays are counted).")
+    play_count: int = Field(description="Qualified plays.")
     published_at: datetime
 
 

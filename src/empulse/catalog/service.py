@@ -79,7 +79,7 @@ def track_out(track: AnyRow, url: PublicUrl) -> TrackOut:
             channels=details.get("channels"),
         ),
         images=images_out(track.album_images, url),
-        play_count=0,
+        play_count=track.play_count,
         published_at=track.published_at,
     )
 

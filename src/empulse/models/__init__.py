@@ -12,6 +12,7 @@ from empulse.models.auth_session import (
 from empulse.models.catalog import Album, Track, TrackMood
 from empulse.models.job import Job, JobStatus
 from empulse.models.library import LikedAlbum, LikedArtist, LikedTrack
+from empulse.models.play import Play
 from empulse.models.submission import MediaObject, PendingUpload, Submission
 from empulse.models.user import DEFAULT_PRIVACY, User, UserRole
 
@@ -30,6 +31,7 @@ __all__ = [
     "LikedTrack",
     "MediaObject",
     "PendingUpload",
+    "Play",
     "RefreshToken",
     "ReviewStatus",
     "Submission",

@@ -10,6 +10,7 @@ from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     String,
     Text,
@@ -89,3 +90,5 @@ class Artist(TimestampedMixin, Base):
     links: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     # The public image at each fixed size, largest first: [{"size", "key", "width", "height"}]
     images: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # Qualified plays of its tracks, kept by the plays ledger in the play's own transaction.
+    play_count: Mapped[int] = mapped_column(Integer, default=0)

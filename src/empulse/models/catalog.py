@@ -47,6 +47,8 @@ class Album(TimestampedMixin, Base):
     images: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(16), default="published")
     published_at: Mapped[datetime]
+    # Qualified plays of its tracks, kept by the plays ledger in the play's own transaction.
+    play_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Track(TimestampedMixin, Base):
@@ -61,6 +63,15 @@ class Track(TimestampedMixin, Base):
         Index("ix_tracks_status_title", "status", "title", "id"),
         Index("ix_tracks_status_genre_published_at", "status", "genre", "published_at", "id"),
         Index("ix_tracks_artist_status_published_at", "artist_id", "status", "published_at", "id"),
+        Index("ix_tracks_status_play_count", "status", "play_count", "published_at", "id"),
+        Index(
+            "ix_tracks_artist_status_play_count",
+            "artist_id",
+            "status",
+            "play_count",
+            "published_at",
+            "id",
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -75,6 +86,8 @@ class Track(TimestampedMixin, Base):
     mood_tags: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     credits: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     duration_seconds: Mapped[float] = mapped_column(Float)
+    # Qualified plays, kept by the plays ledger in the play's own transaction.
+    play_count: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default="published")
     published_at: Mapped[datetime]
     # Set while an admin has taken the track down (invisible to listeners); kept on restore

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from empulse.core.db import Base, utcnow
+
+
+class Play(Base):
+    """The plays ledger: one row per play a player posted, qualified or not. What royalties are
+    computed from, so a row is never changed once written; clearing a listener's history, or
+    deleting the account, removes the listener's identity (`user_id` NULL) and keeps the row."""
+
+    __tablename__ = "plays"
+    __table_args__ = (
+        # The client's idempotency key, per listener.
+        UniqueConstraint("user_id", "play_id", name="uq_plays_user_id_play_id"),
+        Index("ix_plays_user_started", "user_id", "started_at", "id"),
+        Index("ix_plays_track_id", "track_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    play_id: Mapped[uuid.UUID]
+    track_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"))
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime]
+    ms_played: Mapped[int] = mapped_column(Integer)
+    source_type: Mapped[str | None] = mapped_column(String(16), default=None)
+    source_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    qualified: Mapped[bool]
+    # Why a play does not count: "too_short", "overlapping".
+    reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

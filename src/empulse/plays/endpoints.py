@@ -1,0 +1,111 @@
+"""HTTP for plays: a player posts what was heard; a listener reads and clears their history."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+
+from empulse.auth.dependencies import CurrentPrincipal, require_principal
+from empulse.catalog import repository as catalog
+from empulse.catalog import service as shapes
+from empulse.core.pagination import Cursor, Limit, Page, PageRequest
+from empulse.models import Track
+from empulse.plays import repository, service
+from empulse.plays.schemas import HistoryEntryOut, PlayIn, PlayOut, RecentTrackOut
+from empulse.services import DbSession, ReadSession, get_services
+from empulse.web.paths import API_PREFIX
+
+_SIGNED_IN = [Depends(require_principal)]
+_401: dict[int | str, dict[str, Any]] = {401: {"description": "Not signed in (not_authenticated)"}}
+router = APIRouter(prefix=API_PREFIX, tags=["plays"], dependencies=_SIGNED_IN, responses=_401)
+
+
+@router.post(
+    "/tracks/{track_id}/plays",
+    response_model=PlayOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Report a play",
+    responses={
+        200: {"description": "This `playId` was reported before: the same answer, counted once"},
+        404: {"description": "No visible track (not_found)"},
+        422: {"description": "An impossible play (validation_failed), listed in `errors`"},
+    },
+)
+async def post_play(
+    track_id: uuid.UUID,
+    body: PlayIn,
+    principal: CurrentPrincipal,
+    response: Response,
+    session: DbSession,
+) -> PlayOut:
+    """What the listener heard of a track. Counted when at least 30 seconds (or all of a
+    shorter track) were played and no other play of the listener overlaps it; recorded either
+    way. A stream alone counts nothing."""
+    play, recorded = await service.record(session, principal.user_id, track_id, body)
+    if not recorded:
+        response.status_code = status.HTTP_200_OK
+    return play
+
+
+@router.get("/users/me/plays", response_model=Page[HistoryEntryOut], summary="My play history")
+async def history(
+    request: Request,
+    principal: CurrentPrincipal,
+    session: ReadSession,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> Page[HistoryEntryOut]:
+    """Every play reported, newest first, with the track as the catalog shows it (null when
+    it is no longer available)."""
+    rows = await repository.history(session, principal.user_id, PageRequest(limit, cursor))
+    url = get_services(request).storage.public_url
+    ids = list({play.track_id for play in rows.items})
+    shown = {}
+    if ids:
+        found = await session.execute(catalog.listed_tracks().where(Track.id.in_(ids)))
+        shown = {track.id: shapes.track_out(track, url) for track in found}
+    return rows.shaped(
+        lambda play: HistoryEntryOut(
+            **service.play_out(play).model_dump(), track=shown.get(play.track_id)
+        )
+    )
+
+
+@router.get(
+    "/users/me/recently-played",
+    response_model=list[RecentTrackOut],
+    summary="Tracks I played lately",
+)
+async def recently_played(
+    request: Request,
+    principal: CurrentPrincipal,
+    session: ReadSession,
+    limit: Annotated[int, Query(ge=1, le=50)] = 20,
+) -> list[RecentTrackOut]:
+    """Distinct tracks, by their latest play, newest first; tracks no longer available are
+    left out."""
+    recent = await repository.recent_tracks(session, principal.user_id, limit)
+    url = get_services(request).storage.public_url
+    if not recent:
+        return []
+    found = await session.execute(
+        catalog.listed_tracks().where(Track.id.in_([track_id for track_id, _ in recent]))
+    )
+    shown = {track.id: shapes.track_out(track, url) for track in found}
+    return [
+        RecentTrackOut(played_at=played_at, track=shown[track_id])
+        for track_id, played_at in recent
+        if track_id in shown
+    ]
+
+
+@router.delete(
+    "/users/me/plays", status_code=status.HTTP_204_NO_CONTENT, summary="Clear my history"
+)
+async def clear_history(principal: CurrentPrincipal, session: DbSession) -> Response:
+    """The history is gone for the listener; the plays stay counted for the artists, no longer
+    linked to the account."""
+    await repository.forget(session, principal.user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

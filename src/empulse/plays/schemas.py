@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from empulse.catalog.schemas import TrackOut
+from empulse.core.schemas import OutSchema, Schema, with_examples
+
+SourceType = Literal["album", "playlist", "artist", "search", "library", "radio"]
+
+
+class PlaySource(Schema):
+    type: SourceType
+    id: uuid.UUID | None = None
+
+
+class PlayIn(Schema):
+    """One play, as the player saw it."""
+
+    model_config = with_examples(
+        {
+            "playId": "5b0e8a52-7c1f-4d8e-9a3b-2f6c1d0e9a77",
+            "startedAt": "2026-12-04T08:15:00Z",
+            "msPlayed": 184000,
+            "source": {"type": "album", "id": "0b9c5a1e-3f2d-4c6b-8a7e-1d2f3c4b5a69"},
+        }
+    )
+
+    play_id: uuid.UUID = Field(
+        description="Made by the player; the same id again is the same play (counted once)."
+    )
+    started_at: datetime
+    ms_played: int = Field(ge=0, le=24 * 3600 * 1000)
+    source: PlaySource | None = None
+
+
+class PlayOut(OutSchema):
+    play_id: uuid.UUID
+    track_id: uuid.UUID
+    started_at: datetime
+    ms_played: int
+    qualified: bool = Field(
+        description="Counted: at least 30 seconds (or the whole of a shorter track), and not "
+        "overlapping another play of the same listener."
+    )
+    reason: Literal["too_short", "overlapping"] | None = Field(description="Why it is not counted.")
+
+
+class HistoryEntryOut(PlayOut):
+    track: TrackOut | None = Field(description="As the catalog shows it; null when unavailable.")
+
+
+class RecentTrackOut(OutSchema):
+    played_at: datetime
+    track: TrackOut

@@ -1,0 +1,157 @@
+"""Players report plays; each counts once, only when qualified, and the counts are exact."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.auth.helpers import PASSWORD, bearer, signed_in
+from tests.catalog.helpers import all_pages, published_ep
+from tests.conftest import Backend, Harness
+from tests.web.test_problems import assert_problem
+
+
+async def listener(harness: Harness, email: str = "listener@example.com") -> dict[str, str]:
+    headers = bearer(await signed_in(harness, email))
+    harness.client.cookies.clear()
+    return headers
+
+
+def play(
+    ms: int, started: datetime | None = None, play_id: uuid.UUID | None = None
+) -> dict[str, Any]:
+    moment = started or datetime.now(UTC) - timedelta(minutes=30)
+    return {
+        "playId": str(play_id or uuid.uuid4()),
+        "startedAt": moment.isoformat().replace("+00:00", "Z"),
+        "msPlayed": ms,
+    }
+
+
+async def post(harness: Harness, track_id: str, body: dict[str, Any], me: dict[str, str]) -> Any:
+    return await harness.client.post(f"/api/v1/tracks/{track_id}/plays", json=body, headers=me)
+
+
+async def count_of(harness: Harness, track_id: str) -> int:
+    track = await harness.client.get(f"/api/v1/tracks/{track_id}")
+    return int(track.json()["playCount"])
+
+
+async def test_a_play_counts_once_and_only_when_qualified(media_harness: Harness) -> None:
+    """The published EP's tracks last one second: a whole play of a short track counts."""
+    harness = media_harness
+    await published_ep(harness, tracks=2)
+    track = (await all_pages(harness.client, "/api/v1/tracks"))[0]
+    duration = track["durationMs"]
+    me = await listener(harness)
+    start = datetime.now(UTC) - timedelta(hours=2)
+
+    whole = await post(harness, track["id"], play(duration, start), me)
+    assert whole.status_code == 201, whole.text
+    assert (whole.json()["qualified"], whole.json()["reason"]) == (True, None)
+    again = await post(
+        harness, track["id"], {**play(duration, start), "playId": whole.json()["playId"]}, me
+    )
+    assert again.status_code == 200
+    assert again.json() == whole.json()
+
+    short = await post(harness, track["id"], play(duration - 200, start + timedelta(minutes=5)), me)
+    assert (short.status_code, short.json()["qualified"], short.json()["reason"]) == (
+        201,
+        False,
+        "too_short",
+    )
+    overlapping = await post(
+        harness, track["id"], play(duration, start + timedelta(milliseconds=10)), me
+    )
+    assert (overlapping.json()["qualified"], overlapping.json()["reason"]) == (False, "overlapping")
+    assert await count_of(harness, track["id"]) == 1
+
+    # Another listener's play counts too; the counts are per track.
+    other = await listener(harness, "other@example.com")
+    assert (await post(harness, track["id"], play(duration, start), other)).json()["qualified"]
+    assert await count_of(harness, track["id"]) == 2
+    popular = await all_pages(harness.client, "/api/v1/tracks", sort="popular")
+    assert popular[0]["id"] == track["id"]
+
+
+async def test_twenty_concurrent_repeats_count_once(media_harness: Harness) -> None:
+    harness = media_harness
+    await published_ep(harness, tracks=2)
+    track = (await all_pages(harness.client, "/api/v1/tracks"))[0]
+    me = await listener(harness)
+    body = play(track["durationMs"])
+    answers = await asyncio.gather(*(post(harness, track["id"], body, me) for _ in range(20)))
+    assert sorted(answer.status_code for answer in answers) == [200] * 19 + [201], [
+        (a.status_code, a.text[:200]) for a in answers
+    ]
+    assert {answer.json()["qualified"] for answer in answers} == {True}
+    assert await count_of(harness, track["id"]) == 1
+
+
+async def test_impossible_plays_are_refused(backend: Backend, make_client: Any) -> None:
+    harness: Harness = await make_client(backend)
+    await published_ep(harness, tracks=2)
+    track = (await all_pages(harness.client, "/api/v1/tracks"))[0]
+    me = await listener(harness)
+    now = datetime.now(UTC)
+    for body in (
+        play(track["durationMs"] + 60_000),
+        play(1000, now + timedelta(hours=1)),
+        play(1000, now - timedelta(days=15)),
+        {**play(1000), "startedAt": "2026-12-01T10:00:00"},
+        {**play(1000), "msPlayed": -1},
+        {**play(1000), "playId": "not-a-uuid"},
+    ):
+        assert_problem(await post(harness, track["id"], body, me), 422, "validation_failed")
+    assert_problem(await post(harness, str(uuid.uuid4()), play(1000), me), 404, "not_found")
+    assert_problem(
+        await harness.client.post(f"/api/v1/tracks/{track['id']}/plays", json=play(1000)),
+        401,
+        "not_authenticated",
+    )
+    assert await count_of(harness, track["id"]) == 0
+
+
+async def test_history_recent_tracks_clearing_and_export(
+    backend: Backend, make_client: Any
+) -> None:
+    harness: Harness = await make_client(backend)
+    await published_ep(harness, tracks=2)
+    tracks = await all_pages(harness.client, "/api/v1/tracks")
+    me = await listener(harness)
+    start = datetime.now(UTC) - timedelta(hours=3)
+    for minutes, track in ((0, tracks[0]), (10, tracks[1]), (20, tracks[0])):
+        answer = await post(
+            harness, track["id"], play(track["durationMs"], start + timedelta(minutes=minutes)), me
+        )
+        assert answer.status_code == 201
+
+    history = await harness.client.get("/api/v1/users/me/plays", params={"limit": 2}, headers=me)
+    first = history.json()
+    assert [entry["track"]["id"] for entry in first["items"]] == [tracks[0]["id"], tracks[1]["id"]]
+    rest = await harness.client.get(
+        "/api/v1/users/me/plays", params={"cursor": first["nextCursor"]}, headers=me
+    )
+    assert len(rest.json()["items"]) == 1
+    recent = await harness.client.get("/api/v1/users/me/recently-played", headers=me)
+    assert [entry["track"]["id"] for entry in recent.json()] == [tracks[0]["id"], tracks[1]["id"]]
+
+    exported = await harness.client.get("/api/v1/users/me/export", headers=me)
+    assert len(exported.json()["plays"]) == 3
+
+    cleared = await harness.client.delete("/api/v1/users/me/plays", headers=me)
+    assert cleared.status_code == 204
+    assert (await harness.client.get("/api/v1/users/me/plays", headers=me)).json()["items"] == []
+    assert (await harness.client.get("/api/v1/users/me/recently-played", headers=me)).json() == []
+    # The artists' counts stay.
+    assert await count_of(harness, tracks[0]["id"]) == 2
+    assert await count_of(harness, tracks[1]["id"]) == 1
+
+    deleted = await harness.client.request(
+        "DELETE", "/api/v1/users/me", json={"password": PASSWORD}, headers=me
+    )
+    assert deleted.status_code == 204
+    assert await count_of(harness, tracks[0]["id"]) == 2

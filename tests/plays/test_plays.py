@@ -7,9 +7,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.artists.helpers import admin_headers, approved_artist
 from tests.auth.helpers import PASSWORD, bearer, signed_in
 from tests.catalog.helpers import all_pages, published_ep
 from tests.conftest import Backend, Harness
+from tests.submissions.helpers import SINGLE, submit
+from tests.support import media
 from tests.web.test_problems import assert_problem
 
 
@@ -155,3 +158,74 @@ async def test_history_recent_tracks_clearing_and_export(
     )
     assert deleted.status_code == 204
     assert await count_of(harness, tracks[0]["id"]) == 2
+
+
+async def test_thirty_seconds_is_the_edge_of_a_counted_play(
+    backend: Backend, make_client: Any
+) -> None:
+    """The royalty rule at its edge, on a 31-second track: 29.9 s does not count, 30 s does."""
+    harness: Harness = await make_client(backend)
+    admin = await admin_headers(harness)
+    artist = await approved_artist(harness, "artist@example.com", admin)
+    files = [
+        ("audioFile", ("long.flac", media.encoded("flac", "flac", seconds=31.0), "audio/flac")),
+        ("coverArtFile", ("cover.png", media.cover_png(), "image/png")),
+    ]
+    created = await submit(harness, artist, SINGLE, files)
+    assert created.status_code == 201, created.text
+    approved = await harness.client.post(
+        f"/api/v1/admin/submissions/{created.json()['id']}/approve", headers=admin
+    )
+    assert approved.status_code == 200, approved.text
+    harness.client.cookies.clear()
+    track_id = (await all_pages(harness.client, "/api/v1/tracks"))[0]["id"]
+    me = await listener(harness)
+    start = datetime.now(UTC) - timedelta(hours=5)
+
+    short = await post(harness, track_id, play(29_900, start), me)
+    assert (short.json()["qualified"], short.json()["reason"]) == (False, "too_short")
+    enough = await post(harness, track_id, play(30_000, start + timedelta(minutes=10)), me)
+    assert (enough.json()["qualified"], enough.json()["reason"]) == (True, None)
+    assert await count_of(harness, track_id) == 1
+
+
+async def test_an_offline_player_reports_a_batch(media_harness: Harness) -> None:
+    harness = media_harness
+    await published_ep(harness, tracks=2)
+    tracks = await all_pages(harness.client, "/api/v1/tracks")
+    me = await listener(harness)
+    start = datetime.now(UTC) - timedelta(days=2)
+    first = {
+        **play(tracks[0]["durationMs"], start + timedelta(minutes=5)),
+        "trackId": tracks[0]["id"],
+    }
+    earlier = {**play(tracks[1]["durationMs"], start), "trackId": tracks[1]["id"]}
+    overlapping = {
+        **play(tracks[1]["durationMs"], start + timedelta(minutes=5)),
+        "trackId": tracks[1]["id"],
+    }
+    unknown = {**play(1000, start + timedelta(hours=1)), "trackId": str(uuid.uuid4())}
+    impossible = {**play(10_000_000, start + timedelta(hours=2)), "trackId": tracks[0]["id"]}
+    body = {"plays": [first, earlier, overlapping, unknown, impossible, first]}
+    answer = await harness.client.post("/api/v1/users/me/plays", json=body, headers=me)
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["results"]
+    assert [r["playId"] for r in results] == [p["playId"] for p in body["plays"]]
+    assert [r["status"] for r in results] == [201, 201, 201, 404, 422, 200]
+    assert results[0]["play"]["qualified"]
+    assert results[1]["play"]["qualified"]
+    assert results[2]["play"]["reason"] == "overlapping"  # judged after the one it overlaps
+    assert results[4]["error"]["code"] == "validation_failed"
+    assert await count_of(harness, tracks[0]["id"]) == 1
+    assert await count_of(harness, tracks[1]["id"]) == 1
+
+    # Repeating the batch changes nothing.
+    again = await harness.client.post("/api/v1/users/me/plays", json=body, headers=me)
+    assert [r["status"] for r in again.json()["results"]] == [200, 200, 200, 404, 422, 200]
+    assert await count_of(harness, tracks[0]["id"]) == 1
+    too_many = {"plays": [first] * 51}
+    assert_problem(
+        await harness.client.post("/api/v1/users/me/plays", json=too_many, headers=me),
+        422,
+        "validation_failed",
+    )

@@ -13,7 +13,14 @@ from empulse.catalog import service as shapes
 from empulse.core.pagination import Cursor, Limit, Page, PageRequest
 from empulse.models import Track
 from empulse.plays import repository, service
-from empulse.plays.schemas import HistoryEntryOut, PlayIn, PlayOut, RecentTrackOut
+from empulse.plays.schemas import (
+    BatchOut,
+    HistoryEntryOut,
+    PlayIn,
+    PlayOut,
+    PlaysIn,
+    RecentTrackOut,
+)
 from empulse.services import DbSession, ReadSession, get_services
 from empulse.web.paths import API_PREFIX
 
@@ -47,6 +54,18 @@ async def post_play(
     if not recorded:
         response.status_code = status.HTTP_200_OK
     return play
+
+
+@router.post(
+    "/users/me/plays",
+    response_model=BatchOut,
+    summary="Report several plays (an offline player catching up)",
+    responses={422: {"description": "No plays, more than 50, or a malformed one"}},
+)
+async def post_plays(body: PlaysIn, principal: CurrentPrincipal, session: DbSession) -> BatchOut:
+    """Up to 50 plays of any tracks, each answered in its place as `POST /tracks/{id}/plays`
+    would answer it (a refused one does not stop the others)."""
+    return await service.record_many(session, principal.user_id, body)
 
 
 @router.get("/users/me/plays", response_model=Page[HistoryEntryOut], summary="My play history")

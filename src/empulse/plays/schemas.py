@@ -56,3 +56,45 @@ class HistoryEntryOut(PlayOut):
 class RecentTrackOut(OutSchema):
     played_at: datetime
     track: TrackOut
+
+
+class BatchPlayIn(PlayIn):
+    track_id: uuid.UUID
+
+
+class PlaysIn(Schema):
+    """Plays a player kept while offline, in any order (they are decided oldest first)."""
+
+    model_config = with_examples(
+        {
+            "plays": [
+                {
+                    "trackId": "0b9c5a1e-3f2d-4c6b-8a7e-1d2f3c4b5a69",
+                    "playId": "5b0e8a52-7c1f-4d8e-9a3b-2f6c1d0e9a77",
+                    "startedAt": "2026-12-04T08:15:00Z",
+                    "msPlayed": 184000,
+                }
+            ]
+        }
+    )
+
+    plays: list[BatchPlayIn] = Field(min_length=1, max_length=50)
+
+
+class PlayErrorOut(OutSchema):
+    code: str
+    detail: str
+
+
+class BatchResultOut(OutSchema):
+    play_id: uuid.UUID
+    status: int = Field(
+        description="As the single form would answer it: 201 recorded, 200 reported before, "
+        "404 no such track, 422 impossible."
+    )
+    play: PlayOut | None
+    error: PlayErrorOut | None
+
+
+class BatchOut(OutSchema):
+    results: list[BatchResultOut] = Field(description="In the order sent.")

@@ -16,10 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.catalog import repository as catalog
 from empulse.core.db import utcnow
-from empulse.core.errors import InvalidFields, NotFound, Unauthorized
+from empulse.core.errors import AppError, InvalidFields, NotFound, Unauthorized
 from empulse.models import Play, Track
 from empulse.plays import repository
-from empulse.plays.schemas import PlayIn, PlayOut
+from empulse.plays.schemas import (
+    BatchOut,
+    BatchResultOut,
+    PlayErrorOut,
+    PlayIn,
+    PlayOut,
+    PlaysIn,
+)
 
 QUALIFYING_MS = 30_000
 # Players round and report a little late; more than this past the track's end is impossible.
@@ -105,3 +112,33 @@ async def record(
         await repository.count(session, track)
     await session.flush()
     return play_out(play), True
+
+
+async def record_many(session: AsyncSession, user_id: uuid.UUID, body: PlaysIn) -> BatchOut:
+    """Each play as `record` decides it, oldest first (so overlaps are judged as they
+    happened), in one transaction; a refused play is reported in its place and the others
+    are kept. Every check runs before a play writes anything, so a refusal leaves nothing."""
+    results: dict[int, BatchResultOut] = {}
+    order = sorted(range(len(body.plays)), key=lambda index: body.plays[index].started_at)
+    for index in order:
+        item = body.plays[index]
+        try:
+            play, recorded = await record(session, user_id, item.track_id, item)
+        except (NotFound, InvalidFields) as refused:
+            results[index] = BatchResultOut(
+                play_id=item.play_id,
+                status=refused.status,
+                play=None,
+                error=PlayErrorOut(code=refused.instance_code, detail=_detail(refused)),
+            )
+            continue
+        results[index] = BatchResultOut(
+            play_id=item.play_id, status=201 if recorded else 200, play=play, error=None
+        )
+    return BatchOut(results=[results[index] for index in range(len(body.plays))])
+
+
+def _detail(error: AppError) -> str:
+    if isinstance(error, InvalidFields):
+        return "; ".join(f"{e['loc'][-1]} {e['msg']}" for e in error.errors)
+    return error.detail

@@ -11,7 +11,7 @@ from tests.artists.helpers import admin_headers, approved_artist
 from tests.auth.helpers import PASSWORD, bearer, signed_in
 from tests.catalog.helpers import all_pages, published_ep
 from tests.conftest import Backend, Harness
-from tests.submissions.helpers import SINGLE, submit
+from tests.submissions.helpers import SINGLE, ep_files, ep_payload, submit
 from tests.support import media
 from tests.web.test_problems import assert_problem
 
@@ -226,6 +226,61 @@ async def test_an_offline_player_reports_a_batch(media_harness: Harness) -> None
     too_many = {"plays": [first] * 51}
     assert_problem(
         await harness.client.post("/api/v1/users/me/plays", json=too_many, headers=me),
+        422,
+        "validation_failed",
+    )
+
+
+async def test_an_artist_sees_plays_and_listeners_per_period(media_harness: Harness) -> None:
+    harness = media_harness
+    admin = await admin_headers(harness)
+    artist = await approved_artist(harness, "artist@example.com", admin)
+    created = await submit(harness, artist, ep_payload(2), ep_files(2))
+    approved = await harness.client.post(
+        f"/api/v1/admin/submissions/{created.json()['id']}/approve", headers=admin
+    )
+    assert approved.status_code == 200, approved.text
+    harness.client.cookies.clear()
+    tracks = sorted(await all_pages(harness.client, "/api/v1/tracks"), key=lambda t: t["title"])
+    duration = tracks[0]["durationMs"]
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    monday = today - timedelta(days=today.weekday() + 7)  # last week's: always in the past
+    first, second = await listener(harness), await listener(harness, "other@example.com")
+    for who, track, moment in (
+        (first, tracks[0], monday + timedelta(hours=1)),
+        (first, tracks[0], monday + timedelta(hours=2)),
+        (second, tracks[0], monday + timedelta(hours=3)),
+        (second, tracks[1], monday + timedelta(hours=4)),
+    ):
+        assert (await post(harness, track["id"], play(duration, moment), who)).status_code == 201
+    # A play that does not count is not in the numbers.
+    await post(harness, tracks[1]["id"], play(1, monday + timedelta(minutes=5)), first)
+
+    weekly = await harness.client.get(
+        "/api/v1/artists/me/stats",
+        params={"from": (monday - timedelta(days=1)).date().isoformat(), "interval": "week"},
+        headers=artist,
+    )
+    assert weekly.status_code == 200, weekly.text
+    items = [(i["period"], i["title"], i["plays"], i["listeners"]) for i in weekly.json()["items"]]
+    assert items == [
+        (monday.date().isoformat(), tracks[0]["title"], 3, 2),
+        (monday.date().isoformat(), tracks[1]["title"], 1, 1),
+    ]
+    for interval, period in (("day", monday.date()), ("month", monday.date().replace(day=1))):
+        answer = await harness.client.get(
+            "/api/v1/artists/me/stats",
+            params={"from": (monday - timedelta(days=1)).date().isoformat(), "interval": interval},
+            headers=artist,
+        )
+        shown = [(i["period"], i["plays"], i["listeners"]) for i in answer.json()["items"]]
+        assert shown == [(period.isoformat(), 3, 2), (period.isoformat(), 1, 1)], interval
+    assert_problem(
+        await harness.client.get("/api/v1/artists/me/stats", headers=first), 403, "not_an_artist"
+    )
+    reversed_range = {"from": "2026-12-02", "to": "2026-12-01"}
+    assert_problem(
+        await harness.client.get("/api/v1/artists/me/stats", params=reversed_range, headers=artist),
         422,
         "validation_failed",
     )

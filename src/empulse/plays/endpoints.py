@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
@@ -10,17 +11,22 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from empulse.auth.dependencies import CurrentPrincipal, require_principal
 from empulse.catalog import repository as catalog
 from empulse.catalog import service as shapes
+from empulse.core.errors import ValidationFailed
 from empulse.core.pagination import Cursor, Limit, Page, PageRequest
 from empulse.models import Track
 from empulse.plays import repository, service
 from empulse.plays.schemas import (
     BatchOut,
     HistoryEntryOut,
+    Interval,
     PlayIn,
     PlayOut,
     PlaysIn,
     RecentTrackOut,
+    StatOut,
+    StatsOut,
 )
+from empulse.profiles.service import own_artist
 from empulse.services import DbSession, ReadSession, get_services
 from empulse.web.paths import API_PREFIX
 
@@ -128,3 +134,53 @@ async def clear_history(principal: CurrentPrincipal, session: DbSession) -> Resp
     linked to the account."""
     await repository.forget(session, principal.user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+MAX_STATS_DAYS = 366
+
+
+@router.get(
+    "/artists/me/stats",
+    response_model=StatsOut,
+    summary="My tracks' plays and listeners",
+    responses={
+        403: {"description": "Not an approved artist (not_an_artist)"},
+        422: {"description": "A reversed range, or longer than a year"},
+    },
+)
+async def artist_stats(
+    principal: CurrentPrincipal,
+    session: ReadSession,
+    start: Annotated[date | None, Query(alias="from", description="First day (UTC).")] = None,
+    end: Annotated[date | None, Query(alias="to", description="Last day, included.")] = None,
+    interval: Interval = "day",
+) -> StatsOut:
+    """Qualified plays and distinct listeners of each of the artist's tracks per day, week
+    (from Monday) or month; the last 30 days by default."""
+    artist = await own_artist(session, principal.user_id)
+    end = end or datetime.now(UTC).date()
+    start = start or end - timedelta(days=29)
+    if start > end or (end - start).days >= MAX_STATS_DAYS:
+        raise ValidationFailed(f"`from` must be on or before `to`, at most {MAX_STATS_DAYS} days.")
+    rows = await repository.stats(
+        session,
+        artist.id,
+        datetime.combine(start, time(), UTC),
+        datetime.combine(end + timedelta(days=1), time(), UTC),
+        interval,
+    )
+    return StatsOut(
+        start=start,
+        end=end,
+        interval=interval,
+        items=[
+            StatOut(
+                period=date.fromisoformat(str(row.period)[:10]),
+                track_id=row.track_id,
+                title=row.title,
+                plays=row.plays,
+                listeners=row.listeners,
+            )
+            for row in rows
+        ],
+    )

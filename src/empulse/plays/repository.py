@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, Date, cast, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from empulse.core.pagination import Order, PageRequest, Rows, SortKey, fetch_page
+from empulse.core.pagination import AnyRow, Order, PageRequest, Rows, SortKey, fetch_page
 from empulse.models import Album, Artist, Play, Track, User
 
 HISTORY = Order(
@@ -90,3 +91,47 @@ async def forget(session: AsyncSession, user_id: uuid.UUID) -> None:
 async def all_of(session: AsyncSession, user_id: uuid.UUID) -> list[Play]:
     statement = select(Play).where(Play.user_id == user_id).order_by(*HISTORY.clauses())
     return list(await session.scalars(statement))
+
+
+def _period(session: AsyncSession, interval: str) -> ColumnElement[Any]:
+    """The first day of the play's period, as text `YYYY-MM-DD`, in UTC."""
+    if session.get_bind().dialect.name == "postgresql":
+        day = func.date_trunc(interval, func.timezone("UTC", Play.started_at))
+        return func.to_char(cast(day, Date), "YYYY-MM-DD")
+    if interval == "day":
+        return func.strftime("%Y-%m-%d", Play.started_at)
+    if interval == "month":
+        return func.strftime("%Y-%m-01", Play.started_at)
+    # The Monday on or before: SQLite's 'weekday 0' moves to the next Sunday (or stays).
+    return func.date(Play.started_at, "weekday 0", "-6 days")
+
+
+async def stats(
+    session: AsyncSession,
+    artist_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    interval: str,
+) -> list[AnyRow]:
+    """Per period and track of the artist: qualified plays and distinct listeners, grouped by
+    the database (never the ledger's rows in Python)."""
+    period = _period(session, interval).label("period")
+    statement = (
+        select(
+            period,
+            Play.track_id,
+            Track.title,
+            func.count().label("plays"),
+            func.count(Play.user_id.distinct()).label("listeners"),
+        )
+        .join(Track, Track.id == Play.track_id)
+        .where(
+            Track.artist_id == artist_id,
+            Play.qualified.is_(True),
+            Play.started_at >= start,
+            Play.started_at < end,
+        )
+        .group_by(period, Play.track_id, Track.title)
+        .order_by(period, Track.title, Play.track_id)
+    )
+    return list((await session.execute(statement)).all())

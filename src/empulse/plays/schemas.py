@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import Field
@@ -98,3 +98,23 @@ class BatchResultOut(OutSchema):
 
 class BatchOut(OutSchema):
     results: list[BatchResultOut] = Field(description="In the order sent.")
+
+
+Interval = Literal["day", "week", "month"]
+
+
+class StatOut(OutSchema):
+    period: date = Field(description="The period's first day (weeks start on Monday), in UTC.")
+    track_id: uuid.UUID
+    title: str
+    plays: int = Field(description="Qualified plays.")
+    listeners: int = Field(description="Distinct listeners among them (who still have an account).")
+
+
+class StatsOut(OutSchema):
+    start: date
+    end: date
+    interval: Interval
+    items: list[StatOut] = Field(
+        description="By period, then track; periods without plays are left out."
+    )

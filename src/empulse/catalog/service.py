@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from empulse.catalog import repository
 from empulse.catalog.images import images_out
 from empulse.catalog.repository import ArtistContext
 from empulse.catalog.schemas import (
@@ -21,7 +24,7 @@ from empulse.catalog.schemas import (
     TrackOut,
 )
 from empulse.core.pagination import AnyRow
-from empulse.models import Artist
+from empulse.models import Album, Artist, Track
 
 
 def _credits(entries: Any) -> list[CreditOut]:
@@ -126,3 +129,35 @@ def artist_out(artist: Artist, context: ArtistContext, url: PublicUrl) -> Artist
         album_count=sum(count for _, count in genres),
         track_count=context.tracks.get(artist.id, 0),
     )
+
+
+async def shown_tracks(
+    session: AsyncSession, track_ids: Collection[uuid.UUID], url: PublicUrl
+) -> dict[uuid.UUID, TrackOut]:
+    """These tracks as the catalog shows them, by id, in one query; the invisible ones are
+    absent (for lists that keep an item after its take-down: libraries, histories)."""
+    if not track_ids:
+        return {}
+    found = await session.execute(repository.listed_tracks().where(Track.id.in_(track_ids)))
+    return {track.id: track_out(track, url) for track in found}
+
+
+async def shown_albums(
+    session: AsyncSession, album_ids: Collection[uuid.UUID], url: PublicUrl
+) -> dict[uuid.UUID, AlbumOut]:
+    if not album_ids:
+        return {}
+    found = list(await session.execute(repository.listed_albums().where(Album.id.in_(album_ids))))
+    totals = await repository.album_totals(session, found)
+    return {album.id: album_out(album, totals, url) for album in found}
+
+
+async def shown_artists(
+    session: AsyncSession, artist_ids: Collection[uuid.UUID], url: PublicUrl
+) -> dict[uuid.UUID, ArtistOut]:
+    if not artist_ids:
+        return {}
+    statement = repository.visible_artists().where(Artist.id.in_(artist_ids))
+    found = list(await session.scalars(statement))
+    context = await repository.artist_context_of(session, found)
+    return {artist.id: artist_out(artist, context, url) for artist in found}

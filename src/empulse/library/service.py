@@ -13,7 +13,6 @@ from empulse.core.errors import NotFound
 from empulse.core.pagination import Page, PageRequest
 from empulse.library import repository
 from empulse.library.schemas import LikedAlbumOut, LikedArtistOut, LikedTrackOut
-from empulse.models import Album, Artist, Track
 
 
 async def _visible(session: AsyncSession, kind: str, item_id: uuid.UUID) -> bool:
@@ -40,11 +39,7 @@ async def liked_tracks(
     session: AsyncSession, user_id: uuid.UUID, page: PageRequest, url: PublicUrl
 ) -> Page[LikedTrackOut]:
     rows = await repository.liked(session, repository.KINDS["tracks"], user_id, page)
-    ids = [row[0] for row in rows.items]
-    shown = {}
-    if ids:
-        found = await session.execute(catalog.listed_tracks().where(Track.id.in_(ids)))
-        shown = {track.id: shapes.track_out(track, url) for track in found}
+    shown = await shapes.shown_tracks(session, [row[0] for row in rows.items], url)
     return rows.shaped(
         lambda row: LikedTrackOut(
             id=row[0], liked_at=row[1], available=row[0] in shown, track=shown.get(row[0])
@@ -56,12 +51,7 @@ async def liked_albums(
     session: AsyncSession, user_id: uuid.UUID, page: PageRequest, url: PublicUrl
 ) -> Page[LikedAlbumOut]:
     rows = await repository.liked(session, repository.KINDS["albums"], user_id, page)
-    ids = [row[0] for row in rows.items]
-    shown = {}
-    if ids:
-        found = list(await session.execute(catalog.listed_albums().where(Album.id.in_(ids))))
-        totals = await catalog.album_totals(session, found)
-        shown = {album.id: shapes.album_out(album, totals, url) for album in found}
+    shown = await shapes.shown_albums(session, [row[0] for row in rows.items], url)
     return rows.shaped(
         lambda row: LikedAlbumOut(
             id=row[0], liked_at=row[1], available=row[0] in shown, album=shown.get(row[0])
@@ -73,12 +63,7 @@ async def liked_artists(
     session: AsyncSession, user_id: uuid.UUID, page: PageRequest, url: PublicUrl
 ) -> Page[LikedArtistOut]:
     rows = await repository.liked(session, repository.KINDS["artists"], user_id, page)
-    ids = [row[0] for row in rows.items]
-    shown = {}
-    if ids:
-        found = list(await session.scalars(catalog.visible_artists().where(Artist.id.in_(ids))))
-        context = await catalog.artist_context_of(session, found)
-        shown = {artist.id: shapes.artist_out(artist, context, url) for artist in found}
+    shown = await shapes.shown_artists(session, [row[0] for row in rows.items], url)
     return rows.shaped(
         lambda row: LikedArtistOut(
             id=row[0], liked_at=row[1], available=row[0] in shown, artist=shown.get(row[0])

@@ -9,11 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from empulse.auth.dependencies import CurrentPrincipal, require_principal
-from empulse.catalog import repository as catalog
 from empulse.catalog import service as shapes
 from empulse.core.errors import ValidationFailed
 from empulse.core.pagination import Cursor, Limit, Page, PageRequest
-from empulse.models import Track
 from empulse.plays import repository, service
 from empulse.plays.schemas import (
     BatchOut,
@@ -86,11 +84,7 @@ async def history(
     it is no longer available)."""
     rows = await repository.history(session, principal.user_id, PageRequest(limit, cursor))
     url = get_services(request).storage.public_url
-    ids = list({play.track_id for play in rows.items})
-    shown = {}
-    if ids:
-        found = await session.execute(catalog.listed_tracks().where(Track.id.in_(ids)))
-        shown = {track.id: shapes.track_out(track, url) for track in found}
+    shown = await shapes.shown_tracks(session, {play.track_id for play in rows.items}, url)
     return rows.shaped(
         lambda play: HistoryEntryOut(
             **service.play_out(play).model_dump(), track=shown.get(play.track_id)
@@ -113,12 +107,7 @@ async def recently_played(
     left out."""
     recent = await repository.recent_tracks(session, principal.user_id, limit)
     url = get_services(request).storage.public_url
-    if not recent:
-        return []
-    found = await session.execute(
-        catalog.listed_tracks().where(Track.id.in_([track_id for track_id, _ in recent]))
-    )
-    shown = {track.id: shapes.track_out(track, url) for track in found}
+    shown = await shapes.shown_tracks(session, [track_id for track_id, _ in recent], url)
     return [
         RecentTrackOut(played_at=played_at, track=shown[track_id])
         for track_id, played_at in recent

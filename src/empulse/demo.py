@@ -174,7 +174,7 @@ class DemoData:
 
 
 @functools.cache
-def tone_wav(frequency: float, seconds: float = 4.0, rate: int = 44_100) -> bytes:
+def tone_wav(frequency: float, seconds: float = 2.0, rate: int = 44_100) -> bytes:
     """A mono 16-bit sine with a short fade in and out."""
     frames = int(rate * seconds)
     fade = rate // 10

@@ -47,8 +47,10 @@ _CREDENTIALS = HotRead[UserCredentials](
 
 
 async def lock_referenced(session: AsyncSession, user_id: uuid.UUID) -> bool:
-    """Before a write that points at the user, take the key-share lock its foreign-key checks
-    would, first; False when the account is gone.
+    """Before a write that points at the user, lock the user's row first; False when the
+    account is gone. The lock is `FOR NO KEY UPDATE` (what `with_for_update(key_share=True)`
+    compiles to on PostgreSQL): stronger than the key-share lock the write's own foreign-key
+    checks would take, so two such writes for one user also wait for each other.
 
     An account deletion holds the row `FOR UPDATE` (`users.repository.claim_for_deletion`), so
     this waits for it and then finds no row, instead of the write failing on a foreign key.

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from empulse.artists.account_data import ARTIST_APPLICATIONS, ARTIST_PROFILE
 from empulse.library.account_data import LIBRARY
+from empulse.playlists.account_data import PLAYLISTS
 from empulse.plays.account_data import PLAYS
 from empulse.submissions.account_data import SUBMISSIONS
 
-ACCOUNT_DATA = (ARTIST_PROFILE, ARTIST_APPLICATIONS, SUBMISSIONS, LIBRARY, PLAYS)
+ACCOUNT_DATA = (ARTIST_PROFILE, ARTIST_APPLICATIONS, SUBMISSIONS, LIBRARY, PLAYLISTS, PLAYS)

@@ -19,6 +19,8 @@ from empulse.catalog.endpoints import router as catalog_router
 from empulse.files.endpoints import router as files_router
 from empulse.jobs.endpoints import router as jobs_router
 from empulse.library.endpoints import router as library_router
+from empulse.playlists.endpoints import router as playlists_router
+from empulse.playlists.endpoints import users_router as user_playlists_router
 from empulse.plays.endpoints import router as plays_router
 from empulse.profiles.endpoints import router as profiles_router
 from empulse.review.endpoints import router as review_router
@@ -81,6 +83,8 @@ API_ROUTERS = (
     genres_router,
     library_router,
     plays_router,
+    playlists_router,
+    user_playlists_router,
     review_router,
     admin_users_router,
     jobs_router,

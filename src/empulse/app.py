@@ -21,6 +21,7 @@ from empulse.core import migrations
 from empulse.core.logging import configure_logging, get_logger
 from empulse.health.endpoints import liveness_route
 from empulse.health.endpoints import router as health_router
+from empulse.playlists.endpoints import COVER_PATH
 from empulse.profiles.endpoints import IMAGE_PATH
 from empulse.server import DRAIN_SIGNAL
 from empulse.services import Services, build_services
@@ -36,6 +37,9 @@ from empulse.web.paths import API_PREFIX, DOCS_URL, OPENAPI_URL
 from empulse.web.problems import register_error_handlers
 from empulse.web.routing import add_routes
 from empulse.web.security_headers import SecurityHeaders
+
+# Bodies that are an image (a regular expression per path), checked by their endpoints.
+IMAGE_PATHS = (IMAGE_PATH, COVER_PATH)
 
 log = get_logger("empulse.app")
 
@@ -163,10 +167,9 @@ def install_middleware(app: Starlette, settings: Settings) -> None:
         # Each file has its own, tighter limit, enforced while it streams (submissions/upload).
         limits_by_prefix={
             **dict.fromkeys(UPLOAD_PATHS, upload_body_limit(settings)),
-            IMAGE_PATH: settings.max_cover_bytes,
         },
         multipart_prefixes=UPLOAD_PATHS,
-        raw_prefixes=(IMAGE_PATH,),
+        raw_paths=dict.fromkeys(IMAGE_PATHS, settings.max_cover_bytes),
         min_rate=settings.http_body_min_rate,
         grace_seconds=settings.http_body_grace_seconds,
     )

@@ -11,7 +11,13 @@ from empulse.auth.dependencies import CurrentPrincipal, require_principal
 from empulse.core.errors import ValidationFailed
 from empulse.core.pagination import Cursor, Limit, Page, PageRequest
 from empulse.library import service
-from empulse.library.schemas import LikedAlbumOut, LikedArtistOut, LikedTrackOut, LikeKind
+from empulse.library.schemas import (
+    LikedAlbumOut,
+    LikedArtistOut,
+    LikedPlaylistOut,
+    LikedTrackOut,
+    LikeKind,
+)
 from empulse.services import DbSession, ReadSession, get_services
 from empulse.web.paths import API_PREFIX
 
@@ -27,7 +33,7 @@ MAX_CONTAINS = 50
 @router.put(
     "/{kind}/{item_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    summary="Like a track, album or artist",
+    summary="Like a track, album or artist; follow a playlist",
     responses={404: {"description": "Nothing visible with this id (not_found)"}},
 )
 async def like(
@@ -104,3 +110,17 @@ async def liked_artists(
 ) -> Page[LikedArtistOut]:
     url = get_services(request).storage.public_url
     return await service.liked_artists(session, principal.user_id, PageRequest(limit, cursor), url)
+
+
+@router.get("/playlists", response_model=Page[LikedPlaylistOut], summary="Playlists I follow")
+async def liked_playlists(
+    request: Request,
+    principal: CurrentPrincipal,
+    session: ReadSession,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> Page[LikedPlaylistOut]:
+    url = get_services(request).storage.public_url
+    return await service.liked_playlists(
+        session, principal.user_id, PageRequest(limit, cursor), url
+    )

@@ -13,14 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from empulse.core.pagination import AnyRow, Order, PageRequest, Rows, SortKey, fetch_row_page
-from empulse.models import LikedAlbum, LikedArtist, LikedTrack
+from empulse.models import LikedAlbum, LikedArtist, LikedPlaylist, LikedTrack
 
 
 @dataclass(frozen=True, slots=True)
 class Kind:
     """One kind of like: its table, its item column, and its list's order."""
 
-    model: type[LikedTrack] | type[LikedAlbum] | type[LikedArtist]
+    model: type[LikedTrack] | type[LikedAlbum] | type[LikedArtist] | type[LikedPlaylist]
     item: InstrumentedAttribute[uuid.UUID]
 
     @property
@@ -34,20 +34,27 @@ KINDS = {
     "tracks": Kind(LikedTrack, LikedTrack.track_id),
     "albums": Kind(LikedAlbum, LikedAlbum.album_id),
     "artists": Kind(LikedArtist, LikedArtist.artist_id),
+    "playlists": Kind(LikedPlaylist, LikedPlaylist.playlist_id),
 }
 
 
-async def like(session: AsyncSession, kind: Kind, user_id: uuid.UUID, item_id: uuid.UUID) -> None:
-    """Add the like unless it is there (also when a concurrent request adds it first)."""
+async def like(session: AsyncSession, kind: Kind, user_id: uuid.UUID, item_id: uuid.UUID) -> bool:
+    """Add the like unless it is there (also when a concurrent request adds it first); whether
+    this call added it."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     values: dict[str, Any] = {"user_id": user_id, kind.item.key: item_id}
-    await session.execute(insert(kind.model).values(**values).on_conflict_do_nothing())
+    added = await session.execute(insert(kind.model).values(**values).on_conflict_do_nothing())
+    return bool(getattr(added, "rowcount", 0))
 
 
-async def unlike(session: AsyncSession, kind: Kind, user_id: uuid.UUID, item_id: uuid.UUID) -> None:
+async def unlike(session: AsyncSession, kind: Kind, user_id: uuid.UUID, item_id: uuid.UUID) -> bool:
+    """Whether this call removed a like."""
     model = kind.model
-    await session.execute(delete(model).where(model.user_id == user_id, kind.item == item_id))
+    removed = await session.execute(
+        delete(model).where(model.user_id == user_id, kind.item == item_id)
+    )
+    return bool(getattr(removed, "rowcount", 0))
 
 
 async def liked(

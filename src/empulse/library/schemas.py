@@ -8,16 +8,18 @@ from pydantic import Field
 
 from empulse.catalog.schemas import AlbumOut, ArtistOut, TrackOut
 from empulse.core.schemas import OutSchema, Schema
+from empulse.playlists.schemas import PlaylistOut
 
-LikeKind = Literal["tracks", "albums", "artists"]
+LikeKind = Literal["tracks", "albums", "artists", "playlists"]
 
 
 class _Liked(OutSchema):
     id: uuid.UUID
     liked_at: datetime
     available: bool = Field(
-        description="False while it is taken down or its artist's account is disabled; it "
-        "stays in the library and comes back when restored."
+        description="False while it is taken down or its artist's account is disabled (a "
+        "playlist: made private, or its owner's account disabled); it stays in the library "
+        "and comes back when restored."
     )
 
 
@@ -33,6 +35,12 @@ class LikedArtistOut(_Liked):
     artist: ArtistOut | None = Field(description="As the catalog shows it; null when unavailable.")
 
 
+class LikedPlaylistOut(_Liked):
+    playlist: PlaylistOut | None = Field(
+        description="As `GET /playlists/{id}` shows it; null when unavailable."
+    )
+
+
 class ExportedLike(Schema):
     id: uuid.UUID
     liked_at: datetime
@@ -42,3 +50,4 @@ class ExportedLibrary(Schema):
     tracks: list[ExportedLike]
     albums: list[ExportedLike]
     artists: list[ExportedLike]
+    playlists: list[ExportedLike] = Field(description="The playlists the account follows.")

@@ -12,10 +12,22 @@ from empulse.catalog.service import PublicUrl
 from empulse.core.errors import NotFound
 from empulse.core.pagination import Page, PageRequest
 from empulse.library import repository
-from empulse.library.schemas import LikedAlbumOut, LikedArtistOut, LikedTrackOut
+from empulse.library.schemas import (
+    LikedAlbumOut,
+    LikedArtistOut,
+    LikedPlaylistOut,
+    LikedTrackOut,
+)
+from empulse.playlists import repository as playlist_rows
+from empulse.playlists import service as playlists
 
 
-async def _visible(session: AsyncSession, kind: str, item_id: uuid.UUID) -> bool:
+async def _visible(
+    session: AsyncSession, kind: str, item_id: uuid.UUID, user_id: uuid.UUID
+) -> bool:
+    if kind == "playlists":
+        await playlists.visible(session, item_id, user_id)
+        return True
     if kind == "tracks":
         return await catalog.listed_track(session, item_id) is not None
     if kind == "albums":
@@ -25,14 +37,18 @@ async def _visible(session: AsyncSession, kind: str, item_id: uuid.UUID) -> bool
 
 async def like(session: AsyncSession, kind: str, user_id: uuid.UUID, item_id: uuid.UUID) -> None:
     """Only what a listener can see may be liked (404 otherwise, as its own URL answers)."""
-    if not await _visible(session, kind, item_id):
+    if not await _visible(session, kind, item_id, user_id):
         raise NotFound(f"No such {kind.removesuffix('s')}.")
-    await repository.like(session, repository.KINDS[kind], user_id, item_id)
+    added = await repository.like(session, repository.KINDS[kind], user_id, item_id)
+    if added and kind == "playlists":
+        await playlist_rows.change_followers(session, item_id, +1)
 
 
 async def unlike(session: AsyncSession, kind: str, user_id: uuid.UUID, item_id: uuid.UUID) -> None:
     """Removing a like that is not there is fine: the end state is the same."""
-    await repository.unlike(session, repository.KINDS[kind], user_id, item_id)
+    removed = await repository.unlike(session, repository.KINDS[kind], user_id, item_id)
+    if removed and kind == "playlists":
+        await playlist_rows.change_followers(session, item_id, -1)
 
 
 async def liked_tracks(
@@ -67,6 +83,23 @@ async def liked_artists(
     return rows.shaped(
         lambda row: LikedArtistOut(
             id=row[0], liked_at=row[1], available=row[0] in shown, artist=shown.get(row[0])
+        )
+    )
+
+
+async def liked_playlists(
+    session: AsyncSession, user_id: uuid.UUID, page: PageRequest, url: PublicUrl
+) -> Page[LikedPlaylistOut]:
+    """Followed playlists; one made private since (to the follower) or whose owner's account
+    is disabled is unavailable."""
+    rows = await repository.liked(session, repository.KINDS["playlists"], user_id, page)
+    found = await playlist_rows.visible_to(session, [row[0] for row in rows.items], user_id)
+    shown = {
+        out.id: out for out in await playlists.shaped(session, list(found.values()), user_id, url)
+    }
+    return rows.shaped(
+        lambda row: LikedPlaylistOut(
+            id=row[0], liked_at=row[1], available=row[0] in shown, playlist=shown.get(row[0])
         )
     )
 

@@ -11,8 +11,14 @@ from empulse.models.auth_session import (
 )
 from empulse.models.catalog import Album, Track, TrackMood
 from empulse.models.job import Job, JobStatus
-from empulse.models.library import LikedAlbum, LikedArtist, LikedTrack
+from empulse.models.library import LikedAlbum, LikedArtist, LikedPlaylist, LikedTrack
 from empulse.models.play import Play
+from empulse.models.playlist import (
+    Playlist,
+    PlaylistCollaborator,
+    PlaylistEntry,
+    PlaylistInvite,
+)
 from empulse.models.submission import MediaObject, PendingUpload, Submission
 from empulse.models.user import DEFAULT_PRIVACY, User, UserRole
 
@@ -28,10 +34,15 @@ __all__ = [
     "JobStatus",
     "LikedAlbum",
     "LikedArtist",
+    "LikedPlaylist",
     "LikedTrack",
     "MediaObject",
     "PendingUpload",
     "Play",
+    "Playlist",
+    "PlaylistCollaborator",
+    "PlaylistEntry",
+    "PlaylistInvite",
     "RefreshToken",
     "ReviewStatus",
     "Submission",

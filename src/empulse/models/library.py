@@ -50,3 +50,21 @@ class LikedArtist(Base):
         ForeignKey("artists.id", ondelete="CASCADE"), primary_key=True
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LikedPlaylist(Base):
+    """A playlist the listener follows; `playlists.follower_count` counts these rows."""
+
+    __tablename__ = "liked_playlists"
+    __table_args__ = (
+        Index("ix_liked_playlists_user_created", "user_id", "created_at", "playlist_id"),
+        Index("ix_liked_playlists_playlist_id", "playlist_id"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    playlist_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("playlists.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

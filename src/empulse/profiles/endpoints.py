@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Request
 
 from empulse.audit.service import RequestMeta
 from empulse.auth.dependencies import CurrentPrincipal, require_principal
+from empulse.catalog.images import IMAGE_TYPES
 from empulse.profiles import service
 from empulse.profiles.schemas import ProfileIn, ProfileOut
 from empulse.services import AppServices, DbSession, ReadSession
@@ -57,8 +58,7 @@ async def edit_profile(
         "requestBody": {
             "required": True,
             "content": {
-                kind: {"schema": {"type": "string", "format": "binary"}}
-                for kind in service.IMAGE_EXTENSIONS
+                kind: {"schema": {"type": "string", "format": "binary"}} for kind in IMAGE_TYPES
             },
         }
     },

@@ -5,29 +5,20 @@ committed."""
 
 from __future__ import annotations
 
-import hashlib
-import tempfile
 import uuid
-from pathlib import Path
-from typing import Any
 
-import anyio.to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.artists import repository as artists
 from empulse.audit import service as audit
 from empulse.audit.service import RequestMeta
-from empulse.catalog.images import images_out, public_image
+from empulse.catalog import images
+from empulse.catalog.images import images_out
 from empulse.catalog.schemas import LinkOut
-from empulse.core.errors import Forbidden, ValidationFailed
+from empulse.core.errors import Forbidden
 from empulse.models import Artist
 from empulse.profiles.schemas import ProfileIn, ProfileOut
 from empulse.services import Services
-from empulse.submissions import media
-from empulse.submissions import repository as submissions
-from empulse.submissions.upload import Upload, enqueue_object_deletion
-
-IMAGE_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
 
 class NotAnArtist(Forbidden):
@@ -67,14 +58,6 @@ async def update_profile(
     return artist
 
 
-def _render(data: bytes, extension: str) -> list[media.Cover]:
-    with tempfile.NamedTemporaryFile(suffix=f".{extension}") as spool:
-        spool.write(data)
-        spool.flush()
-        image = media.decode_cover(Path(spool.name), extension)
-    return media.render_covers(image, media.COVER_SIZES)
-
-
 async def replace_image(
     session: AsyncSession,
     services: Services,
@@ -84,29 +67,7 @@ async def replace_image(
     meta: RequestMeta,
 ) -> Artist:
     artist = await own_artist(session, user_id)
-    if not data:
-        raise ValidationFailed("Send the image as the request body.")
-    extension = IMAGE_EXTENSIONS.get(content_type.split(";")[0].strip().lower())
-    if extension is None:
-        raise media.UnsupportedFile("Send the image as image/jpeg, image/png or image/webp.")
-    rendered = await anyio.to_thread.run_sync(_render, data, extension)
-    images: list[dict[str, Any]] = []
-    for cover in rendered:
-        sha256 = hashlib.sha256(cover.jpeg).hexdigest()
-        details = {"size": cover.size, "width": cover.width, "height": cover.height}
-        images.append(public_image("artists", artist.id, sha256, details))
-    keys = [image["key"] for image in images]
-    upload = Upload(services)
-    await upload.remember_keys(keys)
-    try:
-        for cover, key in zip(rendered, keys, strict=True):
-            await services.storage.put_bytes(key, cover.jpeg, "image/jpeg")
-    except BaseException:
-        await upload.discard()
-        raise
-    replaced = [image["key"] for image in artist.images if image["key"] not in keys]
-    artist.images = images
-    await submissions.end_pending(session, keys)
-    enqueue_object_deletion(session, replaced)
+    stored = await images.store_image(services, "artists", artist.id, data, content_type)
+    artist.images = await images.adopt_image(session, artist.images, stored)
     audit.record(session, "artist_image_replaced", meta, user_id=user_id)
     return artist

@@ -16,6 +16,7 @@ mobile upload passes and a trickle does not.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -60,7 +61,7 @@ class BodyLimitMiddleware:
         json_prefix: str,
         limits_by_prefix: Mapping[str, int] | None = None,
         multipart_prefixes: tuple[str, ...] = (),
-        raw_prefixes: tuple[str, ...] = (),
+        raw_paths: Mapping[str, int] | None = None,
         min_rate: int = 1024,
         grace_seconds: float = 10.0,
     ) -> None:
@@ -72,8 +73,17 @@ class BodyLimitMiddleware:
         # Longest prefix first, so /api/v1/submissions/x beats /api/v1.
         self.limits = sorted((limits_by_prefix or {}).items(), key=lambda item: -len(item[0]))
         self.multipart_prefixes = multipart_prefixes
-        # Paths whose body is a file of its own type (an image), which the endpoint checks.
-        self.raw_prefixes = raw_prefixes
+        # Paths (regular expressions, matched whole) whose body is a file of its own type (an
+        # image), which the endpoint checks, each with its own limit.
+        self.raw_paths = [
+            (re.compile(pattern), limit) for pattern, limit in (raw_paths or {}).items()
+        ]
+
+    def _raw_limit(self, path: str) -> int | None:
+        for pattern, limit in self.raw_paths:
+            if pattern.fullmatch(path):
+                return limit
+        return None
 
     def _limit_for(self, path: str) -> int:
         for prefix, limit in self.limits:
@@ -87,7 +97,9 @@ class BodyLimitMiddleware:
             return
 
         path: str = scope["path"]
-        limit = self._limit_for(path)
+        raw_limit = self._raw_limit(path)
+        raw = raw_limit is not None
+        limit = self._limit_for(path) if raw_limit is None else raw_limit
         content_length: int | None = None
         content_type = b""
         chunked = False
@@ -108,7 +120,6 @@ class BodyLimitMiddleware:
             return
 
         has_body = chunked or bool(content_length)
-        raw = path.startswith(self.raw_prefixes) if self.raw_prefixes else False
         if has_body and path.startswith(self.json_prefix) and not raw:
             allowed = content_type == b"application/json" or content_type.endswith(b"+json")
             if not allowed and content_type == b"multipart/form-data":

@@ -1,0 +1,1 @@
+"""Playlists: ordered, versioned, shared with collaborators by invite, followed by others."""

@@ -8,7 +8,7 @@ import asyncio
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from empulse.core.db import session_scope
 from empulse.models import LikedTrack
@@ -170,3 +170,54 @@ async def test_deleting_the_account_deletes_its_likes(backend: Backend, make_cli
     services: Services = harness.app.state.services
     async with session_scope(services.sessionmaker) as session:
         assert await session.scalar(select(func.count()).select_from(LikedTrack)) == 0
+
+
+async def test_the_catalog_tells_a_signed_in_listener_what_they_like(
+    media_harness: Harness,
+) -> None:
+    """`liked` on every track, album and artist of a page, read in one query per kind; the
+    anonymous catalog stays public and cacheable, the personal one is private."""
+    harness = media_harness
+    await published_ep(harness, tracks=3)
+    tracks = await all_pages(harness.client, "/api/v1/tracks")
+    album_id, artist_id = tracks[0]["album"]["id"], tracks[0]["artist"]["id"]
+    me = await listener(harness)
+    for kind, item_id in (
+        ("tracks", tracks[1]["id"]),
+        ("albums", album_id),
+        ("artists", artist_id),
+    ):
+        assert (
+            await harness.client.put(f"{LIBRARY}/{kind}/{item_id}", headers=me)
+        ).status_code == 204
+
+    anonymous = await harness.client.get("/api/v1/tracks")
+    assert {track["liked"] for track in anonymous.json()["items"]} == {None}
+    assert anonymous.headers["cache-control"].startswith("public")
+    assert "Authorization" in anonymous.headers["vary"]
+
+    services: Services = harness.app.state.services
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(services.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        mine = await harness.client.get("/api/v1/tracks", headers=me)
+    finally:
+        event.remove(services.engine.sync_engine, "before_cursor_execute", count)
+    assert mine.headers["cache-control"] == "private, no-cache"
+    liked = {track["id"]: track["liked"] for track in mine.json()["items"]}
+    assert liked == {track["id"]: track["id"] == tracks[1]["id"] for track in tracks}
+    assert sum("liked_tracks" in statement for statement in statements) == 1
+
+    album = (await harness.client.get(f"/api/v1/albums/{album_id}", headers=me)).json()
+    assert album["liked"] is True
+    assert [track["liked"] for track in album["tracks"]].count(True) == 1
+    artist = (await harness.client.get(f"/api/v1/artists/{artist_id}", headers=me)).json()
+    assert artist["liked"] is True
+    other = await listener(harness, "other@example.com")
+    assert (await harness.client.get(f"/api/v1/artists/{artist_id}", headers=other)).json()[
+        "liked"
+    ] is False

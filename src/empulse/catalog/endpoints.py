@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from empulse.auth.dependencies import optional_principal
 from empulse.catalog import repository, service
 from empulse.catalog.schemas import (
     AlbumOut,
@@ -25,9 +26,10 @@ from empulse.catalog.schemas import (
 from empulse.core.errors import NotFound, ValidationFailed
 from empulse.core.pagination import AnyRow, Cursor, Limit, Page, PageRequest, Rows
 from empulse.core.schemas import WITHOUT_NUL
+from empulse.library import service as library
 from empulse.models import Artist
 from empulse.services import ReadSession, get_services
-from empulse.web.caching import public_json
+from empulse.web.caching import private_json, public_json
 from empulse.web.paths import API_PREFIX
 
 router = APIRouter(prefix=f"{API_PREFIX}/tracks", tags=["catalog"])
@@ -122,7 +124,7 @@ async def get_track(track_id: uuid.UUID, request: Request, session: ReadSession)
     track = await repository.listed_track(session, track_id)
     if track is None:
         raise NotFound("No such track.")
-    return public_json(request, service.track_out(track, _url(request)))
+    return await _shown(request, session, service.track_out(track, _url(request)))
 
 
 async def _page(
@@ -134,7 +136,7 @@ async def _page(
 ) -> Response:
     rows = await repository.list_tracks(session, where=where, sort=sort, page=page)
     url = _url(request)
-    return public_json(request, rows.shaped(lambda track: service.track_out(track, url)))
+    return await _shown(request, session, rows.shaped(lambda track: service.track_out(track, url)))
 
 
 @genres_router.get(
@@ -223,7 +225,9 @@ async def get_album(album_id: uuid.UUID, request: Request, session: ReadSession)
         raise NotFound("No such album.")
     totals = await repository.album_totals(session, [album])
     tracks = await repository.tracks_of_album(session, album.id)
-    return public_json(request, service.album_with_tracks(album, totals, tracks, _url(request)))
+    return await _shown(
+        request, session, service.album_with_tracks(album, totals, tracks, _url(request))
+    )
 
 
 _ARTIST_404: dict[int | str, dict[str, Any]] = {
@@ -255,8 +259,10 @@ async def list_artists(
         session, genre=genre, sort=sort, page=PageRequest(limit, cursor)
     )
     context = await repository.artist_context_of(session, rows.items)
-    return public_json(
-        request, rows.shaped(lambda artist: service.artist_out(artist, context, _url(request)))
+    return await _shown(
+        request,
+        session,
+        rows.shaped(lambda artist: service.artist_out(artist, context, _url(request))),
     )
 
 
@@ -269,7 +275,7 @@ async def list_artists(
 async def get_artist(artist_id: uuid.UUID, request: Request, session: ReadSession) -> Response:
     artist = await _visible_artist(session, artist_id)
     context = await repository.artist_context_of(session, [artist])
-    return public_json(request, service.artist_out(artist, context, _url(request)))
+    return await _shown(request, session, service.artist_out(artist, context, _url(request)))
 
 
 @artists_router.get(
@@ -322,7 +328,27 @@ async def _visible_artist(session: AsyncSession, artist_id: uuid.UUID) -> Artist
 async def _albums(request: Request, session: AsyncSession, rows: Rows[AnyRow]) -> Response:
     totals = await repository.album_totals(session, rows.items)
     url = _url(request)
-    return public_json(request, rows.shaped(lambda album: service.album_out(album, totals, url)))
+    return await _shown(
+        request, session, rows.shaped(lambda album: service.album_out(album, totals, url))
+    )
+
+
+Shown = TrackOut | AlbumOut | ArtistOut
+
+
+async def _shown(
+    request: Request, session: AsyncSession, body: Shown | AlbumWithTracksOut | Page[Any]
+) -> Response:
+    """The same to every anonymous caller: public and cacheable. To a signed-in caller, with
+    `liked` on each track, album and artist: private."""
+    principal = await optional_principal(request)
+    if principal is None:
+        return public_json(request, body)
+    items: list[Shown] = list(body.items) if isinstance(body, Page) else [body]
+    if isinstance(body, AlbumWithTracksOut):
+        items.extend(body.tracks)
+    await library.mark_liked(session, principal.user_id, items)
+    return private_json(request, body)
 
 
 def _url(request: Request) -> service.PublicUrl:

@@ -73,6 +73,9 @@ class TrackOut(OutSchema):
     images: list[ImageOut] = Field(description="The album's cover, largest first.")
     play_count: int = Field(description="Qualified plays.")
     published_at: datetime
+    liked: bool | None = Field(
+        default=None, description="Whether the signed-in caller likes it; null anonymously."
+    )
 
 
 class AlbumOut(OutSchema):
@@ -86,6 +89,9 @@ class AlbumOut(OutSchema):
     duration_ms: int
     images: list[ImageOut] = Field(description="The cover, largest first.")
     published_at: datetime
+    liked: bool | None = Field(
+        default=None, description="Whether the signed-in caller likes it; null anonymously."
+    )
 
 
 class AlbumWithTracksOut(AlbumOut):
@@ -106,6 +112,9 @@ class ArtistOut(OutSchema):
     genres: list[str] = Field(description="Of its releases, the most frequent first.")
     album_count: int
     track_count: int
+    liked: bool | None = Field(
+        default=None, description="Whether the signed-in caller likes it; null anonymously."
+    )
 
 
 class TagCount(OutSchema):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.catalog import repository as catalog
 from empulse.catalog import service as shapes
+from empulse.catalog.schemas import AlbumOut, ArtistOut, TrackOut
 from empulse.catalog.service import PublicUrl
 from empulse.core.errors import NotFound
 from empulse.core.pagination import Page, PageRequest
@@ -109,3 +111,26 @@ async def contains(
 ) -> list[bool]:
     found = await repository.liked_among(session, repository.KINDS["tracks"], user_id, track_ids)
     return [track_id in found for track_id in track_ids]
+
+
+async def mark_liked(
+    session: AsyncSession, user_id: uuid.UUID, shown: Iterable[TrackOut | AlbumOut | ArtistOut]
+) -> None:
+    """Set `liked` on each of these catalog objects: one query per kind, whatever their
+    number."""
+    by_kind: dict[str, list[TrackOut | AlbumOut | ArtistOut]] = {}
+    for item in shown:
+        kind = (
+            "tracks"
+            if isinstance(item, TrackOut)
+            else "albums"
+            if isinstance(item, AlbumOut)
+            else "artists"
+        )
+        by_kind.setdefault(kind, []).append(item)
+    for kind, items in by_kind.items():
+        found = await repository.liked_among(
+            session, repository.KINDS[kind], user_id, [item.id for item in items]
+        )
+        for item in items:
+            item.liked = item.id in found

@@ -1,5 +1,7 @@
-"""Public, cacheable JSON: a strong ETag over the body, `Cache-Control: public`, and 304 to a
-matching `If-None-Match` (RFC 9110 sections 8.8.3 and 13.1.2)."""
+"""Cacheable JSON: a strong ETag over the body and 304 to a matching `If-None-Match` (RFC 9110
+sections 8.8.3 and 13.1.2); `Cache-Control: public` for what is the same to everyone, `private,
+no-cache` for what is shaped for the signed-in caller. Both vary on the credentials, so no
+cache answers one caller with another's body."""
 
 from __future__ import annotations
 
@@ -23,9 +25,17 @@ def etag_matches(header: str | None, etag: str) -> bool:
 
 
 def public_json(request: Request, body: BaseModel, *, max_age: int = PUBLIC_MAX_AGE) -> Response:
+    return _json(request, body, f"public, max-age={max_age}")
+
+
+def private_json(request: Request, body: BaseModel) -> Response:
+    return _json(request, body, "private, no-cache")
+
+
+def _json(request: Request, body: BaseModel, cache_control: str) -> Response:
     content = body.model_dump_json(by_alias=True).encode()
     etag = f'"{hashlib.sha256(content).hexdigest()[:32]}"'
-    headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
+    headers = {"ETag": etag, "Cache-Control": cache_control, "Vary": "Authorization, Cookie"}
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     return Response(content, media_type="application/json", headers=headers)

@@ -75,10 +75,10 @@ def statements(artists: int, albums: int, tracks: int) -> list[tuple[str, str]]:
             "artists",
             f"""
             INSERT INTO artists (id, user_id, name, mediums, links, images, created_at,
-                updated_at)
+                updated_at, play_count)
             SELECT md5('a' || n)::uuid, md5('u' || n)::uuid,
                 {_word("n", 3)} || ' ' || {_word("n", 11)} || ' ' || n,
-                '["Music"]', '[]', '[]', now() - n * interval '1 minute', now()
+                '["Music"]', '[]', '[]', now() - n * interval '1 minute', now(), 0
             FROM generate_series(1, {artists}) AS n
             """,
         ),
@@ -98,11 +98,11 @@ def statements(artists: int, albums: int, tracks: int) -> list[tuple[str, str]]:
             "albums",
             f"""
             INSERT INTO albums (id, artist_id, submission_id, title, release_type, genre,
-                subgenre, images, status, published_at, created_at, updated_at)
+                subgenre, images, status, published_at, created_at, updated_at, play_count)
             SELECT md5('al' || n)::uuid, md5('a' || {album_artist})::uuid,
                 md5('s' || n)::uuid, {_word("n", 5)} || ' ' || {_word("n", 13)},
                 'lp', {genre_of_artist.format(n=album_artist)}, NULL, '[]', 'published',
-                now() - random() * interval '1095 days', now(), now()
+                now() - random() * interval '1095 days', now(), now(), 0
             FROM generate_series(1, {albums}) AS n
             """,
         ),
@@ -124,14 +124,14 @@ def statements(artists: int, albums: int, tracks: int) -> list[tuple[str, str]]:
             f"""
             INSERT INTO tracks (id, album_id, artist_id, audio_id, position, title, genre,
                 subgenre, isrc, mood_tags, credits, duration_seconds, status, published_at,
-                created_at, updated_at)
+                created_at, updated_at, play_count)
             SELECT md5('t' || n)::uuid, md5('al' || {track_album})::uuid, albums.artist_id,
                 md5('m' || n)::uuid, 1 + (n - 1) % {per_album},
                 {_word("n", 7)} || ' ' || {_word("n", 17)}, albums.genre, NULL, NULL,
                 json_build_object('mood', ({_array(MOODS)})[1 + n % {len(MOODS)}]),
                 '{{}}', 120 + n % 240,
                 CASE WHEN n % 100 = 0 THEN 'taken_down' ELSE 'published' END,
-                albums.published_at, now(), now()
+                albums.published_at, now(), now(), 0
             FROM generate_series(1, {tracks}) AS n
             JOIN albums ON albums.id = md5('al' || {track_album})::uuid
             """,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Date, cast, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from empulse.catalog import repository as catalog
 from empulse.core.pagination import AnyRow, Order, PageRequest, Rows, SortKey, fetch_page
 from empulse.models import Album, Artist, Play, Track, User
 
@@ -34,34 +37,59 @@ async def lock_listener(session: AsyncSession, user_id: uuid.UUID) -> bool:
     return locked.first() is not None
 
 
-async def by_play_id(session: AsyncSession, user_id: uuid.UUID, play_id: uuid.UUID) -> Play | None:
-    return (
-        await session.scalars(select(Play).where(Play.user_id == user_id, Play.play_id == play_id))
-    ).first()
+async def by_play_ids(
+    session: AsyncSession, user_id: uuid.UUID, play_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, Play]:
+    statement = select(Play).where(Play.user_id == user_id, Play.play_id.in_(play_ids))
+    return {play.play_id: play for play in await session.scalars(statement)}
 
 
-async def overlaps(
-    session: AsyncSession, user_id: uuid.UUID, started_at: datetime, ended_at: datetime
-) -> bool:
-    """Whether another play of the listener was going on at some moment of this one."""
-    statement = select(Play.id).where(
-        Play.user_id == user_id, Play.started_at < ended_at, Play.ended_at > started_at
-    )
-    return (await session.execute(statement.limit(1))).first() is not None
+async def visible_tracks(
+    session: AsyncSession, track_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, Track]:
+    """These tracks, where a listener can see them (catalog/repository's rules)."""
+    statement = catalog.visible_tracks().where(Track.id.in_(track_ids))
+    return {track.id: track for track in await session.scalars(statement)}
 
 
-async def count(session: AsyncSession, track: Track) -> None:
-    """One qualified play more on the track, its album and its artist, in the play's
-    transaction (exact; never a COUNT over the ledger)."""
-    await session.execute(
-        update(Track).where(Track.id == track.id).values(play_count=Track.play_count + 1)
+async def heard_between(
+    session: AsyncSession, user_id: uuid.UUID, since: datetime, until: datetime
+) -> list[tuple[datetime, datetime]]:
+    """(start, end) of the listener's plays that started in [since, until): an index range
+    on (user, start)."""
+    statement = select(Play.started_at, Play.ended_at).where(
+        Play.user_id == user_id, Play.started_at >= since, Play.started_at < until
     )
-    await session.execute(
-        update(Album).where(Album.id == track.album_id).values(play_count=Album.play_count + 1)
-    )
-    await session.execute(
-        update(Artist).where(Artist.id == track.artist_id).values(play_count=Artist.play_count + 1)
-    )
+    return [(row[0], row[1]) for row in await session.execute(statement)]
+
+
+async def count(session: AsyncSession, tracks: Sequence[Track]) -> None:
+    """Qualified plays added to their tracks', albums' and artists' counters, in the plays'
+    transaction (exact; never a COUNT over the ledger): one UPDATE per table and increment.
+    Rows are locked tracks, then albums, then artists, each table in id order (a `FOR NO KEY
+    UPDATE` read first when there are several), so concurrent batches never deadlock."""
+    for model, ids in (
+        (Track, [track.id for track in tracks]),
+        (Album, [track.album_id for track in tracks]),
+        (Artist, [track.artist_id for track in tracks]),
+    ):
+        by_increment: dict[int, list[uuid.UUID]] = {}
+        for row_id, increment in sorted(Counter(ids).items()):
+            by_increment.setdefault(increment, []).append(row_id)
+        if len(set(ids)) > 1:
+            await session.execute(
+                select(model.id)
+                .where(model.id.in_(set(ids)))
+                .order_by(model.id)
+                .with_for_update(key_share=True)
+            )
+        for increment, row_ids in sorted(by_increment.items()):
+            await session.execute(
+                update(model)
+                .where(model.id.in_(row_ids))
+                .values(play_count=model.play_count + increment)
+                .execution_options(synchronize_session=False)
+            )
 
 
 async def history(session: AsyncSession, user_id: uuid.UUID, page: PageRequest) -> Rows[Play]:

@@ -10,11 +10,11 @@ small tolerance for players' rounding), a start in the future or more than 14 da
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from empulse.catalog import repository as catalog
 from empulse.core.db import utcnow
 from empulse.core.errors import AppError, InvalidFields, NotFound, Unauthorized
 from empulse.models import Play, Track
@@ -33,6 +33,8 @@ QUALIFYING_MS = 30_000
 TOLERANCE_MS = 5_000
 MAX_AGE = timedelta(days=14)
 CLOCK_SKEW = timedelta(minutes=5)
+# The longest play there can be (`PlayIn.ms_played`'s bound).
+MAX_PLAY = timedelta(hours=24)
 
 
 def play_out(play: Play) -> PlayOut:
@@ -75,67 +77,113 @@ async def record(
 ) -> tuple[PlayOut, bool]:
     """(the play, whether this request recorded it). The same `playId` again answers what the
     first answered and counts nothing more, also when repeats arrive together."""
-    if not await repository.lock_listener(session, user_id):
-        raise Unauthorized("This account no longer exists.")
-    earlier = await repository.by_play_id(session, user_id, body.play_id)
-    if earlier is not None:
-        if earlier.track_id != track_id:
-            raise _invalid([("playId", "was used for another track")])
-        return play_out(earlier), False
-    track = await session.get(Track, track_id)
-    if track is None or await catalog.listed_track(session, track_id) is None:
-        raise NotFound("No such track.")
-    now = utcnow()
-    _check(body, track, now)
-    started_at = body.started_at
-    ended_at = started_at + timedelta(milliseconds=body.ms_played)
-    duration_ms = round(track.duration_seconds * 1000)
-    reason = None
-    if body.ms_played < min(QUALIFYING_MS, duration_ms):
-        reason = "too_short"
-    elif await repository.overlaps(session, user_id, started_at, ended_at):
-        reason = "overlapping"
-    play = Play(
-        user_id=user_id,
-        play_id=body.play_id,
-        track_id=track_id,
-        started_at=started_at,
-        ended_at=ended_at,
-        ms_played=body.ms_played,
-        source_type=body.source.type if body.source else None,
-        source_id=body.source.id if body.source else None,
-        qualified=reason is None,
-        reason=reason,
-    )
-    session.add(play)
-    if reason is None:
-        await repository.count(session, track)
-    await session.flush()
-    return play_out(play), True
+    [outcome] = await _record_all(session, user_id, [(track_id, body)])
+    if isinstance(outcome, AppError):
+        raise outcome
+    return outcome
 
 
 async def record_many(session: AsyncSession, user_id: uuid.UUID, body: PlaysIn) -> BatchOut:
     """Each play as `record` decides it, oldest first (so overlaps are judged as they
     happened), in one transaction; a refused play is reported in its place and the others
     are kept. Every check runs before a play writes anything, so a refusal leaves nothing."""
-    results: dict[int, BatchResultOut] = {}
-    order = sorted(range(len(body.plays)), key=lambda index: body.plays[index].started_at)
-    for index in order:
-        item = body.plays[index]
-        try:
-            play, recorded = await record(session, user_id, item.track_id, item)
-        except (NotFound, InvalidFields) as refused:
-            results[index] = BatchResultOut(
-                play_id=item.play_id,
-                status=refused.status,
-                play=None,
-                error=PlayErrorOut(code=refused.instance_code, detail=_detail(refused)),
+    outcomes = await _record_all(session, user_id, [(item.track_id, item) for item in body.plays])
+    results = []
+    for item, outcome in zip(body.plays, outcomes, strict=True):
+        if isinstance(outcome, AppError):
+            results.append(
+                BatchResultOut(
+                    play_id=item.play_id,
+                    status=outcome.status,
+                    play=None,
+                    error=PlayErrorOut(code=outcome.instance_code, detail=_detail(outcome)),
+                )
             )
+        else:
+            play, recorded = outcome
+            results.append(
+                BatchResultOut(
+                    play_id=item.play_id, status=201 if recorded else 200, play=play, error=None
+                )
+            )
+    return BatchOut(results=results)
+
+
+def _moment(value: datetime) -> datetime:
+    """For ordering only: a time without a zone (refused later) read as UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+async def _record_all(
+    session: AsyncSession, user_id: uuid.UUID, items: Sequence[tuple[uuid.UUID, PlayIn]]
+) -> list[tuple[PlayOut, bool] | AppError]:
+    """Decide and record these plays of one listener, oldest first, in a fixed number of
+    statements whatever their number: the listener's row locked, then what was recorded
+    before under these playIds, the tracks, and the listener's plays that could overlap, each
+    read once; the new plays inserted together; the counters moved once per table."""
+    if not await repository.lock_listener(session, user_id):
+        raise Unauthorized("This account no longer exists.")
+    earlier = await repository.by_play_ids(session, user_id, {body.play_id for _, body in items})
+    tracks = await repository.visible_tracks(session, {track_id for track_id, _ in items})
+    now = utcnow()
+    starts = [_moment(body.started_at) for _, body in items]
+    ends = [
+        start + timedelta(milliseconds=body.ms_played)
+        for start, (_, body) in zip(starts, items, strict=True)
+    ]
+    # A play lasts at most MAX_PLAY, so only plays that started this much before the first
+    # can reach into the batch.
+    heard = await repository.heard_between(session, user_id, min(starts) - MAX_PLAY, max(ends))
+    outcomes: list[tuple[PlayOut, bool] | AppError | None] = [None] * len(items)
+    recorded: list[Play] = []
+    counted: list[Track] = []
+    for index in sorted(range(len(items)), key=lambda i: starts[i]):
+        track_id, body = items[index]
+        prior = earlier.get(body.play_id)
+        if prior is not None:
+            if prior.track_id != track_id:
+                outcomes[index] = _invalid([("playId", "was used for another track")])
+            else:
+                outcomes[index] = (play_out(prior), False)
             continue
-        results[index] = BatchResultOut(
-            play_id=item.play_id, status=201 if recorded else 200, play=play, error=None
+        track = tracks.get(track_id)
+        if track is None:
+            outcomes[index] = NotFound("No such track.")
+            continue
+        try:
+            _check(body, track, now)
+        except InvalidFields as refused:
+            outcomes[index] = refused
+            continue
+        started_at, ended_at = body.started_at, ends[index]
+        duration_ms = round(track.duration_seconds * 1000)
+        reason = None
+        if body.ms_played < min(QUALIFYING_MS, duration_ms):
+            reason = "too_short"
+        elif any(start < ended_at and end > started_at for start, end in heard):
+            reason = "overlapping"
+        play = Play(
+            user_id=user_id,
+            play_id=body.play_id,
+            track_id=track_id,
+            started_at=started_at,
+            ended_at=ended_at,
+            ms_played=body.ms_played,
+            source_type=body.source.type if body.source else None,
+            source_id=body.source.id if body.source else None,
+            qualified=reason is None,
+            reason=reason,
         )
-    return BatchOut(results=[results[index] for index in range(len(body.plays))])
+        recorded.append(play)
+        heard.append((started_at, ended_at))
+        earlier[body.play_id] = play  # the same playId twice in one batch counts once
+        if reason is None:
+            counted.append(track)
+        outcomes[index] = (play_out(play), True)
+    session.add_all(recorded)
+    await repository.count(session, counted)
+    await session.flush()
+    return [outcome for outcome in outcomes if outcome is not None]
 
 
 def _detail(error: AppError) -> str:

@@ -41,6 +41,11 @@ class PlaylistIn(Schema):
 class PlaylistChangesIn(Schema):
     """Only the fields sent change; `description: null` clears it."""
 
+    model_config = with_examples(
+        {"name": "Night drives, vol. 2", "public": False},
+        {"collaborative": True, "snapshotId": "kM2x0Qv7bT9pLw3e"},
+    )
+
     name: Name | None = None
     description: Description | None = None
     public: bool | None = None
@@ -59,6 +64,8 @@ class EntriesIn(Schema):
 
 
 class EntriesOutIn(Schema):
+    model_config = with_examples({"entryIds": ["9d4f1c2e-5a6b-4c7d-8e9f-0a1b2c3d4e5f"]})
+
     entry_ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_ADD)
     snapshot_id: SnapshotId
 

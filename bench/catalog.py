@@ -28,7 +28,14 @@ import asyncpg
 from tests.support.services import free_port, postgres_admin_url
 
 from bench.catalog_data import GENRES, fill, row_id
-from bench.run import Result, cli, measure, require_wrk_and_postgres, server_command
+from bench.run import (
+    Result,
+    cli,
+    measure,
+    print_against_floor,
+    require_wrk_and_postgres,
+    server_command,
+)
 from empulse.catalog.repository import TRACK_ORDERS
 
 SAMPLE = 1_000
@@ -162,20 +169,7 @@ def main() -> None:
         )  # fmt: skip
         rows.append((service, floor))
 
-    print()
-    print(
-        "| page | service req/s | floor req/s | ratio | service p50 / p99 ms | "
-        "floor p50 / p99 ms | non-2xx |"
-    )
-    print("|---|---|---|---|---|---|---|")
-    for service, floor in rows:
-        ratio = service.requests_per_second / floor.requests_per_second
-        print(
-            f"| {service.name} | {service.requests_per_second:,.0f} | "
-            f"{floor.requests_per_second:,.0f} | {ratio:.2f} | "
-            f"{service.p50_ms:.1f} / {service.p99_ms:.1f} | {floor.p50_ms:.1f} / "
-            f"{floor.p99_ms:.1f} | {service.non_2xx + floor.non_2xx} |"
-        )
+    print_against_floor("page", rows)
 
 
 if __name__ == "__main__":

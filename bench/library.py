@@ -43,6 +43,7 @@ from bench.run import (
     _stop,
     cli,
     measure,
+    print_against_floor,
     require_wrk_and_postgres,
     server_command,
 )
@@ -319,20 +320,7 @@ def main() -> None:
         )  # fmt: skip
         rows.append((service, floor))
 
-    print()
-    print(
-        "| request | service req/s | floor req/s | ratio | service p50 / p99 ms | "
-        "floor p50 / p99 ms | non-2xx |"
-    )
-    print("|---|---|---|---|---|---|---|")
-    for service, floor in rows:
-        ratio = service.requests_per_second / floor.requests_per_second
-        print(
-            f"| {service.name} | {service.requests_per_second:,.0f} | "
-            f"{floor.requests_per_second:,.0f} | {ratio:.2f} | "
-            f"{service.p50_ms:.1f} / {service.p99_ms:.1f} | {floor.p50_ms:.1f} / "
-            f"{floor.p99_ms:.1f} | {service.non_2xx + floor.non_2xx} |"
-        )
+    print_against_floor("request", rows)
     print()
     size = f"{PLAYLIST_START:,}-{PLAYLIST_START + PLAYLIST_OPS:,}"
     print(f"| playlist of {size} entries | p50 ms | p99 ms |")

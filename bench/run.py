@@ -230,6 +230,24 @@ def measure(
     return Result(name, workers, rps, p50, p99, rss, non_2xx, cpu_ms)
 
 
+def print_against_floor(label: str, rows: list[tuple[Result, Result]]) -> None:
+    """A Markdown table of (service, floor) results measured in the same run."""
+    print()
+    print(
+        f"| {label} | service req/s | floor req/s | ratio | service p50 / p99 ms | "
+        "floor p50 / p99 ms | non-2xx |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for service, floor in rows:
+        ratio = service.requests_per_second / floor.requests_per_second
+        print(
+            f"| {service.name} | {service.requests_per_second:,.0f} | "
+            f"{floor.requests_per_second:,.0f} | {ratio:.2f} | "
+            f"{service.p50_ms:.1f} / {service.p99_ms:.1f} | {floor.p50_ms:.1f} / "
+            f"{floor.p99_ms:.1f} | {service.non_2xx + floor.non_2xx} |"
+        )
+
+
 def require_wrk_and_postgres() -> str:
     """Exit with what is missing, or return the URL of a fresh benchmark database."""
     if shutil.which("wrk") is None:

@@ -26,6 +26,15 @@ from empulse.submissions import repository as submissions
 from empulse.submissions.upload import Upload, enqueue_object_deletion
 
 IMAGE_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+# The OpenAPI request body of a route whose body is an image of one of these types.
+IMAGE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            kind: {"schema": {"type": "string", "format": "binary"}} for kind in IMAGE_TYPES
+        },
+    }
+}
 
 
 def public_image(

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Request, Response, status
 
 from empulse.audit.service import RequestMeta
 from empulse.auth.dependencies import CurrentPrincipal, OptionalPrincipal
-from empulse.catalog.images import IMAGE_TYPES
+from empulse.catalog.images import IMAGE_BODY
 from empulse.core.pagination import Cursor, Limit, Page, PageRequest
 from empulse.models import Playlist
 from empulse.playlists import service
@@ -267,14 +267,7 @@ async def reorder_entries(
     "/{playlist_id}/cover",
     response_model=PlaylistOut,
     summary="Replace the cover",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                kind: {"schema": {"type": "string", "format": "binary"}} for kind in IMAGE_TYPES
-            },
-        }
-    },
+    openapi_extra=IMAGE_BODY,
     responses={
         **_WRITE,
         413: {"description": "Larger than MAX_COVER_BYTES (payload_too_large)"},

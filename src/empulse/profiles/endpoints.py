@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 
 from empulse.audit.service import RequestMeta
 from empulse.auth.dependencies import CurrentPrincipal, require_principal
-from empulse.catalog.images import IMAGE_TYPES
+from empulse.catalog.images import IMAGE_BODY
 from empulse.profiles import service
 from empulse.profiles.schemas import ProfileIn, ProfileOut
 from empulse.services import AppServices, DbSession, ReadSession
@@ -54,14 +54,7 @@ async def edit_profile(
     "/image",
     response_model=ProfileOut,
     summary="Replace my artist image",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                kind: {"schema": {"type": "string", "format": "binary"}} for kind in IMAGE_TYPES
-            },
-        }
-    },
+    openapi_extra=IMAGE_BODY,
     responses={
         413: {"description": "Larger than MAX_COVER_BYTES (payload_too_large)"},
         422: {

@@ -20,10 +20,23 @@ def _settings_url() -> str:
     return url or load_settings().database_url
 
 
+def _include_name(name: str | None, type_: str, _: object) -> bool:
+    """The search index is the migrations' own (search/ddl.py), outside the models: SQLite's
+    FTS5 tables (`fts_*` and their shadow tables), PostgreSQL's search columns and indexes."""
+    if type_ == "table":
+        return not (name or "").startswith("fts_")
+    if type_ == "column":
+        return name not in ("search_vector", "search_text")
+    if type_ == "index":
+        return not (name or "").endswith(("_search_vector", "_search_text"))
+    return True
+
+
 def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_name=_include_name,
         # SQLite cannot ALTER most things in place; batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,

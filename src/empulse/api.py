@@ -24,6 +24,7 @@ from empulse.playlists.endpoints import users_router as user_playlists_router
 from empulse.plays.endpoints import router as plays_router
 from empulse.profiles.endpoints import router as profiles_router
 from empulse.review.endpoints import router as review_router
+from empulse.search.endpoints import router as search_router
 from empulse.streaming.endpoints import router as streaming_router
 from empulse.submissions.endpoints import router as submissions_router
 from empulse.users.endpoints import admin_users_router, confirm_email_router
@@ -85,6 +86,7 @@ API_ROUTERS = (
     plays_router,
     playlists_router,
     user_playlists_router,
+    search_router,
     review_router,
     admin_users_router,
     jobs_router,

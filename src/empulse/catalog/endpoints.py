@@ -10,8 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from empulse.auth.dependencies import optional_principal
 from empulse.catalog import repository, service
+from empulse.catalog.responses import Shown, shown_json
 from empulse.catalog.schemas import (
     AlbumOut,
     AlbumSort,
@@ -26,10 +26,9 @@ from empulse.catalog.schemas import (
 from empulse.core.errors import NotFound, ValidationFailed
 from empulse.core.pagination import AnyRow, Cursor, Limit, Page, PageRequest, Rows
 from empulse.core.schemas import WITHOUT_NUL
-from empulse.library import service as library
 from empulse.models import Artist
 from empulse.services import ReadSession, get_services
-from empulse.web.caching import private_json, public_json
+from empulse.web.caching import public_json
 from empulse.web.paths import API_PREFIX
 
 router = APIRouter(prefix=f"{API_PREFIX}/tracks", tags=["catalog"])
@@ -333,22 +332,13 @@ async def _albums(request: Request, session: AsyncSession, rows: Rows[AnyRow]) -
     )
 
 
-Shown = TrackOut | AlbumOut | ArtistOut
-
-
 async def _shown(
     request: Request, session: AsyncSession, body: Shown | AlbumWithTracksOut | Page[Any]
 ) -> Response:
-    """The same to every anonymous caller: public and cacheable. To a signed-in caller, with
-    `liked` on each track, album and artist: private."""
-    principal = await optional_principal(request)
-    if principal is None:
-        return public_json(request, body)
     items: list[Shown] = list(body.items) if isinstance(body, Page) else [body]
     if isinstance(body, AlbumWithTracksOut):
         items.extend(body.tracks)
-    await library.mark_liked(session, principal.user_id, items)
-    return private_json(request, body)
+    return await shown_json(request, session, body, items)
 
 
 def _url(request: Request) -> service.PublicUrl:

@@ -35,6 +35,7 @@ from sqlalchemy.types import TypeDecorator, Uuid
 from sqlalchemy.util import await_only, greenlet_spawn
 
 from empulse.config import Settings
+from empulse.core import folding
 from empulse.core.errors import AppError, ServiceUnavailable
 
 # Stable constraint names, so migrations can address them on both databases.
@@ -91,6 +92,8 @@ def _sqlite_on_connect(dbapi_connection: Any, _: ConnectionPoolEntry) -> None:
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    # The search index's triggers and queries fold text with these (core/folding).
+    folding.register(dbapi_connection)
 
 
 def create_engine(settings: Settings) -> AsyncEngine:

@@ -1,0 +1,1 @@
+"""Search over the catalog and public playlists: ranked, accent-blind, as-you-type."""

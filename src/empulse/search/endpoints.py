@@ -1,0 +1,78 @@
+"""HTTP for /search: readable without signing in."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Query, Request, Response
+
+from empulse.auth.dependencies import OptionalPrincipal
+from empulse.catalog.responses import Shown, shown_json
+from empulse.core.errors import ValidationFailed
+from empulse.core.pagination import Cursor, Limit
+from empulse.search import service
+from empulse.search.schemas import SEARCH_TYPES, SearchOut, SearchType
+from empulse.search.text import MAX_QUERY_CHARS, MAX_QUERY_WORDS
+from empulse.services import ReadSession, get_services
+from empulse.web.paths import API_PREFIX
+
+router = APIRouter(prefix=f"{API_PREFIX}/search", tags=["search"])
+
+
+def _types(value: str | None) -> list[SearchType]:
+    if value is None:
+        return list(SEARCH_TYPES)
+    asked = [part.strip() for part in value.split(",") if part.strip()]
+    unknown = [part for part in asked if part not in SEARCH_TYPES]
+    if not asked or unknown:
+        raise ValidationFailed(f"`type` is a comma-separated list of {', '.join(SEARCH_TYPES)}.")
+    return [cast(SearchType, kind) for kind in dict.fromkeys(asked)]
+
+
+@router.get(
+    "",
+    response_model=SearchOut,
+    summary="Search tracks, artists, albums and playlists",
+    responses={
+        304: {"description": "Not modified (`If-None-Match` matched the `ETag`)."},
+        400: {
+            "description": "An empty or too long query, or a cursor of another search "
+            "(invalid_query, invalid_cursor)"
+        },
+        422: {"description": "An unknown `type`"},
+    },
+)
+async def search(
+    request: Request,
+    principal: OptionalPrincipal,
+    session: ReadSession,
+    q: Annotated[
+        str,
+        Query(
+            description=f"What the listener typed: up to {MAX_QUERY_CHARS} characters and "
+            f"{MAX_QUERY_WORDS} words. Case and accents do not matter; every word must match "
+            "(the last ones as prefixes), in the title, the artist or the album.",
+        ),
+    ],
+    type: Annotated[
+        str | None,
+        Query(max_length=100, description="Comma-separated: track, artist, album, playlist."),
+    ] = None,
+    limit: Limit = 20,
+    cursor: Annotated[
+        Cursor,
+        Query(description="From a type's `nextCursor`: that type's next page, alone."),
+    ] = None,
+) -> Response:
+    """Ranked: a name equal to the query first, then the best matches (title over artist over
+    album), then the most played. Only what a listener may see: published releases of enabled
+    artists, public playlists (and the caller's own)."""
+    url = get_services(request).storage.public_url
+    viewer = principal.user_id if principal else None
+    found = await service.search(session, q, _types(type), viewer, limit, cursor, url)
+    items: list[Any] = []
+    for page in (found.tracks, found.albums, found.artists):
+        if page is not None:
+            items.extend(page.items)
+    shown: list[Shown] = items
+    return await shown_json(request, session, found, shown)

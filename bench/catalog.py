@@ -41,7 +41,7 @@ from empulse.catalog.repository import TRACK_ORDERS
 SAMPLE = 1_000
 
 
-async def _catalog_size(url: str) -> int:
+async def catalog_size(url: str) -> int:
     try:
         connection = await asyncpg.connect(url)
     except (OSError, asyncpg.PostgresError):
@@ -101,7 +101,7 @@ def main() -> None:
     albums, artists = args.tracks // 10, args.tracks // 50
 
     bench_url = postgres_admin_url().rsplit("/", 1)[0] + "/empulse_bench"
-    if not (args.keep and asyncio.run(_catalog_size(bench_url)) >= args.tracks):
+    if not (args.keep and asyncio.run(catalog_size(bench_url)) >= args.tracks):
         bench_url = require_wrk_and_postgres()
         data_dir = Path(tempfile.mkdtemp(prefix="empulse-bench-"))
         env = {

@@ -239,10 +239,14 @@ def print_against_floor(label: str, rows: list[tuple[Result, Result]]) -> None:
     )
     print("|---|---|---|---|---|---|---|")
     for service, floor in rows:
-        ratio = service.requests_per_second / floor.requests_per_second
+        ratio = (
+            f"{service.requests_per_second / floor.requests_per_second:.2f}"
+            if floor.requests_per_second
+            else "∞ (the floor answered nothing in time)"
+        )
         print(
             f"| {service.name} | {service.requests_per_second:,.0f} | "
-            f"{floor.requests_per_second:,.0f} | {ratio:.2f} | "
+            f"{floor.requests_per_second:,.0f} | {ratio} | "
             f"{service.p50_ms:.1f} / {service.p99_ms:.1f} | {floor.p50_ms:.1f} / "
             f"{floor.p99_ms:.1f} | {service.non_2xx + floor.non_2xx} |"
         )

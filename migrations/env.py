@@ -26,7 +26,7 @@ def _include_name(name: str | None, type_: str, _: object) -> bool:
     if type_ == "table":
         return not (name or "").startswith("fts_")
     if type_ == "column":
-        return name not in ("search_vector", "search_text")
+        return name not in ("search_vector", "search_text", "search_key")
     if type_ == "index":
         return not (name or "").endswith(("_search_vector", "_search_text"))
     return True

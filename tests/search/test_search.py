@@ -132,33 +132,37 @@ async def test_only_what_a_listener_may_see_and_changes_show_at_once(harness: Ha
     assert names((await search(harness, "larks")).json(), "tracks") == []
 
 
-@pytest.mark.parametrize(
-    "query",
-    [
-        '"',
-        '"unbalanced',
-        "lant*",
-        "night NEAR drive",
-        "night AND drive",
-        "-night",
-        "^night",
-        "night OR (",
-        "col:night",
-        "a" * 200,
-        "\x01night\x7f",
-        "'; DROP TABLE tracks; --",
-        "%_%",
-        "\U00101437\x97",
-        "\u2764\ufe0f",
-        "\U0001f3b8 drive",
-    ],
-)
-async def test_hostile_queries_get_results_or_a_400(harness: Harness, query: str) -> None:
+HOSTILE = [
+    '"',
+    '"unbalanced',
+    "lant*",
+    "night NEAR drive",
+    "night AND drive",
+    "-night",
+    "^night",
+    "night OR (",
+    "col:night",
+    "a" * 200,
+    "\x01night\x7f",
+    "'; DROP TABLE tracks; --",
+    "%_%",
+    "\U00101437\x97",
+    "\u2764\ufe0f",
+    "\U0001f3b8 drive",
+]
+
+
+async def test_hostile_queries_get_results_or_a_400(harness: Harness) -> None:
+    """Search syntax of either database, injection attempts, control characters, symbols
+    alone: each is text, answered or refused, never a 500."""
     await write_catalog(harness)
-    answer = await search(harness, query)
-    assert answer.status_code in (200, 400), answer.text
-    if answer.status_code == 400:
-        assert_problem(answer, 400, "invalid_query")
+    for query in HOSTILE:
+        answer = await search(harness, query)
+        assert answer.status_code in (200, 400), (query, answer.text)
+        if answer.status_code == 400:
+            assert_problem(answer, 400, "invalid_query")
+    drive = (await search(harness, '"drive', type="track")).json()
+    assert "Night Drive" in names(drive, "tracks")
 
 
 async def test_queries_are_bounded_before_the_database(harness: Harness) -> None:

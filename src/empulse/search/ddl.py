@@ -5,8 +5,9 @@ albums, artists, playlists) must run `SQLITE_DROP_TRIGGERS` first and `SQLITE_TR
 SQLite checks every trigger that names a table when that table is renamed, and refuses the
 rebuild's final rename while the triggers of the other tables point at it.
 
-PostgreSQL: a `search_vector` (tsvector: title A, artist B, album C) and a `search_text` (the
-folded words, for trigram typo matching) on tracks, albums, artists and playlists, GIN-indexed,
+PostgreSQL: a `search_vector` (tsvector: title A, artist B, album C), a `search_text` (the
+folded words, for trigram typo matching) and a `search_key` (the folded name, what an exact
+match compares) on tracks, albums, artists and playlists, the first two GIN-indexed,
 kept by triggers in the writing transaction (a rename of an artist or an album re-indexes its
 tracks). SQLite: one FTS5 table per kind (`unicode61 remove_diacritics 2`, prefix indexes),
 kept by triggers calling the folding functions the application registers on its connections
@@ -65,6 +66,7 @@ POSTGRES_FUNCTIONS = (
          SELECT title INTO album FROM albums WHERE id = NEW.album_id;
          NEW.search_vector := search_vector(NEW.title, artist, album);
          NEW.search_text := search_text(NEW.title, artist, album);
+         NEW.search_key := search_key(NEW.title);
          RETURN NEW;
        END $$""",
     """CREATE FUNCTION albums_search() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -73,18 +75,21 @@ POSTGRES_FUNCTIONS = (
          SELECT name INTO artist FROM artists WHERE id = NEW.artist_id;
          NEW.search_vector := search_vector(NEW.title, artist, NULL);
          NEW.search_text := search_text(NEW.title, artist, NULL);
+         NEW.search_key := search_key(NEW.title);
          RETURN NEW;
        END $$""",
     """CREATE FUNCTION artists_search() RETURNS trigger LANGUAGE plpgsql AS $$
        BEGIN
          NEW.search_vector := search_vector(NEW.name, NULL, NULL);
          NEW.search_text := search_text(NEW.name, NULL, NULL);
+         NEW.search_key := search_key(NEW.name);
          RETURN NEW;
        END $$""",
     """CREATE FUNCTION playlists_search() RETURNS trigger LANGUAGE plpgsql AS $$
        BEGIN
          NEW.search_vector := search_vector(NEW.name, NULL, NEW.description);
          NEW.search_text := search_text(NEW.name, NULL, NEW.description);
+         NEW.search_key := search_key(NEW.name);
          RETURN NEW;
        END $$""",
     # A rename re-indexes what shows the name.

@@ -1,0 +1,112 @@
+"""Search at a million tracks on PostgreSQL: the service against the naive way.
+
+    uv run python -m bench.search [--duration 10] [--connections 16] [--workers 1]
+                                  [--tracks 1000000] [--keep]
+
+Fills a fresh `empulse_bench` database with bench/catalog_data.py (`--keep` reuses one a
+previous run filled; the search index is filled by its triggers as the rows go in), then
+drives with wrk at 16 connections, on the service (`GET /api/v1/search`) and on
+bench/search_floor.py (`ILIKE '%word%'` over the joined tables), in the same run: a one-word
+prefix, two words, a typo, an artist's name, and a query with no match. Prints p50 and p99 and
+throughput of each, with the ratio to the naive reference. Needs wrk and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+from pathlib import Path
+from urllib.parse import urlencode
+
+import asyncpg
+from tests.support.services import free_port, postgres_admin_url
+
+from bench.catalog import catalog_size
+from bench.catalog_data import fill, row_id
+from bench.run import (
+    Result,
+    cli,
+    measure,
+    print_against_floor,
+    require_wrk_and_postgres,
+    server_command,
+)
+
+
+async def _artist_name(url: str) -> str:
+    connection = await asyncpg.connect(url)
+    try:
+        return str(
+            await connection.fetchval("SELECT name FROM artists WHERE id = $1", row_id("a", 777))
+        )
+    finally:
+        await connection.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--tracks", type=int, default=1_000_000)
+    parser.add_argument("--keep", action="store_true", help="reuse a filled empulse_bench")
+    args = parser.parse_args()
+
+    bench_url = postgres_admin_url().rsplit("/", 1)[0] + "/empulse_bench"
+    data_dir = Path(tempfile.mkdtemp(prefix="empulse-bench-"))
+    root = Path(__file__).resolve().parents[1]
+    env = {
+        **os.environ,
+        "EMPULSE_ENV": "development",
+        "EMPULSE_DATA_DIR": str(data_dir),
+        "DATABASE_URL": bench_url,
+        "DATABASE_POOL_SIZE": str(args.connections),
+        "BENCH_DATABASE_URL": bench_url,
+        "PYTHONPATH": str(root),
+        "BENCH_LOG": str(data_dir / "server.log"),
+        "RATE_LIMITS": "default=1000000000/minute",
+    }
+    if not (args.keep and asyncio.run(catalog_size(bench_url)) >= args.tracks):
+        bench_url = require_wrk_and_postgres()
+        cli(env, "migrate")
+        print(f"filling the catalog ({args.tracks:,} tracks, indexed by triggers)", flush=True)
+        asyncio.run(fill(bench_url, args.tracks // 50, args.tracks // 10, args.tracks))
+    else:
+        cli(env, "migrate")
+    artist = asyncio.run(_artist_name(bench_url))
+    cases = [
+        ("one-word prefix", "lant", "track"),
+        ("two words", "night drive", "track"),
+        ("a typo", "lantrens", "track"),
+        ("an artist's name", artist, "artist"),
+        ("no match", "zqxjv", "track"),
+    ]
+    print(
+        f"PostgreSQL, {args.tracks:,} tracks; wrk -t1 -c{args.connections} -d{args.duration}s; "
+        f"{args.workers} worker(s); {os.cpu_count()} CPUs",
+        flush=True,
+    )
+    rows: list[tuple[Result, Result]] = []
+    for name, query, kind in cases:
+        params = urlencode({"q": query, "type": kind})
+        port = free_port()
+        naive = measure(
+            f"{name} (naive ILIKE)",
+            server_command("granian", "bench.search_floor:create_app", port, args.workers),
+            env, f"/naive?{params}", port, args.workers, args.duration, args.connections,
+        )  # fmt: skip
+        port = free_port()
+        serve = [sys.executable, "-m", "empulse.cli", "serve", "--port", str(port)]
+        service = measure(
+            f"{name}: {query!r}", [*serve, "--workers", str(args.workers)],
+            env, f"/api/v1/search?{params}", port, args.workers, args.duration, args.connections,
+        )  # fmt: skip
+        rows.append((service, naive))
+    print_against_floor("query", rows)
+
+
+if __name__ == "__main__":
+    main()

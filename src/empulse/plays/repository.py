@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, cast, func, select, update
+from sqlalchemy import ColumnElement, Date, and_, cast, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.catalog import repository as catalog
@@ -52,13 +52,21 @@ async def visible_tracks(
     return {track.id: track for track in await session.scalars(statement)}
 
 
-async def heard_between(
-    session: AsyncSession, user_id: uuid.UUID, since: datetime, until: datetime
+async def overlapping(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    intervals: Sequence[tuple[datetime, datetime]],
+    longest: timedelta,
 ) -> list[tuple[datetime, datetime]]:
-    """(start, end) of the listener's plays that started in [since, until): an index range
-    on (user, start)."""
+    """(start, end) of the listener's recorded plays that overlap one of these intervals: the
+    database returns only those (each interval an index range on (user, start), as a play
+    lasts at most `longest`), never the listener's whole recent history."""
+    overlaps = [
+        and_(Play.started_at >= start - longest, Play.started_at < end, Play.ended_at > start)
+        for start, end in intervals
+    ]
     statement = select(Play.started_at, Play.ended_at).where(
-        Play.user_id == user_id, Play.started_at >= since, Play.started_at < until
+        Play.user_id == user_id, or_(*overlaps)
     )
     return [(row[0], row[1]) for row in await session.execute(statement)]
 

@@ -131,9 +131,8 @@ async def _record_all(
         start + timedelta(milliseconds=body.ms_played)
         for start, (_, body) in zip(starts, items, strict=True)
     ]
-    # A play lasts at most MAX_PLAY, so only plays that started this much before the first
-    # can reach into the batch.
-    heard = await repository.heard_between(session, user_id, min(starts) - MAX_PLAY, max(ends))
+    intervals = list(zip(starts, ends, strict=True))
+    heard = await repository.overlapping(session, user_id, intervals, MAX_PLAY)
     outcomes: list[tuple[PlayOut, bool] | AppError | None] = [None] * len(items)
     recorded: list[Play] = []
     counted: list[Track] = []

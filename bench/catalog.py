@@ -19,22 +19,20 @@ import argparse
 import asyncio
 import os
 import random
-import sys
 import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
 import asyncpg
-from tests.support.services import free_port, postgres_admin_url
+from tests.support.services import postgres_admin_url
 
 from bench.catalog_data import GENRES, fill, row_id
 from bench.run import (
-    Result,
+    against_floor,
+    bench_env,
     cli,
-    measure,
     print_against_floor,
     require_wrk_and_postgres,
-    server_command,
 )
 from empulse.catalog.repository import TRACK_ORDERS
 
@@ -114,18 +112,7 @@ def main() -> None:
         print(f"filling the catalog ({args.tracks:,} tracks)", flush=True)
         asyncio.run(fill(bench_url, artists, albums, args.tracks))
     data_dir = Path(tempfile.mkdtemp(prefix="empulse-bench-"))
-    root = Path(__file__).resolve().parents[1]
-    env = {
-        **os.environ,
-        "EMPULSE_ENV": "development",
-        "EMPULSE_DATA_DIR": str(data_dir),
-        "DATABASE_URL": bench_url,
-        "DATABASE_POOL_SIZE": str(args.connections),
-        "BENCH_DATABASE_URL": bench_url,
-        "PYTHONPATH": str(root),
-        "BENCH_LOG": str(data_dir / "server.log"),
-        "RATE_LIMITS": "default=1000000000/minute",
-    }
+    env = bench_env(bench_url, data_dir, args.connections)
 
     chooser = random.Random(7)
     album_paths = [
@@ -153,21 +140,9 @@ def main() -> None:
         f"{args.workers} worker(s); {os.cpu_count()} CPUs",
         flush=True,
     )
-    rows: list[tuple[Result, Result]] = []
-    for name, path, wrk_args, floor_path, floor_args in cases:
-        port = free_port()
-        floor = measure(
-            f"{name} (floor)",
-            server_command("granian", "bench.catalog_floor:create_app", port, args.workers),
-            env, floor_path, port, args.workers, args.duration, args.connections, floor_args,
-        )  # fmt: skip
-        port = free_port()
-        serve = [sys.executable, "-m", "empulse.cli", "serve", "--port", str(port)]
-        service = measure(
-            name, [*serve, "--workers", str(args.workers)],
-            env, path, port, args.workers, args.duration, args.connections, wrk_args,
-        )  # fmt: skip
-        rows.append((service, floor))
+    rows = against_floor(
+        cases, "bench.catalog_floor:create_app", env, args.workers, args.duration, args.connections
+    )
 
     print_against_floor("page", rows)
 

@@ -38,14 +38,13 @@ from tests.support.services import free_port
 
 from bench.catalog_data import fill, row_id
 from bench.run import (
-    Result,
     _serve,
     _stop,
+    against_floor,
+    bench_env,
     cli,
-    measure,
     print_against_floor,
     require_wrk_and_postgres,
-    server_command,
 )
 
 LISTENERS = 16
@@ -228,18 +227,8 @@ def main() -> None:
 
     bench_url = require_wrk_and_postgres()
     data_dir = Path(tempfile.mkdtemp(prefix="empulse-bench-"))
-    root = Path(__file__).resolve().parents[1]
-    env = {
-        **os.environ,
-        "EMPULSE_ENV": "development",
-        "EMPULSE_DATA_DIR": str(data_dir),
-        "DATABASE_URL": bench_url,
-        "DATABASE_POOL_SIZE": str(args.connections),
-        "BENCH_DATABASE_URL": bench_url,
-        "PYTHONPATH": str(root),
-        "BENCH_LOG": str(data_dir / "server.log"),
-        "RATE_LIMITS": "default=1000000000/minute,login=1000000/minute",
-    }
+    env = bench_env(bench_url, data_dir, args.connections)
+    env["RATE_LIMITS"] = "default=1000000000/minute,login=1000000/minute"
     cli(env, "migrate")
     print(f"filling the catalog ({args.tracks:,} tracks)", flush=True)
     asyncio.run(fill(bench_url, args.tracks // 50, args.tracks // 10, args.tracks))
@@ -305,20 +294,9 @@ def main() -> None:
         f"{args.workers} worker(s); {os.cpu_count()} CPUs",
         flush=True,
     )
-    rows: list[tuple[Result, Result]] = []
-    for name, path, wrk_args, floor_path, floor_args in cases:
-        port = free_port()
-        floor = measure(
-            f"{name} (floor)",
-            server_command("granian", "bench.library_floor:create_app", port, args.workers),
-            env, floor_path, port, args.workers, args.duration, args.connections, floor_args,
-        )  # fmt: skip
-        port = free_port()
-        service = measure(
-            name, [*serve, "--port", str(port)],
-            env, path, port, args.workers, args.duration, args.connections, wrk_args,
-        )  # fmt: skip
-        rows.append((service, floor))
+    rows = against_floor(
+        cases, "bench.library_floor:create_app", env, args.workers, args.duration, args.connections
+    )
 
     print_against_floor("request", rows)
     print()

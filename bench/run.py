@@ -230,6 +230,53 @@ def measure(
     return Result(name, workers, rps, p50, p99, rss, non_2xx, cpu_ms)
 
 
+def bench_env(database_url: str, data_dir: Path, connections: int) -> dict[str, str]:
+    """The environment of a service and its floor against one PostgreSQL benchmark database:
+    a pool per connection, no rate limit in the way, logs to `data_dir/server.log`."""
+    return {
+        **os.environ,
+        "EMPULSE_ENV": "development",
+        "EMPULSE_DATA_DIR": str(data_dir),
+        "DATABASE_URL": database_url,
+        "DATABASE_POOL_SIZE": str(connections),
+        "BENCH_DATABASE_URL": database_url,
+        "PYTHONPATH": str(ROOT),
+        "BENCH_LOG": str(data_dir / "server.log"),
+        "RATE_LIMITS": "default=1000000000/minute",
+    }
+
+
+# (name, service path, service wrk arguments, floor path, floor wrk arguments)
+Case = tuple[str, str, list[str], str, list[str]]
+
+
+def against_floor(
+    cases: list[Case],
+    floor_app: str,
+    env: dict[str, str],
+    workers: int,
+    duration: int,
+    connections: int,
+) -> list[tuple[Result, Result]]:
+    """Each case on the floor (`floor_app`, a `module:factory` on granian), then on the
+    service (`empulse serve`), in the same run."""
+    rows: list[tuple[Result, Result]] = []
+    for name, path, wrk_args, floor_path, floor_args in cases:
+        port = free_port()
+        floor = measure(
+            f"{name} (floor)", server_command("granian", floor_app, port, workers),
+            env, floor_path, port, workers, duration, connections, floor_args,
+        )  # fmt: skip
+        port = free_port()
+        serve = [sys.executable, "-m", "empulse.cli", "serve", "--port", str(port)]
+        service = measure(
+            name, [*serve, "--workers", str(workers)],
+            env, path, port, workers, duration, connections, wrk_args,
+        )  # fmt: skip
+        rows.append((service, floor))
+    return rows
+
+
 def print_against_floor(label: str, rows: list[tuple[Result, Result]]) -> None:
     """A Markdown table of (service, floor) results measured in the same run."""
     print()

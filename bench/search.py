@@ -16,23 +16,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 import tempfile
 from pathlib import Path
 from urllib.parse import urlencode
 
 import asyncpg
-from tests.support.services import free_port, postgres_admin_url
+from tests.support.services import postgres_admin_url
 
 from bench.catalog import catalog_size
 from bench.catalog_data import fill, row_id
 from bench.run import (
-    Result,
+    Case,
+    against_floor,
+    bench_env,
     cli,
-    measure,
     print_against_floor,
     require_wrk_and_postgres,
-    server_command,
 )
 
 
@@ -57,18 +56,7 @@ def main() -> None:
 
     bench_url = postgres_admin_url().rsplit("/", 1)[0] + "/empulse_bench"
     data_dir = Path(tempfile.mkdtemp(prefix="empulse-bench-"))
-    root = Path(__file__).resolve().parents[1]
-    env = {
-        **os.environ,
-        "EMPULSE_ENV": "development",
-        "EMPULSE_DATA_DIR": str(data_dir),
-        "DATABASE_URL": bench_url,
-        "DATABASE_POOL_SIZE": str(args.connections),
-        "BENCH_DATABASE_URL": bench_url,
-        "PYTHONPATH": str(root),
-        "BENCH_LOG": str(data_dir / "server.log"),
-        "RATE_LIMITS": "default=1000000000/minute",
-    }
+    env = bench_env(bench_url, data_dir, args.connections)
     if not (args.keep and asyncio.run(catalog_size(bench_url)) >= args.tracks):
         bench_url = require_wrk_and_postgres()
         cli(env, "migrate")
@@ -89,22 +77,20 @@ def main() -> None:
         f"{args.workers} worker(s); {os.cpu_count()} CPUs",
         flush=True,
     )
-    rows: list[tuple[Result, Result]] = []
+    measured: list[Case] = []
     for name, query, kind in cases:
         params = urlencode({"q": query, "type": kind})
-        port = free_port()
-        naive = measure(
-            f"{name} (naive ILIKE)",
-            server_command("granian", "bench.search_floor:create_app", port, args.workers),
-            env, f"/naive?{params}", port, args.workers, args.duration, args.connections,
-        )  # fmt: skip
-        port = free_port()
-        serve = [sys.executable, "-m", "empulse.cli", "serve", "--port", str(port)]
-        service = measure(
-            f"{name}: {query!r}", [*serve, "--workers", str(args.workers)],
-            env, f"/api/v1/search?{params}", port, args.workers, args.duration, args.connections,
-        )  # fmt: skip
-        rows.append((service, naive))
+        measured.append(
+            (f"{name}: {query!r}", f"/api/v1/search?{params}", [], f"/naive?{params}", [])
+        )
+    rows = against_floor(
+        measured,
+        "bench.search_floor:create_app",
+        env,
+        args.workers,
+        args.duration,
+        args.connections,
+    )
     print_against_floor("query", rows)
 
 

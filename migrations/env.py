@@ -22,13 +22,14 @@ def _settings_url() -> str:
 
 def _include_name(name: str | None, type_: str, _: object) -> bool:
     """The search index is the migrations' own (search/ddl.py), outside the models: SQLite's
-    FTS5 tables (`fts_*` and their shadow tables), PostgreSQL's search columns and indexes."""
+    FTS5 tables (`fts_*` and their shadow tables), PostgreSQL's search columns, indexes and
+    vocabulary."""
     if type_ == "table":
-        return not (name or "").startswith("fts_")
+        return not (name or "").startswith("fts_") and name != "search_words"
     if type_ == "column":
-        return name not in ("search_vector", "search_text", "search_key")
+        return name not in ("search_vector", "search_key")
     if type_ == "index":
-        return not (name or "").endswith(("_search_vector", "_search_text"))
+        return not (name or "").endswith("_search_vector")
     return True
 
 

@@ -37,9 +37,9 @@ def upgrade() -> None:
         for table in ddl.SEARCHED_TABLES:
             op.execute(
                 f"ALTER TABLE {table} ADD COLUMN search_vector tsvector, "
-                "ADD COLUMN search_text text, ADD COLUMN search_key text"
+                "ADD COLUMN search_key text"
             )
-        for statement in (*ddl.POSTGRES_FUNCTIONS, *ddl.POSTGRES_TRIGGERS):
+        for statement in (*ddl.POSTGRES_TABLES, *ddl.POSTGRES_FUNCTIONS, *ddl.POSTGRES_TRIGGERS):
             op.execute(statement)
         # Fill the new columns: an update of the texts fires the triggers.
         op.execute("UPDATE artists SET name = name")
@@ -49,10 +49,6 @@ def upgrade() -> None:
         for table in ddl.SEARCHED_TABLES:
             op.execute(
                 f"CREATE INDEX ix_{table}_search_vector ON {table} USING gin (search_vector)"
-            )
-            op.execute(
-                f"CREATE INDEX ix_{table}_search_text ON {table} "
-                "USING gin (search_text gin_trgm_ops)"
             )
         return
     for statement in (*ddl.SQLITE_TABLES, *ddl.SQLITE_TRIGGERS, *ddl.SQLITE_BACKFILL):
@@ -64,18 +60,18 @@ def downgrade() -> None:
         for table in ddl.SEARCHED_TABLES:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_search ON {table}")
             op.execute(
-                f"ALTER TABLE {table} DROP COLUMN search_vector, DROP COLUMN search_text, "
-                "DROP COLUMN search_key"
+                f"ALTER TABLE {table} DROP COLUMN search_vector, DROP COLUMN search_key"
             )
         op.execute("DROP TRIGGER IF EXISTS artists_search_renamed ON artists")
         op.execute("DROP TRIGGER IF EXISTS albums_search_renamed ON albums")
         for function in (
             "albums_search_renamed()", "artists_search_renamed()", "playlists_search()",
             "artists_search()", "albums_search()", "tracks_search()",
-            "search_text(text, text, text)", "search_vector(text, text, text)",
+            "search_remember(tsvector)", "search_vector(text, text, text)",
             "search_key(text)", "search_document(text)", "search_unaccent(text)",
         ):  # fmt: skip
             op.execute(f"DROP FUNCTION IF EXISTS {function}")
+        op.execute("DROP TABLE IF EXISTS search_words")
         return
     for statement in ddl.SQLITE_DROP_TRIGGERS:
         op.execute(statement)

@@ -5,9 +5,10 @@ albums, artists, playlists) must run `SQLITE_DROP_TRIGGERS` first and `SQLITE_TR
 SQLite checks every trigger that names a table when that table is renamed, and refuses the
 rebuild's final rename while the triggers of the other tables point at it.
 
-PostgreSQL: a `search_vector` (tsvector: title A, artist B, album C), a `search_text` (the
-folded words, for trigram typo matching) and a `search_key` (the folded name, what an exact
-match compares) on tracks, albums, artists and playlists, the first two GIN-indexed,
+PostgreSQL: a `search_vector` (tsvector: title A, artist B, album C, GIN-indexed) and a
+`search_key` (the folded name, what an exact match compares) on tracks, albums, artists and
+playlists, and `search_words`, every indexed word once (trigram-indexed, where a typo finds the
+words it resembles),
 kept by triggers in the writing transaction (a rename of an artist or an album re-indexes its
 tracks). SQLite: one FTS5 table per kind (`unicode61 remove_diacritics 2`, prefix indexes),
 kept by triggers calling the folding functions the application registers on its connections
@@ -25,6 +26,11 @@ from empulse.core.folding import TYPOGRAPHIC
 PUNCTUATION = f"[[:punct:]{TYPOGRAPHIC}]+"
 
 POSTGRES_EXTENSIONS = ("unaccent", "pg_trgm")
+
+POSTGRES_TABLES = (
+    "CREATE TABLE search_words (word text PRIMARY KEY)",
+    "CREATE INDEX ix_search_words_trigrams ON search_words USING gin (word gin_trgm_ops)",
+)
 
 POSTGRES_FUNCTIONS = (
     # unaccent() is only STABLE (its dictionary could change); an index needs IMMUTABLE.
@@ -52,11 +58,15 @@ POSTGRES_FUNCTIONS = (
              || setweight(to_tsvector('simple', search_document(second)), 'B')
              || setweight(to_tsvector('simple', search_document(third)), 'C')
        $$""",
-    """CREATE FUNCTION search_text(first text, second text, third text) RETURNS text
-       LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    # The vocabulary grows with every indexed word (in sorted order, so that two transactions
+    # adding the same new words wait for each other in one order); a word is never removed:
+    # one no row has any more only resembles a typo and then matches nothing.
+    """CREATE FUNCTION search_remember(vector tsvector) RETURNS void
+       LANGUAGE sql
        AS $$
-         SELECT btrim(search_document(first) || ' ' || search_document(second) || ' '
-             || search_document(third))
+         INSERT INTO search_words (word)
+         SELECT word FROM unnest(tsvector_to_array(vector)) AS word ORDER BY word
+         ON CONFLICT DO NOTHING
        $$""",
     # Each row's own texts, before it is written.
     """CREATE FUNCTION tracks_search() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -65,8 +75,8 @@ POSTGRES_FUNCTIONS = (
          SELECT name INTO artist FROM artists WHERE id = NEW.artist_id;
          SELECT title INTO album FROM albums WHERE id = NEW.album_id;
          NEW.search_vector := search_vector(NEW.title, artist, album);
-         NEW.search_text := search_text(NEW.title, artist, album);
          NEW.search_key := search_key(NEW.title);
+         PERFORM search_remember(NEW.search_vector);
          RETURN NEW;
        END $$""",
     """CREATE FUNCTION albums_search() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -74,40 +84,37 @@ POSTGRES_FUNCTIONS = (
        BEGIN
          SELECT name INTO artist FROM artists WHERE id = NEW.artist_id;
          NEW.search_vector := search_vector(NEW.title, artist, NULL);
-         NEW.search_text := search_text(NEW.title, artist, NULL);
          NEW.search_key := search_key(NEW.title);
+         PERFORM search_remember(NEW.search_vector);
          RETURN NEW;
        END $$""",
     """CREATE FUNCTION artists_search() RETURNS trigger LANGUAGE plpgsql AS $$
        BEGIN
          NEW.search_vector := search_vector(NEW.name, NULL, NULL);
-         NEW.search_text := search_text(NEW.name, NULL, NULL);
          NEW.search_key := search_key(NEW.name);
+         PERFORM search_remember(NEW.search_vector);
          RETURN NEW;
        END $$""",
     """CREATE FUNCTION playlists_search() RETURNS trigger LANGUAGE plpgsql AS $$
        BEGIN
          NEW.search_vector := search_vector(NEW.name, NULL, NEW.description);
-         NEW.search_text := search_text(NEW.name, NULL, NEW.description);
          NEW.search_key := search_key(NEW.name);
+         PERFORM search_remember(NEW.search_vector);
          RETURN NEW;
        END $$""",
     # A rename re-indexes what shows the name.
     """CREATE FUNCTION artists_search_renamed() RETURNS trigger LANGUAGE plpgsql AS $$
        BEGIN
-         UPDATE albums SET search_vector = search_vector(title, NEW.name, NULL),
-                           search_text = search_text(title, NEW.name, NULL)
+         UPDATE albums SET search_vector = search_vector(title, NEW.name, NULL)
           WHERE artist_id = NEW.id;
-         UPDATE tracks SET search_vector = search_vector(tracks.title, NEW.name, albums.title),
-                           search_text = search_text(tracks.title, NEW.name, albums.title)
+         UPDATE tracks SET search_vector = search_vector(tracks.title, NEW.name, albums.title)
            FROM albums
           WHERE tracks.artist_id = NEW.id AND albums.id = tracks.album_id;
          RETURN NULL;
        END $$""",
     """CREATE FUNCTION albums_search_renamed() RETURNS trigger LANGUAGE plpgsql AS $$
        BEGIN
-         UPDATE tracks SET search_vector = search_vector(tracks.title, artists.name, NEW.title),
-                           search_text = search_text(tracks.title, artists.name, NEW.title)
+         UPDATE tracks SET search_vector = search_vector(tracks.title, artists.name, NEW.title)
            FROM artists
           WHERE tracks.album_id = NEW.id AND artists.id = tracks.artist_id;
          RETURN NULL;

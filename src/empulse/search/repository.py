@@ -7,9 +7,10 @@ words match, the name weighing more than the artist, the artist more than the al
 (qualified plays; followers for playlists); then the id, so the order is deterministic. Every
 word has to match, as a prefix from two letters on, in any field.
 
-A typo (PostgreSQL only): when nothing matches as typed, words of four letters or more match
-the indexed words they resemble (`pg_trgm` word similarity above 0.4; "lantrens" is 0.44 from
-"lanterns"), ranked by resemblance.
+A typo (PostgreSQL only): when nothing matches as typed, each word of four letters or more
+stands for the (up to five) indexed words it resembles most (`pg_trgm` similarity at least
+0.3, looked up in `search_words`, the vocabulary the triggers keep; "lantrens" is 0.38 from
+"lanterns"), and the search runs again with them, ranked as any other.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from sqlalchemy import (
     Float,
     Select,
     Uuid,
-    and_,
     case,
     func,
     literal,
@@ -41,7 +41,8 @@ from empulse.catalog import repository as catalog
 from empulse.models import Album, Artist, Playlist, PlaylistCollaborator, Track, User
 
 TYPO_MIN_LETTERS = 4
-TYPO_SIMILARITY = 0.4
+# How many indexed words a typed word may stand for.
+TYPO_CANDIDATES = 5
 # SQLite FTS5 column weights, in each table's column order (the id first, unindexed).
 _BM25 = {
     "tracks": "0.0, 10.0, 4.0, 1.0",
@@ -137,44 +138,47 @@ async def _postgres(
 ) -> list[uuid.UUID]:
     kind = KINDS[kind_name]
     vector: ColumnElement[Any] = literal_column(f"{kind.table}.search_vector")
-    document: ColumnElement[str] = literal_column(f"{kind.table}.search_text")
+    exact: ColumnElement[Any] = literal(False)
     if typo:
-        if not any(len(word) >= TYPO_MIN_LETTERS for word in words):
-            return []
-        # For this connection (reads run without a transaction, so not `SET LOCAL`); it only
-        # changes what `%>` means, which nothing else uses, and is set before every use.
-        threshold = str(TYPO_SIMILARITY)
-        await session.execute(
-            select(func.set_config("pg_trgm.word_similarity_threshold", threshold, False))
-        )
-        conditions = [
-            document.op("%>")(word)
-            if len(word) >= TYPO_MIN_LETTERS
-            else vector.op("@@")(_lexeme(word))
-            for word in words
-        ]
-        start: ColumnElement[float] = literal(0.0)
-        resemblance = reduce(
-            lambda total, word: total + func.word_similarity(word, document), words, start
-        )
-        statement = (
-            _visible(kind_name, viewer)
-            .where(and_(*conditions))
-            .order_by(resemblance.desc(), kind.popularity.desc(), kind.id)
-        )
+        lexemes = []
+        for word in words:
+            if len(word) < TYPO_MIN_LETTERS:
+                lexemes.append(_lexeme(word))
+                continue
+            resembling = await _resembling(session, word)
+            if not resembling:
+                return []
+            lexemes.append(
+                reduce(lambda left, right: left.op("||")(right), [_exactly(w) for w in resembling])
+            )
+        query = reduce(lambda left, right: left.op("&&")(right), lexemes)
     else:
         query = reduce(lambda left, right: left.op("&&")(right), [_lexeme(w) for w in words])
-        statement = (
-            _visible(kind_name, viewer)
-            .where(vector.op("@@")(query))
-            .order_by(
-                _exact(kind, words, stored=True).desc(),
-                func.ts_rank(vector, query).desc(),
-                kind.popularity.desc(),
-                kind.id,
-            )
-        )
+        exact = _exact(kind, words, stored=True)
+    statement = (
+        _visible(kind_name, viewer)
+        .where(vector.op("@@")(query))
+        .order_by(exact.desc(), func.ts_rank(vector, query).desc(), kind.popularity.desc(), kind.id)
+    )
     return list(await session.scalars(statement.offset(offset).limit(limit + 1)))
+
+
+_RESEMBLING = text(
+    "SELECT word FROM search_words WHERE word % search_key(:word) "
+    "ORDER BY word <-> search_key(:word), word LIMIT :most"
+)
+
+
+async def _resembling(session: AsyncSession, word: str) -> list[str]:
+    """The indexed words a typed word resembles (trigram similarity at least 0.3, pg_trgm's
+    default), the closest first: a trigram-index lookup in the vocabulary, not in the rows."""
+    found = await session.scalars(_RESEMBLING, {"word": word, "most": TYPO_CANDIDATES})
+    return list(found)
+
+
+def _exactly(word: str) -> ColumnElement[Any]:
+    """An indexed word, as a tsquery of itself (quoted: no syntax)."""
+    return func.to_tsquery("simple", func.quote_literal(literal(word)))
 
 
 def _match(words: Sequence[str]) -> str:

@@ -36,8 +36,7 @@ def upgrade() -> None:
         _postgres_extensions()
         for table in ddl.SEARCHED_TABLES:
             op.execute(
-                f"ALTER TABLE {table} ADD COLUMN search_vector tsvector, "
-                "ADD COLUMN search_key text"
+                f"ALTER TABLE {table} ADD COLUMN search_vector tsvector, ADD COLUMN search_key text"
             )
         for statement in (*ddl.POSTGRES_TABLES, *ddl.POSTGRES_FUNCTIONS, *ddl.POSTGRES_TRIGGERS):
             op.execute(statement)
@@ -59,9 +58,7 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         for table in ddl.SEARCHED_TABLES:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_search ON {table}")
-            op.execute(
-                f"ALTER TABLE {table} DROP COLUMN search_vector, DROP COLUMN search_key"
-            )
+            op.execute(f"ALTER TABLE {table} DROP COLUMN search_vector, DROP COLUMN search_key")
         op.execute("DROP TRIGGER IF EXISTS artists_search_renamed ON artists")
         op.execute("DROP TRIGGER IF EXISTS albums_search_renamed ON albums")
         for function in (

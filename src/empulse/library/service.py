@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -53,40 +54,60 @@ async def unlike(session: AsyncSession, kind: str, user_id: uuid.UUID, item_id: 
         await playlist_rows.change_followers(session, item_id, -1)
 
 
+L = TypeVar("L", LikedTrackOut, LikedAlbumOut, LikedArtistOut, LikedPlaylistOut)
+# (the item ids of a page) -> those the caller may see, as they are shown, by id.
+Shower = Callable[[list[uuid.UUID]], Awaitable[Mapping[uuid.UUID, Any]]]
+
+
+async def _library(
+    session: AsyncSession,
+    kind: str,
+    user_id: uuid.UUID,
+    page: PageRequest,
+    show: Shower,
+    out: type[L],
+) -> Page[L]:
+    """A page of likes of one kind, newest first, each item as shown (or unavailable)."""
+    rows = await repository.liked(session, repository.KINDS[kind], user_id, page)
+    shown = await show([row[0] for row in rows.items])
+    field = kind.removesuffix("s")
+    return rows.shaped(
+        lambda row: out.model_validate(
+            {
+                "id": row[0],
+                "liked_at": row[1],
+                "available": row[0] in shown,
+                field: shown.get(row[0]),
+            }
+        )
+    )
+
+
 async def liked_tracks(
     session: AsyncSession, user_id: uuid.UUID, page: PageRequest, url: PublicUrl
 ) -> Page[LikedTrackOut]:
-    rows = await repository.liked(session, repository.KINDS["tracks"], user_id, page)
-    shown = await shapes.shown_tracks(session, [row[0] for row in rows.items], url)
-    return rows.shaped(
-        lambda row: LikedTrackOut(
-            id=row[0], liked_at=row[1], available=row[0] in shown, track=shown.get(row[0])
-        )
-    )
+    async def show(ids: list[uuid.UUID]) -> Mapping[uuid.UUID, Any]:
+        return await shapes.shown_tracks(session, ids, url)
+
+    return await _library(session, "tracks", user_id, page, show, LikedTrackOut)
 
 
 async def liked_albums(
     session: AsyncSession, user_id: uuid.UUID, page: PageRequest, url: PublicUrl
 ) -> Page[LikedAlbumOut]:
-    rows = await repository.liked(session, repository.KINDS["albums"], user_id, page)
-    shown = await shapes.shown_albums(session, [row[0] for row in rows.items], url)
-    return rows.shaped(
-        lambda row: LikedAlbumOut(
-            id=row[0], liked_at=row[1], available=row[0] in shown, album=shown.get(row[0])
-        )
-    )
+    async def show(ids: list[uuid.UUID]) -> Mapping[uuid.UUID, Any]:
+        return await shapes.shown_albums(session, ids, url)
+
+    return await _library(session, "albums", user_id, page, show, LikedAlbumOut)
 
 
 async def liked_artists(
     session: AsyncSession, user_id: uuid.UUID, page: PageRequest, url: PublicUrl
 ) -> Page[LikedArtistOut]:
-    rows = await repository.liked(session, repository.KINDS["artists"], user_id, page)
-    shown = await shapes.shown_artists(session, [row[0] for row in rows.items], url)
-    return rows.shaped(
-        lambda row: LikedArtistOut(
-            id=row[0], liked_at=row[1], available=row[0] in shown, artist=shown.get(row[0])
-        )
-    )
+    async def show(ids: list[uuid.UUID]) -> Mapping[uuid.UUID, Any]:
+        return await shapes.shown_artists(session, ids, url)
+
+    return await _library(session, "artists", user_id, page, show, LikedArtistOut)
 
 
 async def liked_playlists(
@@ -94,16 +115,13 @@ async def liked_playlists(
 ) -> Page[LikedPlaylistOut]:
     """Followed playlists; one made private since (to the follower) or whose owner's account
     is disabled is unavailable."""
-    rows = await repository.liked(session, repository.KINDS["playlists"], user_id, page)
-    found = await playlist_rows.visible_to(session, [row[0] for row in rows.items], user_id)
-    shown = {
-        out.id: out for out in await playlists.shaped(session, list(found.values()), user_id, url)
-    }
-    return rows.shaped(
-        lambda row: LikedPlaylistOut(
-            id=row[0], liked_at=row[1], available=row[0] in shown, playlist=shown.get(row[0])
-        )
-    )
+
+    async def show(ids: list[uuid.UUID]) -> Mapping[uuid.UUID, Any]:
+        found = await playlist_rows.visible_to(session, ids, user_id)
+        shaped = await playlists.shaped(session, list(found.values()), user_id, url)
+        return {playlist.id: playlist for playlist in shaped}
+
+    return await _library(session, "playlists", user_id, page, show, LikedPlaylistOut)
 
 
 async def contains(

@@ -172,15 +172,18 @@ async def shaped(
     playlists: Sequence[Playlist],
     viewer: uuid.UUID | None,
     url: PublicUrl,
+    collaborating: set[uuid.UUID] | None = None,
 ) -> list[PlaylistOut]:
-    """These playlists as the caller sees them, in a bounded number of queries."""
+    """These playlists as the caller sees them, in a bounded number of queries
+    (`collaborating`: those of them the caller collaborates on, when the caller has read it)."""
     ids = [playlist.id for playlist in playlists]
     owners = await repository.people(session, {playlist.owner_id for playlist in playlists})
     followed: set[uuid.UUID] = set()
-    collaborating: set[uuid.UUID] = set()
     if viewer is not None and ids:
         followed = await repository.followed_among(session, viewer, ids)
-        collaborating = await repository.collaborating_among(session, viewer, ids)
+        if collaborating is None:
+            collaborating = await repository.collaborating_among(session, viewer, ids)
+    collaborating = collaborating or set()
     without_cover = [playlist.id for playlist in playlists if not playlist.images]
     covers = await repository.track_covers(session, without_cover, MOSAIC_ENTRIES)
     shown = []
@@ -507,10 +510,10 @@ async def mine(
     session: AsyncSession, user_id: uuid.UUID, page: PageRequest, url: PublicUrl
 ) -> Page[MyPlaylistOut]:
     rows = await repository.mine(session, user_id, page)
-    shown = await shaped(session, rows.items, user_id, url)
     collaborating = await repository.collaborating_among(
         session, user_id, [playlist.id for playlist in rows.items]
     )
+    shown = await shaped(session, rows.items, user_id, url, collaborating)
 
     def relation(playlist: Playlist) -> Relation:
         if playlist.owner_id == user_id:

@@ -9,5 +9,14 @@ from empulse.library.account_data import LIBRARY
 from empulse.playlists.account_data import PLAYLISTS
 from empulse.plays.account_data import PLAYS
 from empulse.submissions.account_data import SUBMISSIONS
+from empulse.subsonic.account_data import SUBSONIC
 
-ACCOUNT_DATA = (ARTIST_PROFILE, ARTIST_APPLICATIONS, SUBMISSIONS, LIBRARY, PLAYLISTS, PLAYS)
+ACCOUNT_DATA = (
+    ARTIST_PROFILE,
+    ARTIST_APPLICATIONS,
+    SUBMISSIONS,
+    LIBRARY,
+    PLAYLISTS,
+    PLAYS,
+    SUBSONIC,
+)

@@ -27,6 +27,8 @@ from empulse.review.endpoints import router as review_router
 from empulse.search.endpoints import router as search_router
 from empulse.streaming.endpoints import router as streaming_router
 from empulse.submissions.endpoints import router as submissions_router
+from empulse.subsonic.endpoints import router as subsonic_router
+from empulse.subsonic.rest import router as rest_router
 from empulse.users.endpoints import admin_users_router, confirm_email_router
 from empulse.users.endpoints import router as users_router
 from empulse.users.schemas import export_schema
@@ -87,6 +89,7 @@ API_ROUTERS = (
     playlists_router,
     user_playlists_router,
     search_router,
+    subsonic_router,
     review_router,
     admin_users_router,
     jobs_router,
@@ -108,3 +111,5 @@ def include_api(app: FastAPI) -> None:
         add_routes(app, router, dependencies=[Depends(default)], response_models=response_models)
     # Streams count under their own, larger limit (a player reads a track in several ranges).
     add_routes(app, streaming_router)
+    # The Subsonic API (/rest) counts calls under its own limits, once it knows the account.
+    add_routes(app, rest_router)

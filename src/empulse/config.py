@@ -35,6 +35,10 @@ DEFAULT_RATE_LIMITS: dict[str, str] = {
     "applications": "5/day",
     # Per listener and per address: a player reads a track in several ranges and seeks.
     "streams": "300/minute",
+    # Subsonic player apps sync in bursts of hundreds of calls (per account and per address).
+    "subsonic": "1200/minute",
+    # Subsonic credential checks that go to the database: a player's first call, wrong passwords.
+    "subsonic_auth": "30/minute",
 }
 
 # Values that appear in templates and tutorials; a secret equal to (or built from) one of them is

@@ -39,6 +39,8 @@ class Services:
     job_sealer: Sealer
     # W-9 forms at rest: current key encrypts, older keys (during a rotation) still decrypt.
     w9_cipher: FieldCipher
+    # App passwords of the Subsonic API (read back to check its token authentication).
+    app_password_cipher: FieldCipher
     jwt_secret: str
     csrf_key: bytes
     # Signs the stream URLs of local storage (streaming/service).
@@ -107,6 +109,7 @@ def build_services(
             ],
         ),
         w9_cipher=w9_cipher(settings),
+        app_password_cipher=field_cipher(settings, "app-password"),
         jwt_secret=jwt_secret,
         csrf_key=derive_key(jwt_secret.encode().hex(), "csrf"),
         stream_url_key=derive_key(encryption_key, "stream-urls"),
@@ -129,14 +132,19 @@ def build_services(
     return services
 
 
-def w9_cipher(settings: Settings) -> FieldCipher:
+def field_cipher(settings: Settings, purpose: str) -> FieldCipher:
+    """Field encryption for one kind of data, under ENCRYPTION_KEY (and the older keys)."""
     if settings.encryption_key is None:
         raise RuntimeError("ENCRYPTION_KEY is missing; load settings with load_settings()")
     return FieldCipher(
-        "w9",
+        purpose,
         settings.encryption_key.get_secret_value(),
         [key.get_secret_value() for key in settings.encryption_keys_previous],
     )
+
+
+def w9_cipher(settings: Settings) -> FieldCipher:
+    return field_cipher(settings, "w9")
 
 
 def get_services(request: Request) -> Services:

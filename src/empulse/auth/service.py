@@ -39,6 +39,7 @@ from empulse.infra.email import enqueue_email
 from empulse.models import ActionToken, AuthSession, TokenPurpose, Transport, User
 from empulse.models.user import UserCredentials
 from empulse.services import Services
+from empulse.subsonic import repository as subsonic_credentials
 
 LOCKOUT_THRESHOLD = 5
 LOCKOUT_MINUTES = 15
@@ -549,9 +550,18 @@ async def reset_password(
         # Used in parallel, or the password changed (which kills the link) meanwhile.
         raise InvalidToken("This reset link is invalid, used or expired.")
     revoked = await repository.revoke_sessions(session, user.id, "password_reset")
+    app_passwords = await subsonic_credentials.delete_all_credentials(session, user.id)
     enqueue_email(session, services.job_sealer, emails.password_changed(user.email, user.name))
-    audit.record(session, "password_reset", meta, user_id=user.id, sessions_revoked=len(revoked))
-    announce_revoked(session, services, revoked)
+    audit.record(
+        session,
+        "password_reset",
+        meta,
+        user_id=user.id,
+        sessions_revoked=len(revoked),
+        app_passwords_revoked=app_passwords,
+    )
+    # The account's id too: what other processes remember of its app passwords goes with it.
+    announce_revoked(session, services, [*revoked, user.id])
     await session.flush()
 
 
@@ -581,7 +591,15 @@ async def change_password(
     revoked = await repository.revoke_sessions(
         session, user.id, "password_changed", keep=current_session_id
     )
+    app_passwords = await subsonic_credentials.delete_all_credentials(session, user.id)
     enqueue_email(session, services.job_sealer, emails.password_changed(user.email, user.name))
-    audit.record(session, "password_changed", meta, user_id=user.id, sessions_revoked=len(revoked))
-    announce_revoked(session, services, revoked)
+    audit.record(
+        session,
+        "password_changed",
+        meta,
+        user_id=user.id,
+        sessions_revoked=len(revoked),
+        app_passwords_revoked=app_passwords,
+    )
+    announce_revoked(session, services, [*revoked, user.id])
     await session.flush()

@@ -274,6 +274,10 @@ def configure_logging(level: str = "INFO", stream: IO[str] | None = None) -> Non
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # httpx writes each request's full URL at INFO; a query string may carry credentials
+    # (a Subsonic player's `p=` or `apiKey=`, a presigned URL's signature).
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 class _SinkHandler(logging.Handler):

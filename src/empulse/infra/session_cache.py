@@ -9,6 +9,10 @@ trusted: every request asks the database. A revocation is thus honoured everywhe
 Redis round trip, or within those few seconds when Redis is cut off. Without Redis (one
 embedded process) local invalidation is immediate; several processes without Redis see a
 revocation within the cache lifetime.
+
+Other credentials checked against the database (the Subsonic API's app passwords and keys) are
+remembered the same way, under their owner's id: revoking that id (a revoked app password, a
+password reset, a disabled account) makes every process check the database again.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class SessionCache:
         self.ttl = ttl_seconds
         self.channel = f"{key_prefix}:sessions:revoked"
         self._live_until: dict[uuid.UUID, float] = {}
+        self._credentials: dict[str, tuple[uuid.UUID, Any]] = {}
         self._redis = (
             aioredis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
             if redis_url
@@ -54,6 +59,22 @@ class SessionCache:
         if len(self._live_until) >= _MAX_ENTRIES:
             self._live_until.clear()
         self._live_until[session_id] = time.monotonic() + self.ttl
+
+    def remember_credential(self, key: str, owner_id: uuid.UUID, value: Any) -> None:
+        """Remember what checking credential `key` found, while `owner_id` stays live."""
+        if self.ttl <= 0:
+            return
+        if len(self._credentials) >= _MAX_ENTRIES:
+            self._credentials.clear()
+        self._credentials[key] = (owner_id, value)
+        self.remember_live(owner_id)
+
+    def known_credential(self, key: str) -> Any | None:
+        """What was found for `key`, unless its owner was revoked or the lifetime ran out."""
+        found = self._credentials.get(key)
+        if found is None or not self.is_known_live(found[0]):
+            return None
+        return found[1]
 
     async def revoked(self, session_ids: Iterable[uuid.UUID]) -> None:
         """Forget these sessions here and tell every other process. Call after the commit."""

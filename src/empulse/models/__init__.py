@@ -20,16 +20,20 @@ from empulse.models.playlist import (
     PlaylistInvite,
 )
 from empulse.models.submission import MediaObject, PendingUpload, Submission
+from empulse.models.subsonic import ApiKey, AppPassword, Bookmark, NowPlaying, PlayQueue
 from empulse.models.user import DEFAULT_PRIVACY, User, UserRole
 
 __all__ = [
     "DEFAULT_PRIVACY",
     "ActionToken",
     "Album",
+    "ApiKey",
+    "AppPassword",
     "Artist",
     "ArtistApplication",
     "AuditEvent",
     "AuthSession",
+    "Bookmark",
     "Job",
     "JobStatus",
     "LikedAlbum",
@@ -37,8 +41,10 @@ __all__ = [
     "LikedPlaylist",
     "LikedTrack",
     "MediaObject",
+    "NowPlaying",
     "PendingUpload",
     "Play",
+    "PlayQueue",
     "Playlist",
     "PlaylistCollaborator",
     "PlaylistEntry",

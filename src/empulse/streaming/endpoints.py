@@ -97,7 +97,7 @@ async def stream(
     audio = await playable_audio(session, track_id)
     if audio is None:
         raise NotFound("No such track.")
-    return await _send(request, services, audio)
+    return await send_audio(request, services, audio)
 
 
 for _method, _name, _summary in (
@@ -115,7 +115,7 @@ for _method, _name, _summary in (
     )
 
 
-async def _send(request: Request, services: Services, audio: MediaObject) -> Response:
+async def send_audio(request: Request, services: Services, audio: MediaObject) -> Response:
     storage = services.storage
     local = isinstance(storage, LocalStorage)
     if not local and services.settings.stream_s3_redirect:

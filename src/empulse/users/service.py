@@ -142,7 +142,8 @@ async def update_user(
         if disabled:
             await session.flush()  # the user row first: see `auth.repository.record_sign_in`
             revoked = await auth_repository.revoke_sessions(session, user.id, "disabled")
-            announce_revoked(session, services, revoked)
+            # The account's id too: its app passwords and keys stop on every process.
+            announce_revoked(session, services, [*revoked, user.id])
     if changes:
         audit.record(
             session,
@@ -201,7 +202,7 @@ async def delete_account(
     await audit.forget_user(session, user.id)
     await repository.delete_user(session, user.id)
     audit.record(session, "account_deleted", RequestMeta(None, None, request_id))
-    announce_revoked(session, services, session_ids)
+    announce_revoked(session, services, [*session_ids, user.id])
     await session.flush()
 
 

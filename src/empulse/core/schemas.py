@@ -44,6 +44,11 @@ def _one_line(value: str) -> str:
 # Names, titles, tags, address lines: text shown on one line, and some of it in an email's
 # subject, where a line break would make the message unsendable.
 SingleLine = Annotated[str, AfterValidator(_one_line)]
+# The same check, for text that is also stripped and measured:
+# `Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), ONE_LINE]`. (Put on
+# `SingleLine` instead, the constraints measure the text before it is stripped, so "   "
+# passes a minimum length of 1 and is stored empty.)
+ONE_LINE = AfterValidator(_one_line)
 
 
 def _address(value: str) -> str:

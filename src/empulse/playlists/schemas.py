@@ -7,13 +7,15 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from empulse.catalog.schemas import ImageOut, TrackOut
-from empulse.core.schemas import OutSchema, Schema, SingleLine, with_examples
+from empulse.core.schemas import ONE_LINE, OutSchema, Schema, with_examples
 
 MAX_ENTRIES = 10_000
 MAX_ADD = 100
 
-Name = Annotated[SingleLine, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Description = Annotated[SingleLine, StringConstraints(strip_whitespace=True, max_length=300)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), ONE_LINE
+]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300), ONE_LINE]
 SnapshotId = Annotated[
     str | None,
     Field(

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, StringConstraints
 
 from empulse.catalog.schemas import ImageOut, LinkOut
-from empulse.core.schemas import Schema, SingleLine, with_examples
+from empulse.core.schemas import ONE_LINE, Schema, with_examples
 
 MAX_LINKS = 5
 # Multi-line text, but no control characters besides line breaks and tabs, no NUL.
@@ -30,17 +30,18 @@ def _text(value: str) -> str:
 
 
 Url = Annotated[
-    SingleLine,
+    str,
     StringConstraints(strip_whitespace=True, min_length=8, max_length=500),
+    ONE_LINE,
     AfterValidator(_web_address),
 ]
 
 
 class LinkIn(Schema):
     url: Url
-    label: Annotated[SingleLine, StringConstraints(strip_whitespace=True, max_length=60)] | None = (
-        None
-    )
+    label: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=60), ONE_LINE] | None
+    ) = None
 
 
 class ProfileIn(Schema):
@@ -56,7 +57,7 @@ class ProfileIn(Schema):
 
     name: (
         Annotated[
-            SingleLine, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+            str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), ONE_LINE
         ]
         | None
     ) = None

@@ -17,10 +17,14 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from empulse.core.schemas import JsonDict, Schema, SingleLine, with_examples
+from empulse.core.schemas import ONE_LINE, JsonDict, Schema, with_examples
 
-Name = Annotated[SingleLine, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Tag = Annotated[SingleLine, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), ONE_LINE
+]
+Tag = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60), ONE_LINE
+]
 _ISRC = re.compile(r"^[A-Z]{2}[A-Z0-9]{3}\d{7}$")
 EP_TRACKS = (2, 6)
 LP_TRACKS = (7, 30)

@@ -8,10 +8,10 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from empulse.core.schemas import OutSchema, Schema, SingleLine, with_examples
+from empulse.core.schemas import ONE_LINE, OutSchema, Schema, with_examples
 
 CredentialName = Annotated[
-    SingleLine, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), ONE_LINE
 ]
 
 

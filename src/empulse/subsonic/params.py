@@ -30,6 +30,10 @@ class Params:
     def has(self, name: str) -> bool:
         return name in self._values
 
+    def distinct(self, name: str) -> int:
+        """How many different values the parameter was given."""
+        return len(set(self._values.get(name, ())))
+
     def text(self, name: str, *, max_length: int = _MAX_VALUE_LENGTH) -> str | None:
         """One value; the same value repeated is that value (some clients repeat)."""
         values = self._values.get(name)

@@ -49,15 +49,23 @@ def _decoded_password(raw: str) -> str:
         raise SubsonicError(Code.WRONG_CREDENTIALS, "Wrong username or password") from None
 
 
+def _credential(params: Params, name: str, max_length: int) -> str | None:
+    """A credential past any real one's length is a wrong one (40), not a malformed call."""
+    value = params.text(name, max_length=10_000)
+    if value is not None and len(value) > max_length:
+        raise SubsonicError(Code.WRONG_CREDENTIALS, "Wrong username or password")
+    return value
+
+
 def credentials_of(params: Params) -> Credentials:
     for name in _AUTH_PARAMETERS:
-        if len(set(params.texts(name, limit=10))) > 1:
+        if params.distinct(name) > 1:
             raise SubsonicError(Code.CONFLICTING_AUTH, f"{name} was given more than once")
-    api_key = params.text("apiKey", max_length=200)
-    username = params.text("u", max_length=320)
-    password = params.text("p", max_length=400)
-    token = params.text("t", max_length=100)
-    salt = params.text("s", max_length=100)
+    api_key = _credential(params, "apiKey", 200)
+    username = _credential(params, "u", 320)
+    password = _credential(params, "p", 400)
+    token = _credential(params, "t", 100)
+    salt = _credential(params, "s", 100)
     if api_key is not None:
         if any(value is not None for value in (username, password, token, salt)):
             raise SubsonicError(Code.CONFLICTING_AUTH, "Send apiKey alone, without u, p, t or s")

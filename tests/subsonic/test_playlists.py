@@ -23,9 +23,10 @@ async def test_playlists_made_and_edited_from_a_player(backend: Backend, make_cl
     assert [entry["id"] for entry in made["entry"]] == [tracks[0]]
     playlist_id = made["id"]
 
-    await ok(harness, "updatePlaylist", me, playlistId=playlist_id, name="Night drive",
+    await ok(harness, "updatePlaylist", me, playlistId=playlist_id, name="Night",
              comment="After midnight", public="true")  # fmt: skip
-    params = [*me.auth().items(), ("playlistId", playlist_id)]
+    # A rename and added songs in one call.
+    params = [*me.auth().items(), ("playlistId", playlist_id), ("name", "Night drive")]
     params += [("songIdToAdd", track) for track in tracks[1:4]]
     assert (await call(harness, "updatePlaylist", params))["status"] == "ok"
     removed = [*me.auth().items(), ("playlistId", playlist_id), ("songIndexToRemove", "0")]

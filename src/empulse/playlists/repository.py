@@ -42,7 +42,11 @@ async def lock(session: AsyncSession, playlist_id: uuid.UUID) -> Playlist | None
     """The playlist, its row locked until the transaction ends: `FOR NO KEY UPDATE` on
     PostgreSQL (the entries' foreign-key checks do not wait for it). SQLite has no row locks:
     a write that changes nothing takes its writer lock first, before anything is read, so a
-    concurrent write waits and then reads what the first one wrote."""
+    concurrent write waits and then reads what the first one wrote.
+
+    Changes this unit of work made to the playlist are flushed first: the row is read afresh
+    (`populate_existing`), which would otherwise drop them (sessions do not autoflush)."""
+    await session.flush()
     if session.get_bind().dialect.name == "sqlite":
         await session.execute(
             update(Playlist)

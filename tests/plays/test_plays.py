@@ -105,6 +105,9 @@ async def test_impossible_plays_are_refused(backend: Backend, make_client: Any) 
         play(1000, now + timedelta(hours=1)),
         play(1000, now - timedelta(days=15)),
         {**play(1000), "startedAt": "2026-12-01T10:00:00"},
+        # The ends of the calendar (date arithmetic on them overflows).
+        {**play(1000), "startedAt": "0001-01-01T00:00:00Z"},
+        {**play(86_400_000), "startedAt": "9999-12-31T23:59:59Z"},
         {**play(1000), "msPlayed": -1},
         {**play(1000), "playId": "not-a-uuid"},
     ):

@@ -61,6 +61,8 @@ async def overlapping(
     """(start, end) of the listener's recorded plays that overlap one of these intervals: the
     database returns only those (each interval an index range on (user, start), as a play
     lasts at most `longest`), never the listener's whole recent history."""
+    if not intervals:
+        return []
     overlaps = [
         and_(Play.started_at >= start - longest, Play.started_at < end, Play.ended_at > start)
         for start, end in intervals

@@ -127,11 +127,14 @@ async def _record_all(
     tracks = await repository.visible_tracks(session, {track_id for track_id, _ in items})
     now = utcnow()
     starts = [_moment(body.started_at) for _, body in items]
+    # Only a start that `_check` can accept is looked at further (the others are refused):
+    # date arithmetic on one at the ends of the calendar would overflow.
+    plausible = [now - MAX_AGE - CLOCK_SKEW <= start <= now + CLOCK_SKEW for start in starts]
     ends = [
-        start + timedelta(milliseconds=body.ms_played)
-        for start, (_, body) in zip(starts, items, strict=True)
+        start + timedelta(milliseconds=body.ms_played) if ok else start
+        for start, ok, (_, body) in zip(starts, plausible, items, strict=True)
     ]
-    intervals = list(zip(starts, ends, strict=True))
+    intervals = [(start, end) for start, end, ok in zip(starts, ends, plausible, strict=True) if ok]
     heard = await repository.overlapping(session, user_id, intervals, MAX_PLAY)
     outcomes: list[tuple[PlayOut, bool] | AppError | None] = [None] * len(items)
     recorded: list[Play] = []

@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Uuid(), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("secret_ciphertext", sa.LargeBinary(), nullable=False),
+        sa.Column("key_id", sa.String(length=8), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
@@ -51,6 +52,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_app_passwords")),
     )
     with op.batch_alter_table("app_passwords", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_app_passwords_key_id"), ["key_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_app_passwords_user_id"), ["user_id"], unique=False)
 
     op.create_table(
@@ -115,6 +117,7 @@ def downgrade() -> None:
     op.drop_table("play_queues")
     with op.batch_alter_table("app_passwords", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_app_passwords_user_id"))
+        batch_op.drop_index(batch_op.f("ix_app_passwords_key_id"))
 
     op.drop_table("app_passwords")
     with op.batch_alter_table("api_keys", schema=None) as batch_op:

@@ -277,16 +277,19 @@ def keys_generate() -> None:
 
 @keys.command("status")
 def keys_status() -> None:
-    """Show the configured keys and how many W-9s each one encrypts."""
+    """Show the configured keys and how many W-9s and app passwords each one encrypts."""
     settings = load_settings()
     usage, known = asyncio.run(_key_usage(settings))
     typer.echo(f"current key:   {known[0]}")
     typer.echo(f"older keys:    {', '.join(known[1:]) or 'none'}")
-    for key, count in sorted(usage.items(), key=lambda item: item[0] not in known):
-        role = "current" if key == known[0] else "older" if key in known else "UNKNOWN"
-        typer.echo(f"  {key}  {role:8} {count} W-9(s)")
-    if any(key not in known for key in usage):
-        typer.echo("error: some W-9s are under a key that is not configured", err=True)
+    unknown = False
+    for what, counts in usage.items():
+        for key, count in sorted(counts.items(), key=lambda item: item[0] not in known):
+            role = "current" if key == known[0] else "older" if key in known else "UNKNOWN"
+            typer.echo(f"  {key}  {role:8} {count} {what}")
+            unknown = unknown or key not in known
+    if unknown:
+        typer.echo("error: some rows are under a key that is not configured", err=True)
         raise typer.Exit(1)
 
 
@@ -299,60 +302,83 @@ def keys_rotate(
         int | None, typer.Option(min=1, help="Stop after this many rows (rotate in slices).")
     ] = None,
 ) -> None:
-    """Re-encrypt every W-9 under ENCRYPTION_KEY.
+    """Re-encrypt every W-9 and every app password under ENCRYPTION_KEY.
 
     The old key must be in ENCRYPTION_KEYS_PREVIOUS. Each batch commits, so an interrupted run
-    can simply be started again. Exits 1 if any W-9 could not be decrypted.
+    can simply be started again. Exits 1 if any row could not be decrypted.
     """
     from empulse.core.logging import configure_logging
 
     settings = load_settings()
     configure_logging(settings.log_level)
-    report = asyncio.run(_rotate(settings, batch_size, limit))
-    typer.echo(
-        f"rotated {report.rotated}, failed {len(report.failed)}; "
-        f"now {report.current} under key {report.key_id}, {report.remaining} under older keys"
-    )
-    for failure in report.failed:
+    reports = asyncio.run(_rotate(settings, batch_size, limit))
+    for report in reports:
         typer.echo(
-            f"error: application {failure.application_id} (key {failure.key_id}): {failure.reason}",
-            err=True,
+            f"{report.what}: rotated {report.rotated}, failed {len(report.failed)}; "
+            f"now {report.current} under key {report.key_id}, {report.remaining} under older keys"
         )
-    if report.failed:
+        for failure in report.failed:
+            typer.echo(
+                f"error: {report.what} row {failure.row_id} (key {failure.key_id}): "
+                f"{failure.reason}",
+                err=True,
+            )
+    if any(report.failed for report in reports):
         raise typer.Exit(1)
 
 
-async def _key_usage(settings: Settings) -> tuple[dict[str, int], list[str]]:
+async def _key_usage(settings: Settings) -> tuple[dict[str, dict[str, int]], list[str]]:
     from empulse.artists.keys import w9_keys_in_use
     from empulse.core.db import create_engine, create_sessionmaker
     from empulse.services import w9_cipher
+    from empulse.subsonic.keys import app_password_keys_in_use
 
     await _ensure_migrated(settings)
     engine = create_engine(settings)
     try:
-        usage = await w9_keys_in_use(create_sessionmaker(engine))
+        sessionmaker = create_sessionmaker(engine)
+        usage = {
+            "W-9(s)": await w9_keys_in_use(sessionmaker),
+            "app password(s)": await app_password_keys_in_use(sessionmaker),
+        }
     finally:
         await engine.dispose()
     return usage, w9_cipher(settings).known_key_ids
 
 
-async def _rotate(settings: Settings, batch_size: int, limit: int | None) -> RotationReport:
+async def _rotate(settings: Settings, batch_size: int, limit: int | None) -> list[RotationReport]:
     from empulse.artists.keys import rotate_w9
     from empulse.core.db import create_engine, create_sessionmaker
-    from empulse.services import w9_cipher
+    from empulse.services import field_cipher, w9_cipher
+    from empulse.subsonic.keys import rotate_app_passwords
+
+    def progress(report: RotationReport) -> None:
+        typer.echo(
+            f"... {report.what}: {report.rotated} rotated, {len(report.failed)} failed", err=True
+        )
 
     await _ensure_migrated(settings)
     engine = create_engine(settings)
     try:
-        return await rotate_w9(
-            create_sessionmaker(engine),
+        sessionmaker = create_sessionmaker(engine)
+        w9 = await rotate_w9(
+            sessionmaker,
             w9_cipher(settings),
             batch_size=batch_size,
             limit=limit,
-            progress=lambda report: typer.echo(
-                f"... {report.rotated} rotated, {len(report.failed)} failed", err=True
-            ),
+            progress=progress,
         )
+        left = None if limit is None else limit - w9.rotated - len(w9.failed)
+        if left is not None and left <= 0:
+            return [w9]
+        passwords = await rotate_app_passwords(
+            sessionmaker,
+            field_cipher(settings, "app-password"),
+            batch_size=batch_size,
+            limit=left,
+            progress=progress,
+        )
+        return [w9, passwords]
     finally:
         await engine.dispose()
 

@@ -1,4 +1,5 @@
-"""`empulse keys rotate`: every W-9 re-encrypted under the newest key, in resumable slices."""
+"""`empulse keys rotate`: every W-9 and app password re-encrypted under the newest key, in
+resumable slices."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from empulse.services import Services
 from tests.artists.helpers import admin_headers, applicant
 from tests.auth.helpers import deliver, outbox, register
 from tests.conftest import Backend, Harness
+from tests.subsonic.helpers import ok, player
 from tests.support import secrets
 
 OLD_KEY = random.token_hex(32)
@@ -55,11 +57,16 @@ async def _key_ids(harness: Harness) -> list[str]:
 async def test_rotation_round_trip_in_slices(
     backend: Backend, make_client: Callable[..., Any]
 ) -> None:
-    """Applications encrypted under the old key end up under the new one, a slice at a time
-    (an interrupted run keeps what it committed), and remain readable with the new key alone."""
-    before: Harness = await make_client(backend, ENCRYPTION_KEY=OLD_KEY)
+    """Applications (and app passwords) encrypted under the old key end up under the new one, a
+    slice at a time (an interrupted run keeps what it committed), and remain readable with the
+    new key alone."""
+    # Four sign-ups and sign-ins from one address: more than the limits allow by default.
+    before: Harness = await make_client(
+        backend, ENCRYPTION_KEY=OLD_KEY, RATE_LIMITS="register=10/hour,login=10/minute"
+    )
     for n in range(3):
         await applicant(before, f"artist{n}@example.com")
+    me = await player(before)
     assert await _key_ids(before) == [key_id(OLD_KEY)] * 3
     rotating = {"ENCRYPTION_KEY": NEW_KEY, "ENCRYPTION_KEYS_PREVIOUS": OLD_KEY}
 
@@ -77,15 +84,20 @@ async def test_rotation_round_trip_in_slices(
 
     rest = empulse(before, "keys", "rotate", **rotating)
     assert rest.returncode == 0, rest.stderr
-    assert "rotated 1, failed 0; now 3 under key" in rest.stdout
+    assert "W-9s: rotated 1, failed 0; now 3 under key" in rest.stdout
+    assert (
+        f"app passwords: rotated 1, failed 0; now 1 under key {key_id(NEW_KEY)}, 0 under older"
+        in rest.stdout
+    )
     assert sorted(await _key_ids(before)) == [key_id(NEW_KEY)] * 3
     for output in (first, status, rest):
         assert OLD_KEY not in output.stdout + output.stderr
         assert NEW_KEY not in output.stdout + output.stderr
         assert "123456789" not in output.stdout + output.stderr
 
-    # The old key can now be retired: the new key alone opens every W-9.
+    # The old key can now be retired: the new key alone opens every W-9 and app password.
     after: Harness = await make_client(backend, ENCRYPTION_KEY=NEW_KEY)
+    await ok(after, "ping", me)
     admin = await admin_headers(after)
     listing = await after.client.get("/api/v1/admin/applications", headers=admin)
     ids = [item["id"] for item in listing.json()["items"]]
@@ -128,7 +140,7 @@ async def test_rotation_reports_what_it_cannot_decrypt_and_rotates_the_rest(
     )
     assert result.returncode == 1
     assert "rotated 1, failed 1; now 1 under key" in result.stdout
-    assert f"application {damaged.id} (key {key_id(OLD_KEY)})" in result.stderr
+    assert f"row {damaged.id} (key {key_id(OLD_KEY)})" in result.stderr
 
     # Without the old key configured the status names the key nobody holds.
     status = empulse(harness, "keys", "status", ENCRYPTION_KEY=NEW_KEY)

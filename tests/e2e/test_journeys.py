@@ -1,8 +1,9 @@
 """Whole journeys against a real `empulse serve` process, over TCP, with its own background jobs:
 a listener in a browser-like cookie session; a native app's user who resets a password, manages
 sessions and deletes the account; and an artist and an admin taking an EP from application to
-the catalog. On the embedded defaults (SQLite, local files, outbox) and on the production
-services (PostgreSQL, Redis, S3, SMTP), rate limits on."""
+the catalog, where a listener plays it, also in a Subsonic player app (subsonic_player.py). On
+the embedded defaults (SQLite, local files, outbox) and on the production services (PostgreSQL,
+Redis, S3, SMTP), rate limits on."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ import pytest
 from tests.artists.helpers import TEST_SSN, application
 from tests.auth.helpers import NEW_PASSWORD, PASSWORD
 from tests.conftest import truncate_all
+from tests.e2e.subsonic_player import a_whole_session
 from tests.submissions.helpers import ep_files, ep_payload
 from tests.support import secrets
 from tests.support.fixtures import LiveServers, S3Server, ServerProcess, SmtpCapture
@@ -283,6 +285,9 @@ def test_an_artist_and_an_admin_take_an_ep_from_application_to_the_catalog_and_i
         ]
         assert {piece.status_code for piece in pieces} == {206}
         assert hashlib.sha256(b"".join(p.content for p in pieces)).hexdigest() == expected
+
+    # And in a Subsonic player app, a whole session.
+    a_whole_session(journey.server, "listener@example.com", "The Lanterns", "Lanterns EP")
 
 
 def test_a_native_app_resets_a_password_manages_sessions_moves_and_deletes_the_account(

@@ -26,7 +26,7 @@ CLI_META = RequestMeta(ip=None, user_agent="empulse-cli", request_id=None)
 
 @dataclass(slots=True)
 class Failure:
-    application_id: uuid.UUID
+    row_id: uuid.UUID
     key_id: str
     reason: str
 
@@ -34,6 +34,8 @@ class Failure:
 @dataclass(slots=True)
 class RotationReport:
     key_id: str
+    # What was rotated ("W-9s", "app passwords"), for the command's output.
+    what: str = "W-9s"
     rotated: int = 0
     failed: list[Failure] = field(default_factory=list)
     # After the run: W-9s under the newest key, and under any other key (failed or not reached).

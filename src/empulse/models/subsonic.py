@@ -26,6 +26,8 @@ class AppPassword(Base):
     )
     name: Mapped[str] = mapped_column(String(100))
     secret_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    # Which key encrypts it (`FieldCipher.key_id_of`), for `empulse keys status` and rotation.
+    key_id: Mapped[str] = mapped_column(String(8), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
 

@@ -91,14 +91,28 @@ async def mark_used(
     )
 
 
-async def app_passwords_after(
-    session: AsyncSession, after: uuid.UUID | None, limit: int
+async def app_passwords_not_under_key(
+    session: AsyncSession, key_id: str, *, after: uuid.UUID | None, limit: int
 ) -> list[AppPassword]:
-    """A batch of app passwords in id order (key rotation walks them), locked for the update."""
-    statement = select(AppPassword).order_by(AppPassword.id).limit(limit)
+    """App passwords under another key than `key_id`, in id order after `after`, locked for
+    the update (key rotation)."""
+    statement = (
+        select(AppPassword)
+        .where(AppPassword.key_id != key_id)
+        .order_by(AppPassword.id)
+        .limit(limit)
+        .with_for_update()
+    )
     if after is not None:
         statement = statement.where(AppPassword.id > after)
-    return list(await session.scalars(statement.with_for_update()))
+    return list(await session.scalars(statement))
+
+
+async def app_password_count_by_key(session: AsyncSession) -> dict[str, int]:
+    result = await session.execute(
+        select(AppPassword.key_id, func.count()).group_by(AppPassword.key_id)
+    )
+    return {key: int(count) for key, count in result}
 
 
 async def bookmarks_of(session: AsyncSession, user_id: uuid.UUID) -> list[Bookmark]:

@@ -120,11 +120,13 @@ async def create_app_password(
     await _make_room(session, AppPassword, user_id)
     password = new_app_password()
     row_id = uuid.uuid4()
+    ciphertext = cipher.encrypt(password.encode(), str(row_id))
     row = AppPassword(
         id=row_id,
         user_id=user_id,
         name=name,
-        secret_ciphertext=cipher.encrypt(password.encode(), str(row_id)),
+        secret_ciphertext=ciphertext,
+        key_id=FieldCipher.key_id_of(ciphertext),
         created_at=utcnow(),
     )
     session.add(row)

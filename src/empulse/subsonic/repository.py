@@ -319,20 +319,20 @@ async def artists(
     offset: int = 0,
 ) -> list[Any]:
     """Visible artists (all, or these) with their visible albums' number: (id, name, images,
-    album_count), by name."""
-    counted = (
-        catalog.visible_albums()
-        .with_only_columns(Album.artist_id, func.count().label("album_count"))
-        .group_by(Album.artist_id)
-        .subquery()
+    album_count), by name. The albums are counted for the artists asked only."""
+    if artist_ids is not None and not artist_ids:
+        return []
+    albums = catalog.visible_albums().with_only_columns(
+        Album.artist_id, func.count().label("album_count")
     )
+    if artist_ids is not None:
+        albums = albums.where(Album.artist_id.in_(artist_ids))
+    counted = albums.group_by(Album.artist_id).subquery()
     statement = (
         select(Artist.id, Artist.name, Artist.images, counted.c.album_count)
         .join(counted, counted.c.artist_id == Artist.id)
         .order_by(Artist.name, Artist.id)
     )
-    if artist_ids is not None:
-        statement = statement.where(Artist.id.in_(artist_ids))
     if size is not None:
         statement = statement.limit(size).offset(offset)
     return list(await session.execute(statement))

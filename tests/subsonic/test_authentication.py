@@ -8,10 +8,10 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from empulse.core.db import session_scope
-from empulse.models import AuditEvent
+from empulse.models import AuditEvent, User
 from empulse.services import Services
 from tests.artists.helpers import admin_headers
 from tests.auth.helpers import NEW_PASSWORD, PASSWORD
@@ -172,3 +172,29 @@ async def until_async(condition: Any, seconds: float = 1.0) -> bool:
             return False
         await asyncio.sleep(0.02)
     return True
+
+
+async def test_wrong_passwords_are_throttled_and_an_unconfirmed_address_is_refused(
+    backend: Backend, make_client: Any
+) -> None:
+    """Credential checks that reach the database count per address and per account: past
+    the limit even the right password waits (Retry-After), as a sign-in would."""
+    harness: Harness = await make_client(backend, RATE_LIMITS="subsonic_auth=3/minute")
+    me = await player(harness)
+    them = await player(harness, "other@example.com", "Bea")
+
+    # An account whose address is not confirmed (after a change of address, say): 50.
+    services: Services = harness.app.state.services
+    async with session_scope(services.sessionmaker) as session:
+        await session.execute(
+            update(User).where(User.email == them.email).values(email_verified_at=None)
+        )
+    assert error_code(await call(harness, "ping", them.auth())) == 50  # 1st check
+
+    wrong = {"u": me.email, "p": "not-the-app-password", **V}
+    assert error_code(await call(harness, "ping", wrong)) == 40  # 2nd
+    await ok(harness, "ping", me)  # the 3rd: allowed, and remembered
+    await ok(harness, "ping", me)  # answered from memory: not counted
+    throttled = await harness.client.get("/rest/ping", params={**wrong, "f": "json"})
+    assert error_code(throttled.json()["subsonic-response"]) == 0
+    assert int(throttled.headers["retry-after"]) > 0

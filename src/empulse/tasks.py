@@ -7,6 +7,8 @@ from empulse.audit.tasks import remove_old_events
 from empulse.auth.tasks import remove_ended_sessions, remove_spent_links
 from empulse.infra.email import SEND_EMAIL, send_email
 from empulse.infra.jobs import JobKinds
+from empulse.media.service import MEDIA_PIPELINE
+from empulse.media.service import run as run_media_pipeline
 from empulse.submissions.upload import (
     DELETE_OBJECTS,
     SWEEP_UPLOADS,
@@ -19,6 +21,7 @@ JOB_KINDS = JobKinds(
         SEND_EMAIL: send_email,
         SWEEP_UPLOADS: sweep_uploads,
         DELETE_OBJECTS: delete_objects,
+        MEDIA_PIPELINE: run_media_pipeline,
     },
     housekeepers={
         "auth_sessions": remove_ended_sessions,

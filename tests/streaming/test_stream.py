@@ -57,7 +57,7 @@ async def test_a_listener_plays_a_track_whole_and_by_ranges(media_harness: Harne
     harness = media_harness
     _, track_id = await published_single(harness)
     me = await listener(harness)
-    url = f"/api/v1/tracks/{track_id}/stream"
+    url = f"/api/v1/tracks/{track_id}/stream?format=original"
 
     whole = await harness.client.get(url, headers=me)
     assert whole.status_code == 200, whole.text
@@ -101,7 +101,7 @@ async def test_ranges_the_rfc_lets_a_server_ignore_answer_the_whole_file(
     harness = media_harness
     _, track_id = await published_single(harness)
     me = await listener(harness)
-    url = f"/api/v1/tracks/{track_id}/stream"
+    url = f"/api/v1/tracks/{track_id}/stream?format=original"
     ignored: list[str | bytes] = [
         "bytes=abc",
         "bytes=5-1",
@@ -139,7 +139,7 @@ async def test_if_range_and_if_none_match(media_harness: Harness) -> None:
     harness = media_harness
     _, track_id = await published_single(harness)
     me = await listener(harness)
-    url = f"/api/v1/tracks/{track_id}/stream"
+    url = f"/api/v1/tracks/{track_id}/stream?format=original"
     first = await harness.client.get(url, headers={**me, "Range": "bytes=0-9"})
     etag, modified = first.headers["etag"], first.headers["last-modified"]
 
@@ -163,7 +163,7 @@ async def test_only_a_signed_in_listener_streams_what_is_visible(
 ) -> None:
     harness: Harness = await make_client(backend)
     admin, track_id = await published_single(harness)
-    url = f"/api/v1/tracks/{track_id}/stream"
+    url = f"/api/v1/tracks/{track_id}/stream?format=original"
     assert_problem(await harness.client.get(url), 401, "not_authenticated")
     me = await listener(harness)
     assert_problem(
@@ -177,7 +177,11 @@ async def test_only_a_signed_in_listener_streams_what_is_visible(
     assert taken.status_code == 200, taken.text
     harness.client.cookies.clear()
     assert_problem(await harness.client.get(url, headers=me), 404, "not_found")
-    assert_problem(await harness.client.get(f"{url}-url", headers=me), 404, "not_found")
+    assert_problem(
+        await harness.client.get(url.replace("/stream?format=original", "/stream-url"), headers=me),
+        404,
+        "not_found",
+    )
     restored = await harness.client.post(f"/api/v1/admin/tracks/{track_id}/restore", headers=admin)
     assert restored.status_code == 200
     harness.client.cookies.clear()
@@ -190,7 +194,9 @@ async def test_a_signed_url_plays_without_a_header_until_it_expires_or_the_sessi
     harness = media_harness
     _, track_id = await published_single(harness)
     me = await listener(harness)
-    answer = await harness.client.get(f"/api/v1/tracks/{track_id}/stream-url", headers=me)
+    answer = await harness.client.get(
+        f"/api/v1/tracks/{track_id}/stream-url?format=original", headers=me
+    )
     assert answer.status_code == 200, answer.text
     assert answer.headers["cache-control"] == "no-store"
     body = answer.json()
@@ -254,7 +260,7 @@ async def test_streams_have_their_own_limit_per_listener(
     harness: Harness = await make_client(backend, RATE_LIMITS="streams=3/minute")
     _, track_id = await published_single(harness)
     me = await listener(harness)
-    url = f"/api/v1/tracks/{track_id}/stream"
+    url = f"/api/v1/tracks/{track_id}/stream?format=original"
     for _ in range(3):
         assert (
             await harness.client.get(url, headers={**me, "Range": "bytes=0-0"})
@@ -271,7 +277,9 @@ async def test_an_operator_may_redirect_streams_to_presigned_urls(
     harness: Harness = await make_client(media_backend, STREAM_S3_REDIRECT="true")
     _, track_id = await published_single(harness)
     me = await listener(harness)
-    moved = await harness.client.get(f"/api/v1/tracks/{track_id}/stream", headers=me)
+    moved = await harness.client.get(
+        f"/api/v1/tracks/{track_id}/stream?format=original", headers=me
+    )
     assert moved.status_code == 302
     assert moved.headers["cache-control"] == "no-store"
     async with httpx.AsyncClient() as store:

@@ -12,6 +12,7 @@ from empulse.models.auth_session import (
 from empulse.models.catalog import Album, Track, TrackMood
 from empulse.models.job import Job, JobStatus
 from empulse.models.library import LikedAlbum, LikedArtist, LikedPlaylist, LikedTrack
+from empulse.models.media import MediaPipeline
 from empulse.models.play import Play
 from empulse.models.playlist import (
     Playlist,
@@ -41,6 +42,7 @@ __all__ = [
     "LikedPlaylist",
     "LikedTrack",
     "MediaObject",
+    "MediaPipeline",
     "NowPlaying",
     "PendingUpload",
     "Play",

@@ -66,6 +66,10 @@ class MediaObject(Base):
     # The user's filename, sanitised; metadata only, never part of a key or a path.
     original_filename: Mapped[str | None] = mapped_column(String(200), default=None)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # A rendition's original (media/): the renditions go with it.
+    source_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("media_objects.id", ondelete="CASCADE"), default=None, index=True
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -4,6 +4,7 @@ take-down / restore of published tracks."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import Query, Request, Response
@@ -15,7 +16,8 @@ from empulse.audit.service import RequestMeta
 from empulse.auth.dependencies import AdminPrincipal, admin_router
 from empulse.core.db import utcnow
 from empulse.core.pagination import Cursor, Limit, Page, PageRequest
-from empulse.models import ArtistApplication, MediaObject, Submission
+from empulse.media import service as media
+from empulse.models import ArtistApplication, MediaObject, MediaPipeline, Submission
 from empulse.review import repository, service
 from empulse.review.schemas import (
     AdminApplicationOut,
@@ -167,9 +169,14 @@ class AdminSubmissionOut(SubmissionOut):
 
 
 def _admin_submission_of(
-    services: Services, submission: Submission, files: list[MediaObject], *, signed: bool
+    services: Services,
+    submission: Submission,
+    files: list[MediaObject],
+    *,
+    signed: bool,
+    pipelines: Mapping[uuid.UUID, MediaPipeline] | None = None,
 ) -> AdminSubmissionOut:
-    shown = submission_out(services, submission, files, signed=signed)
+    shown = submission_out(services, submission, files, signed=signed, pipelines=pipelines)
     return AdminSubmissionOut(
         **shown.model_dump(),
         user_id=submission.user_id,
@@ -182,7 +189,10 @@ async def _admin_submission(
     session: AsyncSession, services: Services, submission: Submission, *, signed: bool
 ) -> AdminSubmissionOut:
     files = await submissions.files_of(session, [submission.id])
-    return _admin_submission_of(services, submission, files[submission.id], signed=signed)
+    pipelines = await media.pipelines_of(session, files[submission.id])
+    return _admin_submission_of(
+        services, submission, files[submission.id], signed=signed, pipelines=pipelines
+    )
 
 
 @router.get("/submissions", response_model=Page[AdminSubmissionOut], summary="List submissions")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
@@ -20,6 +20,7 @@ from empulse.catalog.repository import playable_audio
 from empulse.core.errors import AppError, NotFound, Unauthorized
 from empulse.core.logging import get_logger
 from empulse.infra.storage import MAX_URL_SECONDS, DownloadSpec, LocalStorage
+from empulse.media import service as media
 from empulse.models import MediaObject
 from empulse.services import AppServices, ReadSession, Services
 from empulse.streaming import service
@@ -44,6 +45,16 @@ _CACHE_CONTROL = "private, max-age=3600"
 _AUDIO: dict[str, Any] = {
     "content": {"audio/*": {"schema": {"type": "string", "format": "binary"}}}
 }
+
+
+StreamFormat = Annotated[
+    Literal["opus", "aac", "mp3", "original"] | None,
+    Query(description="Opus (the default), AAC, MP3, or the file as uploaded."),
+]
+MaxBitRate = Annotated[
+    int | None,
+    Query(alias="maxBitRate", ge=1, le=100_000, description="kbit/s: the best rendition within."),
+]
 
 
 class RangeNotSatisfiable(AppError):
@@ -76,8 +87,23 @@ async def stream(
     ] = None,
     expires: Annotated[str | None, Query(max_length=20, description="Of a signed URL.")] = None,
     signature: Annotated[str | None, Query(max_length=100, description="Of a signed URL.")] = None,
+    format: Annotated[
+        Literal["opus", "aac", "mp3", "original"] | None,
+        Query(description="Opus (the default), AAC, MP3, or the file as uploaded."),
+    ] = None,
+    max_bit_rate: Annotated[
+        int | None,
+        Query(
+            alias="maxBitRate",
+            ge=1,
+            le=100_000,
+            description="In kbit/s: the best rendition within.",
+        ),
+    ] = None,
 ) -> Response:
-    """The audio as uploaded, for a signed-in listener (bearer token or session cookie) or a
+    """The audio (a streaming rendition once the media pipeline made them: Opus 160 kbit/s
+    unless `format` and `maxBitRate` ask otherwise; the file as uploaded until then, or with
+    `format=original`), for a signed-in listener (bearer token or session cookie) or a
     signed URL from `GET /tracks/{id}/stream-url`. One byte range per request (`bytes=a-b`,
     `bytes=a-`, `bytes=-n`), `If-Range`, a strong `ETag` (the file's SHA-256). A stream is
     not a play: plays are posted by the player."""
@@ -97,7 +123,8 @@ async def stream(
     audio = await playable_audio(session, track_id)
     if audio is None:
         raise NotFound("No such track.")
-    return await send_audio(request, services, audio)
+    chosen = await media.stream_choice(session, audio, format, max_bit_rate)
+    return await send_audio(request, services, chosen)
 
 
 for _method, _name, _summary in (
@@ -179,20 +206,25 @@ async def get_stream_url(
     session: ReadSession,
     services: AppServices,
     principal: CurrentPrincipal,
+    format: StreamFormat = None,
+    max_bit_rate: MaxBitRate = None,
 ) -> StreamUrlOut:
     """For players that cannot send an `Authorization` header: valid for at most 15 minutes,
-    for this listener's session only (signing out ends it)."""
+    for this listener's session only (signing out ends it). `format` and `maxBitRate` choose
+    the file as for the stream itself."""
     audio = await playable_audio(session, track_id)
     if audio is None:
         raise NotFound("No such track.")
+    chosen = await media.stream_choice(session, audio, format, max_bit_rate)
     url = service.stream_url(
         services.storage,
         services.stream_url_key,
-        audio,
+        chosen,
         track_id=track_id,
         user_id=principal.user_id,
         session_id=principal.session_id,
         now=time.time(),
+        choice={"format": format, "maxBitRate": max_bit_rate},
     )
     response.headers["Cache-Control"] = "no-store"
     return StreamUrlOut(url=url.url, expires_at=url.expires_at)

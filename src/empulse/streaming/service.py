@@ -60,7 +60,10 @@ def stream_url(
     user_id: uuid.UUID,
     session_id: uuid.UUID,
     now: float,
+    choice: dict[str, str | int | None] | None = None,
 ) -> StreamUrl:
+    """`choice` (`format`, `maxBitRate`) rides along unsigned on a local URL: it chooses among
+    files the listener may play anyway."""
     expires = int(now) + MAX_URL_SECONDS
     expires_at = datetime.fromtimestamp(expires, UTC)
     if not isinstance(storage, LocalStorage):
@@ -68,6 +71,7 @@ def stream_url(
         return StreamUrl(storage.signed_url(audio.key, spec, MAX_URL_SECONDS), expires_at)
     query = {"user": str(user_id), "session": str(session_id), "expires": str(expires)}
     query["signature"] = _signature(key, track_id, user_id, session_id, query["expires"])
+    query.update({name: str(value) for name, value in (choice or {}).items() if value})
     return StreamUrl(f"{stream_path(track_id)}?{urlencode(query)}", expires_at)
 
 

@@ -11,6 +11,7 @@ from empulse.audit.service import RequestMeta
 from empulse.auth.dependencies import CurrentPrincipal, require_principal
 from empulse.core.errors import NotFound
 from empulse.core.pagination import Cursor, Limit, Page, PageRequest
+from empulse.media import service as media
 from empulse.services import AppServices, DbSession, ReadSession
 from empulse.submissions import repository, service
 from empulse.submissions.schemas import PAYLOAD_EXAMPLE, SubmissionOut, SubmissionPayload
@@ -92,7 +93,8 @@ async def submit(
         body=request.stream(),
     )
     files = await repository.files_of(session, [submission.id])
-    return service.submission_out(services, submission, files[submission.id])
+    pipelines = await media.pipelines_of(session, files[submission.id])
+    return service.submission_out(services, submission, files[submission.id], pipelines=pipelines)
 
 
 # The seed web client's path for the same upload.
@@ -142,4 +144,7 @@ async def my_submission(
     if submission is None:
         raise NotFound("No such submission.")
     files = await repository.files_of(session, [submission.id])
-    return service.submission_out(services, submission, files[submission.id], signed=True)
+    pipelines = await media.pipelines_of(session, files[submission.id])
+    return service.submission_out(
+        services, submission, files[submission.id], signed=True, pipelines=pipelines
+    )

@@ -194,6 +194,12 @@ class FileOut(Schema):
     filename: str | None
     details: dict[str, Any]
     url: str | None = Field(default=None, description="Signed, short-lived download URL.")
+    pipeline: dict[str, Any] | None = Field(
+        default=None,
+        description="An uploaded track's media pipeline: `status` (queued, running, done, "
+        "failed), `step`, `progress` (0-1), `reason` (of a failure), `loudness` and `quality` "
+        "(the report found at ingest). Its renditions are files of role `rendition`.",
+    )
 
 
 class SubmissionOut(Schema):

@@ -4,7 +4,7 @@ kept unless everything is."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import orjson
 from pydantic import ValidationError
@@ -18,7 +18,8 @@ from empulse.config import Settings
 from empulse.core.crypto import public_id
 from empulse.core.errors import Forbidden, InvalidFields, ValidationFailed
 from empulse.infra.storage import DownloadSpec
-from empulse.models import Artist, MediaObject, Submission
+from empulse.media import service as media
+from empulse.models import Artist, MediaObject, MediaPipeline, Submission
 from empulse.services import Services
 from empulse.submissions import repository
 from empulse.submissions.schemas import LP_TRACKS, FileOut, SubmissionOut, SubmissionPayload
@@ -157,9 +158,14 @@ async def record(
     )
     session.add(submission)
     await session.flush()  # no ORM relationship orders the inserts: the parent goes first
+    audio: list[uuid.UUID] = []
     for file in stored:
+        media_object_id = uuid.uuid4()
+        if file.role == "audio":
+            audio.append(media_object_id)
         session.add(
             MediaObject(
+                id=media_object_id,
                 key=file.key,
                 submission_id=submission.id,
                 role=file.role,
@@ -173,6 +179,9 @@ async def record(
         )
     # The rows and the end of "pending" commit together.
     await repository.end_pending(session, pending_keys)
+    await session.flush()
+    # Renditions, loudness and waveform, computed by the job queue once this commits.
+    await media.queue(session, audio)
     audit.record(
         session,
         "submission_created",
@@ -184,10 +193,18 @@ async def record(
     return submission
 
 
-def file_out(services: Services, media_object: MediaObject, *, signed: bool) -> FileOut:
+def file_out(
+    services: Services,
+    media_object: MediaObject,
+    *,
+    signed: bool,
+    pipeline: MediaPipeline | None = None,
+) -> FileOut:
     part = (
         COVER_PART
         if media_object.role == "cover"
+        else media.RENDITION_PART
+        if media_object.role == "rendition"
         else (
             "audioFile"
             if media_object.track_index is None
@@ -211,6 +228,7 @@ def file_out(services: Services, media_object: MediaObject, *, signed: bool) -> 
         filename=media_object.original_filename,
         details=media_object.details,
         url=url,
+        pipeline=media.pipeline_out(pipeline),
     )
 
 
@@ -220,6 +238,7 @@ def submission_out(
     files: list[MediaObject],
     *,
     signed: bool = False,
+    pipelines: Mapping[uuid.UUID, MediaPipeline] | None = None,
 ) -> SubmissionOut:
     payload = submission.payload
     if submission.release_type == "single":
@@ -234,7 +253,10 @@ def submission_out(
         title=submission.title,
         genre=submission.genre,
         tracks=tracks,
-        files=[file_out(services, f, signed=signed) for f in files],
+        files=[
+            file_out(services, f, signed=signed, pipeline=(pipelines or {}).get(f.id))
+            for f in files
+        ],
         created_at=submission.created_at,
         reviewed_at=submission.reviewed_at,
         review_reason=submission.review_reason,

@@ -1,8 +1,10 @@
 """stream and download (the stored audio, with ranges), getCoverArt (the nearest stored size).
 
-A stream is not a play: plays come from `scrobble`. Until renditions exist (the media pipeline)
-every stream is the original file, whatever `format` and `maxBitRate` ask; the song objects
-name its real type, size and bitrate, so a client knows what it gets.
+A stream is not a play: plays come from `scrobble`. Without `format` or `maxBitRate` a stream
+is the file as uploaded (what the song object's `contentType`, `suffix` and `size` describe,
+and what every client can play); with them, the media pipeline's rendition the JSON API would
+choose (media.service.stream_choice): `format` opus, aac (or m4a), mp3, raw (the original);
+`maxBitRate` alone means Opus within it, as Navidrome does by default.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from fastapi.responses import RedirectResponse
 
 from empulse.catalog.repository import playable_audio
 from empulse.infra.storage import content_disposition
+from empulse.media.service import stream_choice
 from empulse.playlists import service as playlists
 from empulse.streaming.endpoints import send_audio
 from empulse.subsonic import repository
@@ -36,13 +39,27 @@ async def _audio(call: Call) -> Any:
     return audio
 
 
+_FORMATS = {
+    "raw": "original",
+    "opus": "opus",
+    "ogg": "opus",
+    "aac": "aac",
+    "m4a": "aac",
+    "mp3": "mp3",
+}
+
+
 @method("stream")
 async def stream(call: Call) -> Response:
-    # Read, so that a wrong type is refused as elsewhere; the original is sent regardless.
-    call.params.integer("maxBitRate", 0)
-    call.params.text("format", max_length=20)
+    max_kbps = call.params.integer("maxBitRate", 0, high=100_000) or None
+    asked = (call.params.text("format", max_length=20) or "").lower()
+    # Content-Length is always exact: there is nothing to estimate.
     call.params.boolean("estimateContentLength", False)
-    return await send_audio(call.request, call.services, await _audio(call))
+    fmt = _FORMATS.get(asked) or ("opus" if max_kbps else "original")
+    original = await _audio(call)
+    async with call.services.read_sessionmaker() as session:
+        chosen = await stream_choice(session, original, fmt, max_kbps)
+    return await send_audio(call.request, call.services, chosen)
 
 
 @method("download")

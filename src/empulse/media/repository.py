@@ -1,0 +1,126 @@
+"""Queries of the media pipeline: its state per track, and the renditions it stored."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from empulse.models import MediaObject, MediaPipeline
+
+RENDITION = "rendition"
+
+
+async def queue(session: AsyncSession, media_object_ids: Collection[uuid.UUID]) -> None:
+    """A pipeline row per file, queued (a re-run queues the row again)."""
+    for media_object_id in media_object_ids:
+        found = await session.get(MediaPipeline, media_object_id)
+        if found is None:
+            session.add(MediaPipeline(media_object_id=media_object_id, status="queued"))
+        else:
+            found.status, found.step, found.progress, found.reason = "queued", None, 0.0, None
+            found.locked_until = None
+    await session.flush()
+
+
+async def claim(
+    session: AsyncSession, media_object_id: uuid.UUID, now: datetime, until: datetime
+) -> int | None:
+    """Take the file's pipeline for this worker: its run number, or None when it is done,
+    failed, or held by another worker whose hold has not run out."""
+    claimed = await session.execute(
+        update(MediaPipeline)
+        .where(
+            MediaPipeline.media_object_id == media_object_id,
+            or_(
+                MediaPipeline.status == "queued",
+                (MediaPipeline.status == "running") & (MediaPipeline.locked_until < now),
+            ),
+        )
+        .values(
+            status="running",
+            step="decoding",
+            progress=0.0,
+            reason=None,
+            runs=MediaPipeline.runs + 1,
+            locked_until=until,
+        )
+        .returning(MediaPipeline.runs)
+    )
+    return claimed.scalar_one_or_none()
+
+
+def _held(media_object_id: uuid.UUID, run: int) -> Any:
+    return (
+        (MediaPipeline.media_object_id == media_object_id)
+        & (MediaPipeline.runs == run)
+        & (MediaPipeline.status == "running")
+    )
+
+
+async def report(
+    session: AsyncSession,
+    media_object_id: uuid.UUID,
+    run: int,
+    *,
+    step: str,
+    progress: float,
+    until: datetime,
+) -> bool:
+    """Progress, and the hold renewed; False when the run was taken over."""
+    updated = await session.execute(
+        update(MediaPipeline)
+        .where(_held(media_object_id, run))
+        .values(step=step, progress=progress, locked_until=until)
+    )
+    return bool(getattr(updated, "rowcount", 0))
+
+
+async def finish(
+    session: AsyncSession,
+    media_object_id: uuid.UUID,
+    run: int,
+    renditions: list[MediaObject],
+    results: dict[str, Any],
+) -> bool:
+    """The run's renditions replace any earlier ones, and the pipeline is done; False (and
+    nothing written) when the run was taken over."""
+    held = await session.execute(
+        select(MediaPipeline.media_object_id).where(_held(media_object_id, run)).with_for_update()
+    )
+    if held.first() is None:
+        return False
+    await session.execute(delete(MediaObject).where(MediaObject.source_id == media_object_id))
+    session.add_all(renditions)
+    await session.execute(
+        update(MediaPipeline)
+        .where(MediaPipeline.media_object_id == media_object_id)
+        .values(status="done", step=None, progress=1.0, locked_until=None, **results)
+    )
+    return True
+
+
+async def fail(session: AsyncSession, media_object_id: uuid.UUID, run: int, reason: str) -> None:
+    await session.execute(
+        update(MediaPipeline)
+        .where(_held(media_object_id, run))
+        .values(status="failed", step=None, reason=reason[:500], locked_until=None)
+    )
+
+
+async def pipelines(
+    session: AsyncSession, media_object_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, MediaPipeline]:
+    if not media_object_ids:
+        return {}
+    statement = select(MediaPipeline).where(MediaPipeline.media_object_id.in_(media_object_ids))
+    return {row.media_object_id: row for row in await session.scalars(statement)}
+
+
+async def renditions_of(session: AsyncSession, source_id: uuid.UUID) -> list[MediaObject]:
+    statement = select(MediaObject).where(MediaObject.source_id == source_id)
+    return list(await session.scalars(statement))

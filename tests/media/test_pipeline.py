@@ -1,0 +1,126 @@
+"""A submission's tracks go through the media pipeline in the job queue: the reviewer sees its
+status, loudness and quality report and can hear the renditions; listeners stream the
+rendition they ask for (Opus 160 kbit/s by default), on either storage."""
+
+from __future__ import annotations
+
+import io
+
+import av
+import httpx
+from sqlalchemy import select
+
+from empulse.core.db import session_scope
+from empulse.media import service as media
+from empulse.models import MediaPipeline
+from empulse.services import Services
+from tests.artists.helpers import admin_headers, approved_artist
+from tests.auth.helpers import deliver
+from tests.conftest import Harness
+from tests.streaming.test_stream import AUDIO, listener
+from tests.submissions.helpers import SINGLE, submit
+from tests.support import media as samples
+
+
+def decoded(data: bytes) -> tuple[str, float]:
+    with av.open(io.BytesIO(data), mode="r") as container:
+        stream = container.streams.audio[0]
+        samples_read = sum(frame.samples for frame in container.decode(stream))
+        return stream.codec_context.name, samples_read / stream.rate
+
+
+async def _submitted(harness: Harness, audio: bytes) -> tuple[dict[str, str], str]:
+    admin = await admin_headers(harness)
+    artist = await approved_artist(harness, "artist@example.com", admin)
+    files = [
+        ("audioFile", ("night drive.wav", audio, "audio/wav")),
+        ("coverArtFile", ("cover.png", samples.cover_png(), "image/png")),
+    ]
+    created = await submit(harness, artist, SINGLE, files)
+    assert created.status_code == 201, created.text
+    return admin, created.json()["id"]
+
+
+async def test_renditions_loudness_and_streams_of_the_chosen_format(
+    media_harness: Harness,
+) -> None:
+    harness = media_harness
+    admin, submission_id = await _submitted(harness, AUDIO)
+    detail = f"/api/v1/admin/submissions/{submission_id}"
+    [queued] = [f for f in (await harness.client.get(detail, headers=admin)).json()["files"]
+                if f["role"] == "audio"]  # fmt: skip
+    assert queued["pipeline"]["status"] == "queued"
+
+    await deliver(harness)  # the job queue runs the pipeline
+    files = (await harness.client.get(detail, headers=admin)).json()["files"]
+    [original] = [f for f in files if f["role"] == "audio"]
+    pipeline = original["pipeline"]
+    assert pipeline["status"] == "done"
+    assert pipeline["progress"] == 1.0
+    assert pipeline["quality"]["channels"] == 1
+    assert pipeline["quality"]["clippedSamples"] == 0
+    assert -30 < pipeline["loudness"]["integratedLufs"] < -5
+    renditions = {f["details"]["rendition"]: f for f in files if f["role"] == "rendition"}
+    assert set(renditions) == {"opus-160", "opus-96", "aac-256", "mp3-320"}
+    # The reviewer hears the Opus rendition before deciding.
+    url = renditions["opus-160"]["url"]
+    if url.startswith("http"):  # S3's presigned URL
+        async with httpx.AsyncClient() as store:
+            heard = await store.get(url)
+    else:
+        heard = await harness.client.get(url)
+    assert heard.status_code == 200
+    assert decoded(heard.content)[0] == "opus"
+
+    approved = await harness.client.post(f"{detail}/approve", headers=admin)
+    assert approved.status_code == 200, approved.text
+    harness.client.cookies.clear()
+    track_id = (await harness.client.get("/api/v1/tracks")).json()["items"][0]["id"]
+    me = await listener(harness)
+    stream = f"/api/v1/tracks/{track_id}/stream"
+
+    expected = {
+        "": ("audio/ogg", "opus"),
+        "?format=opus&maxBitRate=100": ("audio/ogg", "opus"),
+        "?format=aac": ("audio/mp4", "aac"),
+        "?format=mp3&maxBitRate=96": ("audio/mpeg", "mp3float"),
+    }
+    sizes: dict[str, int] = {}
+    for query, (content_type, codec) in expected.items():
+        answer = await harness.client.get(stream + query, headers=me)
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"] == content_type
+        name, seconds = decoded(answer.content)
+        assert name == codec
+        assert abs(seconds - 4.0) <= 0.05
+        sizes[query] = len(answer.content)
+    assert sizes["?format=opus&maxBitRate=100"] < sizes[""]  # the 96 kbit/s one
+    ranged = await harness.client.get(stream, headers={**me, "Range": "bytes=0-99"})
+    assert ranged.status_code == 206
+    original_bytes = await harness.client.get(stream + "?format=original", headers=me)
+    assert original_bytes.content == AUDIO
+
+
+async def test_silent_audio_fails_with_its_reason_and_a_second_run_is_a_no_op(
+    media_harness: Harness,
+) -> None:
+    harness = media_harness
+    silent = samples.sine_wav(seconds=2.0, frequency=0.0)
+    admin, submission_id = await _submitted(harness, silent)
+    await deliver(harness)
+    detail = f"/api/v1/admin/submissions/{submission_id}"
+    files = (await harness.client.get(detail, headers=admin)).json()["files"]
+    [original] = [f for f in files if f["role"] == "audio"]
+    assert original["pipeline"]["status"] == "failed"
+    assert "silent" in original["pipeline"]["reason"]
+    assert not [f for f in files if f["role"] == "rendition"]
+
+    # A job delivered twice (at-least-once) finds the pipeline finished and does nothing.
+    services: Services = harness.app.state.services
+    async with session_scope(services.sessionmaker) as session:
+        [row] = (await session.scalars(select(MediaPipeline))).all()
+    await media.run(services, {"mediaObjectId": str(row.media_object_id)})
+    async with session_scope(services.sessionmaker) as session:
+        again = await session.get(MediaPipeline, row.media_object_id)
+        assert again is not None
+        assert (again.status, again.runs) == ("failed", 1)

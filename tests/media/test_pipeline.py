@@ -51,7 +51,7 @@ async def test_renditions_loudness_and_streams_of_the_chosen_format(
                 if f["role"] == "audio"]  # fmt: skip
     assert queued["pipeline"]["status"] == "queued"
 
-    await deliver(harness)  # the job queue runs the pipeline
+    await deliver(harness, media=True)  # the job queue runs the pipeline
     files = (await harness.client.get(detail, headers=admin)).json()["files"]
     [original] = [f for f in files if f["role"] == "audio"]
     pipeline = original["pipeline"]
@@ -107,7 +107,7 @@ async def test_silent_audio_fails_with_its_reason_and_a_second_run_is_a_no_op(
     harness = media_harness
     silent = samples.sine_wav(seconds=2.0, frequency=0.0)
     admin, submission_id = await _submitted(harness, silent)
-    await deliver(harness)
+    await deliver(harness, media=True)
     detail = f"/api/v1/admin/submissions/{submission_id}"
     files = (await harness.client.get(detail, headers=admin)).json()["files"]
     [original] = [f for f in files if f["role"] == "audio"]

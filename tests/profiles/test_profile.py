@@ -8,9 +8,8 @@ from typing import Any
 
 from PIL import Image
 
-from empulse.services import Services
 from tests.artists.helpers import admin_headers, approved_artist
-from tests.auth.helpers import bearer, signed_in
+from tests.auth.helpers import bearer, deliver, signed_in
 from tests.catalog.helpers import FORBIDDEN_KEYS, keys_in
 from tests.conftest import Backend, Harness
 from tests.submissions.helpers import object_counts, submit
@@ -91,8 +90,7 @@ async def test_an_artist_edits_the_profile_listeners_see(media_harness: Harness)
         headers={**artist, "Content-Type": "image/jpeg"},
     )
     assert again.status_code == 200, again.text
-    services: Services = harness.app.state.services
-    await services.job_runner.run_due()
+    await deliver(harness)
     assert (await harness.client.get(listed["images"][1]["url"])).status_code == 404
     assert (await object_counts(harness))[1] == before
 

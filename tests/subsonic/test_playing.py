@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from tests.auth.helpers import deliver
 from tests.conftest import Harness
 from tests.streaming.test_stream import AUDIO, SIZE, published_single
 from tests.subsonic.helpers import call, error_code, ok, player
@@ -13,6 +14,7 @@ from tests.subsonic.helpers import call, error_code, ok, player
 async def test_a_player_streams_downloads_and_scrobbles(media_harness: Harness) -> None:
     harness = media_harness
     _, track_id = await published_single(harness)
+    await deliver(harness, media=True)  # the renditions a format asks for
     me = await player(harness)
 
     # A stream, whole and by a range; a stream is not a play.

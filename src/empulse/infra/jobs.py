@@ -24,7 +24,7 @@ import asyncio
 import random
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -214,9 +214,10 @@ class JobRunner:
             if count < BATCH:
                 return removed
 
-    async def run_due(self) -> int:
-        """Claim the jobs that are due and run them; returns how many were claimed."""
-        claimed = await self._claim()
+    async def run_due(self, kinds: Collection[str] | None = None) -> int:
+        """Claim the jobs that are due (of these kinds, when given) and run them; returns how
+        many were claimed."""
+        claimed = await self._claim(kinds)
         for position, job in enumerate(claimed):
             # The first job's lease was set a moment ago; the others waited for their turn.
             if position > 0 and not await self._renew_lease(job):
@@ -225,7 +226,7 @@ class JobRunner:
             await self._execute(job)
         return len(claimed)
 
-    async def _claim(self) -> list[ClaimedJob]:
+    async def _claim(self, kinds: Collection[str] | None = None) -> list[ClaimedJob]:
         now = utcnow()
         async with session_scope(self.sessionmaker) as session:
             due = (
@@ -239,6 +240,8 @@ class JobRunner:
                 .order_by(Job.run_at)
                 .limit(self.batch_size)
             )
+            if kinds is not None:
+                due = due.where(Job.kind.in_(kinds))
             if session.get_bind().dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True)
             result = await session.execute(

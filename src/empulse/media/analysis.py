@@ -110,9 +110,11 @@ class _Encoder:
     container: Any
     stream: Any
     resampler: av.AudioResampler
+    samples: int = 0
 
     def push(self, frame: av.AudioFrame | None) -> None:
         for resampled in self.resampler.resample(frame):
+            self.samples += resampled.samples
             for packet in self.stream.encode(resampled):
                 self.container.mux(packet)
 
@@ -307,10 +309,8 @@ def _described(encoder: _Encoder) -> Rendition:
     with encoder.path.open("rb") as file:
         for chunk in iter(lambda: file.read(1 << 20), b""):
             digest.update(chunk)
-    with av.open(str(encoder.path)) as written:
-        audio = written.streams.audio[0]
-        samples = sum(frame.samples for frame in written.decode(audio))
-        duration = samples / (audio.rate or 1)
+    # What was encoded (the tests decode the files and find the same, within 50 ms).
+    duration = encoder.samples / (encoder.stream.codec_context.sample_rate or 1)
     size = encoder.path.stat().st_size
     return Rendition(
         spec=encoder.spec,

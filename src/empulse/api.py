@@ -19,6 +19,8 @@ from empulse.catalog.endpoints import router as catalog_router
 from empulse.files.endpoints import router as files_router
 from empulse.jobs.endpoints import router as jobs_router
 from empulse.library.endpoints import router as library_router
+from empulse.media.endpoints import admin as media_admin_router
+from empulse.media.endpoints import router as media_router
 from empulse.playlists.endpoints import router as playlists_router
 from empulse.playlists.endpoints import users_router as user_playlists_router
 from empulse.plays.endpoints import router as plays_router
@@ -81,6 +83,7 @@ API_ROUTERS = (
     # Before the catalog's /artists/{id}, which would otherwise take "me" for an id.
     profiles_router,
     catalog_router,
+    media_router,
     albums_router,
     catalog_artists_router,
     genres_router,
@@ -91,6 +94,7 @@ API_ROUTERS = (
     search_router,
     subsonic_router,
     review_router,
+    media_admin_router,
     admin_users_router,
     jobs_router,
     audit_router,

@@ -100,6 +100,22 @@ async def test_renditions_loudness_and_streams_of_the_chosen_format(
     original_bytes = await harness.client.get(stream + "?format=original", headers=me)
     assert original_bytes.content == AUDIO
 
+    # The waveform, drawn at ingest, reduced on request; public and cacheable.
+    harness.client.cookies.clear()
+    drawn = await harness.client.get(f"/api/v1/tracks/{track_id}/waveform?points=50")
+    assert drawn.status_code == 200, drawn.text
+    assert drawn.json()["points"] == 50
+    peaks = drawn.json()["peaks"]
+    assert max(max(abs(low), abs(high)) for low, high in peaks) == 1.0
+    assert all(low <= high for low, high in peaks)
+    assert abs(drawn.json()["durationMs"] - 4000) <= 50
+    assert drawn.headers["cache-control"].startswith("public")
+    again = await harness.client.get(
+        f"/api/v1/tracks/{track_id}/waveform?points=50",
+        headers={"If-None-Match": drawn.headers["etag"]},
+    )
+    assert again.status_code == 304
+
 
 async def test_silent_audio_fails_with_its_reason_and_a_second_run_is_a_no_op(
     media_harness: Harness,
@@ -115,6 +131,15 @@ async def test_silent_audio_fails_with_its_reason_and_a_second_run_is_a_no_op(
     assert "silent" in original["pipeline"]["reason"]
     assert not [f for f in files if f["role"] == "rendition"]
 
+    # An admin runs it again (its cause fixed, say): queued, then failed again, for the same
+    # reason.
+    rerun = await harness.client.post(f"{detail}/media-pipeline", headers=admin)
+    assert rerun.status_code == 202, rerun.text
+    assert rerun.json() == {"queued": 1}
+    files = (await harness.client.get(detail, headers=admin)).json()["files"]
+    assert [f["pipeline"]["status"] for f in files if f["role"] == "audio"] == ["queued"]
+    await deliver(harness, media=True)
+
     # A job delivered twice (at-least-once) finds the pipeline finished and does nothing.
     services: Services = harness.app.state.services
     async with session_scope(services.sessionmaker) as session:
@@ -123,4 +148,4 @@ async def test_silent_audio_fails_with_its_reason_and_a_second_run_is_a_no_op(
     async with session_scope(services.sessionmaker) as session:
         again = await session.get(MediaPipeline, row.media_object_id)
         assert again is not None
-        assert (again.status, again.runs) == ("failed", 1)
+        assert (again.status, again.runs) == ("failed", 2)

@@ -15,16 +15,24 @@ from empulse.models import MediaObject, MediaPipeline
 RENDITION = "rendition"
 
 
-async def queue(session: AsyncSession, media_object_ids: Collection[uuid.UUID]) -> None:
-    """A pipeline row per file, queued (a re-run queues the row again)."""
+async def queue(
+    session: AsyncSession, media_object_ids: Collection[uuid.UUID], now: datetime
+) -> list[uuid.UUID]:
+    """A pipeline row per file, queued (a re-run queues the row again, unless a worker holds
+    it now: that run goes on); the files queued."""
+    queued = []
     for media_object_id in media_object_ids:
-        found = await session.get(MediaPipeline, media_object_id)
+        found = await session.get(MediaPipeline, media_object_id, with_for_update=True)
         if found is None:
             session.add(MediaPipeline(media_object_id=media_object_id, status="queued"))
+        elif found.status == "running" and found.locked_until and found.locked_until > now:
+            continue
         else:
             found.status, found.step, found.progress, found.reason = "queued", None, 0.0, None
             found.locked_until = None
+        queued.append(media_object_id)
     await session.flush()
+    return queued
 
 
 async def claim(

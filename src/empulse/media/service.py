@@ -45,11 +45,13 @@ _REPORT_SECONDS = 2.0
 _READ_CHUNK = 1 << 20
 
 
-async def queue(session: AsyncSession, media_object_ids: Collection[uuid.UUID]) -> None:
-    """Process these uploaded files once the caller's transaction commits."""
-    await repository.queue(session, media_object_ids)
-    for media_object_id in media_object_ids:
+async def queue(session: AsyncSession, media_object_ids: Collection[uuid.UUID]) -> int:
+    """Process these uploaded files once the caller's transaction commits (those a worker is
+    processing now go on as they are); how many were queued."""
+    queued = await repository.queue(session, media_object_ids, utcnow())
+    for media_object_id in queued:
         jobs.enqueue(session, MEDIA_PIPELINE, {"mediaObjectId": str(media_object_id)})
+    return len(queued)
 
 
 def rendition_key(source: MediaObject, name: str, extension: str) -> str:
@@ -241,3 +243,15 @@ async def pipelines_of(
 ) -> dict[uuid.UUID, MediaPipeline]:
     """The pipelines of these files (those that have one: uploaded audio)."""
     return await repository.pipelines(session, [f.id for f in files if f.role == "audio"])
+
+
+def downsampled(waveform: list[Any], points: int) -> list[tuple[float, float]]:
+    """`waveform` ((min, max) pairs) in `points` groups, normalised to the loudest peak."""
+    pairs = [(float(low), float(high)) for low, high in waveform]
+    if not pairs:
+        return []
+    count = min(points, len(pairs))
+    groups = [pairs[i * len(pairs) // count : (i + 1) * len(pairs) // count] for i in range(count)]
+    reduced = [(min(low for low, _ in g), max(high for _, high in g)) for g in groups]
+    loudest = max(max(abs(low), abs(high)) for low, high in reduced) or 1.0
+    return [(round(low / loudest, 4), round(high / loudest, 4)) for low, high in reduced]

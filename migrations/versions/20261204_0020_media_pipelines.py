@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("loudness", sa.JSON(), nullable=True),
         sa.Column("quality", sa.JSON(), nullable=True),
         sa.Column("waveform", sa.JSON(), nullable=True),
+        sa.Column("renditions", sa.JSON(), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["media_object_id"],

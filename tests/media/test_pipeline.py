@@ -79,6 +79,16 @@ async def test_renditions_loudness_and_streams_of_the_chosen_format(
     me = await listener(harness)
     stream = f"/api/v1/tracks/{track_id}/stream"
 
+    # The track lists its renditions and its ReplayGain (to -18 LUFS; -14 too).
+    shown = (await harness.client.get(f"/api/v1/tracks/{track_id}")).json()
+    assert {r["name"] for r in shown["renditions"]} == set(renditions)
+    gain = shown["replayGain"]
+    measured = pipeline["loudness"]["integratedLufs"]
+    assert gain["trackGain"] == round(-18 - measured, 2)
+    assert gain["trackGainTo14Lufs"] == round(-14 - measured, 2)
+    assert gain["albumGain"] == gain["trackGain"]  # a single: the release is the track
+    assert 0 < gain["trackPeak"] < 1
+
     expected = {
         "": ("audio/ogg", "opus"),
         "?format=opus&maxBitRate=100": ("audio/ogg", "opus"),

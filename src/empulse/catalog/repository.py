@@ -27,7 +27,7 @@ from empulse.core.pagination import (
     fetch_page,
     fetch_row_page,
 )
-from empulse.models import Album, Artist, MediaObject, Track, TrackMood, User
+from empulse.models import Album, Artist, MediaObject, MediaPipeline, Track, TrackMood, User
 
 TRACK_ORDERS = {
     "newest": Order(
@@ -245,6 +245,9 @@ TRACK_COLUMNS = (
     Album.title.label("album_title"),
     Album.images.label("album_images"),
     MediaObject.details.label("audio"),
+    # The media pipeline's loudness and renditions (none until it has run).
+    MediaPipeline.loudness.label("loudness"),
+    MediaPipeline.renditions.label("renditions"),
 )
 
 
@@ -255,6 +258,7 @@ def listed_tracks() -> Select[*tuple[Any, ...]]:
         visible_tracks()
         .with_only_columns(*TRACK_COLUMNS)
         .join(MediaObject, MediaObject.id == Track.audio_id)
+        .outerjoin(MediaPipeline, MediaPipeline.media_object_id == Track.audio_id)
     )
 
 

@@ -57,6 +57,28 @@ class AudioFacts(OutSchema):
     channels: int | None
 
 
+class RenditionOut(OutSchema):
+    """A streaming rendition made at ingest (`GET /tracks/{id}/stream?format=&maxBitRate=`)."""
+
+    name: str = Field(description="opus-160, opus-96, aac-256, mp3-320")
+    format: Literal["opus", "aac", "mp3"]
+    bitrate: int = Field(description="Nominal, bits per second.")
+    content_type: str
+
+
+class ReplayGainOut(OutSchema):
+    """Gains that bring the track (or its release) to the reference loudness, measured at
+    ingest (EBU R128); peaks are true peaks as fractions of full scale."""
+
+    track_gain: float = Field(description="dB, to -18 LUFS (ReplayGain 2.0's reference).")
+    track_peak: float
+    album_gain: float | None = Field(description="dB, the release to -18 LUFS.")
+    album_peak: float | None
+    reference_lufs: float = -18.0
+    track_gain_to_14_lufs: float = Field(description="dB, to -14 LUFS (streaming services).")
+    album_gain_to_14_lufs: float | None
+
+
 class TrackOut(OutSchema):
     id: uuid.UUID
     title: str
@@ -73,6 +95,12 @@ class TrackOut(OutSchema):
     images: list[ImageOut] = Field(description="The album's cover, largest first.")
     play_count: int = Field(description="Qualified plays.")
     published_at: datetime
+    renditions: list[RenditionOut] = Field(
+        default_factory=list, description="Empty until the media pipeline has made them."
+    )
+    replay_gain: ReplayGainOut | None = Field(
+        default=None, description="Null until the media pipeline has measured the track."
+    )
     liked: bool | None = Field(
         default=None, description="Whether the signed-in caller likes it; null anonymously."
     )

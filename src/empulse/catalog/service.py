@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Callable, Collection
 from typing import Any
@@ -21,9 +22,12 @@ from empulse.catalog.schemas import (
     CreditOut,
     CreditsOut,
     LinkOut,
+    RenditionOut,
+    ReplayGainOut,
     TrackOut,
 )
 from empulse.core.pagination import AnyRow
+from empulse.media.analysis import REFERENCE_LUFS, STREAMING_LUFS
 from empulse.models import Album, Artist, Track
 
 
@@ -84,6 +88,35 @@ def track_out(track: AnyRow, url: PublicUrl) -> TrackOut:
         images=images_out(track.album_images, url),
         play_count=track.play_count,
         published_at=track.published_at,
+        renditions=[RenditionOut.model_validate(r) for r in track.renditions or []],
+        replay_gain=replay_gain_of(track.loudness),
+    )
+
+
+def _gain(reference: float, lufs: Any) -> float | None:
+    return round(reference - float(lufs), 2) if isinstance(lufs, int | float) else None
+
+
+def _peak(dbtp: Any) -> float | None:
+    if not isinstance(dbtp, int | float) or not math.isfinite(dbtp):
+        return None
+    return round(10 ** (dbtp / 20), 6)
+
+
+def replay_gain_of(loudness: Any) -> ReplayGainOut | None:
+    """From the media pipeline's loudness (`media_pipelines.loudness`)."""
+    if not isinstance(loudness, dict) or loudness.get("integratedLufs") is None:
+        return None
+    track = loudness["integratedLufs"]
+    album = loudness.get("albumIntegratedLufs")
+    return ReplayGainOut(
+        track_gain=_gain(REFERENCE_LUFS, track) or 0.0,
+        track_peak=_peak(loudness.get("truePeakDbtp")) or 0.0,
+        album_gain=_gain(REFERENCE_LUFS, album),
+        album_peak=_peak(loudness.get("albumTruePeakDbtp")),
+        reference_lufs=REFERENCE_LUFS,
+        track_gain_to_14_lufs=_gain(STREAMING_LUFS, track) or 0.0,
+        album_gain_to_14_lufs=_gain(STREAMING_LUFS, album),
     )
 
 

@@ -132,3 +132,16 @@ async def pipelines(
 async def renditions_of(session: AsyncSession, source_id: uuid.UUID) -> list[MediaObject]:
     statement = select(MediaObject).where(MediaObject.source_id == source_id)
     return list(await session.scalars(statement))
+
+
+async def release_pipelines(session: AsyncSession, submission_id: uuid.UUID) -> list[MediaPipeline]:
+    """The pipelines of a submission's uploaded tracks, locked (the album's loudness is
+    written on each)."""
+    statement = (
+        select(MediaPipeline)
+        .join(MediaObject, MediaObject.id == MediaPipeline.media_object_id)
+        .where(MediaObject.submission_id == submission_id, MediaObject.role == "audio")
+        .order_by(MediaPipeline.media_object_id)
+        .with_for_update()
+    )
+    return list(await session.scalars(statement))

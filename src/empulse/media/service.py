@@ -13,6 +13,7 @@ too long, out of time) ends `failed` with its reason.
 from __future__ import annotations
 
 import asyncio
+import math
 import tempfile
 import uuid
 from collections.abc import Collection
@@ -99,6 +100,8 @@ async def run(services: Services, payload: dict[str, Any]) -> None:
         reporter.cancel()
     async with session_scope(services.sessionmaker) as session:
         kept = await repository.finish(session, source_id, run_number, renditions, _results(result))
+        if kept and source.submission_id is not None:
+            await _album_loudness(session, source.submission_id)
     log.info("media_pipeline_done", media_object_id=str(source_id), kept=kept)
 
 
@@ -196,7 +199,38 @@ def _results(result: Analysis) -> dict[str, Any]:
             "trailingSilenceSeconds": quality.trailing_silence_seconds,
         },
         "waveform": [[low, high] for low, high in result.waveform],
+        "renditions": [
+            {
+                "name": r.spec.name,
+                "format": r.spec.name.split("-", 1)[0],
+                "bitrate": r.spec.bitrate,
+                "contentType": r.spec.content_type,
+            }
+            for r in result.renditions
+        ],
     }
+
+
+async def _album_loudness(session: AsyncSession, submission_id: uuid.UUID) -> None:
+    """Once every track of the release is measured: the album's loudness, the tracks' energy
+    averaged over their durations (as ReplayGain's album gain approximates the whole), and its
+    peak, the loudest track's; kept on each track's pipeline."""
+    rows = await repository.release_pipelines(session, submission_id)
+    if not rows or any(row.status != "done" or not row.loudness for row in rows):
+        return
+    weights = [float((row.quality or {}).get("durationSeconds") or 0.0) for row in rows]
+    energies = [10 ** (float(row.loudness["integratedLufs"]) / 10) for row in rows]  # type: ignore[index]
+    total = sum(weights) or 1.0
+    album = 10 * math.log10(
+        max(sum(w * e for w, e in zip(weights, energies, strict=True)) / total, 1e-12)
+    )
+    peak = max(float(row.loudness["truePeakDbtp"]) for row in rows)  # type: ignore[index]
+    for row in rows:
+        row.loudness = {
+            **(row.loudness or {}),
+            "albumIntegratedLufs": round(album, 2),
+            "albumTruePeakDbtp": peak,
+        }
 
 
 def pipeline_out(pipeline: MediaPipeline | None) -> dict[str, Any] | None:

@@ -31,4 +31,7 @@ class MediaPipeline(Base):
     loudness: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     quality: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     waveform: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
+    # What the catalog shows of the renditions (name, codec, bitrate, type), beside the
+    # loudness, so a page of tracks reads both in its one statement.
+    renditions: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from empulse.catalog.service import mood_names
+from empulse.catalog.service import mood_names, replay_gain_of
 from empulse.core.pagination import AnyRow
 
 ROOT_FOLDER_ID = 1
@@ -113,6 +113,21 @@ def song(row: AnyRow, starred: dict[uuid.UUID, datetime]) -> dict[str, Any]:
         "displayArtist": row.artist_name,
         "albumArtists": [{"id": str(row.artist_id), "name": row.artist_name}],
         "displayAlbumArtist": row.artist_name,
+        "replayGain": _replay_gain(row.loudness),
+    }
+
+
+def _replay_gain(loudness: Any) -> dict[str, Any] | None:
+    """OpenSubsonic's `replayGain` (gains in dB to -18 LUFS, peaks as fractions)."""
+    gain = replay_gain_of(loudness)
+    if gain is None:
+        return None
+    return {
+        "trackGain": gain.track_gain,
+        "trackPeak": gain.track_peak,
+        "albumGain": gain.album_gain,
+        "albumPeak": gain.album_peak,
+        "baseGain": 0,
     }
 
 

@@ -4,6 +4,7 @@ LU of a signal of known level, a waveform, a quality report; and refusals within
 from __future__ import annotations
 
 import io
+import struct
 import wave
 from pathlib import Path
 
@@ -125,8 +126,24 @@ def test_silent_unreadable_too_long_and_endless_audio_is_refused(tmp_path: Path)
         "too long": (stereo_wav(sine(3.0, -20.0)), {"max_seconds": 2.0}),
         "out of time": (stereo_wav(sine(3.0, -20.0)), {"deadline_seconds": 0.0}),
     }
+    flac = media.encoded("flac", "flac", seconds=3.0)
+    flac_cases = {"truncated": flac[: len(flac) // 2], "a header alone": flac[:200]}
     for label, (data, bounds) in cases.items():
         folder = tmp_path / label.replace(" ", "-")
         folder.mkdir()
         with pytest.raises(AudioRefused):
             run(folder, data, "in.wav", **bounds)
+    for label, data in flac_cases.items():
+        folder = tmp_path / label.replace(" ", "-")
+        folder.mkdir()
+        with pytest.raises(AudioRefused, match="unreadable"):
+            run(folder, data, "in.flac")
+
+
+def test_a_declared_length_is_not_believed(tmp_path: Path) -> None:
+    """A WAV header claiming 4 GB of samples: what is there is processed, no more."""
+    wav = bytearray(stereo_wav(sine(3.0, -20.0)))
+    wav[4:8] = struct.pack("<I", 0xFFFFFFF8)
+    wav[40:44] = struct.pack("<I", 0xFFFFFFF0)
+    result = run(tmp_path, bytes(wav))
+    assert abs(result.quality.duration_seconds - 3.0) < 0.01

@@ -8,8 +8,9 @@ no configured key opens is reported by id and left untouched.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -51,6 +52,84 @@ async def w9_keys_in_use(
         return await repository.w9_count_by_key(session)
 
 
+@dataclass(frozen=True, slots=True)
+class Encrypted:
+    """One kind of encrypted row, as a rotation walks it."""
+
+    what: str  # for the report: "W-9s", "app passwords"
+    event: str  # the audit event of a run
+    # (session, current key id, after id, limit) -> rows under another key, in id order, locked
+    batch: Callable[[AsyncSession, str, uuid.UUID | None, int], Awaitable[Sequence[Any]]]
+    # Re-encrypt one row under the cipher's current key; DecryptionError when it cannot.
+    reencrypt: Callable[[FieldCipher, Any], None]
+    key_of: Callable[[Any], str]
+    # How many rows each key id encrypts.
+    count_by_key: Callable[[AsyncSession], Awaitable[dict[str, int]]]
+
+
+async def rotate(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    cipher: FieldCipher,
+    kind: Encrypted,
+    *,
+    batch_size: int = 100,
+    limit: int | None = None,
+    progress: Callable[[RotationReport], None] | None = None,
+) -> RotationReport:
+    """Re-encrypt rows of `kind` under `cipher`'s current key, at most `limit` this run."""
+    report = RotationReport(key_id=cipher.current_key_id, what=kind.what)
+    after: uuid.UUID | None = None
+    while limit is None or report.rotated + len(report.failed) < limit:
+        done = report.rotated + len(report.failed)
+        size = batch_size if limit is None else min(batch_size, limit - done)
+        async with session_scope(sessionmaker) as session:
+            batch = await kind.batch(session, cipher.current_key_id, after, size)
+            for row in batch:
+                try:
+                    kind.reencrypt(cipher, row)
+                except DecryptionError as exc:
+                    report.failed.append(Failure(row.id, kind.key_of(row), str(exc)))
+                    continue
+                report.rotated += 1
+        if not batch:
+            break
+        after = batch[-1].id
+        if progress is not None:
+            progress(report)
+
+    async with sessionmaker() as session:
+        counts = await kind.count_by_key(session)
+    report.current = counts.get(cipher.current_key_id, 0)
+    report.remaining = sum(counts.values()) - report.current
+    async with session_scope(sessionmaker) as session:
+        audit.record(
+            session,
+            kind.event,
+            CLI_META,
+            key_id=report.key_id,
+            rotated=report.rotated,
+            failed=len(report.failed),
+            remaining=report.remaining,
+        )
+    return report
+
+
+def _reencrypt_w9(cipher: FieldCipher, application: ArtistApplication) -> None:
+    encrypt_w9(cipher, application, decrypt_w9(cipher, application))
+
+
+W9S = Encrypted(
+    what="W-9s",
+    event="w9_keys_rotated",
+    batch=lambda session, key_id, after, limit: repository.applications_not_under_key(
+        session, key_id, after=after, limit=limit
+    ),
+    reencrypt=_reencrypt_w9,
+    key_of=lambda application: FieldCipher.key_id_of(application.w9_ciphertext),
+    count_by_key=repository.w9_count_by_key,
+)
+
+
 async def rotate_w9(
     sessionmaker: async_sessionmaker[AsyncSession],
     cipher: FieldCipher,
@@ -60,47 +139,6 @@ async def rotate_w9(
     progress: Callable[[RotationReport], None] | None = None,
 ) -> RotationReport:
     """Re-encrypt W-9s under `cipher`'s current key, at most `limit` of them this run."""
-    report = RotationReport(key_id=cipher.current_key_id)
-    after: uuid.UUID | None = None
-    while limit is None or report.rotated + len(report.failed) < limit:
-        done = report.rotated + len(report.failed)
-        size = batch_size if limit is None else min(batch_size, limit - done)
-        batch: list[ArtistApplication] = []
-        async with session_scope(sessionmaker) as session:
-            batch = await repository.applications_not_under_key(
-                session, cipher.current_key_id, after=after, limit=size
-            )
-            for application in batch:
-                try:
-                    document = decrypt_w9(cipher, application)
-                except DecryptionError as exc:
-                    report.failed.append(
-                        Failure(
-                            application.id,
-                            FieldCipher.key_id_of(application.w9_ciphertext),
-                            str(exc),
-                        )
-                    )
-                    continue
-                encrypt_w9(cipher, application, document)
-                report.rotated += 1
-        if not batch:
-            break
-        after = batch[-1].id
-        if progress is not None:
-            progress(report)
-
-    counts = await w9_keys_in_use(sessionmaker)
-    report.current = counts.get(cipher.current_key_id, 0)
-    report.remaining = sum(counts.values()) - report.current
-    async with session_scope(sessionmaker) as session:
-        audit.record(
-            session,
-            "w9_keys_rotated",
-            CLI_META,
-            key_id=report.key_id,
-            rotated=report.rotated,
-            failed=len(report.failed),
-            remaining=report.remaining,
-        )
-    return report
+    return await rotate(
+        sessionmaker, cipher, W9S, batch_size=batch_size, limit=limit, progress=progress
+    )

@@ -9,6 +9,7 @@ from empulse.infra.email import SEND_EMAIL, send_email
 from empulse.infra.jobs import JobKinds
 from empulse.media.service import MEDIA_PIPELINE
 from empulse.media.service import run as run_media_pipeline
+from empulse.media.tasks import requeue_stalled
 from empulse.submissions.upload import (
     DELETE_OBJECTS,
     SWEEP_UPLOADS,
@@ -27,5 +28,6 @@ JOB_KINDS = JobKinds(
         "auth_sessions": remove_ended_sessions,
         "action_tokens": remove_spent_links,
         "audit_events": remove_old_events,
+        "media_pipelines": requeue_stalled,
     },
 )

@@ -5,14 +5,15 @@ rendition they ask for (Opus 160 kbit/s by default), on either storage."""
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import av
 import httpx
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
-from empulse.core.db import session_scope
+from empulse.core.db import session_scope, utcnow
 from empulse.media import service as media
-from empulse.models import MediaPipeline
+from empulse.models import Job, MediaPipeline
 from empulse.services import Services
 from tests.artists.helpers import admin_headers, approved_artist
 from tests.auth.helpers import deliver
@@ -159,3 +160,26 @@ async def test_silent_audio_fails_with_its_reason_and_a_second_run_is_a_no_op(
         again = await session.get(MediaPipeline, row.media_object_id)
         assert again is not None
         assert (again.status, again.runs) == ("failed", 2)
+
+
+async def test_a_pipeline_its_worker_left_running_is_queued_again(
+    media_harness: Harness,
+) -> None:
+    """A worker died holding a file, and no job is left to retry it: the hourly clean-up
+    queues it again, and the next run finishes it."""
+    harness = media_harness
+    admin, submission_id = await _submitted(harness, AUDIO)
+    services: Services = harness.app.state.services
+    long_ago = utcnow() - timedelta(hours=1)
+    async with session_scope(services.sessionmaker) as session:
+        await session.execute(
+            update(MediaPipeline).values(status="running", runs=1, locked_until=long_ago)
+        )
+        await session.execute(delete(Job).where(Job.kind == media.MEDIA_PIPELINE))
+    await services.job_runner.prune()
+    detail = f"/api/v1/admin/submissions/{submission_id}"
+    files = (await harness.client.get(detail, headers=admin)).json()["files"]
+    assert [f["pipeline"]["status"] for f in files if f["role"] == "audio"] == ["queued"]
+    await deliver(harness, media=True)
+    files = (await harness.client.get(detail, headers=admin)).json()["files"]
+    assert [f["pipeline"]["status"] for f in files if f["role"] == "audio"] == ["done"]

@@ -145,3 +145,14 @@ async def release_pipelines(session: AsyncSession, submission_id: uuid.UUID) -> 
         .with_for_update()
     )
     return list(await session.scalars(statement))
+
+
+async def stalled(session: AsyncSession, held_before: datetime, limit: int) -> list[uuid.UUID]:
+    """Files whose pipeline is `running` with a hold that lapsed before `held_before`: its
+    worker died, and no job is left to take it over."""
+    statement = (
+        select(MediaPipeline.media_object_id)
+        .where(MediaPipeline.status == "running", MediaPipeline.locked_until < held_before)
+        .limit(limit)
+    )
+    return list(await session.scalars(statement))

@@ -52,6 +52,19 @@ async def catalog_size(url: str) -> int:
         await connection.close()
 
 
+def ensure_catalog(bench_url: str, env: dict[str, str], tracks: int, keep: bool) -> str:
+    """A migrated `empulse_bench` of `tracks` tracks (bench/catalog_data.py): the filled one
+    a previous run left when `keep` and it is large enough, else a fresh one; its URL."""
+    if not (keep and asyncio.run(catalog_size(bench_url)) >= tracks):
+        bench_url = require_wrk_and_postgres()
+        cli(env, "migrate")
+        print(f"filling the catalog ({tracks:,} tracks, indexed by triggers)", flush=True)
+        asyncio.run(fill(bench_url, tracks // 50, tracks // 10, tracks))
+    else:
+        cli(env, "migrate")
+    return bench_url
+
+
 async def _deep_cursor(url: str, depth: int) -> tuple[str, str]:
     """The service's cursor and the floor's `after` for the newest-tracks page `depth` deep."""
     connection = await asyncpg.connect(url)
@@ -99,19 +112,9 @@ def main() -> None:
     albums, artists = args.tracks // 10, args.tracks // 50
 
     bench_url = postgres_admin_url().rsplit("/", 1)[0] + "/empulse_bench"
-    if not (args.keep and asyncio.run(catalog_size(bench_url)) >= args.tracks):
-        bench_url = require_wrk_and_postgres()
-        data_dir = Path(tempfile.mkdtemp(prefix="empulse-bench-"))
-        env = {
-            **os.environ,
-            "EMPULSE_ENV": "development",
-            "EMPULSE_DATA_DIR": str(data_dir),
-            "DATABASE_URL": bench_url,
-        }
-        cli(env, "migrate")
-        print(f"filling the catalog ({args.tracks:,} tracks)", flush=True)
-        asyncio.run(fill(bench_url, artists, albums, args.tracks))
     data_dir = Path(tempfile.mkdtemp(prefix="empulse-bench-"))
+    env = bench_env(bench_url, data_dir, args.connections)
+    bench_url = ensure_catalog(bench_url, env, args.tracks, args.keep)
     env = bench_env(bench_url, data_dir, args.connections)
 
     chooser = random.Random(7)

@@ -23,15 +23,13 @@ from urllib.parse import urlencode
 import asyncpg
 from tests.support.services import postgres_admin_url
 
-from bench.catalog import catalog_size
-from bench.catalog_data import fill, row_id
+from bench.catalog import ensure_catalog
+from bench.catalog_data import row_id
 from bench.run import (
     Case,
     against_floor,
     bench_env,
-    cli,
     print_against_floor,
-    require_wrk_and_postgres,
 )
 
 
@@ -57,13 +55,7 @@ def main() -> None:
     bench_url = postgres_admin_url().rsplit("/", 1)[0] + "/empulse_bench"
     data_dir = Path(tempfile.mkdtemp(prefix="empulse-bench-"))
     env = bench_env(bench_url, data_dir, args.connections)
-    if not (args.keep and asyncio.run(catalog_size(bench_url)) >= args.tracks):
-        bench_url = require_wrk_and_postgres()
-        cli(env, "migrate")
-        print(f"filling the catalog ({args.tracks:,} tracks, indexed by triggers)", flush=True)
-        asyncio.run(fill(bench_url, args.tracks // 50, args.tracks // 10, args.tracks))
-    else:
-        cli(env, "migrate")
+    bench_url = ensure_catalog(bench_url, env, args.tracks, args.keep)
     artist = asyncio.run(_artist_name(bench_url))
     cases = [
         ("one-word prefix", "lant", "track"),

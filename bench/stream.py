@@ -5,7 +5,8 @@ floor of each storage measured in the same run.
     uv run python -m bench.stream [--duration 10] [--clients 16 64] [--storage local s3]
 
 The track is published through the API (a valid 10 MiB WAV), then wrk drives each client
-count: every request asks for the next 1 MiB range of the file, with a listener's bearer
+count: every request asks for the next 1 MiB range of the original (`format=original`: the
+file as uploaded, not a rendition), with a listener's bearer
 token. The floors serve the same bytes with nothing of the service around them
 (bench/bare_app.py): Starlette's `FileResponse` from the stored file (local), and a bare
 GetObject passthrough with the same range (S3). Prints throughput in MiB/s with the ratio to
@@ -21,6 +22,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import httpx
@@ -75,6 +77,7 @@ def _publish(env: dict[str, str], audio: Path) -> tuple[str, str]:
         pending = httpx.get(
             f"{base}/api/v1/admin/submissions?status=pending", headers=reviewer, timeout=30
         ).json()["items"]
+        _processed(base, reviewer, pending[0]["id"])
         httpx.post(
             f"{base}/api/v1/admin/submissions/{pending[0]['id']}/approve",
             headers=reviewer,
@@ -84,6 +87,23 @@ def _publish(env: dict[str, str], audio: Path) -> tuple[str, str]:
     finally:
         _stop(process)
     return track["id"], reviewer["Authorization"]
+
+
+def _processed(base: str, reviewer: dict[str, str], submission_id: str) -> None:
+    """Wait for the server's job runner to make the track's renditions (a release is
+    publishable once they exist)."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        files = httpx.get(
+            f"{base}/api/v1/admin/submissions/{submission_id}", headers=reviewer, timeout=30
+        ).json()["files"]
+        statuses = {f["pipeline"]["status"] for f in files if f["role"] == "audio"}
+        if statuses == {"done"}:
+            return
+        if "failed" in statuses:
+            raise RuntimeError(f"the media pipeline failed: {files}")
+        time.sleep(0.2)
+    raise RuntimeError("the media pipeline did not finish in 5 minutes")
 
 
 def run(
@@ -128,8 +148,9 @@ def run(
             )  # fmt: skip
             port = free_port()
             serve = [sys.executable, "-m", "empulse.cli", "serve", "--port", str(port)]
+            original = f"/api/v1/tracks/{track_id}/stream?format=original"
             service = measure(
-                f"{storage} service", serve, env, f"/api/v1/tracks/{track_id}/stream", port, 1,
+                f"{storage} service", serve, env, original, port, 1,
                 duration, count, script,
             )  # fmt: skip
             rows.append((count, service, floor))

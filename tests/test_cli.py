@@ -156,7 +156,21 @@ def test_check_config_passes_in_development(tmp_path: Path) -> None:
     assert "mode: test" in result.stdout
 
 
-def test_demo_data_publishes_artists_releases_through_the_api(tmp_path: Path) -> None:
+def test_demo_data_that_fails_half_way_leaves_nothing_and_a_rerun_publishes_it_all(
+    tmp_path: Path,
+) -> None:
+    # A cover limit the demo cover exceeds: the upload step is refused after the accounts, the
+    # application and its approval exist.
+    failed = empulse(
+        tmp_path, "demo-data", "--password-stdin", stdin=STRONG_PASSWORD, MAX_COVER_BYTES="1024"
+    )
+    assert failed.returncode == 2
+    assert "payload_too_large" in failed.stderr
+    for email in ("admin@demo.example.com", "artist@demo.example.com"):
+        assert load_user(tmp_path, email) is None
+    files = tmp_path / "files"
+    assert not files.exists() or not [p for p in files.rglob("*") if p.is_file()]
+
     result = empulse(tmp_path, "demo-data", "--password-stdin", stdin=STRONG_PASSWORD + "\n")
     assert result.returncode == 0, result.stderr
     assert "published 5 releases (14 tracks) by 3 artists" in result.stdout
@@ -184,23 +198,6 @@ def test_demo_data_publishes_artists_releases_through_the_api(tmp_path: Path) ->
     again = empulse(tmp_path, "demo-data", "--password-stdin", stdin=STRONG_PASSWORD + "\n")
     assert again.returncode == 1
     assert "already loaded" in again.stderr
-
-
-def test_demo_data_that_fails_half_way_leaves_nothing_and_can_be_rerun(tmp_path: Path) -> None:
-    # A cover limit the demo cover exceeds: the upload step is refused after the accounts, the
-    # application and its approval exist.
-    failed = empulse(
-        tmp_path, "demo-data", "--password-stdin", stdin=STRONG_PASSWORD, MAX_COVER_BYTES="1024"
-    )
-    assert failed.returncode == 2
-    assert "payload_too_large" in failed.stderr
-    for email in ("admin@demo.example.com", "artist@demo.example.com"):
-        assert load_user(tmp_path, email) is None
-    files = tmp_path / "files"
-    assert not files.exists() or not [p for p in files.rglob("*") if p.is_file()]
-
-    again = empulse(tmp_path, "demo-data", "--password-stdin", stdin=STRONG_PASSWORD)
-    assert again.returncode == 0, again.stderr
 
 
 def test_demo_data_is_refused_in_production(tmp_path: Path) -> None:

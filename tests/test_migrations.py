@@ -81,6 +81,12 @@ async def test_migrating_down_and_up_keeps_the_catalog_and_fills_what_is_new(
             for path in ("/api/v1/moods", "/api/v1/tracks", "/api/v1/albums", "/api/v1/artists")
         ]
 
+    def unprocessed(tracks: list[Any]) -> list[Any]:
+        """What the media pipeline added (gone with its table below 0020; a re-run adds it)."""
+        return [
+            {k: v for k, v in t.items() if k not in ("renditions", "replayGain")} for t in tracks
+        ]
+
     before = await catalog()
     assert before[0] == [{"name": "dreamy", "trackCount": 2}]
     assert len(before[1]) == 2
@@ -89,4 +95,7 @@ async def test_migrating_down_and_up_keeps_the_catalog_and_fills_what_is_new(
     config = alembic_config(harness.settings)
     await anyio.to_thread.run_sync(command.downgrade, config, "0011")
     await anyio.to_thread.run_sync(command.upgrade, config, "head")
-    assert await catalog() == before
+    after = await catalog()
+    assert after[1] != before[1]  # the renditions went with the pipelines' table
+    after[1], before[1] = unprocessed(after[1]), unprocessed(before[1])
+    assert after == before

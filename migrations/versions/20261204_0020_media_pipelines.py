@@ -52,6 +52,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Renditions go with the pipeline that made them (their objects stay in storage, under
+    # private/renditions/, until removed by hand); running the pipeline again makes them anew.
+    op.execute("DELETE FROM media_objects WHERE role = 'rendition'")
     with op.batch_alter_table("media_objects", schema=None) as batch_op:
         batch_op.drop_constraint(
             batch_op.f("fk_media_objects_source_id_media_objects"), type_="foreignkey"

@@ -29,6 +29,7 @@ from empulse.accounts import repository as accounts
 from empulse.app import create_app
 from empulse.config import Settings
 from empulse.core.db import session_scope
+from empulse.media.service import MEDIA_PIPELINE
 from empulse.models import User
 from empulse.services import Services
 from empulse.submissions.repository import storage_keys_of_user
@@ -209,7 +210,9 @@ def cover_jpeg(colour: tuple[int, int, int] = (255, 140, 60), side: int = 1400) 
 async def load(settings: Settings, password: str) -> DemoData:
     """Create the accounts, then publish through the API; if a step fails, the accounts made
     by this run are removed again (with anything stored for them), so it can simply be rerun."""
-    app = create_app(settings, configure_logs=False)
+    # This run runs the jobs it queues itself, in order (the media pipeline before each
+    # approval), rather than beside a background runner.
+    app = create_app(settings.model_copy(update={"jobs_in_process": False}), configure_logs=False)
     async with app.router.lifespan_context(app):
         services: Services = app.state.services
         created = await _create_accounts(services, password)
@@ -253,11 +256,15 @@ async def _publish(app: FastAPI, password: str) -> None:
     async with httpx.AsyncClient(transport=transport, base_url="https://localhost") as api:
         admin = await _sign_in(api, ADMIN, password)
         for artist in ARTISTS:
-            await _publish_artist(api, admin, artist, password)
+            await _publish_artist(api, app.state.services, admin, artist, password)
 
 
 async def _publish_artist(
-    api: httpx.AsyncClient, admin: dict[str, str], artist: DemoArtist, password: str
+    api: httpx.AsyncClient,
+    services: Services,
+    admin: dict[str, str],
+    artist: DemoArtist,
+    password: str,
 ) -> None:
     headers = await _sign_in(api, artist.email, password)
     application = await _call(
@@ -282,6 +289,9 @@ async def _publish_artist(
                 headers=headers,
             )
         )
+        # A release is publishable once the media pipeline has made its renditions.
+        while await services.job_runner.run_due([MEDIA_PIPELINE]):
+            pass
         await _call(
             api.post(f"/api/v1/admin/submissions/{submission['id']}/approve", headers=admin)
         )

@@ -9,11 +9,12 @@ from empulse.infra.email import SEND_EMAIL, send_email
 from empulse.infra.jobs import JobKinds
 from empulse.media.service import MEDIA_PIPELINE
 from empulse.media.service import run as run_media_pipeline
-from empulse.media.tasks import requeue_stalled
+from empulse.media.tasks import requeue_stalled, sweep_work
 from empulse.submissions.upload import (
     DELETE_OBJECTS,
     SWEEP_UPLOADS,
     delete_objects,
+    sweep_incomplete_writes,
     sweep_uploads,
 )
 
@@ -29,5 +30,7 @@ JOB_KINDS = JobKinds(
         "action_tokens": remove_spent_links,
         "audit_events": remove_old_events,
         "media_pipelines": requeue_stalled,
+        "media_work_folders": sweep_work,
+        "incomplete_writes": sweep_incomplete_writes,
     },
 )

@@ -9,7 +9,7 @@ import httpx
 
 from tests.artists.helpers import admin_headers, approved_artist
 from tests.conftest import Harness
-from tests.submissions.helpers import ep_files, ep_payload, submit
+from tests.submissions.helpers import approve, ep_files, ep_payload, submit
 
 # Keys no catalog response may carry at any depth: accounts, tax and rights data, storage.
 FORBIDDEN_KEYS = {
@@ -44,9 +44,7 @@ async def published_ep(harness: Harness, tracks: int = 3) -> tuple[dict[str, str
     artist = await approved_artist(harness, "artist@example.com", admin)
     created = await submit(harness, artist, ep_payload(tracks), ep_files(tracks))
     assert created.status_code == 201, created.text
-    approved = await harness.client.post(
-        f"/api/v1/admin/submissions/{created.json()['id']}/approve", headers=admin
-    )
+    approved = await approve(harness, created.json()["id"], admin)
     assert approved.status_code == 200, approved.text
     me = await harness.client.get("/api/v1/auth/me", headers=artist)
     harness.client.cookies.clear()

@@ -11,7 +11,7 @@ from empulse.services import Services
 from tests.artists.helpers import admin_headers, approved_artist
 from tests.catalog.helpers import FORBIDDEN_KEYS, all_pages, keys_in, published_ep
 from tests.conftest import Harness
-from tests.submissions.helpers import SINGLE, ep_files, ep_payload, single_files, submit
+from tests.submissions.helpers import SINGLE, approve, ep_files, ep_payload, single_files, submit
 from tests.web.test_problems import assert_problem
 
 
@@ -171,9 +171,7 @@ async def test_genres_and_moods_count_visible_tracks_and_filter_them(
     for payload, files in ((ep_payload(2), ep_files(2)), (jazz, single_files())):
         created = await submit(harness, artist, payload, files)
         assert created.status_code == 201, created.text
-        approved = await harness.client.post(
-            f"/api/v1/admin/submissions/{created.json()['id']}/approve", headers=admin
-        )
+        approved = await approve(harness, created.json()["id"], admin)
         assert approved.status_code == 200, approved.text
     harness.client.cookies.clear()
 

@@ -74,6 +74,21 @@ class Journey:
         raise AssertionError(f"no message to {address} about {subject_part!r}")
 
 
+def _processed(client: httpx.Client, admin: dict[str, str], submission_id: str) -> list[Any]:
+    """The submission's files once the media pipeline has processed every track."""
+    deadline = time.monotonic() + 60
+    while True:
+        files: list[Any] = client.get(
+            f"/api/v1/admin/submissions/{submission_id}", headers=admin
+        ).json()["files"]
+        statuses = {f["pipeline"]["status"] for f in files if f["role"] == "audio"}
+        if statuses == {"done"}:
+            return files
+        assert "failed" not in statuses, files
+        assert time.monotonic() < deadline, files
+        time.sleep(0.1)  # polls while the server's job runner works
+
+
 def _outbox_reader(directory: Path) -> Callable[[int], list[EmailMessage]]:
     def read(count: int) -> list[EmailMessage]:
         deadline = time.monotonic() + 30
@@ -253,6 +268,17 @@ def test_an_artist_and_an_admin_take_an_ep_from_application_to_the_catalog_and_i
         assert submitted.json()["submissionId"].startswith("TRK-")
         submission_id = submitted.json()["id"]
 
+        # The server's job runner makes the renditions; the reviewer hears the Opus one and
+        # sees each track's loudness before deciding.
+        files = _processed(client, admin, submission_id)
+        opus = [f for f in files if f["details"].get("rendition") == "opus-160"]
+        assert len(opus) == 2
+        heard = client.get(opus[0]["url"])
+        assert heard.status_code == 200
+        assert heard.content.startswith(b"OggS")
+        for track in (f for f in files if f["role"] == "audio"):
+            assert -40 < track["pipeline"]["loudness"]["integratedLufs"] < 0
+
         detail = client.get(f"/api/v1/admin/submissions/{submission_id}", headers=admin)
         assert detail.status_code == 200
         audio = next(f for f in detail.json()["files"] if f["role"] == "audio")
@@ -285,6 +311,11 @@ def test_an_artist_and_an_admin_take_an_ep_from_application_to_the_catalog_and_i
         ]
         assert {piece.status_code for piece in pieces} == {206}
         assert hashlib.sha256(b"".join(p.content for p in pieces)).hexdigest() == expected
+        # On a phone: Opus at 96 kbit/s (the default above is the 160 kbit/s one).
+        phone = client.get(f"{stream}?format=opus&maxBitRate=96", headers=listener)
+        assert phone.status_code == 200
+        assert phone.headers["content-type"] == "audio/ogg"
+        assert len(phone.content) < size
 
     # And in a Subsonic player app, a whole session.
     a_whole_session(journey.server, "listener@example.com", "The Lanterns", "Lanterns EP")

@@ -123,6 +123,8 @@ def test_silent_unreadable_too_long_and_endless_audio_is_refused(tmp_path: Path)
     cases: dict[str, tuple[bytes, dict[str, float]]] = {
         "silent": (stereo_wav(np.zeros(RATE * 3, dtype=np.float32)), {}),
         "garbage": (b"RIFF" + bytes(range(256)) * 40, {}),
+        "a playlist": (b"#EXTM3U\n#EXTINF:10,\nfile:///etc/passwd\n", {}),
+        "not an accepted format": (media.encoded("aiff", "pcm_s16be", seconds=2.0), {}),
         "too long": (stereo_wav(sine(3.0, -20.0)), {"max_seconds": 2.0}),
         "out of time": (stereo_wav(sine(3.0, -20.0)), {"deadline_seconds": 0.0}),
     }
@@ -147,3 +149,40 @@ def test_a_declared_length_is_not_believed(tmp_path: Path) -> None:
     wav[40:44] = struct.pack("<I", 0xFFFFFFF0)
     result = run(tmp_path, bytes(wav))
     assert abs(result.quality.duration_seconds - 3.0) < 0.01
+
+
+def flac_bomb(minutes: float, declared_seconds: float, rate: int = 8_000) -> bytes:
+    """Two seconds of tone, then digital silence for `minutes` (FLAC stores it in a few bytes
+    per block), with a STREAMINFO that declares `declared_seconds` in all."""
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="flac") as out:
+        stream = out.add_stream("flac", rate=rate, layout="mono")
+        tone = (np.sin(2 * np.pi * 440 * np.arange(2 * rate) / rate) * 8000).astype(np.int16)
+        total, block = int(minutes * 60 * rate), 4096
+        for start in range(0, total, block):
+            samples = np.zeros(block, dtype=np.int16)
+            if start < tone.size:
+                samples[: min(block, tone.size - start)] = tone[start : start + block]
+            frame = av.AudioFrame.from_ndarray(samples[None, :], format="s16", layout="mono")
+            frame.sample_rate, frame.pts = rate, start
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    data = bytearray(buffer.getvalue())
+    info = 8  # "fLaC", then the STREAMINFO block's 4-byte header
+    declared = int(declared_seconds * rate)  # 36 bits from the low nibble of byte 13
+    data[info + 13] = (data[info + 13] & 0xF0) | (declared >> 32)
+    data[info + 14 : info + 18] = (declared & 0xFFFFFFFF).to_bytes(4, "big")
+    return bytes(data)
+
+
+def test_a_flac_bomb_is_refused_at_the_length_bound(tmp_path: Path) -> None:
+    """Ten minutes of audio in a hundred kilobytes, declared as three seconds: decoding stops
+    at the bound on what a track may last, whatever the header says or the size suggests."""
+    bomb = flac_bomb(minutes=10, declared_seconds=3)
+    assert len(bomb) < 150_000  # 9.6 MB of samples
+    with av.open(io.BytesIO(bomb), mode="r") as container:
+        assert container.duration == 3_000_000  # the header's claim, in microseconds
+    with pytest.raises(AudioRefused, match="longer than a track may be"):
+        run(tmp_path, bomb, "in.flac", max_seconds=60)

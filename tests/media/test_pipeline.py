@@ -30,7 +30,7 @@ def decoded(data: bytes) -> tuple[str, float]:
         return stream.codec_context.name, samples_read / stream.rate
 
 
-async def _submitted(harness: Harness, audio: bytes) -> tuple[dict[str, str], str]:
+async def submitted(harness: Harness, audio: bytes) -> tuple[dict[str, str], str]:
     admin = await admin_headers(harness)
     artist = await approved_artist(harness, "artist@example.com", admin)
     files = [
@@ -46,7 +46,7 @@ async def test_renditions_loudness_and_streams_of_the_chosen_format(
     media_harness: Harness,
 ) -> None:
     harness = media_harness
-    admin, submission_id = await _submitted(harness, AUDIO)
+    admin, submission_id = await submitted(harness, AUDIO)
     detail = f"/api/v1/admin/submissions/{submission_id}"
     [queued] = [f for f in (await harness.client.get(detail, headers=admin)).json()["files"]
                 if f["role"] == "audio"]  # fmt: skip
@@ -133,7 +133,7 @@ async def test_silent_audio_fails_with_its_reason_and_a_second_run_is_a_no_op(
 ) -> None:
     harness = media_harness
     silent = samples.sine_wav(seconds=2.0, frequency=0.0)
-    admin, submission_id = await _submitted(harness, silent)
+    admin, submission_id = await submitted(harness, silent)
     await deliver(harness, media=True)
     detail = f"/api/v1/admin/submissions/{submission_id}"
     files = (await harness.client.get(detail, headers=admin)).json()["files"]
@@ -141,6 +141,12 @@ async def test_silent_audio_fails_with_its_reason_and_a_second_run_is_a_no_op(
     assert original["pipeline"]["status"] == "failed"
     assert "silent" in original["pipeline"]["reason"]
     assert not [f for f in files if f["role"] == "rendition"]
+
+    # It cannot be published: the reviewer is told why.
+    refused = await harness.client.post(f"{detail}/approve", headers=admin)
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "media_not_ready"
+    assert "could not be processed (The audio is silent.)" in refused.json()["detail"]
 
     # An admin runs it again (its cause fixed, say): queued, then failed again, for the same
     # reason.
@@ -168,7 +174,7 @@ async def test_a_pipeline_its_worker_left_running_is_queued_again(
     """A worker died holding a file, and no job is left to retry it: the hourly clean-up
     queues it again, and the next run finishes it."""
     harness = media_harness
-    admin, submission_id = await _submitted(harness, AUDIO)
+    admin, submission_id = await submitted(harness, AUDIO)
     services: Services = harness.app.state.services
     long_ago = utcnow() - timedelta(hours=1)
     async with session_scope(services.sessionmaker) as session:

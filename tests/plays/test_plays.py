@@ -11,7 +11,7 @@ from tests.artists.helpers import admin_headers, approved_artist
 from tests.auth.helpers import PASSWORD, bearer, signed_in
 from tests.catalog.helpers import all_pages, published_ep
 from tests.conftest import Backend, Harness
-from tests.submissions.helpers import SINGLE, ep_files, ep_payload, submit
+from tests.submissions.helpers import SINGLE, approve, ep_files, ep_payload, submit
 from tests.support import media
 from tests.web.test_problems import assert_problem
 
@@ -176,9 +176,7 @@ async def test_thirty_seconds_is_the_edge_of_a_counted_play(
     ]
     created = await submit(harness, artist, SINGLE, files)
     assert created.status_code == 201, created.text
-    approved = await harness.client.post(
-        f"/api/v1/admin/submissions/{created.json()['id']}/approve", headers=admin
-    )
+    approved = await approve(harness, created.json()["id"], admin)
     assert approved.status_code == 200, approved.text
     harness.client.cookies.clear()
     track_id = (await all_pages(harness.client, "/api/v1/tracks"))[0]["id"]
@@ -239,9 +237,7 @@ async def test_an_artist_sees_plays_and_listeners_per_period(media_harness: Harn
     admin = await admin_headers(harness)
     artist = await approved_artist(harness, "artist@example.com", admin)
     created = await submit(harness, artist, ep_payload(2), ep_files(2))
-    approved = await harness.client.post(
-        f"/api/v1/admin/submissions/{created.json()['id']}/approve", headers=admin
-    )
+    approved = await approve(harness, created.json()["id"], admin)
     assert approved.status_code == 200, approved.text
     harness.client.cookies.clear()
     tracks = sorted(await all_pages(harness.client, "/api/v1/tracks"), key=lambda t: t["title"])

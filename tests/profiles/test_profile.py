@@ -12,7 +12,7 @@ from tests.artists.helpers import admin_headers, approved_artist
 from tests.auth.helpers import bearer, deliver, signed_in
 from tests.catalog.helpers import FORBIDDEN_KEYS, keys_in
 from tests.conftest import Backend, Harness
-from tests.submissions.helpers import object_counts, submit
+from tests.submissions.helpers import approve, object_counts, submit
 from tests.support import media
 from tests.web.test_problems import assert_problem
 
@@ -22,9 +22,7 @@ async def artist_with_a_single(harness: Harness) -> tuple[dict[str, str], str]:
     artist = await approved_artist(harness, "artist@example.com", admin)
     created = await submit(harness, artist)
     assert created.status_code == 201, created.text
-    approved = await harness.client.post(
-        f"/api/v1/admin/submissions/{created.json()['id']}/approve", headers=admin
-    )
+    approved = await approve(harness, created.json()["id"], admin)
     assert approved.status_code == 200, approved.text
     harness.client.cookies.clear()
     artist_id = (await harness.client.get("/api/v1/artists")).json()["items"][0]["id"]

@@ -16,7 +16,7 @@ from empulse.services import Services
 from tests.artists.helpers import admin_headers, approved_artist
 from tests.auth.helpers import deliver, outbox
 from tests.conftest import Backend, Harness
-from tests.submissions.helpers import ep_files, ep_payload, submit
+from tests.submissions.helpers import approve, ep_files, ep_payload, submit
 from tests.web.test_problems import assert_problem
 
 
@@ -37,10 +37,14 @@ async def test_an_admin_publishes_an_artists_ep_into_the_catalog(media_harness: 
         f"/api/v1/admin/submissions/{submission_id}/approve", headers=artist
     )
     assert refused.status_code == 403
-
-    approved = await harness.client.post(
+    # Not before its tracks' renditions exist: the media pipeline is still queued.
+    early = await harness.client.post(
         f"/api/v1/admin/submissions/{submission_id}/approve", headers=admin
     )
+    assert_problem(early, 409, "media_not_ready")
+    assert "Track 1's audio is still being processed (queued, 0%)" in early.json()["detail"]
+
+    approved = await approve(harness, submission_id, admin)
     assert approved.status_code == 200, approved.text
     assert approved.json()["status"] == "approved"
     mine = await harness.client.get(f"/api/v1/submissions/{submission_id}", headers=artist)
@@ -107,7 +111,7 @@ async def test_an_admin_cannot_review_their_own_submission(
         f"{base}/reject", json={"reason": "Second thoughts."}, headers=both
     )
     assert_problem(own_rejection, 403, "own_review")
-    approved = await harness.client.post(f"{base}/approve", headers=other_admin)
+    approved = await approve(harness, created.json()["id"], other_admin)
     assert approved.status_code == 200, approved.text
 
 
@@ -122,7 +126,7 @@ async def test_parallel_decisions_on_one_submission_take_effect_once(
     created = await submit(harness, artist)
     assert created.status_code == 201, created.text
     base = f"/api/v1/admin/submissions/{created.json()['id']}"
-    await deliver(harness)
+    await deliver(harness, media=True)
     sent_before = len(outbox(harness))
 
     def decide(approve: bool) -> Awaitable[httpx.Response]:

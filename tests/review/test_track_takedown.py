@@ -10,7 +10,7 @@ from empulse.services import Services
 from tests.artists.helpers import admin_headers, approved_artist
 from tests.auth.helpers import deliver, outbox, text_of
 from tests.conftest import Harness
-from tests.submissions.helpers import submit
+from tests.submissions.helpers import approve, submit
 from tests.web.test_problems import assert_problem
 
 
@@ -20,9 +20,7 @@ async def test_take_down_and_restore_a_published_track(media_harness: Harness) -
     artist = await approved_artist(harness, "artist@example.com", admin)
     created = await submit(harness, artist)
     assert created.status_code == 201, created.text
-    approved = await harness.client.post(
-        f"/api/v1/admin/submissions/{created.json()['id']}/approve", headers=admin
-    )
+    approved = await approve(harness, created.json()["id"], admin)
     assert approved.status_code == 200, approved.text
 
     listing = await harness.client.get("/api/v1/admin/tracks", headers=admin)

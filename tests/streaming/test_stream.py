@@ -19,7 +19,7 @@ from empulse.streaming import service
 from tests.artists.helpers import admin_headers, approved_artist
 from tests.auth.helpers import bearer, signed_in
 from tests.conftest import Backend, Harness
-from tests.submissions.helpers import SINGLE, submit
+from tests.submissions.helpers import SINGLE, approve, submit
 from tests.support import media
 from tests.web.test_problems import assert_problem
 
@@ -38,9 +38,7 @@ async def published_single(harness: Harness) -> tuple[dict[str, str], str]:
     ]
     created = await submit(harness, artist, SINGLE, files)
     assert created.status_code == 201, created.text
-    approved = await harness.client.post(
-        f"/api/v1/admin/submissions/{created.json()['id']}/approve", headers=admin
-    )
+    approved = await approve(harness, created.json()["id"], admin)
     assert approved.status_code == 200, approved.text
     harness.client.cookies.clear()
     track = (await harness.client.get("/api/v1/tracks")).json()["items"][0]

@@ -12,6 +12,7 @@ import orjson
 from sqlalchemy import func, select
 
 from empulse.core.db import session_scope
+from empulse.media.service import MEDIA_PIPELINE
 from empulse.models import PendingUpload
 from empulse.services import Services
 from empulse.submissions.schemas import WARRANTIES_GIVEN
@@ -69,6 +70,23 @@ async def submit(
         data={"payload": orjson.dumps(payload or SINGLE).decode()},
         files=files if files is not None else single_files(),
         headers=headers,
+    )
+
+
+async def processed(harness: Harness) -> None:
+    """Run the media pipeline's queued jobs now (the job queue would, in the background): a
+    release is publishable once its tracks' renditions exist."""
+    services: Services = harness.app.state.services
+    while await services.job_runner.run_due([MEDIA_PIPELINE]):
+        pass
+
+
+async def approve(harness: Harness, submission_id: str, admin: dict[str, str]) -> httpx.Response:
+    """An admin approves (publishes) the submission once the media pipeline has processed it,
+    as a reviewer waits for it."""
+    await processed(harness)
+    return await harness.client.post(
+        f"/api/v1/admin/submissions/{submission_id}/approve", headers=admin
     )
 
 

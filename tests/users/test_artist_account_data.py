@@ -11,7 +11,7 @@ from empulse.services import Services
 from tests.artists.helpers import APPLICATION, admin_headers, approved_artist
 from tests.auth.helpers import PASSWORD, deliver
 from tests.conftest import Harness
-from tests.submissions.helpers import ep_files, ep_payload, object_counts, submit
+from tests.submissions.helpers import approve, ep_files, ep_payload, object_counts, submit
 from tests.support import media
 
 
@@ -20,9 +20,7 @@ async def _published_artist(harness: Harness) -> dict[str, str]:
     artist = await approved_artist(harness, "artist@example.com", admin)
     created = await submit(harness, artist, ep_payload(2), ep_files(2))
     assert created.status_code == 201, created.text
-    approved = await harness.client.post(
-        f"/api/v1/admin/submissions/{created.json()['id']}/approve", headers=admin
-    )
+    approved = await approve(harness, created.json()["id"], admin)
     assert approved.status_code == 200, approved.text
     return artist
 
@@ -54,7 +52,7 @@ async def test_the_export_carries_the_application_and_releases(media_harness: Ha
     [release] = document["submissions"]
     assert release["title"] == "Lanterns EP"
     assert release["payload"]["releaseType"] == "ep"
-    assert len(release["files"]) == 5  # two tracks, three cover sizes
+    assert len(release["files"]) == 5 + 8  # two tracks, three cover sizes, four renditions each
     assert all(file["url"] for file in release["files"])
 
 
@@ -71,8 +69,9 @@ async def test_deleting_an_artist_account_removes_every_file_of_theirs(
         headers={**artist, "Content-Type": "image/png"},
     )
     assert image.status_code == 200, image.text
-    # Two tracks, three private cover sizes, their public copies, the artist image's sizes.
-    assert (await object_counts(harness))[1] == 2 + 3 + 3 + 3
+    # Two tracks and their four renditions each, three private cover sizes, their public
+    # copies, the artist image's sizes.
+    assert (await object_counts(harness))[1] == 2 + 8 + 3 + 3 + 3
 
     response = await harness.client.request(
         "DELETE", "/api/v1/users/me", json={"password": PASSWORD}, headers=artist

@@ -49,7 +49,7 @@ from tests.auth.helpers import (
     token_in,
 )
 from tests.conftest import Backend, Harness
-from tests.submissions.helpers import SINGLE, ep_files, ep_payload, submit
+from tests.submissions.helpers import SINGLE, ep_files, ep_payload, processed, submit
 from tests.support.transactions import stepping, until_paused, until_settled
 
 META = RequestMeta(None, None, None)
@@ -146,6 +146,7 @@ async def _submission_decision(harness: Harness, services: Services) -> Race:
     created = await submit(harness, headers, ep_payload(2), ep_files(2))
     assert created.status_code == 201, created.text
     submission_id = uuid.UUID(created.json()["id"])
+    await processed(harness)
 
     async def write(session: AsyncSession) -> Any:
         return await review.decide_submission(

@@ -114,6 +114,10 @@ class Storage(Protocol):
     async def delete(self, key: str) -> None:
         """Remove the object (and any unfinished upload under the key); missing is fine."""
 
+    async def sweep_incomplete(self, started_before: float, limit: int) -> int:
+        """Remove up to `limit` writes begun before `started_before` (a Unix time) that were
+        never committed nor aborted (their process died); how many went."""
+
     async def exists(self, key: str) -> bool: ...
     async def size_of(self, key: str) -> int:
         """The object's size in bytes; `FileNotFoundError` when there is none."""
@@ -255,6 +259,21 @@ class LocalStorage:
 
     async def delete(self, key: str) -> None:
         await _in_thread(self.path_of(key).unlink, missing_ok=True)
+
+    async def sweep_incomplete(self, started_before: float, limit: int) -> int:
+        def sweep() -> int:
+            removed = 0
+            for part in self._staging.glob("*.part") if self._staging.is_dir() else []:
+                if removed == limit:
+                    break
+                with contextlib.suppress(FileNotFoundError):
+                    if part.stat().st_mtime < started_before:
+                        part.unlink()
+                        removed += 1
+            return removed
+
+        removed: int = await _in_thread(sweep)
+        return removed
 
     async def exists(self, key: str) -> bool:
         return self.path_of(key).is_file()
@@ -472,6 +491,30 @@ class S3Storage:
             Key=check_key(target),
             CopySource={"Bucket": self.bucket, "Key": check_key(source)},
         )
+
+    async def sweep_incomplete(self, started_before: float, limit: int) -> int:
+        removed = 0
+        markers: dict[str, str] = {}
+        while removed < limit:
+            listed = await _in_thread(
+                self.client.list_multipart_uploads, Bucket=self.bucket, **markers
+            )
+            for upload in listed.get("Uploads", []):
+                if removed < limit and upload["Initiated"].timestamp() < started_before:
+                    await _in_thread(
+                        self.client.abort_multipart_upload,
+                        Bucket=self.bucket,
+                        Key=upload["Key"],
+                        UploadId=upload["UploadId"],
+                    )
+                    removed += 1
+            if not listed.get("IsTruncated"):
+                break
+            markers = {
+                "KeyMarker": listed["NextKeyMarker"],
+                "UploadIdMarker": listed["NextUploadIdMarker"],
+            }
+        return removed
 
     async def delete(self, key: str) -> None:
         key = check_key(key)

@@ -24,6 +24,8 @@ import numpy as np
 from av.audio.stream import AudioStream
 from av.filter import Graph
 
+from empulse.submissions.media import AUDIO_FORMATS
+
 # Samples at or above this magnitude are at full scale (a 16-bit source's top is 32767/32768).
 _FULL_SCALE = 0.9999
 # Quieter than -60 dBFS is silence, for the leading and trailing silence.
@@ -99,6 +101,9 @@ class Analysis:
     waveform: list[tuple[float, float]]
 
 
+# The containers uploads are accepted in (a file is probed again here: FFmpeg also opens
+# playlists and other formats that reach for other files, which no upload may be).
+_CONTAINERS = frozenset().union(*(f.containers for f in AUDIO_FORMATS.values()))
 _LOSSLESS_BITS = {"s16": 16, "s16p": 16, "s32": 24, "s32p": 24, "u8": 8, "u8p": 8}
 _LOSSLESS_CODECS = ("pcm_", "flac", "alac")
 
@@ -244,13 +249,16 @@ def analyse(
     deadline_seconds: float,
     progress: Callable[[float], None] | None = None,
 ) -> Analysis:
-    """Decode `source` once; write every rendition into `out_dir`. Raises AudioRefused."""
+    """Decode `source` once; write every rendition into `out_dir`. Raises AudioRefused, or
+    what `progress` raises to stop the pass."""
     deadline = time.monotonic() + deadline_seconds
     try:
         container = av.open(str(source))
     except av.error.FFmpegError as exc:
         raise AudioRefused("The audio is unreadable.") from exc
     with container:
+        if not set(container.format.name.split(",")) & _CONTAINERS:
+            raise AudioRefused("The file is not in an accepted audio format.")
         if not container.streams.audio:
             raise AudioRefused("The file holds no audio.")
         stream = container.streams.audio[0]
@@ -269,21 +277,24 @@ def analyse(
         encoders = [_encoder(spec, out_dir, rate, layout) for spec in RENDITIONS]
         meter = _Meter(rate, layout)
         measures = _Measures(rate)
-        for frame in _frames(container, deadline, int(max_seconds * rate)):
-            for encoder in encoders:
-                encoder.push(frame)
-            for planar in analysis.resample(frame):
+        try:
+            for frame in _frames(container, deadline, int(max_seconds * rate)):
+                for encoder in encoders:
+                    encoder.push(frame)
+                for planar in analysis.resample(frame):
+                    measures.add(planar.to_ndarray())
+                    meter.push(planar)
+                if progress is not None:  # per frame: it may stop the pass by raising
+                    progress(min(measures.samples / rate / expected, 1.0) if expected else 0.0)
+            for planar in analysis.resample(None):
                 measures.add(planar.to_ndarray())
                 meter.push(planar)
-            if progress is not None and expected:
-                progress(min(measures.samples / rate / expected, 1.0))
-        for planar in analysis.resample(None):
-            measures.add(planar.to_ndarray())
-            meter.push(planar)
+        except BaseException:
+            _close(encoders)
+            raise
     loudness = meter.result()
     if measures.samples == 0 or measures.first_sound is None or loudness.integrated_lufs <= -70:
-        for encoder in encoders:
-            encoder.container.close()
+        _close(encoders)
         raise AudioRefused("The audio is silent.")
     for encoder in encoders:
         encoder.finish()
@@ -302,6 +313,12 @@ def analyse(
         ),
         waveform=measures.waveform(),
     )
+
+
+def _close(encoders: list[_Encoder]) -> None:
+    """Close unfinished renditions (their files are the caller's to remove)."""
+    for encoder in encoders:
+        encoder.container.close()
 
 
 def _described(encoder: _Encoder) -> Rendition:

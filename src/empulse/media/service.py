@@ -6,15 +6,20 @@ the worker reports progress, taken over when a worker dies (its hold runs out an
 queue retries the job). The original is read from storage into a temporary folder, processed
 in a thread (media/analysis.py, CPU-bound), and the renditions stored under keys named after
 the original, so a second run writes the same keys; their rows and the results are written
-together, only by the run that still holds the pipeline. A refused file (silent, unreadable,
-too long, out of time) ends `failed` with its reason.
+together, only by the run that still holds the pipeline. A run that cannot renew its hold stops
+before the hold lapses, so two workers never encode one file at once. Its working folder is
+named after the file and run: the next run of that file removes what a killed worker left, and
+the hourly clean-up the rest. A refused file (silent, unreadable, too long, out of time) ends
+`failed` with its reason.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Collection
 from datetime import timedelta
@@ -41,9 +46,11 @@ RENDITION_PART = "rendition"
 MAX_TRACK_SECONDS = 3 * 3600
 RUN_DEADLINE_SECONDS = 1800
 # A run holds its pipeline this long past each progress report (every `_REPORT_SECONDS`).
-_HOLD = timedelta(seconds=60)
+HOLD = timedelta(seconds=60)
 _REPORT_SECONDS = 2.0
 _READ_CHUNK = 1 << 20
+# Where runs work (a folder per file), on the worker's own disk.
+WORK_ROOT = Path(tempfile.gettempdir()) / "empulse-media"
 
 
 async def queue(session: AsyncSession, media_object_ids: Collection[uuid.UUID]) -> int:
@@ -64,19 +71,19 @@ async def run(services: Services, payload: dict[str, Any]) -> None:
     source_id = uuid.UUID(payload["mediaObjectId"])
     now = utcnow()
     async with session_scope(services.sessionmaker) as session:
-        run_number = await repository.claim(session, source_id, now, now + _HOLD)
+        run_number = await repository.claim(session, source_id, now, now + HOLD)
         source = await session.get(MediaObject, source_id) if run_number else None
     if run_number is None or source is None:
         return
     progress = _Progress()
     reporter = asyncio.create_task(_report(services, source_id, run_number, progress))
+    work = WORK_ROOT / f"{source_id.hex}-{run_number}"
     try:
-        with tempfile.TemporaryDirectory(prefix="empulse-media-") as folder:
-            work = Path(folder)
+        await anyio.to_thread.run_sync(_fresh_folder, work)
+        try:
             original = work / f"original.{_extension(source)}"
             await _download(services, source, original)
             out = work / "out"
-            out.mkdir()
             try:
                 result = await anyio.to_thread.run_sync(
                     lambda: analyse(
@@ -95,7 +102,12 @@ async def run(services: Services, payload: dict[str, Any]) -> None:
                 )
                 return
             progress.step = "storing"
-            renditions = await _store(services, source, result)
+            renditions = await _store(services, source, result, progress)
+        finally:
+            await anyio.to_thread.run_sync(lambda: shutil.rmtree(work, ignore_errors=True))
+    except RunAbandoned:
+        log.warning("media_pipeline_abandoned", media_object_id=str(source_id), run=run_number)
+        return
     finally:
         reporter.cancel()
     async with session_scope(services.sessionmaker) as session:
@@ -105,27 +117,76 @@ async def run(services: Services, payload: dict[str, Any]) -> None:
     log.info("media_pipeline_done", media_object_id=str(source_id), kept=kept)
 
 
+class RunAbandoned(Exception):
+    """The run could not keep its hold (taken over, or the database out of reach for most of a
+    hold): it stops, writing nothing, so that it never works beside the run that takes over."""
+
+
 class _Progress:
     def __init__(self) -> None:
         self.step = "encoding"
         self.fraction = 0.0
+        self.lost = False
 
-    def set(self, fraction: float) -> None:  # called from the worker thread
+    def set(self, fraction: float) -> None:  # called from the worker thread, per frame
+        if self.lost:
+            raise RunAbandoned
         self.fraction = fraction
 
 
 async def _report(services: Services, source_id: uuid.UUID, run: int, progress: _Progress) -> None:
+    """Renew the hold every `_REPORT_SECONDS`, with the progress. A report that fails is tried
+    again at the next; when the last renewal is about to lapse, or the run was taken over, the
+    run is told to stop."""
+    renewed = time.monotonic()
+    give_up = HOLD.total_seconds() - 3 * _REPORT_SECONDS
     while True:
         await asyncio.sleep(_REPORT_SECONDS)
-        async with session_scope(services.sessionmaker) as session:
-            await repository.report(
-                session,
-                source_id,
-                run,
-                step=progress.step,
-                progress=round(progress.fraction, 3),
-                until=utcnow() + _HOLD,
+        try:
+            async with session_scope(services.sessionmaker) as session:
+                held = await repository.report(
+                    session,
+                    source_id,
+                    run,
+                    step=progress.step,
+                    progress=round(progress.fraction, 3),
+                    until=utcnow() + HOLD,
+                )
+        except Exception as exc:  # the database, for a moment: try again at the next report
+            log.warning(
+                "media_pipeline_report_failed", media_object_id=str(source_id), error=repr(exc)
             )
+            if time.monotonic() - renewed < give_up:
+                continue
+            held = False
+        if not held:
+            progress.lost = True
+            return
+        renewed = time.monotonic()
+
+
+def _fresh_folder(work: Path) -> None:
+    """An empty working folder for this run of the file; what earlier runs of it left (a
+    killed worker's) is removed."""
+    source, _ = work.name.split("-")
+    for earlier in work.parent.glob(f"{source}-*"):
+        shutil.rmtree(earlier, ignore_errors=True)
+    (work / "out").mkdir(parents=True)
+
+
+def sweep_work(older_than_seconds: float) -> int:
+    """Remove working folders no run can still be using (a run lasts at most its deadline);
+    how many went."""
+    removed = 0
+    cutoff = time.time() - older_than_seconds
+    for folder in WORK_ROOT.glob("*") if WORK_ROOT.is_dir() else []:
+        try:
+            if folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
 
 
 def _extension(source: MediaObject) -> str:
@@ -143,7 +204,9 @@ async def _download(services: Services, source: MediaObject, path: Path) -> None
             await chunks.aclose()
 
 
-async def _store(services: Services, source: MediaObject, result: Analysis) -> list[MediaObject]:
+async def _store(
+    services: Services, source: MediaObject, result: Analysis, progress: _Progress
+) -> list[MediaObject]:
     stored = []
     for rendition in result.renditions:
         spec = rendition.spec
@@ -152,6 +215,8 @@ async def _store(services: Services, source: MediaObject, result: Analysis) -> l
         try:
             with rendition.path.open("rb") as file:
                 while chunk := await anyio.to_thread.run_sync(file.read, _READ_CHUNK):
+                    if progress.lost:
+                        raise RunAbandoned
                     await writer.write(chunk)
             await writer.commit()
         except BaseException:
@@ -231,6 +296,29 @@ async def _album_loudness(session: AsyncSession, submission_id: uuid.UUID) -> No
             "albumIntegratedLufs": round(album, 2),
             "albumTruePeakDbtp": peak,
         }
+
+
+async def not_publishable(session: AsyncSession, files: Collection[MediaObject]) -> str | None:
+    """Why a release with these files cannot be published yet (a track's renditions are not
+    all made), for the reviewer; None when every uploaded track's pipeline is done."""
+    audio = sorted((f for f in files if f.role == "audio"), key=lambda f: f.track_index or 0)
+    pipelines = await repository.pipelines(session, [f.id for f in audio])
+    for file in audio:
+        track = f"Track {(file.track_index or 0) + 1}"
+        pipeline = pipelines.get(file.id)
+        if pipeline is None:
+            return f"{track}'s audio has not been processed: run its media pipeline first."
+        if pipeline.status == "failed":
+            return (
+                f"{track}'s audio could not be processed ({pipeline.reason}): run its media "
+                "pipeline again, or reject the submission."
+            )
+        if pipeline.status != "done":
+            return (
+                f"{track}'s audio is still being processed ({pipeline.status}, "
+                f"{round((pipeline.progress or 0.0) * 100)}%): approve it once it is done."
+            )
+    return None
 
 
 def pipeline_out(pipeline: MediaPipeline | None) -> dict[str, Any] | None:

@@ -228,7 +228,13 @@ async def get_submission(
     "/submissions/{submission_id}/approve",
     response_model=AdminSubmissionOut,
     summary="Approve and publish a submission",
-    responses=_submission_decision,
+    responses={
+        **_submission_decision,
+        409: {
+            "description": "Already approved or rejected (already_reviewed), or a track's "
+            "audio is not processed yet or failed to (media_not_ready)"
+        },
+    },
 )
 async def approve_submission(
     submission_id: uuid.UUID,

@@ -19,6 +19,7 @@ from empulse.core.crypto import DecryptionError, FieldCipher, Sealer
 from empulse.core.db import utcnow
 from empulse.core.errors import AppError, Conflict, Forbidden, NotFound
 from empulse.infra.email import enqueue_email
+from empulse.media import service as media
 from empulse.models import (
     Album,
     Artist,
@@ -39,6 +40,11 @@ from empulse.submissions.upload import Upload
 class AlreadyReviewed(Conflict):
     code = "already_reviewed"
     title = "Already reviewed"
+
+
+class MediaNotReady(Conflict):
+    code = "media_not_ready"
+    title = "Audio not processed yet"
 
 
 class OwnReview(Forbidden):
@@ -258,6 +264,8 @@ async def decide_submission(
         raise AlreadyReviewed(f"This submission is already {submission.status}.")
     if approve:
         files = (await submissions.files_of(session, [submission.id]))[submission.id]
+        if (unready := await media.not_publishable(session, files)) is not None:
+            raise MediaNotReady(unready)
         album_id = uuid.uuid4()
         images, pending = await _public_covers(services, submission, files, album_id)
     claimed = await repository.transition(

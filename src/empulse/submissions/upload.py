@@ -17,7 +17,7 @@ import re
 import tempfile
 from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -454,6 +454,20 @@ async def sweep_uploads(services: Services, payload: dict[str, Any]) -> None:
             break
     if swept:
         log.info("uploads_swept", count=swept)
+
+
+# No write takes a day: one begun before that was cut off with its process.
+INCOMPLETE_AFTER = timedelta(days=1)
+
+
+async def sweep_incomplete_writes(services: Services, session: AsyncSession, now: datetime) -> int:
+    """Hourly: writes to storage that a dead process left unfinished (a local staging file, an
+    S3 multipart upload), removed; an upload's or a rendition's alike."""
+    before = (now - INCOMPLETE_AFTER).timestamp()
+    removed = await services.storage.sweep_incomplete(before, jobs.BATCH)
+    if removed:
+        log.info("incomplete_writes_swept", count=removed)
+    return removed
 
 
 def enqueue_object_deletion(session: AsyncSession, keys: list[str]) -> None:

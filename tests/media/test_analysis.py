@@ -92,6 +92,7 @@ def test_a_sine_of_known_level_measures_within_half_a_lu(tmp_path: Path) -> None
     ("name", "data"),
     [
         ("in.wav", media.sine_wav(seconds=3.0)),
+        ("in-48k.wav", media.encoded("wav", "pcm_s16le", seconds=3.0, rate=48_000)),
         ("in.flac", media.encoded("flac", "flac", seconds=3.0)),
         ("in.mp3", media.encoded("mp3", "libmp3lame", seconds=3.0)),
         ("in.m4a", media.encoded("ipod", "aac", seconds=3.0)),

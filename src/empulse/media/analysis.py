@@ -2,7 +2,9 @@
 the streaming renditions, measure loudness (EBU R128 / ITU-R BS.1770, FFmpeg's `ebur128`
 filter), draw the waveform and write the quality report.
 
-Everything is PyAV (its wheels carry FFmpeg and the encoders): no system FFmpeg. Work is
+PyAV (its wheels carry FFmpeg and the encoders) decodes, resamples, measures and encodes Opus
+and AAC; MP3 is LAME's own build (media/mp3.py: PyAV's costs three times the CPU). No system
+FFmpeg. Work is
 bounded: audio longer than `max_seconds` and a pass that outlasts `deadline_seconds` (a stream
 that decodes forever) are refused, and memory stays flat in the track's length but for the
 waveform's blocks (two floats per 1,024 samples).
@@ -24,6 +26,7 @@ import numpy as np
 from av.audio.stream import AudioStream
 from av.filter import Graph
 
+from empulse.media.mp3 import Mp3Writer
 from empulse.submissions.media import AUDIO_FORMATS
 
 # Samples at or above this magnitude are at full scale (a 16-bit source's top is 32767/32768).
@@ -108,36 +111,108 @@ _LOSSLESS_BITS = {"s16": 16, "s16p": 16, "s32": 24, "s32p": 24, "u8": 8, "u8p": 
 _LOSSLESS_CODECS = ("pcm_", "flac", "alac")
 
 
+_Target = tuple[str, str, int]  # sample format, layout, rate
+
+
+class _Converter:
+    """Frames in a rendition's sample format, layout and rate. Frames whose samples are already
+    in them are handed on without PyAV's resampler, which, asked only to relabel the layout (a
+    WAV's "1 channels" as "mono"), leaves the decoded frame unusable by the next consumer; they
+    are copied under the layout's name when only the name differs."""
+
+    def __init__(self, format: str, layout: str, rate: int) -> None:
+        self.format, self.layout, self.rate = format, layout, rate
+        self.resampler: av.AudioResampler | None = None
+        self.passthrough: bool | None = None
+
+    def convert(self, frame: av.AudioFrame | None) -> list[av.AudioFrame]:
+        if frame is not None and self.passthrough is None:
+            self.passthrough = (
+                frame.format.name == self.format
+                and frame.layout.nb_channels == av.AudioLayout(self.layout).nb_channels
+                and frame.sample_rate == self.rate
+            )
+            if not self.passthrough:
+                self.resampler = av.AudioResampler(
+                    format=self.format, layout=self.layout, rate=self.rate
+                )
+        if not self.passthrough:
+            return self.resampler.resample(frame) if self.resampler is not None else []
+        if frame is None or frame.layout.name == self.layout:
+            return [frame] if frame is not None else []
+        copy = av.AudioFrame.from_ndarray(
+            frame.to_ndarray(), format=self.format, layout=self.layout
+        )
+        copy.sample_rate, copy.pts, copy.time_base = frame.sample_rate, frame.pts, frame.time_base
+        return [copy]
+
+
 @dataclass(slots=True)
 class _Encoder:
+    """A rendition encoded by FFmpeg's encoder into FFmpeg's muxer."""
+
     spec: RenditionSpec
     path: Path
+    rate: int
+    target: _Target
     container: Any
     stream: Any
-    resampler: av.AudioResampler
     samples: int = 0
 
-    def push(self, frame: av.AudioFrame | None) -> None:
-        for resampled in self.resampler.resample(frame):
-            self.samples += resampled.samples
-            for packet in self.stream.encode(resampled):
+    def encode(self, frames: list[av.AudioFrame]) -> None:
+        for frame in frames:
+            self.samples += frame.samples
+            for packet in self.stream.encode(frame):
                 self.container.mux(packet)
 
-    def finish(self) -> None:
-        self.push(None)
+    def finish(self, frames: list[av.AudioFrame]) -> None:
+        self.encode(frames)
         for packet in self.stream.encode(None):
             self.container.mux(packet)
         self.container.close()
 
+    def close(self) -> None:
+        self.container.close()
 
-def _encoder(spec: RenditionSpec, out_dir: Path, rate: int, layout: str) -> _Encoder:
+
+@dataclass(slots=True)
+class _LameEncoder:
+    """The MP3 rendition: LAME's own build (media/mp3.py), fed 16-bit interleaved samples."""
+
+    spec: RenditionSpec
+    path: Path
+    rate: int
+    target: _Target
+    writer: Mp3Writer
+
+    @property
+    def samples(self) -> int:
+        return self.writer.samples
+
+    def encode(self, frames: list[av.AudioFrame]) -> None:
+        for frame in frames:
+            self.writer.write(frame.to_ndarray())
+
+    def finish(self, frames: list[av.AudioFrame]) -> None:
+        self.encode(frames)
+        self.writer.close()
+
+    def close(self) -> None:
+        self.writer.abandon()
+
+
+def _encoder(spec: RenditionSpec, out_dir: Path, rate: int, layout: str) -> _Encoder | _LameEncoder:
     path = out_dir / f"{spec.name}.{spec.extension}"
-    container = av.open(str(path), "w", format=spec.container)
     chosen = rate if rate in spec.rates else spec.rates[0]
+    if spec.codec == "libmp3lame":
+        channels = 1 if layout == "mono" else 2
+        writer = Mp3Writer(path, rate=chosen, channels=channels, kbps=spec.bitrate // 1000)
+        return _LameEncoder(spec, path, chosen, ("s16", layout, chosen), writer)
+    container = av.open(str(path), "w", format=spec.container)
     stream = cast(AudioStream, container.add_stream(spec.codec, rate=chosen, layout=layout))
     stream.bit_rate = spec.bitrate
-    resampler = av.AudioResampler(format=stream.codec_context.format, layout=layout, rate=chosen)
-    return _Encoder(spec, path, container, stream, resampler)
+    target = (stream.codec_context.format.name, layout, chosen)
+    return _Encoder(spec, path, chosen, target, container, stream)
 
 
 @dataclass(slots=True)
@@ -273,20 +348,27 @@ def analyse(
         codec = stream.codec_context.name
         lossless = codec.startswith(_LOSSLESS_CODECS)
         bit_depth = _LOSSLESS_BITS.get(stream.codec_context.format.name) if lossless else None
-        analysis = av.AudioResampler(format="fltp", layout=layout, rate=rate)
         encoders = [_encoder(spec, out_dir, rate, layout) for spec in RENDITIONS]
+        # Each distinct format, layout and rate is made once per frame, whoever wants it (the
+        # two Opus renditions share their 48 kHz; the analysis and AAC their planar floats).
+        analysis: _Target = ("fltp", layout, rate)
+        converters = {
+            target: _Converter(*target) for target in [analysis] + [e.target for e in encoders]
+        }
         meter = _Meter(rate, layout)
         measures = _Measures(rate)
         try:
             for frame in _frames(container, deadline, int(max_seconds * rate)):
+                converted = {target: c.convert(frame) for target, c in converters.items()}
                 for encoder in encoders:
-                    encoder.push(frame)
-                for planar in analysis.resample(frame):
+                    encoder.encode(converted[encoder.target])
+                for planar in converted[analysis]:
                     measures.add(planar.to_ndarray())
                     meter.push(planar)
                 if progress is not None:  # per frame: it may stop the pass by raising
                     progress(min(measures.samples / rate / expected, 1.0) if expected else 0.0)
-            for planar in analysis.resample(None):
+            flushed = {target: c.convert(None) for target, c in converters.items()}
+            for planar in flushed[analysis]:
                 measures.add(planar.to_ndarray())
                 meter.push(planar)
         except BaseException:
@@ -297,7 +379,7 @@ def analyse(
         _close(encoders)
         raise AudioRefused("The audio is silent.")
     for encoder in encoders:
-        encoder.finish()
+        encoder.finish(flushed[encoder.target])
     duration = measures.samples / rate
     return Analysis(
         renditions=[_described(encoder) for encoder in encoders],
@@ -315,19 +397,19 @@ def analyse(
     )
 
 
-def _close(encoders: list[_Encoder]) -> None:
+def _close(encoders: list[_Encoder | _LameEncoder]) -> None:
     """Close unfinished renditions (their files are the caller's to remove)."""
     for encoder in encoders:
-        encoder.container.close()
+        encoder.close()
 
 
-def _described(encoder: _Encoder) -> Rendition:
+def _described(encoder: _Encoder | _LameEncoder) -> Rendition:
     digest = hashlib.sha256()
     with encoder.path.open("rb") as file:
         for chunk in iter(lambda: file.read(1 << 20), b""):
             digest.update(chunk)
     # What was encoded (the tests decode the files and find the same, within 50 ms).
-    duration = encoder.samples / (encoder.stream.codec_context.sample_rate or 1)
+    duration = encoder.samples / encoder.rate
     size = encoder.path.stat().st_size
     return Rendition(
         spec=encoder.spec,

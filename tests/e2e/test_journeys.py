@@ -133,14 +133,7 @@ def journey(request: pytest.FixtureRequest, live_server: LiveServers) -> Iterato
         read_mail = smtp.wait_for
     try:
         server = live_server.start(env=env)
-        live_server.cli(
-            "create-admin",
-            "--email",
-            "admin@example.com",
-            "--password-stdin",
-            env=env,
-            stdin=PASSWORD,
-        )
+        live_server.create_admin("admin@example.com", PASSWORD, env)
         yield Journey(server, read_mail)
         output = server.output()
         assert "Traceback" not in output, output

@@ -188,7 +188,8 @@ async def test_a_sign_in_whose_connection_the_server_ends_mid_write_is_a_503(
         assert not signing_in.done()
         ended = await outsider.fetchval(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE application_name = 'empulse' AND wait_event_type = 'Lock'"
+            "WHERE datname = current_database() AND application_name = 'empulse' "
+            "AND wait_event_type = 'Lock'"
         )
         assert ended == 1
         assert_problem(await signing_in, 503, "database_unavailable")

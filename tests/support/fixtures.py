@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -22,6 +23,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from moto.server import ThreadedMotoServer
 
+from empulse.config import load_settings
+from empulse.core.db import create_engine, create_sessionmaker, session_scope
+from empulse.users.service import create_or_promote_admin
 from tests.support.services import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -220,6 +224,24 @@ class LiveServers:
             env=self.environment(env),
         )
         assert done.returncode == 0, done.stderr
+
+    def create_admin(self, email: str, password: str, env: dict[str, str] | None = None) -> None:
+        """What `empulse create-admin` does (tests/test_cli.py runs the command), done in this
+        process: a second interpreter would cost each live-server test seconds of imports. The
+        servers' database must be migrated already (a started server has done it)."""
+        settings = load_settings(
+            EMPULSE_ENV="test", EMPULSE_DATA_DIR=str(self.data_dir), **(env or {})
+        )
+
+        async def create() -> None:
+            engine = create_engine(settings)
+            try:
+                async with session_scope(create_sessionmaker(engine)) as session:
+                    await create_or_promote_admin(session, email=email, password=password)
+            finally:
+                await engine.dispose()
+
+        asyncio.run(create())
 
     def start(
         self, *, env: dict[str, str] | None = None, args: list[str] | None = None

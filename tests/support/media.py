@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import io
-import math
 import struct
 import wave
 import zlib
-from array import array
 from fractions import Fraction
 from typing import cast
 
 import av
+import numpy as np
 from av.audio.stream import AudioStream
 from PIL import Image
 
@@ -20,13 +19,13 @@ RATE = 44_100
 
 def sine_wav(seconds: float = 1.0, frequency: float = 440.0) -> bytes:
     frames = int(RATE * seconds)
-    samples = (int(12_000 * math.sin(2 * math.pi * frequency * n / RATE)) for n in range(frames))
+    samples = 12_000 * np.sin(2 * np.pi * frequency * np.arange(frames) / RATE)
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(RATE)
-        out.writeframes(b"".join(struct.pack("<h", s) for s in samples))
+        out.writeframes(samples.astype("<i2").tobytes())
     return buffer.getvalue()
 
 
@@ -38,17 +37,17 @@ def encoded(container: str, codec: str, seconds: float = 1.0, rate: int = RATE) 
         frame_size = stream.codec_context.frame_size or 1024
         sample_format = stream.codec_context.format.name
         total = int(rate * seconds)
+        wave_ = 0.3 * np.sin(2 * np.pi * 440 * np.arange(total) / rate)
+        if sample_format.startswith("s16"):
+            values = (wave_ * 32767).astype(np.int16)
+        elif sample_format.startswith("s32"):
+            values = (wave_ * (2**31 - 1)).astype(np.int32)
+        else:
+            values = wave_.astype(np.float32)
         for start in range(0, total, frame_size):
-            count = min(frame_size, total - start)
-            values = [0.3 * math.sin(2 * math.pi * 440 * (start + n) / rate) for n in range(count)]
-            if sample_format.startswith("s16"):
-                data = array("h", (int(v * 32767) for v in values)).tobytes()
-            elif sample_format.startswith("s32"):
-                data = array("i", (int(v * 2**31 - 1) for v in values)).tobytes()
-            else:
-                data = array("f", values).tobytes()
-            frame = av.AudioFrame(format=sample_format, layout="mono", samples=count)
-            frame.planes[0].update(data)
+            chunk = values[start : start + frame_size]
+            frame = av.AudioFrame(format=sample_format, layout="mono", samples=chunk.size)
+            frame.planes[0].update(chunk.tobytes())
             frame.sample_rate = rate
             frame.pts = start
             frame.time_base = Fraction(1, rate)

@@ -74,14 +74,7 @@ def fuzzed_server(
         }
     server = servers.start(env=env)
     try:
-        servers.cli(
-            "create-admin",
-            "--email",
-            ADMIN_EMAIL,
-            "--password-stdin",
-            env=env,
-            stdin=ADMIN_PASSWORD,
-        )
+        servers.create_admin(ADMIN_EMAIL, ADMIN_PASSWORD, env)
         signed_in = httpx.post(
             f"{server.url}/api/v1/auth/login",
             json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD},

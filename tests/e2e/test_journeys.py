@@ -262,7 +262,7 @@ def test_an_artist_and_an_admin_take_an_ep_from_application_to_the_catalog_and_i
         submission_id = submitted.json()["id"]
 
         # The server's job runner makes the renditions; the reviewer hears the Opus one and
-        # sees each track's loudness before deciding.
+        # sees each track's loudness and waveform before deciding.
         files = _processed(client, admin, submission_id)
         opus = [f for f in files if f["details"].get("rendition") == "opus-160"]
         assert len(opus) == 2
@@ -271,6 +271,7 @@ def test_an_artist_and_an_admin_take_an_ep_from_application_to_the_catalog_and_i
         assert heard.content.startswith(b"OggS")
         for track in (f for f in files if f["role"] == "audio"):
             assert -40 < track["pipeline"]["loudness"]["integratedLufs"] < 0
+            assert 0 < len(track["pipeline"]["waveform"]) <= 200
 
         detail = client.get(f"/api/v1/admin/submissions/{submission_id}", headers=admin)
         assert detail.status_code == 200

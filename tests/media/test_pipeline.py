@@ -61,6 +61,9 @@ async def test_renditions_loudness_and_streams_of_the_chosen_format(
     assert pipeline["quality"]["channels"] == 1
     assert pipeline["quality"]["clippedSamples"] == 0
     assert -30 < pipeline["loudness"]["integratedLufs"] < -5
+    # Its shape, before anyone publishes it.
+    assert 100 < len(pipeline["waveform"]) <= 200  # one point per 1,024 samples at most
+    assert max(high for _, high in pipeline["waveform"]) == 1.0
     renditions = {f["details"]["rendition"]: f for f in files if f["role"] == "rendition"}
     assert set(renditions) == {"opus-160", "opus-96", "aac-256", "mp3-320"}
     # The reviewer hears the Opus rendition before deciding.

@@ -27,6 +27,7 @@ from tests.auth.helpers import deliver
 from tests.conftest import Backend, Harness
 from tests.media.test_pipeline import decoded, submitted
 from tests.support import media as samples
+from tests.support.fixtures import S3Server
 
 SECONDS = 12.0  # a second of encoding: long enough to be caught in the middle
 
@@ -52,9 +53,12 @@ async def _partial_rendition(folder: Path) -> Path:
 
 
 async def test_a_worker_killed_mid_transcode_is_taken_over_and_its_leftovers_swept(
-    media_backend: Backend, media_harness: Harness
+    backend_services: Backend, s3_server: S3Server, make_client: Callable[..., Any]
 ) -> None:
-    harness = media_harness
+    """On the production services (PostgreSQL, Redis, S3): the takeover itself is the same
+    conditional update on SQLite, tested in process below."""
+    settings = {**backend_services.settings, **s3_server.settings()}
+    harness: Harness = await make_client(Backend("services+s3", settings))
     services: Services = harness.app.state.services
     admin, submission_id = await submitted(harness, samples.sine_wav(seconds=SECONDS))
     source_id = (await _pipeline(services)).media_object_id
@@ -70,7 +74,7 @@ async def test_a_worker_killed_mid_transcode_is_taken_over_and_its_leftovers_swe
             "EMPULSE_ENV": "test",
             "EMPULSE_DATA_DIR": str(harness.settings.data_dir),
             "EMPULSE_JOBS_POLL_SECONDS": "0.1",
-            **media_backend.settings,
+            **settings,
         },
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,

@@ -27,7 +27,7 @@ from empulse.app import create_app
 from empulse.config import load_settings
 from tests.support.fixtures import LiveServers
 
-DEFAULT_EXAMPLES = 20
+DEFAULT_EXAMPLES = 10
 FUZZ_EXAMPLES = int(os.environ.get("EMPULSE_FUZZ_EXAMPLES", DEFAULT_EXAMPLES))
 ADMIN_EMAIL = "fuzz-admin@example.com"
 ADMIN_PASSWORD = "fuzzing-quartz-harbour-7719"

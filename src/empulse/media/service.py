@@ -321,10 +321,15 @@ async def not_publishable(session: AsyncSession, files: Collection[MediaObject])
     return None
 
 
+# The waveform's points in a submission's file: enough to see the track's shape in a review.
+REVIEW_WAVEFORM_POINTS = 200
+
+
 def pipeline_out(pipeline: MediaPipeline | None) -> dict[str, Any] | None:
-    """What reviewers and the artist see of a file's pipeline."""
+    """What reviewers and the artist see of a file's pipeline (the waveform reduced)."""
     if pipeline is None:
         return None
+    waveform = pipeline.waveform or []
     return {
         "status": pipeline.status,
         "step": pipeline.step,
@@ -332,6 +337,7 @@ def pipeline_out(pipeline: MediaPipeline | None) -> dict[str, Any] | None:
         "reason": pipeline.reason,
         "loudness": pipeline.loudness,
         "quality": pipeline.quality,
+        "waveform": downsampled(waveform, REVIEW_WAVEFORM_POINTS) if waveform else None,
     }
 
 

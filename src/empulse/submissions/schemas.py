@@ -198,7 +198,8 @@ class FileOut(Schema):
         default=None,
         description="An uploaded track's media pipeline: `status` (queued, running, done, "
         "failed), `step`, `progress` (0-1), `reason` (of a failure), `loudness` and `quality` "
-        "(the report found at ingest). Its renditions are files of role `rendition`.",
+        "(the report found at ingest), `waveform` (up to 200 [min, max] pairs, normalised to "
+        "the loudest peak). Its renditions are files of role `rendition`.",
     )
 
 

@@ -383,6 +383,29 @@ async def _rotate(settings: Settings, batch_size: int, limit: int | None) -> lis
         await engine.dispose()
 
 
+@app.command("media-backfill")
+def media_backfill() -> None:
+    """Queue the media pipeline for every uploaded track that has none.
+
+    Tracks uploaded before the pipeline existed have no renditions, loudness or waveform (they
+    stream as uploaded). The job runners (`empulse worker`, or the API's own) process them.
+    """
+    settings = load_settings()
+    typer.echo(f"queued {asyncio.run(_media_backfill(settings))} tracks")
+
+
+async def _media_backfill(settings: Settings) -> int:
+    from empulse.core.db import create_engine, create_sessionmaker
+    from empulse.media.service import queue_unprocessed
+
+    await _ensure_migrated(settings)
+    engine = create_engine(settings)
+    try:
+        return await queue_unprocessed(create_sessionmaker(engine))
+    finally:
+        await engine.dispose()
+
+
 @app.command()
 def version() -> None:
     """Print the version."""

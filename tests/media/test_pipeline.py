@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
+from pathlib import Path
 
 import av
 import httpx
+import pytest
 from sqlalchemy import delete, select, update
+from typer.testing import CliRunner
 
+from empulse import cli
 from empulse.core.db import session_scope, utcnow
 from empulse.media import service as media
 from empulse.models import Job, MediaPipeline
@@ -192,3 +196,37 @@ async def test_a_pipeline_its_worker_left_running_is_queued_again(
     await deliver(harness, media=True)
     files = (await harness.client.get(detail, headers=admin)).json()["files"]
     assert [f["pipeline"]["status"] for f in files if f["role"] == "audio"] == ["done"]
+
+
+async def test_tracks_uploaded_before_the_pipeline_existed_are_queued_by_the_backfill(
+    media_harness: Harness,
+) -> None:
+    """Audio uploaded before the pipeline existed has no pipeline row: the backfill (`empulse
+    media-backfill`) queues each once, in batches, and the job queue processes them."""
+    harness = media_harness
+    admin, submission_id = await submitted(harness, samples.sine_wav(seconds=1.0))
+    services: Services = harness.app.state.services
+    async with session_scope(services.sessionmaker) as session:  # as migration 0020 found it
+        await session.execute(delete(MediaPipeline))
+        await session.execute(delete(Job).where(Job.kind == media.MEDIA_PIPELINE))
+    detail = f"/api/v1/admin/submissions/{submission_id}"
+    files = (await harness.client.get(detail, headers=admin)).json()["files"]
+    assert [f["pipeline"] for f in files if f["role"] == "audio"] == [None]
+
+    assert await media.queue_unprocessed(services.sessionmaker, batch_size=1) == 1
+    assert await media.queue_unprocessed(services.sessionmaker) == 0  # queued once
+    await deliver(harness, media=True)
+    files = (await harness.client.get(detail, headers=admin)).json()["files"]
+    assert [f["pipeline"]["status"] for f in files if f["role"] == "audio"] == ["done"]
+    assert len([f for f in files if f["role"] == "rendition"]) == 4
+
+
+def test_the_backfill_command_says_how_many_it_queued(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EMPULSE_ENV", "test")
+    monkeypatch.setenv("EMPULSE_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    result = CliRunner().invoke(cli.app, ["media-backfill"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "queued 0 tracks"

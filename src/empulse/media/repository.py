@@ -147,6 +147,18 @@ async def release_pipelines(session: AsyncSession, submission_id: uuid.UUID) -> 
     return list(await session.scalars(statement))
 
 
+async def unprocessed(session: AsyncSession, limit: int) -> list[uuid.UUID]:
+    """Uploaded tracks that have no pipeline at all (uploaded before there was one)."""
+    statement = (
+        select(MediaObject.id)
+        .outerjoin(MediaPipeline, MediaPipeline.media_object_id == MediaObject.id)
+        .where(MediaObject.role == "audio", MediaPipeline.media_object_id.is_(None))
+        .order_by(MediaObject.id)
+        .limit(limit)
+    )
+    return list(await session.scalars(statement))
+
+
 async def stalled(session: AsyncSession, held_before: datetime, limit: int) -> list[uuid.UUID]:
     """Files whose pipeline is `running` with a hold that lapsed before `held_before`: its
     worker died, and no job is left to take it over."""

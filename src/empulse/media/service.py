@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from empulse.core.db import session_scope, utcnow
 from empulse.core.logging import get_logger
@@ -60,6 +60,20 @@ async def queue(session: AsyncSession, media_object_ids: Collection[uuid.UUID]) 
     for media_object_id in queued:
         jobs.enqueue(session, MEDIA_PIPELINE, {"mediaObjectId": str(media_object_id)})
     return len(queued)
+
+
+async def queue_unprocessed(
+    sessionmaker: async_sessionmaker[AsyncSession], *, batch_size: int = 500
+) -> int:
+    """Queue the pipeline of every uploaded track that has none (uploaded before the pipeline
+    existed: no renditions, loudness or waveform yet), a batch per transaction; how many."""
+    total = 0
+    while True:
+        async with session_scope(sessionmaker) as session:
+            queued = await queue(session, await repository.unprocessed(session, batch_size))
+        total += queued
+        if queued < batch_size:
+            return total
 
 
 def rendition_key(source: MediaObject, name: str, extension: str) -> str:

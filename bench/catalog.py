@@ -20,6 +20,7 @@ import asyncio
 import os
 import random
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -50,6 +51,34 @@ async def catalog_size(url: str) -> int:
         return 0
     finally:
         await connection.close()
+
+
+@dataclass(frozen=True)
+class CatalogBench:
+    """What every million-track bench starts from: its options, the filled database's URL, a
+    data folder and the server's environment."""
+
+    args: argparse.Namespace
+    url: str
+    data_dir: Path
+    env: dict[str, str]
+
+
+def catalog_bench(doc: str) -> CatalogBench:
+    """Parse the common options (`--duration`, `--connections`, `--workers`, `--tracks`,
+    `--keep`) and fill (or reuse) `empulse_bench`."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--tracks", type=int, default=1_000_000)
+    parser.add_argument("--keep", action="store_true", help="reuse a filled empulse_bench")
+    args = parser.parse_args()
+    bench_url = postgres_admin_url().rsplit("/", 1)[0] + "/empulse_bench"
+    data_dir = Path(tempfile.mkdtemp(prefix="empulse-bench-"))
+    env = bench_env(bench_url, data_dir, args.connections)
+    bench_url = ensure_catalog(bench_url, env, args.tracks, args.keep)
+    return CatalogBench(args, bench_url, data_dir, bench_env(bench_url, data_dir, args.connections))
 
 
 def ensure_catalog(bench_url: str, env: dict[str, str], tracks: int, keep: bool) -> str:
@@ -102,20 +131,9 @@ def _lua(paths: list[str], directory: Path, name: str) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--tracks", type=int, default=1_000_000)
-    parser.add_argument("--keep", action="store_true", help="reuse a filled empulse_bench")
-    args = parser.parse_args()
+    bench = catalog_bench(__doc__)
+    args, bench_url, data_dir, env = bench.args, bench.url, bench.data_dir, bench.env
     albums, artists = args.tracks // 10, args.tracks // 50
-
-    bench_url = postgres_admin_url().rsplit("/", 1)[0] + "/empulse_bench"
-    data_dir = Path(tempfile.mkdtemp(prefix="empulse-bench-"))
-    env = bench_env(bench_url, data_dir, args.connections)
-    bench_url = ensure_catalog(bench_url, env, args.tracks, args.keep)
-    env = bench_env(bench_url, data_dir, args.connections)
 
     chooser = random.Random(7)
     album_paths = [

@@ -13,50 +13,39 @@ throughput of each, with the ratio to the naive reference. Needs wrk and Postgre
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
-import tempfile
-from pathlib import Path
 from urllib.parse import urlencode
 
 import asyncpg
-from tests.support.services import postgres_admin_url
 
-from bench.catalog import ensure_catalog
+from bench.catalog import catalog_bench
 from bench.catalog_data import row_id
 from bench.run import (
     Case,
     against_floor,
-    bench_env,
     print_against_floor,
 )
 
 
-async def _artist_name(url: str) -> str:
+async def _artist_name(url: str, artists: int) -> str:
+    """The name of one of the generated artists (the 777th, or the last of a smaller catalog)."""
     connection = await asyncpg.connect(url)
     try:
-        return str(
-            await connection.fetchval("SELECT name FROM artists WHERE id = $1", row_id("a", 777))
+        name = await connection.fetchval(
+            "SELECT name FROM artists WHERE id = $1", row_id("a", min(777, artists))
         )
     finally:
         await connection.close()
+    if name is None:
+        raise RuntimeError("the bench catalog has no generated artists")
+    return str(name)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--tracks", type=int, default=1_000_000)
-    parser.add_argument("--keep", action="store_true", help="reuse a filled empulse_bench")
-    args = parser.parse_args()
-
-    bench_url = postgres_admin_url().rsplit("/", 1)[0] + "/empulse_bench"
-    data_dir = Path(tempfile.mkdtemp(prefix="empulse-bench-"))
-    env = bench_env(bench_url, data_dir, args.connections)
-    bench_url = ensure_catalog(bench_url, env, args.tracks, args.keep)
-    artist = asyncio.run(_artist_name(bench_url))
+    bench = catalog_bench(__doc__)
+    args, bench_url, env = bench.args, bench.url, bench.env
+    artist = asyncio.run(_artist_name(bench_url, args.tracks // 50))
     cases = [
         ("one-word prefix", "lant", "track"),
         ("two words", "night drive", "track"),

@@ -24,25 +24,22 @@ the next); prints the means of throughput, p50/p99 and the ratio (goal: the Subs
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hashlib
 import os
 import sys
-import tempfile
 from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
-from tests.support.services import free_port, postgres_admin_url
+from tests.support.services import free_port
 
-from bench.catalog import ensure_catalog
+from bench.catalog import catalog_bench
 from bench.catalog_data import row_id
 from bench.run import (
     Result,
     _serve,
     _stop,
-    bench_env,
     cli,
     measure,
 )
@@ -103,22 +100,12 @@ def _mean(name: str, results: list[Result]) -> Result:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--tracks", type=int, default=1_000_000)
-    parser.add_argument("--keep", action="store_true", help="reuse a filled empulse_bench")
-    args = parser.parse_args()
-
-    bench_url = postgres_admin_url().rsplit("/", 1)[0] + "/empulse_bench"
-    data_dir = Path(tempfile.mkdtemp(prefix="empulse-bench-"))
-    env = bench_env(bench_url, data_dir, args.connections)
+    bench = catalog_bench(__doc__)
+    args, bench_url, data_dir, env = bench.args, bench.url, bench.data_dir, bench.env
     unlimited = "1000000000/minute"
     env["RATE_LIMITS"] = ",".join(
         f"{name}={unlimited}" for name in ("default", "login", "streams", "subsonic")
     )
-    bench_url = ensure_catalog(bench_url, env, args.tracks, args.keep)
     cli(env, "create-admin", "--email", LISTENER, "--password-stdin", stdin=PASSWORD)
     _store_track_file(data_dir)
     token, app_password = _credentials(env, args.workers)
@@ -136,7 +123,7 @@ def main() -> None:
     # A frequent prefix takes the database seconds at this size (docs/performance.md, "Search"):
     # wrk waits for it rather than count it as a timeout.
     patient = ["--timeout", "10s"]
-    artist = asyncio.run(_artist_name(bench_url))
+    artist = asyncio.run(_artist_name(bench_url, args.tracks // 50))
     cases = [
         (
             "getAlbumList2 newest 20",

@@ -187,14 +187,17 @@ async def tracks_of_album(session: AsyncSession, album_id: uuid.UUID) -> list[An
 async def album_totals(
     session: AsyncSession, albums: Iterable[AnyRow]
 ) -> dict[uuid.UUID, tuple[int, float]]:
-    """Per album: its visible tracks and their duration in seconds, in one query."""
+    """Per album: its visible tracks and their duration in seconds, in one query. `albums` are
+    rows of `listed_albums` (published, their artist's account enabled), and an album's tracks
+    are its artist's, so the tracks' own status is all that is left to check: joining the
+    artists and their accounts again led PostgreSQL to hash every artist for a page of twenty
+    albums (6 ms a page at a million tracks, growing with the catalog)."""
     album_ids = {album.id for album in albums}
     if not album_ids:
         return {}
     totals = await session.execute(
-        visible_tracks()
-        .with_only_columns(Track.album_id, func.count(), func.sum(Track.duration_seconds))
-        .where(Track.album_id.in_(album_ids))
+        select(Track.album_id, func.count(), func.sum(Track.duration_seconds))
+        .where(Track.album_id.in_(album_ids), Track.status == "published")
         .group_by(Track.album_id)
     )
     return {album_id: (int(count), float(seconds or 0)) for album_id, count, seconds in totals}

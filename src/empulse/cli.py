@@ -328,18 +328,18 @@ def keys_rotate(
 
 
 async def _key_usage(settings: Settings) -> tuple[dict[str, dict[str, int]], list[str]]:
-    from empulse.artists.keys import w9_keys_in_use
+    from empulse.artists.keys import W9S, keys_in_use
     from empulse.core.db import create_engine, create_sessionmaker
     from empulse.services import w9_cipher
-    from empulse.subsonic.keys import app_password_keys_in_use
+    from empulse.subsonic.keys import APP_PASSWORDS
 
     await _ensure_migrated(settings)
     engine = create_engine(settings)
     try:
         sessionmaker = create_sessionmaker(engine)
         usage = {
-            "W-9(s)": await w9_keys_in_use(sessionmaker),
-            "app password(s)": await app_password_keys_in_use(sessionmaker),
+            "W-9(s)": await keys_in_use(sessionmaker, W9S),
+            "app password(s)": await keys_in_use(sessionmaker, APP_PASSWORDS),
         }
     finally:
         await engine.dispose()
@@ -347,10 +347,10 @@ async def _key_usage(settings: Settings) -> tuple[dict[str, dict[str, int]], lis
 
 
 async def _rotate(settings: Settings, batch_size: int, limit: int | None) -> list[RotationReport]:
-    from empulse.artists.keys import rotate_w9
+    from empulse.artists.keys import W9S, rotate
     from empulse.core.db import create_engine, create_sessionmaker
     from empulse.services import field_cipher, w9_cipher
-    from empulse.subsonic.keys import rotate_app_passwords
+    from empulse.subsonic.keys import APP_PASSWORDS
 
     def progress(report: RotationReport) -> None:
         typer.echo(
@@ -361,9 +361,10 @@ async def _rotate(settings: Settings, batch_size: int, limit: int | None) -> lis
     engine = create_engine(settings)
     try:
         sessionmaker = create_sessionmaker(engine)
-        w9 = await rotate_w9(
+        w9 = await rotate(
             sessionmaker,
             w9_cipher(settings),
+            W9S,
             batch_size=batch_size,
             limit=limit,
             progress=progress,
@@ -371,9 +372,10 @@ async def _rotate(settings: Settings, batch_size: int, limit: int | None) -> lis
         left = None if limit is None else limit - w9.rotated - len(w9.failed)
         if left is not None and left <= 0:
             return [w9]
-        passwords = await rotate_app_passwords(
+        passwords = await rotate(
             sessionmaker,
             field_cipher(settings, "app-password"),
+            APP_PASSWORDS,
             batch_size=batch_size,
             limit=left,
             progress=progress,

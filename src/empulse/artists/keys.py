@@ -44,17 +44,10 @@ class RotationReport:
     remaining: int = 0
 
 
-async def w9_keys_in_use(
-    sessionmaker: async_sessionmaker[AsyncSession],
-) -> dict[str, int]:
-    """How many W-9s each key id encrypts."""
-    async with sessionmaker() as session:
-        return await repository.w9_count_by_key(session)
-
-
 @dataclass(frozen=True, slots=True)
 class Encrypted:
-    """One kind of encrypted row, as a rotation walks it."""
+    """One kind of encrypted row, as a rotation walks it (`W9S` here; `subsonic.keys`'s
+    `APP_PASSWORDS`)."""
 
     what: str  # for the report: "W-9s", "app passwords"
     event: str  # the audit event of a run
@@ -130,15 +123,9 @@ W9S = Encrypted(
 )
 
 
-async def rotate_w9(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    cipher: FieldCipher,
-    *,
-    batch_size: int = 100,
-    limit: int | None = None,
-    progress: Callable[[RotationReport], None] | None = None,
-) -> RotationReport:
-    """Re-encrypt W-9s under `cipher`'s current key, at most `limit` of them this run."""
-    return await rotate(
-        sessionmaker, cipher, W9S, batch_size=batch_size, limit=limit, progress=progress
-    )
+async def keys_in_use(
+    sessionmaker: async_sessionmaker[AsyncSession], kind: Encrypted
+) -> dict[str, int]:
+    """How many rows of `kind` each key id encrypts."""
+    async with sessionmaker() as session:
+        return await kind.count_by_key(session)

@@ -4,11 +4,7 @@ reported and left as they are)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from empulse.artists.keys import Encrypted, RotationReport, rotate
+from empulse.artists.keys import Encrypted
 from empulse.core.crypto import FieldCipher
 from empulse.models import AppPassword
 from empulse.subsonic import repository
@@ -30,23 +26,3 @@ APP_PASSWORDS = Encrypted(
     key_of=lambda row: row.key_id,
     count_by_key=repository.app_password_count_by_key,
 )
-
-
-async def app_password_keys_in_use(
-    sessionmaker: async_sessionmaker[AsyncSession],
-) -> dict[str, int]:
-    async with sessionmaker() as session:
-        return await repository.app_password_count_by_key(session)
-
-
-async def rotate_app_passwords(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    cipher: FieldCipher,
-    *,
-    batch_size: int = 100,
-    limit: int | None = None,
-    progress: Callable[[RotationReport], None] | None = None,
-) -> RotationReport:
-    return await rotate(
-        sessionmaker, cipher, APP_PASSWORDS, batch_size=batch_size, limit=limit, progress=progress
-    )

@@ -27,7 +27,7 @@ from urllib.parse import quote
 import asyncpg
 from tests.support.services import postgres_admin_url
 
-from bench.catalog_data import GENRES, fill, row_id
+from bench.catalog_data import GENRES, fill, fill_sqlite, row_id
 from bench.run import (
     against_floor,
     bench_env,
@@ -64,18 +64,30 @@ class CatalogBench:
     env: dict[str, str]
 
 
-def catalog_bench(doc: str) -> CatalogBench:
+def catalog_bench(doc: str, *, sqlite: bool = False) -> CatalogBench:
     """Parse the common options (`--duration`, `--connections`, `--workers`, `--tracks`,
-    `--keep`) and fill (or reuse) `empulse_bench`."""
+    `--keep`) and fill (or reuse) `empulse_bench`; with `sqlite`, also `--sqlite`: the
+    embedded default instead, a fresh SQLite file of `--tracks` (100,000 unless given)."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--tracks", type=int, default=1_000_000)
+    parser.add_argument("--tracks", type=int)
     parser.add_argument("--keep", action="store_true", help="reuse a filled empulse_bench")
+    if sqlite:
+        parser.add_argument("--sqlite", action="store_true", help="the embedded SQLite instead")
     args = parser.parse_args()
-    bench_url = postgres_admin_url().rsplit("/", 1)[0] + "/empulse_bench"
     data_dir = Path(tempfile.mkdtemp(prefix="empulse-bench-"))
+    if getattr(args, "sqlite", False):
+        args.tracks = args.tracks or 100_000
+        url = f"sqlite+aiosqlite:///{data_dir / 'bench.db'}"
+        env = bench_env(url, data_dir, args.connections)
+        cli(env, "migrate")
+        print(f"filling the catalog ({args.tracks:,} tracks, SQLite)", flush=True)
+        asyncio.run(fill_sqlite(url, args.tracks // 50, args.tracks // 10, args.tracks))
+        return CatalogBench(args, url, data_dir, env)
+    args.tracks = args.tracks or 1_000_000
+    bench_url = postgres_admin_url().rsplit("/", 1)[0] + "/empulse_bench"
     env = bench_env(bench_url, data_dir, args.connections)
     bench_url = ensure_catalog(bench_url, env, args.tracks, args.keep)
     return CatalogBench(args, bench_url, data_dir, bench_env(bench_url, data_dir, args.connections))

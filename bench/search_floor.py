@@ -1,14 +1,18 @@
 """The reference for the search benchmark: the same searches done the naive way, `ILIKE
 '%word%'` over the joined tables (every word in the title, the artist or the album), with the
 catalog's visibility joins, on asyncpg behind a bare Starlette route, served by the same server
-as the service from `BENCH_DATABASE_URL`.
+as the service from `BENCH_DATABASE_URL` (or on a SQLite file, with `LIKE`).
 
     GET /naive?q=night+drive&type=track|artist
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
+import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -55,8 +59,32 @@ async def naive(request: Request) -> Response:
             for n in range(1, len(words) + 1)
         )
         sql = TRACKS.format(words=condition)
+    if isinstance(request.app.state.pool, SqliteReader):
+        # SQLite's LIKE ignores ASCII case, as ILIKE does; `?1` is its `$1`.
+        sql = re.sub(r"\$(\d+)", r"?\1", sql.replace("ILIKE", "LIKE"))
+        return _json({"items": await request.app.state.pool.fetch(sql, patterns)})
     rows = await request.app.state.pool.fetch(sql, *patterns)
     return _json({"items": [dict(row) for row in rows]})
+
+
+class SqliteReader:
+    """Statements on a SQLite file in worker threads, a connection per thread (the floor of
+    the embedded default, as `aiosqlite` runs the service's)."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._local = threading.local()
+
+    def _fetch(self, sql: str, parameters: list[str]) -> list[dict[str, Any]]:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self._path, check_same_thread=False)
+            connection.row_factory = sqlite3.Row
+            self._local.connection = connection
+        return [dict(row) for row in connection.execute(sql, parameters)]
+
+    async def fetch(self, sql: str, parameters: list[str]) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self._fetch, sql, parameters)
 
 
 async def health(_: Request) -> Response:
@@ -65,10 +93,13 @@ async def health(_: Request) -> Response:
 
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    url = os.environ["BENCH_DATABASE_URL"]
+    if url.startswith("sqlite"):
+        app.state.pool = SqliteReader(url.split("///", 1)[1])
+        yield
+        return
     size = int(os.environ.get("DATABASE_POOL_SIZE", "16"))
-    app.state.pool = await asyncpg.create_pool(
-        os.environ["BENCH_DATABASE_URL"], min_size=size, max_size=size
-    )
+    app.state.pool = await asyncpg.create_pool(url, min_size=size, max_size=size)
     try:
         yield
     finally:

@@ -29,7 +29,7 @@ def _include_name(name: str | None, type_: str, _: object) -> bool:
     if type_ == "column":
         return name not in ("search_vector", "search_key")
     if type_ == "index":
-        return not (name or "").endswith("_search_vector")
+        return not (name or "").endswith(("_search_vector", "_search_key"))
     return True
 
 

@@ -41,12 +41,14 @@ RELEASES: dict[str, dict[str, list[tuple[str, int]]]] = {
 }
 
 
-async def write_catalog(harness: Harness) -> Catalog:
+async def write_catalog(
+    harness: Harness, releases: dict[str, dict[str, list[tuple[str, int]]]] = RELEASES
+) -> Catalog:
     services: Services = harness.app.state.services
     catalog = Catalog()
     now = utcnow()
     async with session_scope(services.sessionmaker) as session:
-        for n, (artist_name, albums) in enumerate(RELEASES.items()):
+        for n, (artist_name, albums) in enumerate(releases.items()):
             user = User(
                 email=f"artist{n}@example.com",
                 name=artist_name,

@@ -7,10 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, text, update
 
-from empulse.core.db import session_scope
+from empulse.core.db import session_scope, utcnow
 from empulse.models import Artist, Track, User
+from empulse.search import frequency
 from empulse.services import Services
 from tests.conftest import Backend, Harness
 from tests.playlists.helpers import listener, new_playlist
@@ -91,6 +92,84 @@ async def test_ranking_exact_then_title_then_artist_then_popularity(harness: Har
     other = await search(harness, "night", cursor=cursor)
     assert_problem(other, 400, "invalid_cursor")
     assert_problem(await search(harness, "night", cursor="x" * 20), 400, "invalid_cursor")
+
+
+async def test_a_whole_word_before_a_prefix_before_other_fields_whatever_the_plays(
+    harness: Harness,
+) -> None:
+    catalog = await write_catalog(harness)
+    services: Services = harness.app.state.services
+    async with session_scope(services.sessionmaker) as session:
+        # The prefix match and the album-only match far more played than the whole word.
+        for name, plays in (("R.E.M. - Nightswimming", 50), ("Night Owls - Lanterns", 90)):
+            await session.execute(
+                update(Track).where(Track.id == catalog.tracks[name]).values(play_count=plays)
+            )
+    tracks = (await search(harness, "night", type="track")).json()["tracks"]["items"]
+    # "Night" a whole word of the title; then as a prefix of it; then in the artist's name
+    # (the more played first).
+    assert [(t["title"], t["artist"]["name"]) for t in tracks] == [
+        ("Night Drive", "The Lanterns"),
+        ("Nightswimming", "R.E.M."),
+        ("Lanterns", "Night Owls"),
+        ("Drive", "Night Owls"),
+    ]
+    # Words in the artist's name and the album's title: those tracks only, by plays.
+    wider = (await search(harness, "lanterns harbour", type="track")).json()["tracks"]["items"]
+    assert [t["title"] for t in wider] == ["Lantern Song", "Night Drive", "Lanterns"]
+
+
+async def test_a_frequent_word_pages_in_order_however_it_is_read(
+    harness: Harness, backend: Backend
+) -> None:
+    """On PostgreSQL a word in most titles is read by walking the tracks in popularity order
+    (chosen by the planner's statistics), and its later pages from the full-text index when
+    the walk runs out: the pages are the same as the rule says, and hide the same tracks."""
+    await write_catalog(
+        harness,
+        {
+            "Echo Chamber": {"Echoes": [(f"Echo {n}", n) for n in range(1, 61)]},
+            "Quiet": {"Stone": [(f"Echo Valley {n}", 100 + n) for n in range(1, 61)]},
+            "Gone": {"Away": [("Echo Gone", 1000)]},
+        },
+    )
+    services: Services = harness.app.state.services
+    async with session_scope(services.sessionmaker) as session:
+        gone = await session.scalar(select(Artist.user_id).where(Artist.name == "Gone"))
+        await session.execute(update(User).where(User.id == gone).values(disabled_at=utcnow()))
+        await session.execute(
+            update(Track).where(Track.title == "Echo 7").values(status="taken_down")
+        )
+    if backend.name == "services":
+        async with services.engine.connect() as connection:
+            await connection.execute(text("ANALYZE tracks"))
+            await connection.commit()
+        frequency.forget()
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(services.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        titles: list[str] = []
+        cursor = None
+        while True:
+            params: dict[str, Any] = {"type": "track", "limit": 50}
+            if cursor:
+                params["cursor"] = cursor
+            page = (await search(harness, "echo", **params)).json()["tracks"]
+            titles += [t["title"] for t in page["items"]]
+            cursor = page["nextCursor"]
+            if cursor is None:
+                break
+    finally:
+        event.remove(services.engine.sync_engine, "before_cursor_execute", record)
+    expected = [f"Echo Valley {n}" for n in range(60, 0, -1)]
+    expected += [f"Echo {n}" for n in range(60, 0, -1) if n != 7]
+    assert titles == expected
+    walked = any("coalesce(tracks.search_vector" in statement for statement in statements)
+    assert walked == (backend.name == "services")
 
 
 async def test_only_what_a_listener_may_see_and_changes_show_at_once(harness: Harness) -> None:
@@ -184,6 +263,15 @@ async def test_typos_are_forgiven_on_postgresql_only(harness: Harness, backend: 
     if backend.name == "services":
         assert artists == ["The Lanterns"]
         assert "Night Drive" in tracks
+        # A typo's results page on like any others.
+        first = (await search(harness, "lantrens", type="track", limit=2)).json()["tracks"]
+        rest = (
+            await search(harness, "lantrens", type="track", limit=2, cursor=first["nextCursor"])
+        ).json()["tracks"]
+        everything = names((await search(harness, "lantrens", type="track")).json(), "tracks")
+        assert [t["title"] for t in first["items"] + rest["items"]] == everything
+        assert everything == ["Lantern Song", "Lanterns", "Lanterns", "Night Drive"]
+        assert rest["nextCursor"] is None
     else:
         assert (artists, tracks) == ([], [])
     # Short words are never guessed at.

@@ -106,9 +106,13 @@ async def artist_context_of(session: AsyncSession, artists: Iterable[Artist]) ->
     )
     for artist_id, genre, count in rows:
         genres.setdefault(artist_id, []).append((genre, int(count)))
-    counted = visible_tracks().where(Track.artist_id.in_(artist_ids)).subquery()
+    # The visibility joins, counted in place: a subquery of them would build a column
+    # proxy for every track column on each call.
     tracks = await session.execute(
-        select(counted.c.artist_id, func.count()).group_by(counted.c.artist_id)
+        visible_tracks()
+        .with_only_columns(Track.artist_id, func.count())
+        .where(Track.artist_id.in_(artist_ids))
+        .group_by(Track.artist_id)
     )
     return ArtistContext(genres, {artist_id: int(count) for artist_id, count in tracks})
 

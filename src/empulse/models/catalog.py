@@ -32,6 +32,7 @@ class Album(TimestampedMixin, Base):
         Index("ix_albums_status_title", "status", "title", "id"),
         Index("ix_albums_status_genre_published_at", "status", "genre", "published_at", "id"),
         Index("ix_albums_artist_status_published_at", "artist_id", "status", "published_at", "id"),
+        Index("ix_albums_status_play_count", "status", "play_count", "published_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

@@ -123,6 +123,25 @@ POSTGRES_FUNCTIONS = (
        END $$""",
 )
 
+# A search's words as a tsquery (search/repository.py): each word folded as the documents
+# are and quoted (no syntax), labelled with the fields it must be in and as a prefix from two
+# letters on when asked, all of them required; NULL when a word holds no lexeme (`to_tsquery`
+# would refuse it), which matches nothing.
+POSTGRES_QUERY_FUNCTION = """
+    CREATE OR REPLACE FUNCTION search_query(words text[], fields text, prefix boolean)
+    RETURNS tsquery LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
+    AS $$
+      SELECT CASE WHEN bool_and(numnode(plainto_tsquery('simple', search_key(w))) > 0)
+        THEN to_tsquery('simple', string_agg(
+          quote_literal(search_key(w))
+            || CASE WHEN (prefix AND length(w) > 1) OR fields <> ''
+                 THEN ':' || CASE WHEN prefix AND length(w) > 1 THEN '*' ELSE '' END || fields
+                 ELSE '' END,
+          ' & ' ORDER BY n))
+      END
+      FROM unnest(words) WITH ORDINALITY AS u(w, n)
+    $$"""
+
 POSTGRES_TRIGGERS = (
     """CREATE TRIGGER tracks_search BEFORE INSERT OR UPDATE OF title, artist_id, album_id
        ON tracks FOR EACH ROW EXECUTE FUNCTION tracks_search()""",

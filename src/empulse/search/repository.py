@@ -1,20 +1,31 @@
 """Search queries: one ranked page of ids per kind, from PostgreSQL's full-text index or
 SQLite's FTS5 tables (search/ddl.py), joined to the catalog's own visibility rules.
 
-Ranking, the same on both databases: a name equal to the query first; then how well the
-words match, the name weighing more than the artist, the artist more than the album
-(`ts_rank` over weights A, B, C; FTS5's `bm25` with column weights 10, 4, 1); then popularity
-(qualified plays; followers for playlists); then the id, so the order is deterministic. Every
-word has to match, as a prefix from two letters on, in any field.
+Ranking, the same on both databases, is a sequence of tiers, each a set of rows the index can
+find, each read in popularity order (qualified plays, newest first among equals; followers
+for playlists) and only as far as the page needs:
+
+1. the name equal to the query (folded);
+2. every word a whole word of the name;
+3. every word in the name, as typed so far (a prefix from two letters on);
+4. every word in the name or the artist's name (tracks), then in any field (the album's
+   title; a playlist's description).
+
+A row is in the first tier it matches only. Ranking by tiers rather than by a score over every
+match keeps a search's cost bounded by the page, not by how many rows match: a frequent word
+that matches a tenth of a million tracks reads the first page of its tier in popularity order
+from an index, as the catalog's "popular" list does, and a rare one reads its few matches and
+sorts them.
 
 A typo (PostgreSQL only): when nothing matches as typed, each word of four letters or more
 stands for the (up to five) indexed words it resembles most (`pg_trgm` similarity at least
 0.3, looked up in `search_words`, the vocabulary the triggers keep; "lantrens" is 0.38 from
-"lanterns"), and the search runs again with them, ranked as any other.
+"lanterns"), and the search runs again with them, by the same tiers after the first two.
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,58 +33,108 @@ from functools import reduce
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
-    Float,
+    Integer,
     Select,
+    Text,
+    UnaryExpression,
     Uuid,
+    any_,
+    bindparam,
     case,
+    cast,
     func,
     literal,
     literal_column,
     or_,
     select,
     text,
+    true,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from empulse.catalog import repository as catalog
 from empulse.models import Album, Artist, Playlist, PlaylistCollaborator, Track, User
+from empulse.search import frequency
 
 TYPO_MIN_LETTERS = 4
 # How many indexed words a typed word may stand for.
 TYPO_CANDIDATES = 5
-# SQLite FTS5 column weights, in each table's column order (the id first, unindexed).
-_BM25 = {
-    "tracks": "0.0, 10.0, 4.0, 1.0",
-    "albums": "0.0, 10.0, 4.0",
-    "artists": "0.0, 10.0",
-    "playlists": "0.0, 10.0, 1.0",
-}
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """Where a tier's words must be: PostgreSQL's weights (None: any) and the same fields as
+    an FTS5 column filter."""
+
+    weights: str | None
+    columns: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Walk:
+    """That a kind's rows can be walked in popularity order: an index has the condition's
+    column, then the order's keys."""
+
+    where: ColumnElement[bool]
 
 
 @dataclass(frozen=True, slots=True)
 class Kind:
-    """What is searched for one kind: its table, the statement of its visible rows, the
-    column an exact match compares, and what breaks ties."""
+    """What is searched for one kind: its table, the name an exact match compares, the
+    fields of its tiers (the name's first, then wider), and its popularity order."""
 
     table: str
     id: InstrumentedAttribute[uuid.UUID]
     name: InstrumentedAttribute[str]
-    popularity: InstrumentedAttribute[int]
+    fields: tuple[Field, ...]
+    order: tuple[UnaryExpression[Any], ...]
+    walk: Walk | None = None
 
+
+ANYWHERE = Field(None, None)
 
 KINDS = {
-    "tracks": Kind("tracks", Track.id, Track.title, Track.play_count),
-    "albums": Kind("albums", Album.id, Album.title, Album.play_count),
-    "artists": Kind("artists", Artist.id, Artist.name, Artist.play_count),
-    "playlists": Kind("playlists", Playlist.id, Playlist.name, Playlist.follower_count),
+    "tracks": Kind(
+        "tracks",
+        Track.id,
+        Track.title,
+        (Field("A", "{title}"), Field("AB", "{title artist}"), ANYWHERE),
+        (Track.play_count.desc(), Track.published_at.desc(), Track.id.desc()),
+        Walk(Track.status == "published"),
+    ),
+    "albums": Kind(
+        "albums",
+        Album.id,
+        Album.title,
+        (Field("A", "{title}"), ANYWHERE),
+        (Album.play_count.desc(), Album.published_at.desc(), Album.id.desc()),
+        Walk(Album.status == "published"),
+    ),
+    "artists": Kind(
+        "artists",
+        Artist.id,
+        Artist.name,
+        (Field("A", "{name}"),),
+        (Artist.play_count.desc(), Artist.id.desc()),
+    ),
+    "playlists": Kind(
+        "playlists",
+        Playlist.id,
+        Playlist.name,
+        (Field("A", "{name}"), ANYWHERE),
+        (Playlist.follower_count.desc(), Playlist.id.desc()),
+    ),
 }
 
 
-def _visible(kind: str, viewer: uuid.UUID | None) -> Select[Any]:
+def _visible(kind: str, viewer: bool) -> Select[Any]:
     """The rows a listener may find: the catalog's visibility; for playlists, public ones of
-    enabled accounts, and the caller's own and those they collaborate on."""
+    enabled accounts, and (`viewer`: the statement's `viewer` parameter) the caller's own
+    and those they collaborate on."""
     if kind == "tracks":
         return catalog.visible_tracks().with_only_columns(Track.id)
     if kind == "albums":
@@ -82,11 +143,12 @@ def _visible(kind: str, viewer: uuid.UUID | None) -> Select[Any]:
         return catalog.visible_artists().with_only_columns(Artist.id)
     enabled = select(User.id).where(User.id == Playlist.owner_id, User.disabled_at.is_(None))
     shown: ColumnElement[bool] = Playlist.public.is_(True) & enabled.exists()
-    if viewer is not None:
+    if viewer:
+        caller = bindparam("viewer", type_=Uuid())
         collaborating = select(PlaylistCollaborator.playlist_id).where(
-            PlaylistCollaborator.user_id == viewer
+            PlaylistCollaborator.user_id == caller
         )
-        shown = or_(shown, Playlist.owner_id == viewer, Playlist.id.in_(collaborating))
+        shown = or_(shown, Playlist.owner_id == caller, Playlist.id.in_(collaborating))
     return select(Playlist.id).where(shown)
 
 
@@ -100,67 +162,299 @@ async def search(
 ) -> list[uuid.UUID]:
     """The ids of one page of `kind`'s matches, best first (`limit` + 1 read, to tell whether
     there is a next page)."""
+    wanted = offset + limit + 1
     if session.get_bind().dialect.name == "postgresql":
-        found = await _postgres(session, kind, words, viewer, offset, limit, typo=False)
-        if found or offset > 0:
-            return found
-        return await _postgres(session, kind, words, viewer, offset, limit, typo=True)
-    return await _sqlite(session, kind, words, viewer, offset, limit)
+        found = await _postgres(session, KINDS[kind], words, viewer, wanted)
+    else:
+        found = []
+        for tier in _sqlite_tiers(KINDS[kind], words):
+            statement = _visible(kind, viewer is not None).where(tier).order_by(*KINDS[kind].order)
+            found.extend(
+                await session.scalars(statement.limit(wanted - len(found)), {"viewer": viewer})
+            )
+            if len(found) >= wanted:
+                break
+    return found[offset:]
 
 
-def _exact(kind: Kind, words: Sequence[str], *, stored: bool) -> ColumnElement[bool]:
-    """Whether the name equals the query, folded: PostgreSQL keeps the folded name on the row
-    (`search_key`, by the triggers; folding it per matched row cost seconds at a million
-    tracks); SQLite folds it as it compares."""
-    name = literal_column(f"{kind.table}.search_key") if stored else func.search_key(kind.name)
-    return name == " ".join(words)
+def _prefixes(words: Sequence[str]) -> bool:
+    """Whether a prefix tier would find more than the whole words: single letters are never
+    prefixes."""
+    return any(len(word) > 1 for word in words)
 
 
-def _lexeme(word: str) -> ColumnElement[Any]:
-    """A word as a tsquery: a prefix from two letters on; the word folded by the database as
-    its documents were, and quoted, so nothing in it is query syntax. A word the text parser
-    finds no lexeme in (which `to_tsquery` would refuse) is NULL, and matches nothing."""
-    folded = func.search_key(literal(word))
-    quoted = func.quote_literal(folded)
-    parsed = func.to_tsquery("simple", quoted + ":*" if len(word) > 1 else quoted)
-    return case((func.numnode(func.plainto_tsquery("simple", folded)) > 0, parsed), else_=None)
+# PostgreSQL
+
+# How far a walk in popularity order may read before it gives up for the full-text index: a
+# bound on what a wrong estimate costs (about 12 ms on the bench machine). A word too sparse
+# among the most popular rows to fill a page within it has few enough matches overall, as a
+# rule, for the full-text index to read them.
+WALK_WINDOW = 16_384
+# A row read by the full-text index costs about ten read by a walk (it is fetched by its
+# position and its words checked again against the query's fields).
+WALK_ADVANTAGE = 10
+# A rare word's matches are read whole and sorted; more than this, and a walk reads them.
+FEW_MATCHES = 2_000
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """A tier's full-text query, with the words it stands for (each any of its alternatives)
+    to estimate its matches by."""
+
+    query: ColumnElement[Any]
+    words: Sequence[Sequence[str]]
+    prefix: bool
+
+
+@functools.cache
+def _query(weights: str | None, *, prefix: bool) -> ColumnElement[Any]:
+    """The words (the statement's `words` parameter) as a tsquery, every word in the fields,
+    each as a prefix from two letters on if asked: `search_query` (search/ddl.py) folds and
+    quotes each word in the database, as its documents were folded, so nothing in a word is
+    query syntax. One expression per form, so the statements built of it are built once."""
+    words = bindparam("words", type_=ARRAY(Text()))
+    return func.search_query(words, weights or "", prefix)
+
+
+def _typed_tiers(kind: Kind, words: Sequence[str]) -> tuple[Tier, ...]:
+    typed = [[word] for word in words]
+    name, *wider = kind.fields
+    tiers = [Tier(_query(name.weights, prefix=False), typed, False)]
+    if _prefixes(words):
+        tiers.append(Tier(_query(name.weights, prefix=True), typed, True))
+    tiers.extend(Tier(_query(field.weights, prefix=True), typed, True) for field in wider)
+    return tuple(tiers)
+
+
+@dataclass(frozen=True, slots=True)
+class Statements:
+    """One search's statements, built once for each kind, form of its tiers and kind of
+    caller (they differ in parameters only: `words`, `key`, `viewer`, `ids`, `wanted`,
+    `reading`)."""
+
+    matches: Select[Any]  # every match of the widest tier (at most FEW_MATCHES + 1)
+    sorted: Select[Any]  # the visible ones of `ids` by tier, then popularity
+    exact: Select[Any]  # the visible rows whose name is the key, by popularity
+    tiers: tuple[TierStatements, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TierStatements:
+    matches: Select[Any]  # a tier's matches (at most FEW_MATCHES + 1)
+    page: Select[Any]  # the visible ones of `ids` by popularity
+    every: Select[Any]  # the visible ones of all its matches by popularity
+    walk: Select[Any] | None  # its matches among the most popular rows, in order
+
+
+def _materialised_matches(kind: Kind, condition: ColumnElement[bool]) -> Select[Any]:
+    """The ids matching, from a materialised CTE: it is planned for all its rows (the
+    full-text index), and the limit outside it stops the reading early; a limit inside
+    would make the planner scan the table for the first rows it believes to be
+    everywhere."""
+    matches = select(kind.id.label("id")).where(condition).cte("matches")
+    matches = matches.prefix_with("MATERIALIZED")
+    return select(matches.c.id).limit(FEW_MATCHES + 1)
+
+
+@functools.lru_cache(maxsize=256)
+def _statements(
+    kind: Kind, queries: tuple[ColumnElement[Any], ...], key: bool, viewer: bool
+) -> Statements:
+    vector: ColumnElement[Any] = literal_column(f"{kind.table}.search_vector")
+    stored_key: ColumnElement[Any] = literal_column(f"{kind.table}.search_key")
+    named = bindparam("key", type_=Text())
+    wanted = bindparam("wanted", type_=Integer())
+    in_ids = kind.id == any_(bindparam("ids", type_=ARRAY(Uuid())))
+    visible = _visible(kind.table, viewer)
+    ranks: list[tuple[ColumnElement[bool], int]] = []
+    if key:
+        ranks.append((stored_key == named, 0))
+    ranks.extend((vector.op("@@")(query), n) for n, query in enumerate(queries, start=1))
+    tiers = []
+    for n, query in enumerate(queries):
+        others: ColumnElement[bool] = true()
+        if n > 0:
+            others = others & ~vector.op("@@")(queries[n - 1])
+        if key:
+            others = others & stored_key.is_distinct_from(named)
+        page = visible.order_by(*kind.order).limit(wanted)
+        matches = _materialised_matches(kind, vector.op("@@")(query) & others)
+        every = matches.limit(None)
+        tiers.append(
+            TierStatements(
+                matches=matches,
+                page=page.where(in_ids),
+                every=page.where(kind.id.in_(every)),
+                walk=_walk_statement(kind, query, others),
+            )
+        )
+    return Statements(
+        matches=_materialised_matches(kind, vector.op("@@")(queries[-1])),
+        sorted=visible.where(in_ids)
+        .order_by(case(*ranks, else_=len(queries) + 1), *kind.order)
+        .limit(wanted),
+        exact=visible.where(stored_key == named).order_by(*kind.order).limit(wanted),
+        tiers=tuple(tiers),
+    )
+
+
+def _walk_statement(
+    kind: Kind, query: ColumnElement[Any], others: ColumnElement[bool]
+) -> Select[Any] | None:
+    """A tier's matches among the kind's first `WALK_WINDOW` rows in popularity order, in
+    that order, at most `reading` of them: a statement of the kind's table alone, a subquery
+    of its first rows (an index range; its limit keeps the planner to it, and keeps the
+    conditions outside it), named as the table so that the tier's conditions apply to it."""
+    if kind.walk is None:
+        return None
+    keys = [order.element for order in kind.order]
+    window = (
+        select(
+            *keys,
+            literal_column(f"{kind.table}.search_vector").label("search_vector"),
+            literal_column(f"{kind.table}.search_key").label("search_key"),
+        )
+        .where(kind.walk.where)
+        .order_by(*kind.order)
+        .limit(WALK_WINDOW)
+        .subquery(kind.table)
+    )
+    # The expression hides the column from the full-text index.
+    hidden: ColumnElement[Any] = func.coalesce(window.c.search_vector, cast("", TSVECTOR))
+    return (
+        select(window.c.id)
+        .where(hidden.op("@@")(query), others)
+        .order_by(*(column.desc() for column in list(window.c)[: len(keys)]))
+        .limit(bindparam("reading", type_=Integer()))
+    )
 
 
 async def _postgres(
     session: AsyncSession,
-    kind_name: str,
+    kind: Kind,
     words: Sequence[str],
     viewer: uuid.UUID | None,
-    offset: int,
-    limit: int,
-    *,
-    typo: bool,
+    wanted: int,
 ) -> list[uuid.UUID]:
-    kind = KINDS[kind_name]
-    vector: ColumnElement[Any] = literal_column(f"{kind.table}.search_vector")
-    exact: ColumnElement[Any] = literal(False)
-    if typo:
-        lexemes = []
-        for word in words:
-            if len(word) < TYPO_MIN_LETTERS:
-                lexemes.append(_lexeme(word))
-                continue
-            resembling = await _resembling(session, word)
-            if not resembling:
-                return []
-            lexemes.append(
-                reduce(lambda left, right: left.op("||")(right), [_exactly(w) for w in resembling])
-            )
-        query = reduce(lambda left, right: left.op("&&")(right), lexemes)
-    else:
-        query = reduce(lambda left, right: left.op("&&")(right), [_lexeme(w) for w in words])
-        exact = _exact(kind, words, stored=True)
-    statement = (
-        _visible(kind_name, viewer)
-        .where(vector.op("@@")(query))
-        .order_by(exact.desc(), func.ts_rank(vector, query).desc(), kind.popularity.desc(), kind.id)
+    """The tiers of the words as typed (the exact name first: its folded form is kept on the
+    row by the triggers, and indexed); when nothing matches, the tiers of what a typo may
+    stand for."""
+    parameters = {"words": list(words), "key": " ".join(words), "viewer": viewer}
+    found = await _read(session, kind, _typed_tiers(kind, words), True, parameters, wanted)
+    if found:
+        return found
+    typo = await _typo_tiers(session, kind, words)
+    if not typo:
+        return []
+    return await _read(session, kind, typo, False, parameters, wanted)
+
+
+async def _read(
+    session: AsyncSession,
+    kind: Kind,
+    tiers: tuple[Tier, ...],
+    key: bool,
+    parameters: dict[str, Any],
+    wanted: int,
+) -> list[uuid.UUID]:
+    """Up to `wanted` rows of the tiers in order (the exact name first, if `key`).
+
+    When the statistics call the widest tier rare, every match of it (at most `FEW_MATCHES`)
+    is read and the visible ones sorted by tier and popularity: two statements. Otherwise,
+    or when it has more matches, tier by tier (`_read_tier`), each only as far as the page
+    needs."""
+    statements = _statements(
+        kind, tuple(tier.query for tier in tiers), key, parameters["viewer"] is not None
     )
-    return list(await session.scalars(statement.offset(offset).limit(limit + 1)))
+    if not await _walk_pays(session, kind, tiers[-1], wanted):
+        ids = list(await session.scalars(statements.matches, parameters))
+        if len(ids) <= FEW_MATCHES:
+            if not ids:
+                return []
+            rows = {**parameters, "ids": ids, "wanted": wanted}
+            return list(await session.scalars(statements.sorted, rows))
+    found: list[uuid.UUID] = []
+    if key:
+        found += await session.scalars(statements.exact, {**parameters, "wanted": wanted})
+    for tier, tier_statements in zip(tiers, statements.tiers, strict=True):
+        if len(found) >= wanted:
+            break
+        found += await _read_tier(
+            session, kind, tier, tier_statements, parameters, wanted - len(found)
+        )
+    return found
+
+
+async def _walk_pays(session: AsyncSession, kind: Kind, tier: Tier, wanted: int) -> bool:
+    """Whether the statistics say a walk reads a tier's page more cheaply than the
+    full-text index reads its matches: a walk reads about `wanted * rows / matches` rows, the
+    index `matches` rows at `WALK_ADVANTAGE` times the cost of each."""
+    if kind.walk is None:
+        return False
+    lexemes = await frequency.lexemes(session, kind.table)
+    matches = lexemes.rows_matching(tier.words, prefix=tier.prefix)
+    return matches * matches * WALK_ADVANTAGE > wanted * lexemes.rows
+
+
+async def _read_tier(
+    session: AsyncSession,
+    kind: Kind,
+    tier: Tier,
+    statements: TierStatements,
+    parameters: dict[str, Any],
+    wanted: int,
+) -> list[uuid.UUID]:
+    """The first `wanted` rows of one tier (those no earlier tier holds) in popularity order,
+    read the cheaper way.
+
+    A frequent word: a walk reads the kind's rows in popularity order down an index and
+    keeps those that match. A rare word: the full-text index gives its matches (at most
+    `FEW_MATCHES`), and the visible ones among them are sorted. The statistics' estimate
+    decides which is tried first; a walk that reaches `WALK_WINDOW` rows without filling the
+    page stops, and a word with more matches than the estimate said is walked after all.
+    Only a word both frequent and absent from the most popular `WALK_WINDOW` rows has all
+    its matches sorted."""
+    parameters = {**parameters, "wanted": wanted}
+    walked = await _walk_pays(session, kind, tier, wanted)
+    if walked:
+        found = await _walk(session, statements, parameters, wanted)
+        if found is not None:
+            return found
+    ids = list(await session.scalars(statements.matches, parameters))
+    if len(ids) <= FEW_MATCHES:
+        if not ids:
+            return []
+        return list(await session.scalars(statements.page, {**parameters, "ids": ids}))
+    if not walked:
+        found = await _walk(session, statements, parameters, wanted)
+        if found is not None:
+            return found
+    return list(await session.scalars(statements.every, parameters))
+
+
+async def _walk(
+    session: AsyncSession, statements: TierStatements, parameters: dict[str, Any], wanted: int
+) -> list[uuid.UUID] | None:
+    """The page read by a walk, or None when the first `WALK_WINDOW` rows in popularity
+    order hold too few matches for it (or the kind is not walked). A few more matches are
+    read than the page needs, and the visible ones among them kept (primary-key lookups);
+    when too many were not visible, the walk reads further."""
+    if statements.walk is None:
+        return None
+    reading = wanted + max(10, wanted // 4)
+    while True:
+        matched = list(await session.scalars(statements.walk, {**parameters, "reading": reading}))
+        found = (
+            list(await session.scalars(statements.page, {**parameters, "ids": matched}))
+            if matched
+            else []
+        )
+        if len(found) >= wanted:
+            return found
+        if len(matched) < reading:  # the window is read to its end
+            return None
+        reading *= 4
 
 
 _RESEMBLING = text(
@@ -176,45 +470,76 @@ async def _resembling(session: AsyncSession, word: str) -> list[str]:
     return list(found)
 
 
-def _exactly(word: str) -> ColumnElement[Any]:
-    """An indexed word, as a tsquery of itself (quoted: no syntax)."""
-    return func.to_tsquery("simple", func.quote_literal(literal(word)))
+def _exactly(word: str, weights: str | None) -> ColumnElement[Any]:
+    """An indexed word, as a tsquery of itself in the given fields (quoted: no syntax)."""
+    quoted = func.quote_literal(literal(word))
+    return func.to_tsquery("simple", quoted + f":{weights}" if weights else quoted)
 
 
-def _match(words: Sequence[str]) -> str:
+async def _typo_tiers(session: AsyncSession, kind: Kind, words: Sequence[str]) -> tuple[Tier, ...]:
+    """The tiers of the words a typo may stand for: each word of four letters or more is any
+    of the indexed words it resembles; none is a typo of nothing."""
+    resembling: dict[str, list[str]] = {}
+    for word in words:
+        if len(word) >= TYPO_MIN_LETTERS:
+            resembling[word] = await _resembling(session, word)
+            if not resembling[word]:
+                return ()
+
+    def every(weights: str | None) -> ColumnElement[Any]:
+        lexemes = [
+            reduce(
+                lambda left, right: left.op("||")(right),
+                [_exactly(candidate, weights) for candidate in resembling[word]],
+            )
+            if word in resembling
+            else func.search_query(literal([word], ARRAY(Text())), weights or "", True)
+            for word in words
+        ]
+        return reduce(lambda left, right: left.op("&&")(right), lexemes)
+
+    # A candidate is a whole word; a short word stays a prefix (its estimate errs high).
+    alternatives = [resembling.get(word, [word]) for word in words]
+    return tuple(Tier(every(field.weights), alternatives, True) for field in kind.fields)
+
+
+# SQLite
+
+
+def _match(words: Sequence[str], field: Field, *, prefix: bool) -> str:
     """An FTS5 query: every word, quoted (it holds no quote: punctuation is folded away), as a
-    prefix from two letters on."""
-    return " ".join(f'"{word}"*' if len(word) > 1 else f'"{word}"' for word in words)
+    prefix from two letters on when asked, in the field's columns."""
+    phrases = " ".join(f'"{w}"*' if prefix and len(w) > 1 else f'"{w}"' for w in words)
+    return f"{field.columns} : ({phrases})" if field.columns else f"({phrases})"
 
 
-async def _sqlite(
-    session: AsyncSession,
-    kind_name: str,
-    words: Sequence[str],
-    viewer: uuid.UUID | None,
-    offset: int,
-    limit: int,
-) -> list[uuid.UUID]:
-    kind = KINDS[kind_name]
-    table = f"fts_{kind_name}"
-    id_column = f"{kind_name.removesuffix('s')}_id"
-    matches = (
-        text(
-            f"SELECT {id_column} AS id, bm25({table}, {_BM25[kind_name]}) AS score "  # noqa: S608
-            f"FROM {table} WHERE {table} MATCH :match"
+def _sqlite_tiers(kind: Kind, words: Sequence[str]) -> list[ColumnElement[bool]]:
+    """The same tiers from the kind's FTS5 table: the exact name is among the whole words of
+    the name, and folded as it is compared; each later tier is its query `NOT` the one
+    before."""
+    table = f"fts_{kind.table}"
+    id_column = f"{kind.table.removesuffix('s')}_id"
+
+    def matching(query: str) -> ColumnElement[bool]:
+        ids = (
+            text(f"SELECT {id_column} FROM {table} WHERE {table} MATCH :match")  # noqa: S608
+            .bindparams(match=query)
+            .columns(id=Uuid())
         )
-        .bindparams(match=_match(words))
-        .columns(id=Uuid(), score=Float())
-        .subquery("matches")
+        return kind.id.in_(ids)
+
+    key = " ".join(words)
+    exact_name = func.search_key(kind.name)
+    name, *wider = kind.fields
+    queries = [_match(words, name, prefix=False)]
+    if _prefixes(words):
+        queries.append(_match(words, name, prefix=True))
+    queries.extend(_match(words, field, prefix=True) for field in wider)
+    tiers: list[ColumnElement[bool]] = [
+        matching(queries[0]) & (exact_name == key),
+        matching(queries[0]) & exact_name.is_distinct_from(key),
+    ]
+    tiers.extend(
+        matching(f"({query}) NOT ({queries[n - 1]})") for n, query in enumerate(queries) if n > 0
     )
-    statement = (
-        _visible(kind_name, viewer)
-        .join(matches, matches.c.id == kind.id)
-        .order_by(
-            _exact(kind, words, stored=False).desc(),
-            matches.c.score,
-            kind.popularity.desc(),
-            kind.id,
-        )
-    )
-    return list(await session.scalars(statement.offset(offset).limit(limit + 1)))
+    return tiers

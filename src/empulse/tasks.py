@@ -10,6 +10,7 @@ from empulse.infra.jobs import JobKinds
 from empulse.media.service import MEDIA_PIPELINE
 from empulse.media.service import run as run_media_pipeline
 from empulse.media.tasks import requeue_stalled, sweep_work
+from empulse.search.tasks import refresh_statistics
 from empulse.submissions.upload import (
     DELETE_OBJECTS,
     SWEEP_UPLOADS,
@@ -32,5 +33,6 @@ JOB_KINDS = JobKinds(
         "media_pipelines": requeue_stalled,
         "media_work_folders": sweep_work,
         "incomplete_writes": sweep_incomplete_writes,
+        "sqlite_statistics": refresh_statistics,
     },
 )

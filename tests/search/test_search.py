@@ -172,6 +172,20 @@ async def test_a_frequent_word_pages_in_order_however_it_is_read(
     assert walked == (backend.name == "services")
 
 
+async def test_housekeeping_keeps_sqlite_statistics(embedded: Backend, make_client: Any) -> None:
+    """SQLite's planner needs statistics to look a search's few matches up by key rather than
+    walk an index past every row; the hourly housekeeping keeps them (search/tasks.py)."""
+    harness: Harness = await make_client(embedded, RATE_LIMITS_ENABLED="false")
+    await write_catalog(harness)
+    services: Services = harness.app.state.services
+    await services.job_runner.prune()
+    async with services.engine.connect() as connection:
+        analysed = await connection.scalar(
+            text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'tracks'")
+        )
+    assert analysed
+
+
 async def test_only_what_a_listener_may_see_and_changes_show_at_once(harness: Harness) -> None:
     catalog = await write_catalog(harness)
     services: Services = harness.app.state.services

@@ -55,6 +55,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.selectable import TextualSelect
 
 from empulse.catalog import repository as catalog
 from empulse.models import Album, Artist, Playlist, PlaylistCollaborator, Track, User
@@ -166,14 +167,7 @@ async def search(
     if session.get_bind().dialect.name == "postgresql":
         found = await _postgres(session, KINDS[kind], words, viewer, wanted)
     else:
-        found = []
-        for tier in _sqlite_tiers(KINDS[kind], words):
-            statement = _visible(kind, viewer is not None).where(tier).order_by(*KINDS[kind].order)
-            found.extend(
-                await session.scalars(statement.limit(wanted - len(found)), {"viewer": viewer})
-            )
-            if len(found) >= wanted:
-                break
+        found = await _sqlite(session, KINDS[kind], words, viewer, wanted)
     return found[offset:]
 
 
@@ -505,6 +499,10 @@ async def _typo_tiers(session: AsyncSession, kind: Kind, words: Sequence[str]) -
 
 # SQLite
 
+# Sorting the matches costs more on SQLite than a walk (the ranks call the folding function
+# and an FTS5 query per tier for each): fewer are sorted.
+SQLITE_FEW_MATCHES = 500
+
 
 def _match(words: Sequence[str], field: Field, *, prefix: bool) -> str:
     """An FTS5 query: every word, quoted (it holds no quote: punctuation is folded away), as a
@@ -513,20 +511,37 @@ def _match(words: Sequence[str], field: Field, *, prefix: bool) -> str:
     return f"{field.columns} : ({phrases})" if field.columns else f"({phrases})"
 
 
-def _sqlite_tiers(kind: Kind, words: Sequence[str]) -> list[ColumnElement[bool]]:
-    """The same tiers from the kind's FTS5 table: the exact name is among the whole words of
-    the name, and folded as it is compared; each later tier is its query `NOT` the one
-    before."""
+async def _sqlite(
+    session: AsyncSession,
+    kind: Kind,
+    words: Sequence[str],
+    viewer: uuid.UUID | None,
+    wanted: int,
+) -> list[uuid.UUID]:
+    """The same tiers from the kind's FTS5 table (SQLite keeps no statistics to estimate
+    from, but FTS5 lists a query's matches cheaply): every match of the widest tier, at most
+    `FEW_MATCHES`, sorted by tier and popularity in one statement; more, and tier by tier,
+    each from its own matches when they are few, else by walking the popularity index. The
+    exact name is among the whole words of the name, and folded as it is compared; each
+    later tier is its query `NOT` the one before."""
     table = f"fts_{kind.table}"
     id_column = f"{kind.table.removesuffix('s')}_id"
 
-    def matching(query: str) -> ColumnElement[bool]:
-        ids = (
-            text(f"SELECT {id_column} FROM {table} WHERE {table} MATCH :match")  # noqa: S608
-            .bindparams(match=query)
+    def matching(query: str, name: str) -> TextualSelect:
+        return (
+            text(f"SELECT {id_column} AS id FROM {table} WHERE {table} MATCH :{name}")  # noqa: S608
+            .bindparams(**{name: query})
             .columns(id=Uuid())
         )
-        return kind.id.in_(ids)
+
+    async def matches(query: str) -> list[uuid.UUID] | None:
+        found = await session.scalars(
+            text(f"SELECT {id_column} AS id FROM {table} WHERE {table} MATCH :match LIMIT :most")  # noqa: S608
+            .bindparams(match=query, most=SQLITE_FEW_MATCHES + 1)
+            .columns(id=Uuid())
+        )
+        ids = list(found)
+        return ids if len(ids) <= SQLITE_FEW_MATCHES else None
 
     key = " ".join(words)
     exact_name = func.search_key(kind.name)
@@ -535,11 +550,42 @@ def _sqlite_tiers(kind: Kind, words: Sequence[str]) -> list[ColumnElement[bool]]
     if _prefixes(words):
         queries.append(_match(words, name, prefix=True))
     queries.extend(_match(words, field, prefix=True) for field in wider)
-    tiers: list[ColumnElement[bool]] = [
-        matching(queries[0]) & (exact_name == key),
-        matching(queries[0]) & exact_name.is_distinct_from(key),
-    ]
+    visible = _visible(kind.table, viewer is not None)
+    parameters = {"viewer": viewer}
+    widest = await matches(queries[-1])
+    if widest is not None:
+        if not widest:
+            return []
+        ranks: list[tuple[ColumnElement[bool], int]] = [
+            (kind.id.in_(matching(queries[0], "whole")) & (exact_name == key), 0)
+        ]
+        ranks.extend(
+            (kind.id.in_(matching(query, f"tier{n}")), n) for n, query in enumerate(queries, 1)
+        )
+        statement = (
+            visible.where(kind.id.in_(widest))
+            .order_by(case(*ranks, else_=len(queries) + 1), *kind.order)
+            .limit(wanted)
+        )
+        return list(await session.scalars(statement, parameters))
+    tiers = [(queries[0], exact_name == key), (queries[0], exact_name.is_distinct_from(key))]
     tiers.extend(
-        matching(f"({query}) NOT ({queries[n - 1]})") for n, query in enumerate(queries) if n > 0
+        (f"({query}) NOT ({queries[n - 1]})", true()) for n, query in enumerate(queries) if n
     )
-    return tiers
+    found: list[uuid.UUID] = []
+    for query, condition in tiers:
+        if len(found) >= wanted:
+            break
+        ids = await matches(query)
+        if ids == []:
+            continue
+        # Few: looked up by key (with the statistics of search/tasks.py); many: walked in
+        # popularity order, the key hidden from its index by SQLite's unary `+`.
+        if ids is not None:
+            among = kind.id.in_(ids)
+        else:
+            unindexed = literal_column(f"+{kind.table}.id", Uuid())
+            among = unindexed.in_(matching(query, "match"))
+        statement = visible.where(among, condition).order_by(*kind.order)
+        found += await session.scalars(statement.limit(wanted - len(found)), parameters)
+    return found

@@ -29,7 +29,6 @@ import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import reduce
 from typing import Any
 
 from sqlalchemy import (
@@ -45,7 +44,6 @@ from sqlalchemy import (
     case,
     cast,
     func,
-    literal,
     literal_column,
     or_,
     select,
@@ -338,10 +336,10 @@ async def _postgres(
     found = await _read(session, kind, _typed_tiers(kind, words), True, parameters, wanted)
     if found:
         return found
-    typo = await _typo_tiers(session, kind, words)
+    typo, typo_parameters = await _typo_tiers(session, kind, words)
     if not typo:
         return []
-    return await _read(session, kind, typo, False, parameters, wanted)
+    return await _read(session, kind, typo, False, {**parameters, **typo_parameters}, wanted)
 
 
 async def _read(
@@ -451,50 +449,67 @@ async def _walk(
         reading *= 4
 
 
+# Each typed word's resembling indexed words, the closest first, in one statement.
 _RESEMBLING = text(
-    "SELECT word FROM search_words WHERE word % search_key(:word) "
-    "ORDER BY word <-> search_key(:word), word LIMIT :most"
+    "SELECT typed.word, found.word FROM unnest(CAST(:words AS text[])) AS typed(word) "
+    "CROSS JOIN LATERAL (SELECT word FROM search_words "
+    "WHERE word % search_key(typed.word) "
+    "ORDER BY word <-> search_key(typed.word), word LIMIT :most) AS found"
 )
 
 
-async def _resembling(session: AsyncSession, word: str) -> list[str]:
-    """The indexed words a typed word resembles (trigram similarity at least 0.3, pg_trgm's
-    default), the closest first: a trigram-index lookup in the vocabulary, not in the rows."""
-    found = await session.scalars(_RESEMBLING, {"word": word, "most": TYPO_CANDIDATES})
-    return list(found)
+async def _resembling(session: AsyncSession, words: Sequence[str]) -> dict[str, list[str]]:
+    """The indexed words each typed word resembles (trigram similarity at least 0.3, pg_trgm's
+    default), the closest first: trigram-index lookups in the vocabulary, not in the rows."""
+    found: dict[str, list[str]] = {word: [] for word in words}
+    rows = await session.execute(_RESEMBLING, {"words": list(words), "most": TYPO_CANDIDATES})
+    for typed, word in rows:
+        found[typed].append(word)
+    return found
 
 
-def _exactly(word: str, weights: str | None) -> ColumnElement[Any]:
-    """An indexed word, as a tsquery of itself in the given fields (quoted: no syntax)."""
-    quoted = func.quote_literal(literal(word))
-    return func.to_tsquery("simple", quoted + f":{weights}" if weights else quoted)
+def _quoted(word: str) -> str:
+    """A word as a tsquery operand: quoted, so nothing in it is syntax."""
+    return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-async def _typo_tiers(session: AsyncSession, kind: Kind, words: Sequence[str]) -> tuple[Tier, ...]:
-    """The tiers of the words a typo may stand for: each word of four letters or more is any
-    of the indexed words it resembles; none is a typo of nothing."""
-    resembling: dict[str, list[str]] = {}
-    for word in words:
-        if len(word) >= TYPO_MIN_LETTERS:
-            resembling[word] = await _resembling(session, word)
-            if not resembling[word]:
-                return ()
+@functools.cache
+def _typo_query(field: int) -> ColumnElement[Any]:
+    """The statement's `typo<field>` parameter as a tsquery: one expression per field, so
+    the statements built of it are built once."""
+    return func.to_tsquery("simple", bindparam(f"typo{field}", type_=Text()))
 
-    def every(weights: str | None) -> ColumnElement[Any]:
-        lexemes = [
-            reduce(
-                lambda left, right: left.op("||")(right),
-                [_exactly(candidate, weights) for candidate in resembling[word]],
-            )
-            if word in resembling
-            else func.search_query(literal([word], ARRAY(Text())), weights or "", True)
-            for word in words
-        ]
-        return reduce(lambda left, right: left.op("&&")(right), lexemes)
 
-    # A candidate is a whole word; a short word stays a prefix (its estimate errs high).
-    alternatives = [resembling.get(word, [word]) for word in words]
-    return tuple(Tier(every(field.weights), alternatives, True) for field in kind.fields)
+async def _typo_tiers(
+    session: AsyncSession, kind: Kind, words: Sequence[str]
+) -> tuple[tuple[Tier, ...], dict[str, str]]:
+    """The tiers of the words a typo may stand for, with their parameters: each word of four
+    letters or more is any of the indexed words it resembles (whole words: they are the
+    index's own lexemes); a shorter one stays a prefix (folded as the index is, by
+    core/folding); none is a typo of nothing."""
+    long_words = [word for word in words if len(word) >= TYPO_MIN_LETTERS]
+    resembling = await _resembling(session, long_words) if long_words else {}
+    if any(not candidates for candidates in resembling.values()):
+        return (), {}
+    tiers = []
+    parameters = {}
+    for n, field in enumerate(kind.fields):
+        weights = field.weights or ""
+        operands = []
+        for word in words:
+            if word in resembling:
+                label = f":{weights}" if weights else ""
+                operands.append(
+                    "(" + " | ".join(_quoted(c) + label for c in resembling[word]) + ")"
+                )
+            else:
+                label = ":" + ("*" if len(word) > 1 else "") + weights
+                operands.append(_quoted(word) + (label if label != ":" else ""))
+        parameters[f"typo{n}"] = " & ".join(operands)
+        # A candidate is a whole word; a short word stays a prefix (its estimate errs high).
+        alternatives = [resembling.get(word, [word]) for word in words]
+        tiers.append(Tier(_typo_query(n), alternatives, True))
+    return tuple(tiers), parameters
 
 
 # SQLite

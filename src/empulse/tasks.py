@@ -1,5 +1,6 @@
-"""Every kind of background job and every hourly clean-up, in one list: what the job runners
-(in the API process, or `empulse worker`) run. A new kind is added here."""
+"""Every kind of background job, every hourly clean-up and every upkeep run each few seconds, in
+one list: what the job runners (in the API process, or `empulse worker`) run. A new kind is
+added here."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from empulse.infra.jobs import JobKinds
 from empulse.media.service import MEDIA_PIPELINE
 from empulse.media.service import run as run_media_pipeline
 from empulse.media.tasks import requeue_stalled, sweep_work
+from empulse.plays.tasks import count_plays
 from empulse.search.tasks import refresh_statistics
 from empulse.submissions.upload import (
     DELETE_OBJECTS,
@@ -35,4 +37,5 @@ JOB_KINDS = JobKinds(
         "incomplete_writes": sweep_incomplete_writes,
         "sqlite_statistics": refresh_statistics,
     },
+    frequent={"play_counts": count_plays},
 )

@@ -7,6 +7,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from empulse.core.db import session_scope
+from empulse.models import Album, Artist
 from tests.artists.helpers import admin_headers, approved_artist
 from tests.auth.helpers import PASSWORD, bearer, signed_in
 from tests.catalog.helpers import all_pages, published_ep
@@ -38,6 +40,9 @@ async def post(harness: Harness, track_id: str, body: dict[str, Any], me: dict[s
 
 
 async def count_of(harness: Harness, track_id: str) -> int:
+    """The track's count once the job runner has folded the plays recorded so far into the
+    counters (it does every few seconds; here at once)."""
+    await harness.app.state.services.job_runner.run_frequent()
     track = await harness.client.get(f"/api/v1/tracks/{track_id}")
     return int(track.json()["playCount"])
 
@@ -92,6 +97,36 @@ async def test_twenty_concurrent_repeats_count_once(media_harness: Harness) -> N
     ]
     assert {answer.json()["qualified"] for answer in answers} == {True}
     assert await count_of(harness, track["id"]) == 1
+
+
+async def test_plays_are_counted_once_however_many_runners_fold_them(
+    media_harness: Harness,
+) -> None:
+    """The counters are kept by the job runner, not by the play's request: several runners
+    folding at once (each process has one) count every qualified play exactly once, and the
+    track's album and artist with it."""
+    harness = media_harness
+    await published_ep(harness, tracks=2)
+    track = (await all_pages(harness.client, "/api/v1/tracks"))[0]
+    listeners = [await listener(harness, f"listener{n}@example.com") for n in range(2)]
+    for me in listeners:
+        for minutes in (30, 20, 10):
+            started = datetime.now(UTC) - timedelta(minutes=minutes)
+            body = play(track["durationMs"], started)
+            assert (await post(harness, track["id"], body, me)).status_code == 201
+    short = play(1)  # not qualified: never counted
+    assert (await post(harness, track["id"], short, listeners[0])).status_code == 201
+    runner = harness.app.state.services.job_runner
+    await asyncio.gather(*(runner.run_frequent() for _ in range(4)))
+    assert await count_of(harness, track["id"]) == 6
+    services = harness.app.state.services
+    async with session_scope(services.sessionmaker) as session:
+        album = await session.get(Album, uuid.UUID(track["album"]["id"]))
+        artist = await session.get(Artist, uuid.UUID(track["artist"]["id"]))
+        assert album is not None
+        assert artist is not None
+        assert (album.play_count, artist.play_count) == (6, 6)
+    assert await runner.run_frequent() == 0  # nothing left to count
 
 
 async def test_impossible_plays_are_refused(backend: Backend, make_client: Any) -> None:

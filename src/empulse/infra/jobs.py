@@ -25,7 +25,7 @@ import random
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,12 +52,15 @@ several processes at once."""
 
 @dataclass(frozen=True, slots=True)
 class JobKinds:
-    """What the runners run: a handler per job kind and the hourly clean-ups, listed in one
-    place (`empulse/tasks.py`) and given to the runner, rather than registered as a side effect
-    of importing a module."""
+    """What the runners run: a handler per job kind, the hourly clean-ups and the upkeep run
+    every few seconds (`frequent`, with a housekeeper's signature: it returns the rows it
+    handled, is called again while that is a full batch, and must be safe to run in several
+    processes at once), listed in one place (`empulse/tasks.py`) and given to the runner,
+    rather than registered as a side effect of importing a module."""
 
     handlers: Mapping[str, Handler]
     housekeepers: Mapping[str, Housekeeper]
+    frequent: Mapping[str, Housekeeper] = field(default_factory=dict)
 
 
 async def delete_batch(session: AsyncSession, model: Any, *where: Any) -> int:
@@ -140,11 +143,15 @@ class JobRunner:
         backoff_max: float = 3600.0,
         keep_done: timedelta = timedelta(days=7),
         prune_every: float = 3600.0,
+        frequent_every: float = 2.0,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.context = context
         self.handlers = dict(kinds.handlers)
         self.housekeepers = dict(kinds.housekeepers)
+        self.frequent = dict(kinds.frequent)
+        self.frequent_every = frequent_every
+        self._next_frequent = 0.0
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.lease = timedelta(seconds=lease_seconds)
@@ -169,6 +176,9 @@ class JobRunner:
                     if time.monotonic() >= self._next_prune:
                         self._next_prune = time.monotonic() + self.prune_every
                         await self.prune()
+                    if self.frequent and time.monotonic() >= self._next_frequent:
+                        self._next_frequent = time.monotonic() + self.frequent_every
+                        await self.run_frequent()
                     if await self.run_due():
                         continue
                 except Exception as exc:  # the database may be down: keep the loop alive
@@ -204,6 +214,17 @@ class JobRunner:
                 log.info("pruned", what=name, count=count)
             removed += count
         return removed
+
+    async def run_frequent(self) -> int:
+        """Run the upkeep listed as frequent (every `frequent_every` seconds in `run`); returns
+        how many rows it handled."""
+        handled = 0
+        for name, upkeep in self.frequent.items():
+            count = await self._clean(upkeep)
+            if count:
+                log.debug("upkept", what=name, count=count)
+            handled += count
+        return handled
 
     async def _clean(self, clean: Housekeeper) -> int:
         removed = 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from empulse.core.db import Base, utcnow
@@ -20,6 +20,13 @@ class Play(Base):
         UniqueConstraint("user_id", "play_id", name="uq_plays_user_id_play_id"),
         Index("ix_plays_user_started", "user_id", "started_at", "id"),
         Index("ix_plays_track_id", "track_id"),
+        # The qualified plays not yet in the counters (plays/tasks.py), few at any time.
+        Index(
+            "ix_plays_uncounted",
+            "id",
+            postgresql_where=text("NOT counted"),
+            sqlite_where=text("NOT counted"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -36,4 +43,7 @@ class Play(Base):
     qualified: Mapped[bool]
     # Why a play does not count: "too_short", "overlapping".
     reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    # Whether the counters of its track, album and artist hold it: set when a qualified play
+    # is folded into them, a few seconds after it is recorded (true at once for the others).
+    counted: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

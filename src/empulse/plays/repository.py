@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, and_, cast, func, or_, select, update
+from sqlalchemy import ColumnElement, Date, and_, cast, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.catalog import repository as catalog
@@ -73,23 +73,51 @@ async def overlapping(
     return [(row[0], row[1]) for row in await session.execute(statement)]
 
 
-async def count(session: AsyncSession, tracks: Sequence[Track]) -> None:
-    """Qualified plays added to their tracks', albums' and artists' counters, in the plays'
-    transaction (exact; never a COUNT over the ledger): one UPDATE per table and increment.
-    Rows are locked tracks, then albums, then artists, each table in id order (a `FOR NO KEY
-    UPDATE` read first when there are several), so concurrent batches never deadlock."""
-    for model, ids in (
-        (Track, [track.id for track in tracks]),
-        (Album, [track.album_id for track in tracks]),
-        (Artist, [track.artist_id for track in tracks]),
-    ):
+async def uncounted(session: AsyncSession, most: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(play id, track id) of up to `most` qualified plays not yet in the counters, locked
+    (`SKIP LOCKED`: another runner folding at the same time takes other plays). SQLite has no
+    row locks: a write that changes nothing takes its writer lock first, so a second fold
+    waits for the first and then reads what it left."""
+    if session.get_bind().dialect.name == "sqlite":
+        await session.execute(
+            update(Play)
+            .where(false())
+            .values(counted=True)
+            .execution_options(synchronize_session=False)
+        )
+    statement = (
+        select(Play.id, Play.track_id)
+        .where(Play.counted.is_(False))
+        .order_by(Play.id)
+        .limit(most)
+        .with_for_update(skip_locked=True)
+    )
+    return [(row[0], row[1]) for row in await session.execute(statement)]
+
+
+async def count(session: AsyncSession, plays: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> None:
+    """These plays added to their tracks', albums' and artists' counters and marked counted,
+    in one transaction (exact; never a COUNT over the ledger): one UPDATE per table and
+    increment. Rows are locked tracks, then albums, then artists, each table in id order (a
+    `FOR NO KEY UPDATE` read first when there are several), so concurrent folds never
+    deadlock."""
+    per_track = Counter(track_id for _, track_id in plays)
+    owners = await session.execute(
+        select(Track.id, Track.album_id, Track.artist_id).where(Track.id.in_(per_track))
+    )
+    per_album: Counter[uuid.UUID] = Counter()
+    per_artist: Counter[uuid.UUID] = Counter()
+    for track_id, album_id, artist_id in owners:
+        per_album[album_id] += per_track[track_id]
+        per_artist[artist_id] += per_track[track_id]
+    for model, increments in ((Track, per_track), (Album, per_album), (Artist, per_artist)):
         by_increment: dict[int, list[uuid.UUID]] = {}
-        for row_id, increment in sorted(Counter(ids).items()):
+        for row_id, increment in sorted(increments.items()):
             by_increment.setdefault(increment, []).append(row_id)
-        if len(set(ids)) > 1:
+        if len(increments) > 1:
             await session.execute(
                 select(model.id)
-                .where(model.id.in_(set(ids)))
+                .where(model.id.in_(increments))
                 .order_by(model.id)
                 .with_for_update(key_share=True)
             )
@@ -100,6 +128,12 @@ async def count(session: AsyncSession, tracks: Sequence[Track]) -> None:
                 .values(play_count=model.play_count + increment)
                 .execution_options(synchronize_session=False)
             )
+    await session.execute(
+        update(Play)
+        .where(Play.id.in_([play_id for play_id, _ in plays]))
+        .values(counted=True)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def history(session: AsyncSession, user_id: uuid.UUID, page: PageRequest) -> Rows[Play]:

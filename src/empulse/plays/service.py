@@ -120,7 +120,9 @@ async def _record_all(
     """Decide and record these plays of one listener, oldest first, in a fixed number of
     statements whatever their number: the listener's row locked, then what was recorded
     before under these playIds, the tracks, and the listener's plays that could overlap, each
-    read once; the new plays inserted together; the counters moved once per table."""
+    read once; the new plays inserted together. The counters are not touched here: the job
+    runner folds qualified plays into them every few seconds (plays/tasks.py), so a popular
+    track's counter row is no lock every play of it waits for."""
     if not await repository.lock_listener(session, user_id):
         raise Unauthorized("This account no longer exists.")
     earlier = await repository.by_play_ids(session, user_id, {body.play_id for _, body in items})
@@ -138,7 +140,6 @@ async def _record_all(
     heard = await repository.overlapping(session, user_id, intervals, MAX_PLAY)
     outcomes: list[tuple[PlayOut, bool] | AppError | None] = [None] * len(items)
     recorded: list[Play] = []
-    counted: list[Track] = []
     for index in sorted(range(len(items)), key=lambda i: starts[i]):
         track_id, body = items[index]
         prior = earlier.get(body.play_id)
@@ -175,15 +176,14 @@ async def _record_all(
             source_id=body.source.id if body.source else None,
             qualified=reason is None,
             reason=reason,
+            # A qualified play reaches the counters a moment later (plays/tasks.py).
+            counted=reason is not None,
         )
         recorded.append(play)
         heard.append((started_at, ended_at))
         earlier[body.play_id] = play  # the same playId twice in one batch counts once
-        if reason is None:
-            counted.append(track)
         outcomes[index] = (play_out(play), True)
     session.add_all(recorded)
-    await repository.count(session, counted)
     await session.flush()
     return [outcome for outcome in outcomes if outcome is not None]
 

@@ -26,8 +26,8 @@ from starlette.routing import Route
 
 INSERT_PLAY = """
     INSERT INTO plays (id, user_id, play_id, track_id, started_at, ended_at, ms_played,
-                       qualified, created_at)
-    VALUES ($1, NULL, $2, $3, $4, $4, $5, true, $6)
+                       qualified, counted, created_at)
+    VALUES ($1, NULL, $2, $3, $4, $4, $5, true, false, $6)
 """
 LIKED = """
     SELECT track_id, created_at FROM liked_tracks WHERE user_id = $1

@@ -186,7 +186,11 @@ class ServerProcess:
         self.process.send_signal(signal.SIGTERM)
 
     def wait(self, timeout: float = 30.0) -> int:
-        code = self.process.wait(timeout)
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            # What the server printed is what tells why it did not stop.
+            raise AssertionError(f"server did not exit in {timeout}s:\n{self.output()}") from None
         self._reader.join(timeout=5)
         return code
 

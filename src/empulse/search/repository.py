@@ -549,14 +549,20 @@ async def _sqlite(
             .columns(id=Uuid())
         )
 
+    listing = f"SELECT {id_column} AS id FROM {table} WHERE {table} MATCH :match LIMIT :most"  # noqa: S608
+    listed: dict[str, list[uuid.UUID] | None] = {}
+
     async def matches(query: str) -> list[uuid.UUID] | None:
-        found = await session.scalars(
-            text(f"SELECT {id_column} AS id FROM {table} WHERE {table} MATCH :match LIMIT :most")  # noqa: S608
-            .bindparams(match=query, most=SQLITE_FEW_MATCHES + 1)
-            .columns(id=Uuid())
-        )
-        ids = list(found)
-        return ids if len(ids) <= SQLITE_FEW_MATCHES else None
+        # Read once per query: the exact tier and the next share the whole words' query.
+        if query not in listed:
+            found = await session.scalars(
+                text(listing)
+                .bindparams(match=query, most=SQLITE_FEW_MATCHES + 1)
+                .columns(id=Uuid())
+            )
+            ids = list(found)
+            listed[query] = ids if len(ids) <= SQLITE_FEW_MATCHES else None
+        return listed[query]
 
     key = " ".join(words)
     exact_name = func.search_key(kind.name)

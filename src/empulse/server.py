@@ -11,6 +11,13 @@ Granian always runs a main process that spawns the workers and stops them. The d
 there: on SIGTERM the main process tells every worker to answer readiness with 503 (SIGUSR1,
 `app.py`), waits `EMPULSE_DRAIN_SECONDS`, then lets granian stop the workers, which finish
 their in-flight requests and run the app's shutdown.
+
+Workers are forked from the main process, so until granian installs a worker's own handlers
+(after the app is loaded) a worker runs the main process's SIGTERM handler. Left as granian has
+it, a SIGTERM that reached a worker still loading the app was taken as the main process's and
+dropped: the worker then served until killed `shutdown_timeout` later. Such a worker has served
+nothing, so it now stops at once. The drain signal is ignored until the app listens for it, so
+one sent to a worker still loading does not kill it.
 """
 
 from __future__ import annotations
@@ -43,9 +50,12 @@ class _DrainingServer(MPServer):
         super().__init__(*args, **kwargs)
         self.drain_seconds = drain_seconds
         self._draining = False
+        self._main_pid = os.getpid()
 
     def signal_handler_interrupt(self, *args: Any, **kwargs: Any) -> None:
         # Runs in the main thread between two bytecodes: it only starts the drain's thread.
+        if os.getpid() != self._main_pid:
+            _stop_loading_worker(args[0] if args else signal.SIGTERM)
         if self._draining or self.drain_seconds <= 0:
             super().signal_handler_interrupt()  # type: ignore[no-untyped-call]
             return
@@ -60,6 +70,12 @@ class _DrainingServer(MPServer):
                 os.kill(pid, DRAIN_SIGNAL)
         threading.Event().wait(self.drain_seconds)
         super().signal_handler_interrupt()  # type: ignore[no-untyped-call]
+
+
+def _stop_loading_worker(signum: int) -> None:
+    """In a worker not yet serving: end the process as the signal's default action would."""
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 def run(
@@ -103,6 +119,8 @@ def run(
         workers_kill_timeout=shutdown_timeout,
         drain_seconds=settings.drain_seconds,
     )
+    # Inherited by the workers; the app replaces it with its handler once loaded (app.py).
+    signal.signal(DRAIN_SIGNAL, signal.SIG_IGN)
     log.info("listening", url=f"http://{host}:{port}", docs=f"http://{host}:{port}/api/v1/docs")
     server.serve()
 

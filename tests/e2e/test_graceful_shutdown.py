@@ -71,6 +71,17 @@ def test_multiple_workers_serve_and_aggregate_metrics(live_server: LiveServers) 
     assert server.wait(30) == 0
 
 
+def test_sigterm_stops_workers_still_loading_the_app(live_server: LiveServers) -> None:
+    """A worker is forked with the main process's signal handlers; a SIGTERM that reaches it
+    before the app is loaded stops it, instead of being taken for the main process's and
+    dropped (the worker then served until killed 30 s later)."""
+    server = live_server.start(args=["tests.e2e.app_loading_forever"], wait_until_serving=False)
+    server.wait_for_output("app_loading")
+    server.terminate()
+    # The main process signals each worker; both are still loading.
+    assert server.wait(10) == 0
+
+
 def test_two_server_processes_share_revocations_through_redis(
     live_server: LiveServers, postgres_url: str, redis_server_url: str
 ) -> None:

@@ -248,14 +248,19 @@ class LiveServers:
         asyncio.run(create())
 
     def start(
-        self, *, env: dict[str, str] | None = None, args: list[str] | None = None
+        self,
+        *,
+        env: dict[str, str] | None = None,
+        args: list[str] | None = None,
+        wait_until_serving: bool = True,
     ) -> ServerProcess:
         """Run `empulse serve` (or `python -m <args>` when given) on a free port."""
         port = free_port()
         command = [sys.executable, "-m", *(args or ["empulse.cli", "serve"]), "--port", str(port)]
         server = ServerProcess(command, self.environment(env), port)
         self.started.append(server)
-        server.wait_until_serving()
+        if wait_until_serving:
+            server.wait_until_serving()
         return server
 
 

@@ -1,7 +1,7 @@
 """Catalog reads at a million tracks: the service against its floor, on PostgreSQL.
 
     uv run python -m bench.catalog [--duration 10] [--connections 16] [--workers 1]
-                                   [--tracks 1000000] [--keep]
+                                   [--tracks 1000000] [--keep] [--page-cache-mb N]
 
 Fills a fresh `empulse_bench` database with bench/catalog_data.py (1,000,000 tracks, 100,000
 albums, 20,000 artists by default; `--keep` reuses one a previous run filled), then drives, with
@@ -74,6 +74,11 @@ def catalog_bench(doc: str, *, sqlite: bool = False) -> CatalogBench:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--tracks", type=int)
     parser.add_argument("--keep", action="store_true", help="reuse a filled empulse_bench")
+    parser.add_argument(
+        "--page-cache-mb",
+        type=int,
+        help="the service's page cache (EMPULSE_PAGE_CACHE_MB); 0 reads every page afresh",
+    )
     if sqlite:
         parser.add_argument("--sqlite", action="store_true", help="the embedded SQLite instead")
     args = parser.parse_args()
@@ -85,12 +90,19 @@ def catalog_bench(doc: str, *, sqlite: bool = False) -> CatalogBench:
         cli(env, "migrate")
         print(f"filling the catalog ({args.tracks:,} tracks, SQLite)", flush=True)
         asyncio.run(fill_sqlite(url, args.tracks // 50, args.tracks // 10, args.tracks))
-        return CatalogBench(args, url, data_dir, env)
+        return CatalogBench(args, url, data_dir, _with_cache(env, args))
     args.tracks = args.tracks or 1_000_000
     bench_url = postgres_admin_url().rsplit("/", 1)[0] + "/empulse_bench"
     env = bench_env(bench_url, data_dir, args.connections)
     bench_url = ensure_catalog(bench_url, env, args.tracks, args.keep)
-    return CatalogBench(args, bench_url, data_dir, bench_env(bench_url, data_dir, args.connections))
+    env = bench_env(bench_url, data_dir, args.connections)
+    return CatalogBench(args, bench_url, data_dir, _with_cache(env, args))
+
+
+def _with_cache(env: dict[str, str], args: argparse.Namespace) -> dict[str, str]:
+    if args.page_cache_mb is None:
+        return env
+    return {**env, "EMPULSE_PAGE_CACHE_MB": str(args.page_cache_mb)}
 
 
 def ensure_catalog(bench_url: str, env: dict[str, str], tracks: int, keep: bool) -> str:

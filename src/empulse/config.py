@@ -145,6 +145,10 @@ class Settings(BaseSettings):
     # How long security events are kept is the operator's policy; 0 keeps them for ever.
     audit_keep_days: float = Field(0.0, ge=0, validation_alias=_env("AUDIT_KEEP_DAYS"))
 
+    # Rendered public pages (catalog, search) kept per process, exact by the catalog's version
+    # (web/caching.PageCache); 0 turns the cache off.
+    page_cache_mb: int = Field(32, ge=0, le=4096, validation_alias=_env("EMPULSE_PAGE_CACHE_MB"))
+
     # HTTP
     app_url: str = Field(
         "http://localhost:3000", validation_alias=_env("APP_URL", "NEXT_PUBLIC_APP_URL")

@@ -18,6 +18,7 @@ from empulse.core.crypto import FieldCipher, Sealer, derive_key
 from empulse.core.db import create_engine, create_sessionmaker, session_scope
 from empulse.infra.email import Mailer, create_mailer
 from empulse.infra.jobs import JobKinds, JobRunner
+from empulse.infra.page_cache import PageCache
 from empulse.infra.ratelimit import RateLimiter
 from empulse.infra.session_cache import SessionCache
 from empulse.infra.storage import Storage, create_storage
@@ -46,6 +47,8 @@ class Services:
     # Signs the stream URLs of local storage (streaming/service).
     stream_url_key: bytes
     session_cache: SessionCache
+    # Rendered public pages of this process (catalog/responses.py, search/endpoints.py).
+    page_cache: PageCache
     job_runner: JobRunner
     # Every domain's part of an account: the export shows it, a deletion takes it along.
     account_data: tuple[AccountData, ...]
@@ -118,6 +121,7 @@ def build_services(
             redis_url=settings.redis_url,
             key_prefix=settings.redis_key_prefix,
         ),
+        page_cache=PageCache(settings.page_cache_mb * 2**20),
         account_data=account_data,
         job_runner=JobRunner(
             sessionmaker,

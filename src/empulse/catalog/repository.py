@@ -27,7 +27,16 @@ from empulse.core.pagination import (
     fetch_page,
     fetch_row_page,
 )
-from empulse.models import Album, Artist, MediaObject, MediaPipeline, Track, TrackMood, User
+from empulse.models import (
+    Album,
+    Artist,
+    CatalogVersion,
+    MediaObject,
+    MediaPipeline,
+    Track,
+    TrackMood,
+    User,
+)
 
 TRACK_ORDERS = {
     "newest": Order(
@@ -54,6 +63,13 @@ ARTIST_ORDERS = {
         (SortKey(Artist.created_at, descending=True), SortKey(Artist.id, descending=True)),
     ),
 }
+
+_VERSION = select(CatalogVersion.version).where(CatalogVersion.id == 1)
+
+
+async def catalog_version(session: AsyncSession) -> int:
+    """What cached public pages are valid for (catalog/ddl.py); 0 before the first change."""
+    return await session.scalar(_VERSION) or 0
 
 
 @functools.cache  # a statement is immutable: built once, refined per request

@@ -9,7 +9,7 @@ from empulse.models.auth_session import (
     TokenPurpose,
     Transport,
 )
-from empulse.models.catalog import Album, Track, TrackMood
+from empulse.models.catalog import Album, CatalogVersion, Track, TrackMood
 from empulse.models.job import Job, JobStatus
 from empulse.models.library import LikedAlbum, LikedArtist, LikedPlaylist, LikedTrack
 from empulse.models.media import MediaPipeline
@@ -35,6 +35,7 @@ __all__ = [
     "AuditEvent",
     "AuthSession",
     "Bookmark",
+    "CatalogVersion",
     "Job",
     "JobStatus",
     "LikedAlbum",

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -109,3 +110,14 @@ class TrackMood(Base):
 
     track_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"))
     mood: Mapped[str] = mapped_column(String(60))
+
+
+class CatalogVersion(Base):
+    """One row: moved by triggers whenever anything a listener could see in the catalog
+    changes (catalog/ddl.py); what cached public pages are keyed by."""
+
+    __tablename__ = "catalog_version"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger)

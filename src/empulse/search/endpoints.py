@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, cast
 
+import orjson
 from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.auth.dependencies import OptionalPrincipal
+from empulse.catalog import repository as catalog_repository
 from empulse.catalog.responses import Shown, shown_json
 from empulse.core.errors import ValidationFailed
 from empulse.core.pagination import Cursor, Limit
@@ -14,6 +17,7 @@ from empulse.search import service
 from empulse.search.schemas import SEARCH_TYPES, SearchOut, SearchType
 from empulse.search.text import MAX_QUERY_CHARS, MAX_QUERY_WORDS
 from empulse.services import ReadSession, get_services
+from empulse.web.caching import public_bytes
 from empulse.web.paths import API_PREFIX
 
 router = APIRouter(prefix=f"{API_PREFIX}/search", tags=["search"])
@@ -67,12 +71,42 @@ async def search(
     """Ranked: a name equal to the query first, then the best matches (title over artist over
     album), then the most played. Only what a listener may see: published releases of enabled
     artists, public playlists (and the caller's own)."""
-    url = get_services(request).storage.public_url
-    viewer = principal.user_id if principal else None
-    found = await service.search(session, q, _types(type), viewer, limit, cursor, url)
+    services = get_services(request)
+    url = services.storage.public_url
+    search = service.asked(q, _types(type), cursor)
+    if principal is None and services.page_cache.max_bytes:
+        return await _anonymous(request, session, search, limit)
+    found = await service.search(
+        session, search, principal.user_id if principal else None, limit, url
+    )
     items: list[Any] = []
     for page in (found.tracks, found.albums, found.artists):
         if page is not None:
             items.extend(page.items)
     shown: list[Shown] = items
     return await shown_json(request, session, found, shown)
+
+
+async def _anonymous(
+    request: Request, session: AsyncSession, search: service.Asked, limit: int
+) -> Response:
+    """The answer to a caller not signed in: each catalog type's page from the page cache when
+    it holds one for the catalog's version; playlists, which change without moving that
+    version, read afresh. The body is `SearchOut`'s, put together from the pages."""
+    services = get_services(request)
+    cache = services.page_cache
+    version = await catalog_repository.catalog_version(session)
+    pages: dict[str, orjson.Fragment] = {}
+    for kind in search.types:
+        key = f"search:{kind}:{search.offset}:{limit}:{' '.join(search.words)}"
+        content = cache.get(key, version) if kind != "playlist" else None
+        if content is None:
+            page = await service.section(
+                session, kind, search, None, limit, services.storage.public_url
+            )
+            content = page.model_dump_json(by_alias=True).encode()
+            if kind != "playlist":
+                cache.put(key, version, content)
+        pages[f"{kind}s"] = orjson.Fragment(content)
+    body = {name: pages.get(name) for name in SearchOut.model_fields}
+    return public_bytes(request, orjson.dumps(body))

@@ -32,8 +32,16 @@ def private_json(request: Request, body: BaseModel) -> Response:
     return _json(request, body, "private, no-cache")
 
 
+def public_bytes(request: Request, content: bytes, *, max_age: int = PUBLIC_MAX_AGE) -> Response:
+    """As `public_json`, for a body already rendered."""
+    return _answer(request, content, f"public, max-age={max_age}")
+
+
 def _json(request: Request, body: BaseModel, cache_control: str) -> Response:
-    content = body.model_dump_json(by_alias=True).encode()
+    return _answer(request, body.model_dump_json(by_alias=True).encode(), cache_control)
+
+
+def _answer(request: Request, content: bytes, cache_control: str) -> Response:
     etag = f'"{hashlib.sha256(content).hexdigest()[:32]}"'
     headers = {"ETag": etag, "Cache-Control": cache_control, "Vary": "Authorization, Cookie"}
     if etag_matches(request.headers.get("if-none-match"), etag):

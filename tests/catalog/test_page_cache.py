@@ -1,0 +1,185 @@
+"""The page cache: an anonymous caller's catalog page is read from the database once, then
+served from the process's cache until something a listener could see changes, which shows on
+the very next request; a signed-in caller's page (with `liked`) is never kept or shared."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import httpx
+from sqlalchemy import event
+
+from empulse.services import Services
+from tests.auth.helpers import bearer, signed_in
+from tests.catalog.helpers import published_ep
+from tests.conftest import Backend, Harness
+from tests.playlists.helpers import new_playlist
+from tests.profiles.test_profile import artist_with_a_single
+from tests.search.helpers import search, write_catalog
+
+T = TypeVar("T")
+
+
+async def counted(harness: Harness, call: Callable[[], Awaitable[T]]) -> tuple[T, int]:
+    """What `call` returned, and how many SQL statements it ran."""
+    services: Services = harness.app.state.services
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(services.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        result = await call()
+    finally:
+        event.remove(services.engine.sync_engine, "before_cursor_execute", count)
+    return result, len(statements)
+
+
+async def get(harness: Harness, path: str, **params: Any) -> tuple[httpx.Response, int]:
+    return await counted(harness, lambda: harness.client.get(path, params=params))
+
+
+async def listener(harness: Harness, email: str = "listener@example.com") -> dict[str, str]:
+    headers = bearer(await signed_in(harness, email))
+    harness.client.cookies.clear()
+    return headers
+
+
+async def test_a_page_is_served_from_the_cache_until_the_catalog_changes(
+    media_harness: Harness,
+) -> None:
+    harness = media_harness
+    admin, artist_user = await published_ep(harness, tracks=2)
+    first, _ = await get(harness, "/api/v1/tracks")
+    down, kept = (track["id"] for track in first.json()["items"])
+
+    again, statements = await get(harness, "/api/v1/tracks")
+    assert statements == 1  # the catalog's version, nothing else
+    assert again.content == first.content
+    assert again.headers["etag"] == first.headers["etag"]
+    assert again.headers["cache-control"].startswith("public")
+    not_modified = await harness.client.get(
+        "/api/v1/tracks", headers={"If-None-Match": first.headers["etag"]}
+    )
+    assert not_modified.status_code == 304
+
+    # A take-down shows on the next request, on the list and on the track's own URL.
+    await get(harness, f"/api/v1/tracks/{down}")
+    taken = await harness.client.post(
+        f"/api/v1/admin/tracks/{down}/take-down", json={"reason": "Rights claim"}, headers=admin
+    )
+    assert taken.status_code == 200, taken.text
+    harness.client.cookies.clear()
+    after, statements = await get(harness, "/api/v1/tracks")
+    assert [track["id"] for track in after.json()["items"]] == [kept]
+    assert statements > 1
+    assert (await harness.client.get(f"/api/v1/tracks/{down}")).status_code == 404
+    restored = await harness.client.post(f"/api/v1/admin/tracks/{down}/restore", headers=admin)
+    assert restored.status_code == 200, restored.text
+    harness.client.cookies.clear()
+    assert (await harness.client.get(f"/api/v1/tracks/{down}")).status_code == 200
+
+    # Counted plays show once the job runner has folded them into the counters.
+    assert (await harness.client.get(f"/api/v1/tracks/{kept}")).json()["playCount"] == 0
+    me = await listener(harness)
+    duration = after.json()["items"][0]["durationMs"]
+    started = (datetime.now(UTC) - timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+    played = await harness.client.post(
+        f"/api/v1/tracks/{kept}/plays",
+        json={
+            "playId": "0b6f3c1e-7d0a-4a8e-9a55-0a4f5f1d2c3b",
+            "startedAt": started,
+            "msPlayed": duration,
+        },
+        headers=me,
+    )
+    assert played.status_code == 201, played.text
+    await harness.app.state.services.job_runner.run_frequent()
+    assert (await harness.client.get(f"/api/v1/tracks/{kept}")).json()["playCount"] == 1
+
+    # A disabled account's releases leave every cached list at once.
+    await get(harness, "/api/v1/albums")
+    await get(harness, "/api/v1/genres")
+    disabled = await harness.client.patch(
+        f"/api/v1/admin/users/{artist_user}", json={"disabled": True}, headers=admin
+    )
+    assert disabled.status_code == 200, disabled.text
+    harness.client.cookies.clear()
+    for path in ("/api/v1/tracks", "/api/v1/albums", "/api/v1/genres", "/api/v1/artists"):
+        assert (await harness.client.get(path)).json()["items"] == [], path
+
+
+async def test_an_artists_profile_edit_shows_at_once(media_harness: Harness) -> None:
+    harness = media_harness
+    artist, artist_id = await artist_with_a_single(harness)
+    before = (await harness.client.get(f"/api/v1/artists/{artist_id}")).json()
+    [track] = (await harness.client.get("/api/v1/tracks")).json()["items"]
+    assert track["artist"]["name"] == before["name"] != "Night Owls"
+
+    edited = await harness.client.patch(
+        "/api/v1/artists/me", json={"name": "Night Owls"}, headers=artist
+    )
+    assert edited.status_code == 200, edited.text
+    harness.client.cookies.clear()
+    assert (await harness.client.get(f"/api/v1/artists/{artist_id}")).json()["name"] == (
+        "Night Owls"
+    )
+    [track] = (await harness.client.get("/api/v1/tracks")).json()["items"]
+    assert track["artist"]["name"] == "Night Owls"
+
+
+async def test_a_signed_in_callers_page_is_neither_kept_nor_shared(
+    media_harness: Harness,
+) -> None:
+    harness = media_harness
+    await published_ep(harness, tracks=2)
+    anonymous = await harness.client.get("/api/v1/tracks")
+    track = anonymous.json()["items"][0]
+    me = await listener(harness)
+    liked = await harness.client.put(f"/api/v1/users/me/library/tracks/{track['id']}", headers=me)
+    assert liked.status_code == 204
+
+    mine, statements = await counted(
+        harness, lambda: harness.client.get("/api/v1/tracks", headers=me)
+    )
+    assert mine.json()["items"][0]["liked"] is True
+    assert mine.headers["cache-control"] == "private, no-cache"
+    assert statements > 1  # read for this caller, not from the cache
+    again = await harness.client.get("/api/v1/tracks")
+    assert again.content == anonymous.content
+    assert again.json()["items"][0]["liked"] is None
+
+
+async def test_the_cache_can_be_turned_off(embedded: Backend, make_client: Any) -> None:
+    harness = await make_client(embedded, EMPULSE_PAGE_CACHE_MB="0")
+    first, statements = await get(harness, "/api/v1/tracks")
+    assert first.status_code == 200
+    assert statements == 1  # the page, without the version
+    _, statements = await get(harness, "/api/v1/tracks")
+    assert statements == 1
+
+
+async def test_search_keeps_the_catalogs_pages_and_reads_playlists_afresh(
+    backend: Backend, make_client: Any
+) -> None:
+    harness = await make_client(backend)
+    await write_catalog(harness)
+    types = "track,artist,album"
+    first, _ = await counted(harness, lambda: search(harness, "night", type=types))
+    again, statements = await counted(harness, lambda: search(harness, "night", type=types))
+    assert statements == 1
+    assert again.content == first.content
+    assert again.json() == first.json()
+    assert again.json()["playlists"] is None
+
+    # Playlists change without moving the catalog's version: they are read every time.
+    assert (await search(harness, "night")).json()["playlists"]["items"] == []
+    me = await listener(harness)
+    await new_playlist(harness, me, name="Night Mix", public=True)
+    harness.client.cookies.clear()
+    found = (await search(harness, "night")).json()
+    assert [p["name"] for p in found["playlists"]["items"]] == ["Night Mix"]
+    assert found["tracks"] == first.json()["tracks"]

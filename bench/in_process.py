@@ -2,16 +2,19 @@
 network and no load generator sharing the cores.
 
     uv run python -m bench.in_process [--path /api/v1/auth/me] [--requests 4000] [--runs 3]
-                                      [--profile packages|tottime|cumulative] [--login]
+                                      [--profile packages|tottime|cumulative] [--login|--play]
 
-Signs a fresh admin in on PostgreSQL (a fresh `empulse_bench` database), then times authenticated
-GETs of `--path` with the process's CPU clock and prints µs per request for each run. Settings
+Signs a fresh admin in on PostgreSQL (a fresh `empulse_bench_in_process` database), then times
+authenticated GETs of `--path` with the process's CPU clock and prints µs per request for each
+run. Settings
 come from the environment as for the server (for example `SESSION_CACHE_SECONDS=0`); the app's
 own log lines are discarded. `PYTHONPATH=<another checkout>/src` measures other code with the
 same harness. `--profile` adds a cProfile of one more run, on the CPU clock: `packages` sums the
 time spent in each library's own functions. `--login` times sign-ins (`POST /api/v1/auth/login`)
 instead, and also one argon2id verify at the same parameters in the same process, so the
-difference is what a sign-in costs besides its hash.
+difference is what a sign-in costs besides its hash. `--play` loads the demo data and times
+qualified plays of one of its tracks instead (`POST /api/v1/tracks/{id}/plays`, one after the
+other in time, each a fresh `playId`).
 """
 
 from __future__ import annotations
@@ -25,9 +28,11 @@ import pstats
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 from starlette.types import ASGIApp, Message, Scope
 
@@ -129,14 +134,10 @@ async def measure(args: argparse.Namespace) -> None:
         )
         assert status == 200, body
         headers = [(b"authorization", f"Bearer {json.loads(body)['accessToken']}".encode())]
-        method, path, body = "GET", args.path, b""
-        if args.login:
-            headers = [(b"content-type", b"application/json")]
-            method, path = "POST", "/api/v1/auth/login"
-            body = json.dumps({"email": EMAIL, "password": PASSWORD}).encode()
+        next_request = await _requests(app, args, headers)
         for _ in range(50 if args.login else 500):  # warm: caches, the pool, the interpreter
-            status, answer = await call(app, method, path, headers, body)
-        assert status == 200, answer
+            status, answer = await call(app, *next_request())
+        assert status in (200, 201), answer
         if args.login:
             stored = HASHER.hash(PASSWORD)
             started = time.process_time()
@@ -147,7 +148,7 @@ async def measure(args: argparse.Namespace) -> None:
         for run in range(1, args.runs + 1):
             started, started_here = time.process_time(), time.thread_time()
             for _ in range(args.requests):
-                await call(app, method, path, headers, body)
+                await call(app, *next_request())
             cpu = (time.process_time() - started) / args.requests
             here = (time.thread_time() - started_here) / args.requests
             print(
@@ -159,7 +160,7 @@ async def measure(args: argparse.Namespace) -> None:
             profile = cProfile.Profile(time.thread_time)
             profile.enable()
             for _ in range(args.requests):
-                await call(app, method, path, headers, body)
+                await call(app, *next_request())
             profile.disable()
             stats = pstats.Stats(profile, stream=sys.stderr)
             if args.profile == "packages":
@@ -169,6 +170,47 @@ async def measure(args: argparse.Namespace) -> None:
                 stats.sort_stats(args.profile).print_stats(40)
 
 
+Request = tuple[str, str, list[tuple[bytes, bytes]], bytes]
+
+
+async def _requests(
+    app: ASGIApp, args: argparse.Namespace, headers: list[tuple[bytes, bytes]]
+) -> Callable[[], Request]:
+    """What each measured call sends."""
+    if args.login:
+        login = json.dumps({"email": EMAIL, "password": PASSWORD}).encode()
+        sign_in: Request = (
+            "POST", "/api/v1/auth/login", [(b"content-type", b"application/json")], login
+        )  # fmt: skip
+        return lambda: sign_in
+    if not args.play:
+        read: Request = ("GET", args.path, headers, b"")
+        return lambda: read
+    status, listed = await call(app, "GET", "/api/v1/tracks", headers)
+    assert status == 200, listed
+    track = json.loads(listed)["items"][0]
+    path = f"/api/v1/tracks/{track['id']}/plays"
+    length = timedelta(milliseconds=track["durationMs"])
+    # Back-to-back plays that end before now: every one qualifies, none overlaps another.
+    plays = args.requests * (args.runs + 2) + 500
+    first = datetime.now(UTC) - length * plays - timedelta(minutes=1)
+    sent = 0
+    post_headers = [*headers, (b"content-type", b"application/json")]
+
+    def play() -> Request:
+        nonlocal sent
+        started = first + length * sent
+        sent += 1
+        body = {
+            "playId": str(uuid.uuid4()),
+            "startedAt": started.isoformat().replace("+00:00", "Z"),
+            "msPlayed": track["durationMs"],
+        }
+        return "POST", path, post_headers, json.dumps(body).encode()
+
+    return play
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--path", default="/api/v1/auth/me")
@@ -176,8 +218,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--profile", choices=["packages", "tottime", "cumulative"])
     parser.add_argument("--login", action="store_true", help="time sign-ins instead of --path")
+    parser.add_argument("--play", action="store_true", help="time plays instead of --path")
     args = parser.parse_args()
-    database_url = _prepare_postgres()
+    database_url = _prepare_postgres("empulse_bench_in_process")
     if database_url is None:
         sys.exit("PostgreSQL is needed for this benchmark")
     os.environ.update(
@@ -190,6 +233,8 @@ def main() -> None:
     )
     cli(dict(os.environ), "migrate")
     cli(dict(os.environ), "create-admin", "--email", EMAIL, "--password-stdin", stdin=PASSWORD)
+    if args.play:
+        cli(dict(os.environ), "demo-data", "--password-stdin", stdin=PASSWORD)
     with stdout_discarded():
         asyncio.run(measure(args))
 

@@ -309,7 +309,7 @@ def require_wrk_and_postgres() -> str:
     return database_url
 
 
-def _prepare_postgres() -> str | None:
+def _prepare_postgres(name: str = "empulse_bench") -> str | None:
     if not postgres_available():
         return None
     import asyncpg
@@ -317,13 +317,13 @@ def _prepare_postgres() -> str | None:
     async def recreate() -> None:
         connection = await asyncpg.connect(postgres_admin_url())
         try:
-            await connection.execute('DROP DATABASE IF EXISTS "empulse_bench" WITH (FORCE)')
-            await connection.execute('CREATE DATABASE "empulse_bench"')
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await connection.execute(f'CREATE DATABASE "{name}"')
         finally:
             await connection.close()
 
     asyncio.run(recreate())
-    return postgres_admin_url().rsplit("/", 1)[0] + "/empulse_bench"
+    return postgres_admin_url().rsplit("/", 1)[0] + f"/{name}"
 
 
 def main() -> None:

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import Counter
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, and_, cast, false, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Select,
+    and_,
+    cast,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy import insert as sa_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.catalog import repository as catalog
@@ -37,19 +50,37 @@ async def lock_listener(session: AsyncSession, user_id: uuid.UUID) -> bool:
     return locked.first() is not None
 
 
+# What a play's answer shows (plays/service.play_out).
+_SHOWN = (Play.play_id, Play.track_id, Play.started_at, Play.ms_played, Play.qualified, Play.reason)
+
+
 async def by_play_ids(
     session: AsyncSession, user_id: uuid.UUID, play_ids: Collection[uuid.UUID]
-) -> dict[uuid.UUID, Play]:
-    statement = select(Play).where(Play.user_id == user_id, Play.play_id.in_(play_ids))
-    return {play.play_id: play for play in await session.scalars(statement)}
+) -> dict[uuid.UUID, AnyRow]:
+    """The plays recorded before under these playIds: the columns their answer shows."""
+    statement = select(*_SHOWN).where(Play.user_id == user_id, Play.play_id.in_(play_ids))
+    return {row.play_id: row for row in await session.execute(statement)}
 
 
-async def visible_tracks(
+@functools.cache
+def _durations() -> Select[uuid.UUID, float]:
+    return catalog.visible_tracks().with_only_columns(Track.id, Track.duration_seconds)
+
+
+async def track_durations(
     session: AsyncSession, track_ids: Collection[uuid.UUID]
-) -> dict[uuid.UUID, Track]:
-    """These tracks, where a listener can see them (catalog/repository's rules)."""
-    statement = catalog.visible_tracks().where(Track.id.in_(track_ids))
-    return {track.id: track for track in await session.scalars(statement)}
+) -> dict[uuid.UUID, float]:
+    """The duration in seconds of each of these tracks a listener can see (catalog/repository's
+    rules)."""
+    statement = _durations().where(Track.id.in_(track_ids))
+    return {row[0]: row[1] for row in await session.execute(statement)}
+
+
+async def insert(session: AsyncSession, plays: Sequence[dict[str, Any]]) -> None:
+    """New rows of the ledger (a Core INSERT, the ORM's unit of work skipped: nothing reads
+    them back in this transaction)."""
+    if plays:
+        await session.execute(sa_insert(Play), plays)
 
 
 async def overlapping(

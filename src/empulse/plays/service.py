@@ -12,12 +12,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.core.db import utcnow
 from empulse.core.errors import AppError, InvalidFields, NotFound, Unauthorized
-from empulse.models import Play, Track
+from empulse.core.pagination import AnyRow
+from empulse.models import Play
 from empulse.plays import repository
 from empulse.plays.schemas import (
     BatchOut,
@@ -37,7 +39,7 @@ CLOCK_SKEW = timedelta(minutes=5)
 MAX_PLAY = timedelta(hours=24)
 
 
-def play_out(play: Play) -> PlayOut:
+def play_out(play: Play | AnyRow) -> PlayOut:
     return PlayOut(
         play_id=play.play_id,
         track_id=play.track_id,
@@ -48,9 +50,8 @@ def play_out(play: Play) -> PlayOut:
     )
 
 
-def _check(body: PlayIn, track: Track, now: datetime) -> None:
+def _check(body: PlayIn, duration_ms: int, now: datetime) -> None:
     problems = []
-    duration_ms = round(track.duration_seconds * 1000)
     if body.started_at.tzinfo is None:
         problems.append(("startedAt", "needs a time zone (for example Z)"))
     elif body.started_at > now + CLOCK_SKEW:
@@ -125,8 +126,10 @@ async def _record_all(
     track's counter row is no lock every play of it waits for."""
     if not await repository.lock_listener(session, user_id):
         raise Unauthorized("This account no longer exists.")
-    earlier = await repository.by_play_ids(session, user_id, {body.play_id for _, body in items})
-    tracks = await repository.visible_tracks(session, {track_id for track_id, _ in items})
+    earlier: dict[uuid.UUID, AnyRow | PlayOut] = dict(
+        await repository.by_play_ids(session, user_id, {body.play_id for _, body in items})
+    )
+    durations = await repository.track_durations(session, {track_id for track_id, _ in items})
     now = utcnow()
     starts = [_moment(body.started_at) for _, body in items]
     # Only a start that `_check` can accept is looked at further (the others are refused):
@@ -139,7 +142,7 @@ async def _record_all(
     intervals = [(start, end) for start, end, ok in zip(starts, ends, plausible, strict=True) if ok]
     heard = await repository.overlapping(session, user_id, intervals, MAX_PLAY)
     outcomes: list[tuple[PlayOut, bool] | AppError | None] = [None] * len(items)
-    recorded: list[Play] = []
+    recorded: list[dict[str, Any]] = []
     for index in sorted(range(len(items)), key=lambda i: starts[i]):
         track_id, body = items[index]
         prior = earlier.get(body.play_id)
@@ -147,44 +150,57 @@ async def _record_all(
             if prior.track_id != track_id:
                 outcomes[index] = _invalid([("playId", "was used for another track")])
             else:
-                outcomes[index] = (play_out(prior), False)
+                outcomes[index] = (
+                    prior if isinstance(prior, PlayOut) else play_out(prior),
+                    False,
+                )
             continue
-        track = tracks.get(track_id)
-        if track is None:
+        seconds = durations.get(track_id)
+        if seconds is None:
             outcomes[index] = NotFound("No such track.")
             continue
+        duration_ms = round(seconds * 1000)
         try:
-            _check(body, track, now)
+            _check(body, duration_ms, now)
         except InvalidFields as refused:
             outcomes[index] = refused
             continue
         started_at, ended_at = body.started_at, ends[index]
-        duration_ms = round(track.duration_seconds * 1000)
         reason = None
         if body.ms_played < min(QUALIFYING_MS, duration_ms):
             reason = "too_short"
         elif any(start < ended_at and end > started_at for start, end in heard):
             reason = "overlapping"
-        play = Play(
-            user_id=user_id,
+        play = PlayOut(
             play_id=body.play_id,
             track_id=track_id,
             started_at=started_at,
-            ended_at=ended_at,
             ms_played=body.ms_played,
-            source_type=body.source.type if body.source else None,
-            source_id=body.source.id if body.source else None,
             qualified=reason is None,
             reason=reason,
-            # A qualified play reaches the counters a moment later (plays/tasks.py).
-            counted=reason is not None,
         )
-        recorded.append(play)
+        recorded.append(
+            {
+                "id": uuid.uuid4(),
+                "user_id": user_id,
+                "play_id": body.play_id,
+                "track_id": track_id,
+                "started_at": started_at,
+                "ended_at": ended_at,
+                "ms_played": body.ms_played,
+                "source_type": body.source.type if body.source else None,
+                "source_id": body.source.id if body.source else None,
+                "qualified": reason is None,
+                "reason": reason,
+                # A qualified play reaches the counters a moment later (plays/tasks.py).
+                "counted": reason is not None,
+                "created_at": now,
+            }
+        )
         heard.append((started_at, ended_at))
         earlier[body.play_id] = play  # the same playId twice in one batch counts once
-        outcomes[index] = (play_out(play), True)
-    session.add_all(recorded)
-    await session.flush()
+        outcomes[index] = (play, True)
+    await repository.insert(session, recorded)
     return [outcome for outcome in outcomes if outcome is not None]
 
 

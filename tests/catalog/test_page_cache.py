@@ -1,6 +1,6 @@
-"""The page cache: an anonymous caller's catalog page is read from the database once, then
-served from the process's cache until something a listener could see changes, which shows on
-the very next request; a signed-in caller's page (with `liked`) is never kept or shared."""
+"""The page cache: a catalog page is read from the database once, then served from the
+process's cache until something a listener could see changes, which shows on the very next
+request; a signed-in caller gets the kept page with their own `liked`, which nobody else sees."""
 
 from __future__ import annotations
 
@@ -131,26 +131,53 @@ async def test_an_artists_profile_edit_shows_at_once(media_harness: Harness) -> 
     assert track["artist"]["name"] == "Night Owls"
 
 
-async def test_a_signed_in_callers_page_is_neither_kept_nor_shared(
+async def test_a_signed_in_caller_gets_the_kept_page_with_their_own_likes(
     media_harness: Harness,
 ) -> None:
     harness = media_harness
     await published_ep(harness, tracks=2)
     anonymous = await harness.client.get("/api/v1/tracks")
-    track = anonymous.json()["items"][0]
+    liked_track, other_track = (track["id"] for track in anonymous.json()["items"])
+    album_id = anonymous.json()["items"][0]["album"]["id"]
     me = await listener(harness)
-    liked = await harness.client.put(f"/api/v1/users/me/library/tracks/{track['id']}", headers=me)
+    liked = await harness.client.put(f"/api/v1/users/me/library/tracks/{liked_track}", headers=me)
     assert liked.status_code == 204
 
     mine, statements = await counted(
         harness, lambda: harness.client.get("/api/v1/tracks", headers=me)
     )
-    assert mine.json()["items"][0]["liked"] is True
+    marks = {track["id"]: track["liked"] for track in mine.json()["items"]}
+    assert marks == {liked_track: True, other_track: False}
     assert mine.headers["cache-control"] == "private, no-cache"
-    assert statements > 1  # read for this caller, not from the cache
+    assert statements == 2  # the version and this listener's likes among the page's tracks
+    # The public ETag is not this caller's answer.
+    conditional = await harness.client.get(
+        "/api/v1/tracks", headers={**me, "If-None-Match": anonymous.headers["etag"]}
+    )
+    assert conditional.status_code == 200
+    assert conditional.json() == mine.json()
+
+    # Nobody else sees them: not the anonymous caller, not another listener.
     again = await harness.client.get("/api/v1/tracks")
     assert again.content == anonymous.content
-    assert again.json()["items"][0]["liked"] is None
+    assert {track["liked"] for track in again.json()["items"]} == {None}
+    someone = await listener(harness, "someone@example.com")
+    theirs = await harness.client.get("/api/v1/tracks", headers=someone)
+    assert {track["liked"] for track in theirs.json()["items"]} == {False}
+
+    # A release's page: the album and each of its tracks.
+    release = (await harness.client.get(f"/api/v1/albums/{album_id}", headers=me)).json()
+    assert release["liked"] is False
+    assert {t["id"]: t["liked"] for t in release["tracks"]} == {
+        liked_track: True,
+        other_track: False,
+    }
+    unliked = await harness.client.delete(
+        f"/api/v1/users/me/library/tracks/{liked_track}", headers=me
+    )
+    assert unliked.status_code == 204
+    mine = await harness.client.get("/api/v1/tracks", headers=me)
+    assert {track["liked"] for track in mine.json()["items"]} == {False}
 
 
 async def test_the_cache_can_be_turned_off(embedded: Backend, make_client: Any) -> None:
@@ -183,3 +210,21 @@ async def test_search_keeps_the_catalogs_pages_and_reads_playlists_afresh(
     found = (await search(harness, "night")).json()
     assert [p["name"] for p in found["playlists"]["items"]] == ["Night Mix"]
     assert found["tracks"] == first.json()["tracks"]
+
+    # A signed-in listener: the kept pages with their likes, and their own private playlists.
+    track_id = first.json()["tracks"]["items"][0]["id"]
+    liked = await harness.client.put(f"/api/v1/users/me/library/tracks/{track_id}", headers=me)
+    assert liked.status_code == 204
+    await new_playlist(harness, me, name="Night Secrets", public=False)
+    harness.client.cookies.clear()
+    mine = await harness.client.get("/api/v1/search", params={"q": "night"}, headers=me)
+    assert mine.headers["cache-control"] == "private, no-cache"
+    marks = {t["id"]: t["liked"] for t in mine.json()["tracks"]["items"]}
+    assert marks[track_id] is True
+    assert set(marks.values()) == {True, False}
+    assert {a["liked"] for a in mine.json()["artists"]["items"]} == {False}
+    assert sorted(p["name"] for p in mine.json()["playlists"]["items"]) == [
+        "Night Mix",
+        "Night Secrets",
+    ]
+    assert (await search(harness, "night")).json()["tracks"] == first.json()["tracks"]

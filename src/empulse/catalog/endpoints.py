@@ -52,7 +52,7 @@ TagQuery = Annotated[str | None, Query(min_length=1, max_length=64, pattern=WITH
     summary="Published tracks",
     responses={**_NOT_MODIFIED, 400: {"description": "A cursor this list did not issue"}},
 )
-@cached_page
+@cached_page("tracks")
 async def list_tracks(
     request: Request,
     session: ReadSession,
@@ -81,7 +81,7 @@ async def list_tracks(
     summary="Published tracks of a genre",
     responses={**_NOT_MODIFIED, 400: {"description": "A cursor this list did not issue"}},
 )
-@cached_page
+@cached_page("tracks")
 async def tracks_of_genre(
     genre: Genre,
     request: Request,
@@ -101,7 +101,7 @@ async def tracks_of_genre(
     summary="Published tracks of a mood",
     responses={**_NOT_MODIFIED, 400: {"description": "A cursor this list did not issue"}},
 )
-@cached_page
+@cached_page("tracks")
 async def tracks_of_mood(
     mood: Genre,
     request: Request,
@@ -121,7 +121,7 @@ async def tracks_of_mood(
     summary="One published track",
     responses={**_NOT_MODIFIED, 404: {"description": "No visible track (not_found)"}},
 )
-@cached_page
+@cached_page("tracks")
 async def get_track(track_id: uuid.UUID, request: Request, session: ReadSession) -> Response:
     """A taken-down track, one of an unpublished album or of a disabled artist is not found."""
     track = await repository.listed_track(session, track_id)
@@ -148,7 +148,7 @@ async def _page(
     summary="Genres, with their visible tracks",
     responses={**_NOT_MODIFIED, 400: {"description": "A cursor this list did not issue"}},
 )
-@cached_page
+@cached_page(None)
 async def list_genres(
     request: Request, session: ReadSession, limit: Limit = 100, cursor: Cursor = None
 ) -> Response:
@@ -165,7 +165,7 @@ async def list_genres(
     summary="Moods, with their visible tracks",
     responses={**_NOT_MODIFIED, 400: {"description": "A cursor this list did not issue"}},
 )
-@cached_page
+@cached_page(None)
 async def list_moods(
     request: Request, session: ReadSession, limit: Limit = 100, cursor: Cursor = None
 ) -> Response:
@@ -183,7 +183,7 @@ async def list_moods(
     summary="Published albums, EPs and singles",
     responses={**_NOT_MODIFIED, 400: {"description": "A cursor this list did not issue"}},
 )
-@cached_page
+@cached_page("albums")
 async def list_albums(
     request: Request,
     session: ReadSession,
@@ -225,7 +225,7 @@ async def list_albums(
     summary="One release with its tracks in order",
     responses={**_NOT_MODIFIED, 404: {"description": "No visible album (not_found)"}},
 )
-@cached_page
+@cached_page("albums")
 async def get_album(album_id: uuid.UUID, request: Request, session: ReadSession) -> Response:
     album = await repository.listed_album(session, album_id)
     if album is None:
@@ -250,7 +250,7 @@ _ARTIST_404: dict[int | str, dict[str, Any]] = {
     summary="Artists with published releases",
     responses={**_NOT_MODIFIED, 400: {"description": "A cursor this list did not issue"}},
 )
-@cached_page
+@cached_page("artists")
 async def list_artists(
     request: Request,
     session: ReadSession,
@@ -280,7 +280,7 @@ async def list_artists(
     summary="One artist",
     responses={**_NOT_MODIFIED, 404: {"description": "No visible artist (not_found)"}},
 )
-@cached_page
+@cached_page("artists")
 async def get_artist(artist_id: uuid.UUID, request: Request, session: ReadSession) -> Response:
     artist = await _visible_artist(session, artist_id)
     context = await repository.artist_context_of(session, [artist])
@@ -293,7 +293,7 @@ async def get_artist(artist_id: uuid.UUID, request: Request, session: ReadSessio
     summary="An artist's releases",
     responses=_ARTIST_404,
 )
-@cached_page
+@cached_page("albums")
 async def artist_albums(
     artist_id: uuid.UUID,
     request: Request,
@@ -315,7 +315,7 @@ async def artist_albums(
     summary="An artist's tracks",
     responses=_ARTIST_404,
 )
-@cached_page
+@cached_page("tracks")
 async def artist_tracks(
     artist_id: uuid.UUID,
     request: Request,

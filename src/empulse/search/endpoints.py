@@ -8,16 +8,16 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from empulse.auth.dependencies import OptionalPrincipal
+from empulse.auth.dependencies import OptionalPrincipal, Principal
 from empulse.catalog import repository as catalog_repository
-from empulse.catalog.responses import Shown, shown_json
+from empulse.catalog.responses import Shown, shown_json, with_liked
 from empulse.core.errors import ValidationFailed
 from empulse.core.pagination import Cursor, Limit
 from empulse.search import service
 from empulse.search.schemas import SEARCH_TYPES, SearchOut, SearchType
 from empulse.search.text import MAX_QUERY_CHARS, MAX_QUERY_WORDS
 from empulse.services import ReadSession, get_services
-from empulse.web.caching import public_bytes
+from empulse.web.caching import private_bytes, public_bytes
 from empulse.web.paths import API_PREFIX
 
 router = APIRouter(prefix=f"{API_PREFIX}/search", tags=["search"])
@@ -74,8 +74,8 @@ async def search(
     services = get_services(request)
     url = services.storage.public_url
     search = service.asked(q, _types(type), cursor)
-    if principal is None and services.page_cache.max_bytes:
-        return await _anonymous(request, session, search, limit)
+    if services.page_cache.max_bytes:
+        return await _from_cache(request, session, search, limit, principal)
     found = await service.search(
         session, search, principal.user_id if principal else None, limit, url
     )
@@ -87,26 +87,35 @@ async def search(
     return await shown_json(request, session, found, shown)
 
 
-async def _anonymous(
-    request: Request, session: AsyncSession, search: service.Asked, limit: int
+async def _from_cache(
+    request: Request,
+    session: AsyncSession,
+    search: service.Asked,
+    limit: int,
+    principal: Principal | None,
 ) -> Response:
-    """The answer to a caller not signed in: each catalog type's page from the page cache when
-    it holds one for the catalog's version; playlists, which change without moving that
-    version, read afresh. The body is `SearchOut`'s, put together from the pages."""
+    """Each catalog type's page from the page cache when it holds one for the catalog's
+    version (read and kept otherwise), with `liked` set for a signed-in caller; playlists,
+    which change without moving that version, read afresh. The body is `SearchOut`'s, put
+    together from the pages."""
     services = get_services(request)
     cache = services.page_cache
+    viewer = principal.user_id if principal else None
     version = await catalog_repository.catalog_version(session)
     pages: dict[str, orjson.Fragment] = {}
     for kind in search.types:
         key = f"search:{kind}:{search.offset}:{limit}:{' '.join(search.words)}"
         content = cache.get(key, version) if kind != "playlist" else None
         if content is None:
+            reader = viewer if kind == "playlist" else None
             page = await service.section(
-                session, kind, search, None, limit, services.storage.public_url
+                session, kind, search, reader, limit, services.storage.public_url
             )
             content = page.model_dump_json(by_alias=True).encode()
             if kind != "playlist":
                 cache.put(key, version, content)
+        if viewer is not None and kind != "playlist":
+            content = await with_liked(session, viewer, content, f"{kind}s")
         pages[f"{kind}s"] = orjson.Fragment(content)
-    body = {name: pages.get(name) for name in SearchOut.model_fields}
-    return public_bytes(request, orjson.dumps(body))
+    body = orjson.dumps({name: pages.get(name) for name in SearchOut.model_fields})
+    return public_bytes(request, body) if viewer is None else private_bytes(request, body)

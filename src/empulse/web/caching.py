@@ -37,6 +37,11 @@ def public_bytes(request: Request, content: bytes, *, max_age: int = PUBLIC_MAX_
     return _answer(request, content, f"public, max-age={max_age}")
 
 
+def private_bytes(request: Request, content: bytes) -> Response:
+    """As `private_json`, for a body already rendered."""
+    return _answer(request, content, "private, no-cache")
+
+
 def _json(request: Request, body: BaseModel, cache_control: str) -> Response:
     return _answer(request, body.model_dump_json(by_alias=True).encode(), cache_control)
 
@@ -44,6 +49,9 @@ def _json(request: Request, body: BaseModel, cache_control: str) -> Response:
 def _answer(request: Request, content: bytes, cache_control: str) -> Response:
     etag = f'"{hashlib.sha256(content).hexdigest()[:32]}"'
     headers = {"ETag": etag, "Cache-Control": cache_control, "Vary": "Authorization, Cookie"}
-    if etag_matches(request.headers.get("if-none-match"), etag):
+    # Rendered for the page cache (catalog/responses.cached_page), which answers the
+    # conditional request itself, for the caller it has.
+    rendering = getattr(request.state, "render_public", False)
+    if not rendering and etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     return Response(content, media_type="application/json", headers=headers)

@@ -210,3 +210,39 @@ async def test_search_stars_and_what_a_listener_may_see(backend: Backend, make_c
     assert error_code(await call(harness, "getAlbum", {**me.auth(), "id": album})) == 70
     everyone = (await ok(harness, "getArtists", me))["artists"]["index"]
     assert "Beyoncé" not in [a["name"] for index in everyone for a in index["artist"]]
+
+
+async def test_kept_lists_carry_each_players_own_stars(backend: Backend, make_client: Any) -> None:
+    """Album lists and searches are kept for every player (the page cache); each answer has
+    the stars of the player asking, in either format."""
+    harness, catalog, ada = await _setup(backend, make_client)
+    bo = await player(harness, "bo@example.com", "Bo")
+    album = str(catalog.albums["Harbour Lights"])
+    night = str(catalog.tracks["The Lanterns - Night Drive"])
+    await ok(harness, "star", ada, albumId=album, id=night)
+
+    def stars(items: list[dict[str, Any]]) -> dict[str, bool]:
+        return {item["id"]: bool(item.get("starred")) for item in items}
+
+    for _ in range(2):  # read, then kept
+        mine = (await ok(harness, "getAlbumList2", ada, type="newest", size=500))["albumList2"]
+        assert stars(mine["album"])[album] is True
+        assert sum(stars(mine["album"]).values()) == 1
+        theirs = (await ok(harness, "getAlbumList2", bo, type="newest", size=500))["albumList2"]
+        assert not any(stars(theirs["album"]).values())
+        found = (await ok(harness, "search3", ada, query="night", songCount=20))["searchResult3"]
+        assert stars(found["song"])[night] is True
+        found = (await ok(harness, "search3", bo, query="night", songCount=20))["searchResult3"]
+        assert not any(stars(found["song"]).values())
+    as_xml = await call(
+        harness, "getAlbumList2", {**bo.auth(), "type": "newest", "size": 500}, fmt="xml"
+    )
+    assert not [a for a in as_xml.iter(f"{NS}album") if a.get("starred")]
+    as_xml = await call(
+        harness, "getAlbumList2", {**ada.auth(), "type": "newest", "size": 500}, fmt="xml"
+    )
+    assert [a.get("id") for a in as_xml.iter(f"{NS}album") if a.get("starred")] == [album]
+
+    await ok(harness, "unstar", ada, albumId=album)
+    mine = (await ok(harness, "getAlbumList2", ada, type="newest", size=500))["albumList2"]
+    assert not any(stars(mine["album"]).values())

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from empulse.core.db import utcnow
 from empulse.models import DEFAULT_PRIVACY, User
 from empulse.subsonic import repository, shapes
@@ -41,10 +43,24 @@ def _album_list(call: Call) -> AlbumList:
     return asked
 
 
+# The lists that are the same to every caller but their stars (the others are random, or the
+# caller's own plays or likes).
+_SHARED_LISTS = frozenset(
+    {"newest", "highest", "alphabeticalByName", "alphabeticalByArtist", "byYear", "byGenre"}
+)
+
+
 async def _albums(call: Call) -> list[dict[str, Any]]:
     asked = _album_list(call)
-    async with call.services.read_sessionmaker() as session:
-        return await common.albums(session, call, await repository.album_list(session, asked))
+    if asked.kind not in _SHARED_LISTS:
+        async with call.services.read_sessionmaker() as session:
+            return await common.albums(session, call, await repository.album_list(session, asked))
+
+    async def read(session: AsyncSession) -> common.Sections:
+        rows = await repository.album_list(session, asked)
+        return {"album": await common.albums(session, call, rows, stars=False)}
+
+    return (await common.kept(call, "albumList", {"album": "album"}, read))["album"]
 
 
 @method("getAlbumList2")

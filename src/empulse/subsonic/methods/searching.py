@@ -18,12 +18,13 @@ _EVERYTHING = ("", '""', "*", "''")
 
 
 async def _ranked(
-    session: AsyncSession, table: str, words: list[str], call: Call, size: int, offset: int
+    session: AsyncSession, table: str, words: list[str], size: int, offset: int
 ) -> list[Any]:
-    """The ids of one page of ranked matches (search ranks at most `MAX_OFFSET` deep)."""
+    """The ids of one page of ranked matches (search ranks at most `MAX_OFFSET` deep), as
+    anyone may see them (no playlists are searched here)."""
     if size == 0 or offset >= MAX_OFFSET:
         return []
-    ids = await search.search(session, table, words, call.caller.user_id, offset, size)
+    ids = await search.search(session, table, words, None, offset, size)
     return ids[:size]
 
 
@@ -33,29 +34,34 @@ async def _results(call: Call) -> tuple[list[Any], list[Any], list[Any]]:
         kind: (common.size_of(call, f"{kind}Count", 20), common.offset_of(call, f"{kind}Offset"))
         for kind in ("artist", "album", "song")
     }
-    async with call.services.read_sessionmaker() as session:
-        if query in _EVERYTHING:
+    words = None if query in _EVERYTHING else query_words(query)
+
+    async def read(session: AsyncSession) -> common.Sections:
+        if words is None:
             artist_rows = await repository.artists(
                 session, size=sizes["artist"][0], offset=sizes["artist"][1]
             )
             album_rows = await repository.all_albums(session, *sizes["album"])
             song_rows = await repository.all_songs(session, *sizes["song"])
         else:
-            words = query_words(query)
-            artist_ids = await _ranked(session, "artists", words, call, *sizes["artist"])
-            album_ids = await _ranked(session, "albums", words, call, *sizes["album"])
-            track_ids = await _ranked(session, "tracks", words, call, *sizes["song"])
+            artist_ids = await _ranked(session, "artists", words, *sizes["artist"])
+            album_ids = await _ranked(session, "albums", words, *sizes["album"])
+            track_ids = await _ranked(session, "tracks", words, *sizes["song"])
             by_artist = {row.id: row for row in await repository.artists(session, artist_ids)}
             by_album = await repository.albums_by_id(session, album_ids)
             by_song = await repository.songs_by_id(session, track_ids)
             artist_rows = [by_artist[i] for i in artist_ids if i in by_artist]
             album_rows = [by_album[i] for i in album_ids if i in by_album]
             song_rows = [by_song[i] for i in track_ids if i in by_song]
-        return (
-            await common.artists(session, call, artist_rows),
-            await common.albums(session, call, album_rows),
-            await common.songs(session, call, song_rows),
-        )
+        return {
+            "artist": await common.artists(session, call, artist_rows, stars=False),
+            "album": await common.albums(session, call, album_rows, stars=False),
+            "song": await common.songs(session, call, song_rows, stars=False),
+        }
+
+    kinds: common.StarKinds = {"artist": "artist", "album": "album", "song": "track"}
+    found = await common.kept(call, "search", kinds, read)
+    return found["artist"], found["album"], found["song"]
 
 
 @method("search3")

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
+from sqlalchemy import event
 
 from empulse.infra.storage import LocalStorage
 from empulse.services import Services
@@ -169,6 +170,23 @@ async def test_only_a_signed_in_listener_streams_what_is_visible(
         404,
         "not_found",
     )
+    # A player asks range after range: after the first, the file chosen is kept (the page
+    # cache) and a range costs only the catalog's version; a take-down still shows at once.
+    assert (await harness.client.get(url, headers={**me, "Range": "bytes=0-99"})).status_code == 206
+    services: Services = harness.app.state.services
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(services.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        ranged = await harness.client.get(url, headers={**me, "Range": "bytes=100-199"})
+    finally:
+        event.remove(services.engine.sync_engine, "before_cursor_execute", count)
+    assert ranged.status_code == 206
+    assert ranged.content == AUDIO[100:200]
+    assert len(statements) == 1, statements
     taken = await harness.client.post(
         f"/api/v1/admin/tracks/{track_id}/take-down", json={"reason": "Rights claim"}, headers=admin
     )

@@ -16,12 +16,9 @@ from empulse.auth.dependencies import (
     require_principal,
     session_is_live,
 )
-from empulse.catalog.repository import playable_audio
 from empulse.core.errors import AppError, NotFound, Unauthorized
 from empulse.core.logging import get_logger
 from empulse.infra.storage import MAX_URL_SECONDS, DownloadSpec, LocalStorage
-from empulse.media import service as media
-from empulse.models import MediaObject
 from empulse.services import AppServices, ReadSession, Services
 from empulse.streaming import service
 from empulse.streaming.schemas import StreamUrlOut
@@ -120,10 +117,9 @@ async def stream(
         raise Unauthorized("Sign in, or use a link from GET /tracks/{id}/stream-url.")
     keys = [("ip", request.state.client_ip or "unknown"), ("user", str(user_id))]
     await enforce(request, "streams", keys)
-    audio = await playable_audio(session, track_id)
-    if audio is None:
+    chosen = await service.chosen_audio(services, session, track_id, format, max_bit_rate)
+    if chosen is None:
         raise NotFound("No such track.")
-    chosen = await media.stream_choice(session, audio, format, max_bit_rate)
     return await send_audio(request, services, chosen)
 
 
@@ -142,7 +138,7 @@ for _method, _name, _summary in (
     )
 
 
-async def send_audio(request: Request, services: Services, audio: MediaObject) -> Response:
+async def send_audio(request: Request, services: Services, audio: service.AudioFile) -> Response:
     storage = services.storage
     local = isinstance(storage, LocalStorage)
     if not local and services.settings.stream_s3_redirect:
@@ -212,10 +208,9 @@ async def get_stream_url(
     """For players that cannot send an `Authorization` header: valid for at most 15 minutes,
     for this listener's session only (signing out ends it). `format` and `maxBitRate` choose
     the file as for the stream itself."""
-    audio = await playable_audio(session, track_id)
-    if audio is None:
+    chosen = await service.chosen_audio(services, session, track_id, format, max_bit_rate)
+    if chosen is None:
         raise NotFound("No such track.")
-    chosen = await media.stream_choice(session, audio, format, max_bit_rate)
     url = service.stream_url(
         services.storage,
         services.stream_url_key,

@@ -17,10 +17,79 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from empulse.catalog import repository as catalog
 from empulse.core.crypto import constant_time_equals
 from empulse.infra.storage import MAX_URL_SECONDS, DownloadSpec, LocalStorage, Storage
+from empulse.media import service as media
 from empulse.models import MediaObject
+from empulse.services import Services
 from empulse.web.paths import API_PREFIX
+
+
+@dataclass(frozen=True, slots=True)
+class AudioFile:
+    """What sending a track's audio reads of its stored file."""
+
+    id: uuid.UUID
+    key: str
+    sha256: str
+    size_bytes: int
+    content_type: str
+    created_at: datetime
+    original_filename: str | None
+
+    @classmethod
+    def of(cls, stored: MediaObject) -> AudioFile:
+        return cls(
+            stored.id,
+            stored.key,
+            stored.sha256,
+            stored.size_bytes,
+            stored.content_type,
+            stored.created_at,
+            stored.original_filename,
+        )
+
+
+async def chosen_audio(
+    services: Services,
+    session: AsyncSession,
+    track_id: uuid.UUID,
+    fmt: str | None,
+    max_kbps: int | None,
+) -> AudioFile | None:
+    """The file a stream of this visible track sends (media.service.stream_choice); None for
+    a track a listener cannot see. Kept in the page cache for the catalog's version, which
+    every change of the track's visibility or renditions moves (catalog/ddl.py): a player
+    asks for a track's bytes range after range, and each range then costs one primary-key
+    read instead of the track's visibility and its renditions."""
+    cache = services.page_cache
+    version = await catalog.catalog_version(session) if cache.max_bytes else 0
+    key = f"stream:{track_id}:{fmt}:{max_kbps}"
+    kept = cache.get(key, version) if cache.max_bytes else None
+    if kept is not None:
+        fields = orjson.loads(kept)
+        return AudioFile(
+            uuid.UUID(fields["id"]),
+            fields["key"],
+            fields["sha256"],
+            fields["size_bytes"],
+            fields["content_type"],
+            datetime.fromisoformat(fields["created_at"]),
+            fields["original_filename"],
+        )
+    original = await catalog.playable_audio(session, track_id)
+    if original is None:
+        return None
+    chosen = AudioFile.of(await media.stream_choice(session, original, fmt, max_kbps))
+    if cache.max_bytes:
+        fields = {name: getattr(chosen, name) for name in AudioFile.__slots__}
+        fields["id"] = str(chosen.id)  # the driver's own UUID type is not orjson's
+        cache.put(key, version, orjson.dumps(fields))
+    return chosen
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +123,7 @@ def _signature(
 def stream_url(
     storage: Storage,
     key: bytes,
-    audio: MediaObject,
+    audio: AudioFile,
     *,
     track_id: uuid.UUID,
     user_id: uuid.UUID,

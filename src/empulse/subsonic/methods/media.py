@@ -16,9 +16,9 @@ from fastapi.responses import RedirectResponse
 
 from empulse.catalog.repository import playable_audio
 from empulse.infra.storage import content_disposition
-from empulse.media.service import stream_choice
 from empulse.playlists import service as playlists
 from empulse.streaming.endpoints import send_audio
+from empulse.streaming.service import AudioFile, chosen_audio
 from empulse.subsonic import repository
 from empulse.subsonic.call import Call, method
 from empulse.subsonic.envelope import not_found
@@ -27,11 +27,15 @@ from empulse.subsonic.params import as_id
 from empulse.web.ratelimit import enforce
 
 
-async def _audio(call: Call) -> Any:
-    track_id = common.id_of(call)
+async def _limit(call: Call) -> None:
     request = call.request
     keys = [("ip", request.state.client_ip or "unknown"), ("user", str(call.caller.user_id))]
     await enforce(request, "streams", keys)
+
+
+async def _audio(call: Call) -> Any:
+    track_id = common.id_of(call)
+    await _limit(call)
     async with call.services.read_sessionmaker() as session:
         audio = await playable_audio(session, track_id)
     if audio is None:
@@ -56,16 +60,19 @@ async def stream(call: Call) -> Response:
     # Content-Length is always exact: there is nothing to estimate.
     call.params.boolean("estimateContentLength", False)
     fmt = _FORMATS.get(asked) or ("opus" if max_kbps else "original")
-    original = await _audio(call)
+    track_id = common.id_of(call)
+    await _limit(call)
     async with call.services.read_sessionmaker() as session:
-        chosen = await stream_choice(session, original, fmt, max_kbps)
+        chosen = await chosen_audio(call.services, session, track_id, fmt, max_kbps)
+    if chosen is None:
+        raise not_found("Song")
     return await send_audio(call.request, call.services, chosen)
 
 
 @method("download")
 async def download(call: Call) -> Response:
     audio = await _audio(call)
-    response = await send_audio(call.request, call.services, audio)
+    response = await send_audio(call.request, call.services, AudioFile.of(audio))
     response.headers["Content-Disposition"] = content_disposition(
         audio.original_filename or "audio"
     )

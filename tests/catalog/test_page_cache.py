@@ -65,6 +65,10 @@ async def test_a_page_is_served_from_the_cache_until_the_catalog_changes(
         "/api/v1/tracks", headers={"If-None-Match": first.headers["etag"]}
     )
     assert not_modified.status_code == 304
+    # The same page however the query is written: a default given, an unknown parameter.
+    for params in ({"limit": "20", "sort": "newest"}, {"utm_source": "x", "limit": "20"}):
+        same, statements = await get(harness, "/api/v1/tracks", **params)
+        assert (same.content, statements) == (first.content, 1), params
 
     # A take-down shows on the next request, on the list and on the track's own URL.
     await get(harness, f"/api/v1/tracks/{down}")

@@ -8,6 +8,7 @@ import inspect
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 import orjson
 from pydantic import BaseModel
@@ -45,7 +46,7 @@ ShowsKind = Literal["tracks", "albums", "artists"] | None
 
 def cached_page(shows: ShowsKind) -> Callable[[Endpoint], Endpoint]:
     """An endpoint whose public answers are kept in the process's page cache
-    (infra/page_cache.py), by path and query, for the catalog version they were read at. A
+    (infra/page_cache.py), by path and parameters, for the catalog version they were read at. A
     signed-in caller gets the kept answer with `liked` set on its objects (`shows`, and the
     tracks of a release), looked up as the endpoint would (one query per kind), privately.
     The endpoint takes `request` and `session` by name."""
@@ -61,7 +62,7 @@ def cached_page(shows: ShowsKind) -> Callable[[Endpoint], Endpoint]:
             principal = await optional_principal(request)
             # The version first: the data read after it is as new or newer.
             version = await repository.catalog_version(session)
-            key = f"{request.url.path}?{request.url.query}"
+            key = _key(request.url.path, kwargs)
             content = cache.get(key, version)
             if content is None:
                 request.state.render_public = True
@@ -83,6 +84,18 @@ def cached_page(shows: ShowsKind) -> Callable[[Endpoint], Endpoint]:
         return answer
 
     return decorate
+
+
+def _key(path: str, arguments: dict[str, Any]) -> str:
+    """The path and the endpoint's parameters as validated: the same page whatever the order
+    of the query, a default left out or given, or a parameter the endpoint does not take (so
+    made-up parameters cannot push real pages out)."""
+    given = sorted(
+        (name, str(value))
+        for name, value in arguments.items()
+        if name not in ("request", "session") and value is not None
+    )
+    return f"{path}?{urlencode(given)}"
 
 
 async def with_liked(

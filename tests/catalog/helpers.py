@@ -51,6 +51,19 @@ async def published_ep(harness: Harness, tracks: int = 3) -> tuple[dict[str, str
     return admin, me.json()["id"]
 
 
+async def artist_with_a_single(harness: Harness) -> tuple[dict[str, str], str]:
+    """An approved artist's single, published by an admin; (artist's headers, artist id)."""
+    admin = await admin_headers(harness)
+    artist = await approved_artist(harness, "artist@example.com", admin)
+    created = await submit(harness, artist)
+    assert created.status_code == 201, created.text
+    approved = await approve(harness, created.json()["id"], admin)
+    assert approved.status_code == 200, approved.text
+    harness.client.cookies.clear()
+    artist_id = (await harness.client.get("/api/v1/artists")).json()["items"][0]["id"]
+    return artist, artist_id
+
+
 async def all_pages(client: httpx.AsyncClient, path: str, **params: Any) -> list[Any]:
     items: list[Any] = []
     cursor = None

@@ -9,32 +9,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
-from sqlalchemy import event
 
-from empulse.services import Services
 from tests.auth.helpers import bearer, signed_in
-from tests.catalog.helpers import published_ep
+from tests.catalog.helpers import artist_with_a_single, published_ep
 from tests.conftest import Backend, Harness
 from tests.playlists.helpers import new_playlist
-from tests.profiles.test_profile import artist_with_a_single
 from tests.search.helpers import search, write_catalog
+from tests.support.statements import statements_run
 
 T = TypeVar("T")
 
 
 async def counted(harness: Harness, call: Callable[[], Awaitable[T]]) -> tuple[T, int]:
     """What `call` returned, and how many SQL statements it ran."""
-    services: Services = harness.app.state.services
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(services.engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with statements_run(harness.app) as statements:
         result = await call()
-    finally:
-        event.remove(services.engine.sync_engine, "before_cursor_execute", count)
     return result, len(statements)
 
 

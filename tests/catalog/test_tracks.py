@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
-
-from empulse.services import Services
 from tests.artists.helpers import admin_headers, approved_artist
 from tests.catalog.helpers import FORBIDDEN_KEYS, all_pages, keys_in, published_ep
 from tests.conftest import Harness
 from tests.submissions.helpers import SINGLE, approve, ep_files, ep_payload, single_files, submit
+from tests.support.statements import statements_run
 from tests.web.test_problems import assert_problem
 
 
@@ -131,14 +129,7 @@ async def test_a_page_costs_the_same_statements_however_long(media_harness: Harn
     its artist and one for its track totals. The same page again is the version alone."""
     harness = media_harness
     await published_ep(harness, tracks=3)
-    services: Services = harness.app.state.services
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(services.engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with statements_run(harness.app) as statements:
         await harness.client.get("/api/v1/tracks", params={"limit": 1})
         one = len(statements)
         statements.clear()
@@ -147,19 +138,13 @@ async def test_a_page_costs_the_same_statements_however_long(media_harness: Harn
         statements.clear()
         again = await harness.client.get("/api/v1/tracks", params={"limit": 3})
         cached = len(statements)
-    finally:
-        event.remove(services.engine.sync_engine, "before_cursor_execute", count)
     assert one == three == 2
     assert cached == 1
     assert again.content == first.content
 
     album_id = (await harness.client.get("/api/v1/albums")).json()["items"][0]["id"]
-    statements.clear()
-    event.listen(services.engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with statements_run(harness.app) as statements:
         await harness.client.get(f"/api/v1/albums/{album_id}")
-    finally:
-        event.remove(services.engine.sync_engine, "before_cursor_execute", count)
     assert len(statements) <= 5
 
 

@@ -8,7 +8,7 @@ import asyncio
 import uuid
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from empulse.core.db import session_scope
 from empulse.models import LikedTrack
@@ -16,6 +16,7 @@ from empulse.services import Services
 from tests.auth.helpers import PASSWORD, bearer, signed_in
 from tests.catalog.helpers import all_pages, published_ep
 from tests.conftest import Backend, Harness
+from tests.support.statements import statements_run
 from tests.web.test_problems import assert_problem
 
 LIBRARY = "/api/v1/users/me/library"
@@ -196,17 +197,8 @@ async def test_the_catalog_tells_a_signed_in_listener_what_they_like(
     assert anonymous.headers["cache-control"].startswith("public")
     assert "Authorization" in anonymous.headers["vary"]
 
-    services: Services = harness.app.state.services
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(services.engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with statements_run(harness.app) as statements:
         mine = await harness.client.get("/api/v1/tracks", headers=me)
-    finally:
-        event.remove(services.engine.sync_engine, "before_cursor_execute", count)
     assert mine.headers["cache-control"] == "private, no-cache"
     liked = {track["id"]: track["liked"] for track in mine.json()["items"]}
     assert liked == {track["id"]: track["id"] == tracks[1]["id"] for track in tracks}

@@ -8,25 +8,12 @@ from typing import Any
 
 from PIL import Image
 
-from tests.artists.helpers import admin_headers, approved_artist
 from tests.auth.helpers import bearer, deliver, signed_in
-from tests.catalog.helpers import FORBIDDEN_KEYS, keys_in
+from tests.catalog.helpers import FORBIDDEN_KEYS, artist_with_a_single, keys_in
 from tests.conftest import Backend, Harness
-from tests.submissions.helpers import approve, object_counts, submit
+from tests.submissions.helpers import object_counts
 from tests.support import media
 from tests.web.test_problems import assert_problem
-
-
-async def artist_with_a_single(harness: Harness) -> tuple[dict[str, str], str]:
-    admin = await admin_headers(harness)
-    artist = await approved_artist(harness, "artist@example.com", admin)
-    created = await submit(harness, artist)
-    assert created.status_code == 201, created.text
-    approved = await approve(harness, created.json()["id"], admin)
-    assert approved.status_code == 200, approved.text
-    harness.client.cookies.clear()
-    artist_id = (await harness.client.get("/api/v1/artists")).json()["items"][0]["id"]
-    return artist, artist_id
 
 
 async def test_an_artist_edits_the_profile_listeners_see(media_harness: Harness) -> None:

@@ -12,7 +12,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
-from sqlalchemy import event
 
 from empulse.infra.storage import LocalStorage
 from empulse.services import Services
@@ -22,6 +21,7 @@ from tests.auth.helpers import bearer, signed_in
 from tests.conftest import Backend, Harness
 from tests.submissions.helpers import SINGLE, approve, submit
 from tests.support import media
+from tests.support.statements import statements_run
 from tests.web.test_problems import assert_problem
 
 # Longer than one storage read (256 KiB), so ranges and whole reads cross chunk boundaries.
@@ -173,17 +173,8 @@ async def test_only_a_signed_in_listener_streams_what_is_visible(
     # A player asks range after range: after the first, the file chosen is kept (the page
     # cache) and a range costs only the catalog's version; a take-down still shows at once.
     assert (await harness.client.get(url, headers={**me, "Range": "bytes=0-99"})).status_code == 206
-    services: Services = harness.app.state.services
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(services.engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with statements_run(harness.app) as statements:
         ranged = await harness.client.get(url, headers={**me, "Range": "bytes=100-199"})
-    finally:
-        event.remove(services.engine.sync_engine, "before_cursor_execute", count)
     assert ranged.status_code == 206
     assert ranged.content == AUDIO[100:200]
     assert len(statements) == 1, statements

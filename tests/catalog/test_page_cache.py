@@ -15,9 +15,11 @@ from tests.catalog.helpers import artist_with_a_single, published_ep
 from tests.conftest import Backend, Harness
 from tests.playlists.helpers import new_playlist
 from tests.search.helpers import search, write_catalog
+from tests.support.metrics import sample
 from tests.support.statements import statements_run
 
 T = TypeVar("T")
+HITS = 'empulse_page_cache_lookups_total{result="hit"}'
 
 
 async def counted(harness: Harness, call: Callable[[], Awaitable[T]]) -> tuple[T, int]:
@@ -45,8 +47,10 @@ async def test_a_page_is_served_from_the_cache_until_the_catalog_changes(
     first, _ = await get(harness, "/api/v1/tracks")
     down, kept = (track["id"] for track in first.json()["items"])
 
+    hits = sample((await harness.client.get("/metrics")).text, HITS)
     again, statements = await get(harness, "/api/v1/tracks")
     assert statements == 1  # the catalog's version, nothing else
+    assert sample((await harness.client.get("/metrics")).text, HITS) == hits + 1
     assert again.content == first.content
     assert again.headers["etag"] == first.headers["etag"]
     assert again.headers["cache-control"].startswith("public")

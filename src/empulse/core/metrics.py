@@ -62,6 +62,15 @@ AUTH_REJECTIONS = Counter(
     ["reason"],
 )
 
+PAGE_CACHE_LOOKUPS = Counter(
+    "empulse_page_cache_lookups_total",
+    "Lookups in the process's page cache (infra/page_cache.py), by result: `hit`, or `miss` "
+    "(never kept, pushed out, or kept for an older catalog version).",
+    ["result"],
+)
+PAGE_CACHE_HIT = PAGE_CACHE_LOOKUPS.labels("hit")
+PAGE_CACHE_MISS = PAGE_CACHE_LOOKUPS.labels("miss")
+
 
 def job_queue_text(counts: dict[str, int], oldest_due_seconds: float) -> bytes:
     """The job queue as the database holds it at scrape time (shared by every process, so it

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from empulse.core.metrics import PAGE_CACHE_HIT, PAGE_CACHE_MISS
+
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
@@ -24,16 +26,14 @@ class PageCache:
         self.max_bytes = max_bytes
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._bytes = 0
-        self.hits = 0
-        self.misses = 0
 
     def get(self, key: str, version: int) -> bytes | None:
         entry = self._entries.get(key)
         if entry is None or entry.version != version:
-            self.misses += 1
+            PAGE_CACHE_MISS.inc()
             return None
         self._entries.move_to_end(key)
-        self.hits += 1
+        PAGE_CACHE_HIT.inc()
         return entry.content
 
     def put(self, key: str, version: int, content: bytes) -> None:

@@ -16,8 +16,9 @@ Workers are forked from the main process, so until granian installs a worker's o
 (after the app is loaded) a worker runs the main process's SIGTERM handler. Left as granian has
 it, a SIGTERM that reached a worker still loading the app was taken as the main process's and
 dropped: the worker then served until killed `shutdown_timeout` later. Such a worker has served
-nothing, so it now stops at once. The drain signal is ignored until the app listens for it, so
-one sent to a worker still loading does not kill it.
+nothing, so it now stops at once. A stop signal sent to a worker in the instant after its fork
+is held until the worker can take it (`run`). The drain signal is ignored until the app listens
+for it, so one sent to a worker still loading does not kill it.
 """
 
 from __future__ import annotations
@@ -72,6 +73,17 @@ class _DrainingServer(MPServer):
         super().signal_handler_interrupt()  # type: ignore[no-untyped-call]
 
 
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+
+def _block_stop_signals() -> None:
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+
+
+def _unblock_stop_signals() -> None:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+
+
 def _stop_loading_worker(signum: int) -> None:
     """In a worker not yet serving: end the process as the signal's default action would."""
     signal.signal(signum, signal.SIG_DFL)
@@ -121,6 +133,14 @@ def run(
     )
     # Inherited by the workers; the app replaces it with its handler once loaded (app.py).
     signal.signal(DRAIN_SIGNAL, signal.SIG_IGN)
+    # A stop signal that reached a new worker between the fork and the interpreter's reset of
+    # its pending signals (`PyOS_AfterFork_Child`) would be lost, and the worker served on
+    # until killed: held blocked across the fork, it is delivered once the child is ready.
+    os.register_at_fork(
+        before=_block_stop_signals,
+        after_in_parent=_unblock_stop_signals,
+        after_in_child=_unblock_stop_signals,
+    )
     log.info("listening", url=f"http://{host}:{port}", docs=f"http://{host}:{port}/api/v1/docs")
     server.serve()
 

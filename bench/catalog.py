@@ -2,6 +2,7 @@
 
     uv run python -m bench.catalog [--duration 10] [--connections 16] [--workers 1]
                                    [--tracks 1000000] [--keep] [--page-cache-mb N]
+                                   [--version-every SECONDS]
 
 Fills a fresh `empulse_bench` database with bench/catalog_data.py (1,000,000 tracks, 100,000
 albums, 20,000 artists by default; `--keep` reuses one a previous run filled), then drives, with
@@ -20,6 +21,7 @@ import asyncio
 import os
 import random
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -74,6 +76,12 @@ def catalog_bench(doc: str, *, sqlite: bool = False) -> CatalogBench:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--tracks", type=int)
     parser.add_argument("--keep", action="store_true", help="reuse a filled empulse_bench")
+    parser.add_argument(
+        "--version-every",
+        type=float,
+        help="move the catalog's version every this many seconds while measuring, as the "
+        "plays' fold does while plays arrive (every 2 s at most)",
+    )
     parser.add_argument(
         "--page-cache-mb",
         type=int,
@@ -141,6 +149,14 @@ async def _deep_cursor(url: str, depth: int) -> tuple[str, str]:
     return TRACK_ORDERS["newest"].encode(Last()), f"{moment.isoformat()},{last_id}"
 
 
+async def _move_version(url: str, every: float) -> None:
+    """What a write a listener could see does to the page cache, every `every` seconds."""
+    connection = await asyncpg.connect(url)
+    while True:
+        await connection.execute("UPDATE catalog_version SET version = version + 1")
+        await asyncio.sleep(every)
+
+
 def _lua(paths: list[str], directory: Path, name: str) -> list[str]:
     """wrk arguments for a script that asks for a random one of `paths` per request."""
     script = directory / f"{name}.lua"
@@ -185,6 +201,10 @@ def main() -> None:
         f"{args.workers} worker(s); {os.cpu_count()} CPUs",
         flush=True,
     )
+    if args.version_every:
+        threading.Thread(
+            target=asyncio.run, args=(_move_version(bench_url, args.version_every),), daemon=True
+        ).start()
     rows = against_floor(
         cases, "bench.catalog_floor:create_app", env, args.workers, args.duration, args.connections
     )

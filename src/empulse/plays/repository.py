@@ -14,6 +14,7 @@ from sqlalchemy import (
     Date,
     Select,
     and_,
+    bindparam,
     cast,
     false,
     func,
@@ -33,6 +34,16 @@ HISTORY = Order(
 )
 
 
+# A play's statements, built once (a play runs each of them; building a statement costs about
+# what running it through the session does).
+_TOUCH_LISTENER = (
+    update(User).where(User.id == bindparam("user_id")).values(updated_at=User.updated_at)
+)
+_LOCK_LISTENER = (
+    select(User.id).where(User.id == bindparam("user_id")).with_for_update(key_share=True)
+)
+
+
 async def lock_listener(session: AsyncSession, user_id: uuid.UUID) -> bool:
     """Serialise one listener's plays (the overlap and idempotency checks read what the other
     wrote): `FOR NO KEY UPDATE`, which other writes' foreign-key checks do not wait for. SQLite
@@ -40,31 +51,35 @@ async def lock_listener(session: AsyncSession, user_id: uuid.UUID) -> bool:
     transaction reads anything, so a second report waits and then reads what the first wrote.
     False when the account is gone."""
     if session.get_bind().dialect.name == "sqlite":
-        touched = await session.execute(
-            update(User).where(User.id == user_id).values(updated_at=User.updated_at)
-        )
+        touched = await session.execute(_TOUCH_LISTENER, {"user_id": user_id})
         return bool(getattr(touched, "rowcount", 0))
-    locked = await session.execute(
-        select(User.id).where(User.id == user_id).with_for_update(key_share=True)
-    )
+    locked = await session.execute(_LOCK_LISTENER, {"user_id": user_id})
     return locked.first() is not None
 
 
 # What a play's answer shows (plays/service.play_out).
 _SHOWN = (Play.play_id, Play.track_id, Play.started_at, Play.ms_played, Play.qualified, Play.reason)
+_BY_PLAY_IDS = select(*_SHOWN).where(
+    Play.user_id == bindparam("user_id"),
+    Play.play_id.in_(bindparam("play_ids", expanding=True)),
+)
 
 
 async def by_play_ids(
     session: AsyncSession, user_id: uuid.UUID, play_ids: Collection[uuid.UUID]
 ) -> dict[uuid.UUID, AnyRow]:
     """The plays recorded before under these playIds: the columns their answer shows."""
-    statement = select(*_SHOWN).where(Play.user_id == user_id, Play.play_id.in_(play_ids))
-    return {row.play_id: row for row in await session.execute(statement)}
+    params = {"user_id": user_id, "play_ids": list(play_ids)}
+    return {row.play_id: row for row in await session.execute(_BY_PLAY_IDS, params)}
 
 
 @functools.cache
 def _durations() -> Select[uuid.UUID, float]:
-    return catalog.visible_tracks().with_only_columns(Track.id, Track.duration_seconds)
+    return (
+        catalog.visible_tracks()
+        .with_only_columns(Track.id, Track.duration_seconds)
+        .where(Track.id.in_(bindparam("track_ids", expanding=True)))
+    )
 
 
 async def track_durations(
@@ -72,15 +87,18 @@ async def track_durations(
 ) -> dict[uuid.UUID, float]:
     """The duration in seconds of each of these tracks a listener can see (catalog/repository's
     rules)."""
-    statement = _durations().where(Track.id.in_(track_ids))
-    return {row[0]: row[1] for row in await session.execute(statement)}
+    params = {"track_ids": list(track_ids)}
+    return {row[0]: row[1] for row in await session.execute(_durations(), params)}
+
+
+_INSERT = sa_insert(Play)
 
 
 async def insert(session: AsyncSession, plays: Sequence[dict[str, Any]]) -> None:
     """New rows of the ledger (a Core INSERT, the ORM's unit of work skipped: nothing reads
     them back in this transaction)."""
     if plays:
-        await session.execute(sa_insert(Play), plays)
+        await session.execute(_INSERT, plays)
 
 
 async def overlapping(
@@ -94,14 +112,28 @@ async def overlapping(
     lasts at most `longest`), never the listener's whole recent history."""
     if not intervals:
         return []
+    params: dict[str, Any] = {"user_id": user_id}
+    for n, (start, end) in enumerate(intervals):
+        params[f"from{n}"], params[f"end{n}"], params[f"start{n}"] = start - longest, end, start
+    return [(row[0], row[1]) for row in await session.execute(_overlapping(len(intervals)), params)]
+
+
+@functools.lru_cache(maxsize=64)
+def _overlapping(count: int) -> Select[datetime, datetime]:
+    """The overlap read for `count` intervals (`from<n>`: the start less the longest play,
+    `start<n>`, `end<n>`), built once per count."""
+    moment = Play.started_at.type
     overlaps = [
-        and_(Play.started_at >= start - longest, Play.started_at < end, Play.ended_at > start)
-        for start, end in intervals
+        and_(
+            Play.started_at >= bindparam(f"from{n}", type_=moment),
+            Play.started_at < bindparam(f"end{n}", type_=moment),
+            Play.ended_at > bindparam(f"start{n}", type_=moment),
+        )
+        for n in range(count)
     ]
-    statement = select(Play.started_at, Play.ended_at).where(
-        Play.user_id == user_id, or_(*overlaps)
+    return select(Play.started_at, Play.ended_at).where(
+        Play.user_id == bindparam("user_id"), or_(*overlaps)
     )
-    return [(row[0], row[1]) for row in await session.execute(statement)]
 
 
 async def uncounted(session: AsyncSession, most: int) -> list[tuple[uuid.UUID, uuid.UUID]]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.catalog import repository as catalog
@@ -367,11 +367,16 @@ async def starred_at(
     """When the caller liked each of these items (those liked)."""
     if not item_ids:
         return {}
+    params = {"user_id": user_id, "item_ids": list(item_ids)}
+    return {row[0]: row[1] for row in await session.execute(_starred_at(kind), params)}
+
+
+@functools.cache  # built once per kind: every kept answer asks it (methods/common.kept)
+def _starred_at(kind: str) -> Select[uuid.UUID, datetime]:
     model, column = STAR_TABLES[kind], _star_column(kind)
-    statement = select(column, model.created_at).where(
-        model.user_id == user_id, column.in_(item_ids)
+    return select(column, model.created_at).where(
+        model.user_id == bindparam("user_id"), column.in_(bindparam("item_ids", expanding=True))
     )
-    return {row[0]: row[1] for row in await session.execute(statement)}
 
 
 async def starred(

@@ -15,6 +15,7 @@ from tests.catalog.helpers import all_pages
 from tests.conftest import Backend, Harness
 from tests.search.helpers import Catalog, write_catalog
 from tests.subsonic.helpers import NS, call, error_code, ok, player
+from tests.support.statements import statements_run
 
 # What clients rely on in every song (some break without parent, albumId, artistId, coverArt).
 SONG_FIELDS = {
@@ -242,6 +243,13 @@ async def test_kept_lists_carry_each_players_own_stars(backend: Backend, make_cl
         harness, "getAlbumList2", {**ada.auth(), "type": "newest", "size": 500}, fmt="xml"
     )
     assert [a.get("id") for a in as_xml.iter(f"{NS}album") if a.get("starred")] == [album]
+
+    # A player's cache-busting parameter names the same kept answer: the catalog's version and
+    # the player's stars are all that is read.
+    with statements_run(harness.app) as statements:
+        busted = await ok(harness, "getAlbumList2", ada, type="newest", size=500, _="1733300000")
+    assert busted["albumList2"] == mine
+    assert len(statements) == 2, statements
 
     await ok(harness, "unstar", ada, albumId=album)
     mine = (await ok(harness, "getAlbumList2", ada, type="newest", size=500))["albumList2"]

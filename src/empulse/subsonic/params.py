@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from urllib.parse import urlencode
 
 from empulse.subsonic.envelope import Code, SubsonicError, missing
 
@@ -30,17 +29,6 @@ class Params:
 
     def has(self, name: str) -> bool:
         return name in self._values
-
-    def key(self, ignored: frozenset[str]) -> str:
-        """Every parameter but the `ignored`, in a fixed order: what a kept answer is found by."""
-        return urlencode(
-            sorted(
-                (name, value)
-                for name, values in self._values.items()
-                if name not in ignored
-                for value in values
-            )
-        )
 
     def distinct(self, name: str) -> int:
         """How many different values the parameter was given."""

@@ -49,9 +49,6 @@ async def _starred(
     return await repository.starred_at(session, kind, call.caller.user_id, {r.id for r in rows})
 
 
-# What does not change a method's answer but the caller's stars: credentials, the player's
-# name, the format asked.
-_NOT_IN_ANSWER = frozenset({"u", "p", "t", "s", "v", "c", "f", "apiKey", "callback"})
 # A kept answer's lists (as `read` names them), each with the kind its items are starred as.
 Sections = dict[str, list[dict[str, Any]]]
 StarKinds = dict[str, Literal["artist", "album", "track"]]
@@ -59,21 +56,22 @@ StarKinds = dict[str, Literal["artist", "album", "track"]]
 
 async def kept(
     call: Call,
-    name: str,
+    key: str,
     kinds: StarKinds,
     read: Callable[[AsyncSession], Awaitable[Sections]],
 ) -> Sections:
     """A method's lists from the page cache (infra/page_cache.py) when it holds them for the
-    catalog's version, else `read` (as anyone sees them: no stars) and kept; then the caller's
-    stars set on them (one query per kind). For answers that are the same to every caller but
-    their stars, as the JSON API's catalog pages are (catalog/responses.cached_page)."""
+    catalog's version under `key` (made of the method's validated parameters, so a player's
+    cache-busting or unknown parameters name the same answer), else `read` (as anyone sees
+    them: no stars) and kept; then the caller's stars set on them (one query per kind). For
+    answers that are the same to every caller but their stars, as the JSON API's catalog
+    pages are (catalog/responses.cached_page)."""
     async with call.services.read_sessionmaker() as session:
         cache = call.services.page_cache
         if not cache.max_bytes:
             sections = await read(session)
         else:
             version = await catalog.catalog_version(session)
-            key = f"subsonic:{name}?{call.params.key(_NOT_IN_ANSWER)}"
             content = cache.get(key, version)
             if content is None:
                 sections = await read(session)

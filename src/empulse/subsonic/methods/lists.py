@@ -60,7 +60,11 @@ async def _albums(call: Call) -> list[dict[str, Any]]:
         rows = await repository.album_list(session, asked)
         return {"album": await common.albums(session, call, rows, stars=False)}
 
-    return (await common.kept(call, "albumList", {"album": "album"}, read))["album"]
+    key = (
+        f"subsonic:albumList:{asked.kind}:{asked.size}:{asked.offset}:{asked.genre}:"
+        f"{asked.from_year}:{asked.to_year}"
+    )
+    return (await common.kept(call, key, {"album": "album"}, read))["album"]
 
 
 @method("getAlbumList2")

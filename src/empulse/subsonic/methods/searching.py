@@ -60,7 +60,8 @@ async def _results(call: Call) -> tuple[list[Any], list[Any], list[Any]]:
         }
 
     kinds: common.StarKinds = {"artist": "artist", "album": "album", "song": "track"}
-    found = await common.kept(call, "search", kinds, read)
+    asked = "*" if words is None else " ".join(words)
+    found = await common.kept(call, f"subsonic:search:{sorted(sizes.items())}:{asked}", kinds, read)
     return found["artist"], found["album"], found["song"]
 
 

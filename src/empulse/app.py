@@ -35,7 +35,7 @@ from empulse.web.cors import CorsMiddleware
 from empulse.web.docs import mount_docs
 from empulse.web.paths import API_PREFIX, DOCS_URL, OPENAPI_URL
 from empulse.web.problems import register_error_handlers
-from empulse.web.routing import add_routes
+from empulse.web.routing import add_routes, index_routes
 from empulse.web.security_headers import SecurityHeaders
 
 # Bodies that are an image (a regular expression per path), checked by their endpoints.
@@ -152,6 +152,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     openapi.install(app, reads_caller=optional_principal, session_cookie=ACCESS_COOKIE)
     mount_docs(app, docs_url=DOCS_URL, openapi_url=OPENAPI_URL, title="EmPulse API")
     install_middleware(app, settings)
+    index_routes(app)
     return app
 
 

@@ -1,20 +1,25 @@
 """Routes added flat (web/routing.py) behave and are documented as FastAPI's `include_router`
-would have them: no option of a path operation is lost on the way."""
+would have them: no option of a path operation is lost on the way. The route index finds the
+route the router itself would."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from typing import TypeGuard
+from pathlib import Path
+from typing import Any, TypeGuard
 
 import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Request, WebSocket
 from fastapi.routing import APIRoute
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Match, Mount, Route
 
 from empulse.api import API_ROUTERS
+from empulse.app import create_app
+from empulse.config import Settings
 from empulse.health.endpoints import router as health_router
-from empulse.web.routing import add_routes
+from empulse.web.routing import RouteIndex, add_routes
 
 
 def _app(add: Callable[[FastAPI, APIRouter], None], routers: tuple[APIRouter, ...]) -> FastAPI:
@@ -83,3 +88,61 @@ def test_only_api_routes_can_be_added_flat() -> None:
 
     with pytest.raises(TypeError, match="not an API route"):
         add_routes(FastAPI(), router)
+
+
+def _first_full_match(routes: list[BaseRoute], scope: dict[str, Any]) -> BaseRoute | None:
+    return next((route for route in routes if route.matches(scope)[0] is Match.FULL), None)
+
+
+def _a_path_of(route: Route | Mount) -> str:
+    """A request path the route matches: each parameter given a value of its kind."""
+    samples = {"uuid": "6f1c4e1e-8a3b-4c2d-9e7f-0a1b2c3d4e5f", "int": "7", "path": "a/b.txt"}
+    filled = re.sub(r"{(\w+)(?::(\w+))?}", lambda m: samples.get(m.group(2) or "", "x"), route.path)
+    return f"{filled}/a/b.txt" if isinstance(route, Mount) else filled
+
+
+def test_the_route_index_chooses_the_route_the_router_would(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    app = create_app(make_settings(), configure_logs=False)
+    routes = app.router.routes
+    index = app.router.middleware_stack
+    assert isinstance(index, RouteIndex)
+    paths = [_a_path_of(r) for r in routes if isinstance(r, Route | Mount)]
+    # Paths near the routes but not theirs: the index must not find what the router would not.
+    paths += ["/", "/api", "/api/v1/", "/api/v1/tracks/", "/api/v1/nope", "/rest", "/x/y/z/w"]
+    paths += [path + "/" for path in paths if not path.endswith("/")]
+    methods = {m for r in routes if isinstance(r, Route) for m in r.methods or ()}
+    assert len(paths) > 200
+
+    for path in paths:
+        for method in methods:
+            scope = {"type": "http", "path": path, "method": method, "root_path": ""}
+            assert _first_full_match(index.candidates(path), scope) is _first_full_match(
+                routes, scope
+            ), f"{method} {path}"
+
+
+async def test_routes_added_after_the_index_was_built_are_found() -> None:
+    app = FastAPI()
+
+    @app.get("/api/v1/things/{thing_id}")
+    async def first(thing_id: str) -> str:
+        return "first"
+
+    app.router.middleware_stack = RouteIndex(app.router)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        assert (await client.get("/api/v1/things/1")).json() == "first"
+
+        @app.get("/api/v1/things/{thing_id}/parts")
+        async def later(thing_id: str) -> str:
+            return "later"
+
+        # Inserted first, this one now wins over the route declared before it.
+        app.router.routes.insert(0, APIRoute("/api/v1/things/special", lambda: "special"))
+
+        assert (await client.get("/api/v1/things/1/parts")).json() == "later"
+        assert (await client.get("/api/v1/things/special")).json() == "special"
+        assert (await client.post("/api/v1/things/1")).status_code == 405
+        assert (await client.get("/api/v1/nothing")).status_code == 404

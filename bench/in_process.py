@@ -4,7 +4,8 @@ network and no load generator sharing the cores.
     uv run python -m bench.in_process [--path /api/v1/auth/me] [--requests 4000] [--runs 3]
                                       [--profile packages|tottime|cumulative] [--login|--play]
 
-Signs a fresh admin in on PostgreSQL (a fresh `empulse_bench_in_process` database), then times
+Signs a fresh admin in on PostgreSQL (a fresh `empulse_bench_in_process` database; `--sqlite`:
+a fresh SQLite file, the embedded default), then times
 authenticated GETs of `--path` with the process's CPU clock and prints µs per request for each
 run. Settings
 come from the environment as for the server (for example `SESSION_CACHE_SECONDS=0`); the app's
@@ -14,7 +15,8 @@ time spent in each library's own functions. `--login` times sign-ins (`POST /api
 instead, and also one argon2id verify at the same parameters in the same process, so the
 difference is what a sign-in costs besides its hash. `--play` loads the demo data and times
 qualified plays of one of its tracks instead (`POST /api/v1/tracks/{id}/plays`, one after the
-other in time, each a fresh `playId`).
+other in time, each a fresh `playId`); `--stream` loads it and times one track's stream, a
+8 KiB range at a time in turn (`GET /api/v1/tracks/{id}/stream`), as a player seeking does.
 """
 
 from __future__ import annotations
@@ -137,7 +139,7 @@ async def measure(args: argparse.Namespace) -> None:
         next_request = await _requests(app, args, headers)
         for _ in range(50 if args.login else 500):  # warm: caches, the pool, the interpreter
             status, answer = await call(app, *next_request())
-        assert status in (200, 201), answer
+        assert status in (200, 201, 206), answer
         if args.login:
             stored = HASHER.hash(PASSWORD)
             started = time.process_time()
@@ -183,12 +185,14 @@ async def _requests(
             "POST", "/api/v1/auth/login", [(b"content-type", b"application/json")], login
         )  # fmt: skip
         return lambda: sign_in
-    if not args.play:
+    if not (args.play or args.stream):
         read: Request = ("GET", args.path, headers, b"")
         return lambda: read
     status, listed = await call(app, "GET", "/api/v1/tracks", headers)
     assert status == 200, listed
     track = json.loads(listed)["items"][0]
+    if args.stream:
+        return _ranges(app, f"/api/v1/tracks/{track['id']}/stream", headers)
     path = f"/api/v1/tracks/{track['id']}/plays"
     length = timedelta(milliseconds=track["durationMs"])
     # Back-to-back plays that end before now: every one qualifies, none overlaps another.
@@ -211,6 +215,24 @@ async def _requests(
     return play
 
 
+def _ranges(app: ASGIApp, path: str, headers: list[tuple[bytes, bytes]]) -> Callable[[], Request]:
+    piece = 8 * 1024
+    sent = 0
+
+    def next_range() -> Request:
+        nonlocal sent
+        start = (sent % 4) * piece
+        sent += 1
+        return (
+            "GET",
+            path,
+            [*headers, (b"range", f"bytes={start}-{start + piece - 1}".encode())],
+            b"",
+        )
+
+    return next_range
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--path", default="/api/v1/auth/me")
@@ -219,21 +241,26 @@ def main() -> None:
     parser.add_argument("--profile", choices=["packages", "tottime", "cumulative"])
     parser.add_argument("--login", action="store_true", help="time sign-ins instead of --path")
     parser.add_argument("--play", action="store_true", help="time plays instead of --path")
+    parser.add_argument("--stream", action="store_true", help="time stream ranges instead")
+    parser.add_argument("--sqlite", action="store_true", help="on SQLite, the embedded default")
     args = parser.parse_args()
-    database_url = _prepare_postgres("empulse_bench_in_process")
+    data_dir = tempfile.mkdtemp(prefix="empulse-bench-in-process-")
+    database_url: str | None = f"sqlite+aiosqlite:///{data_dir}/empulse.db"
+    if not args.sqlite:
+        database_url = _prepare_postgres("empulse_bench_in_process")
     if database_url is None:
-        sys.exit("PostgreSQL is needed for this benchmark")
+        sys.exit("PostgreSQL is needed for this benchmark (or --sqlite)")
     os.environ.update(
         {
             "EMPULSE_ENV": "development",
-            "EMPULSE_DATA_DIR": tempfile.mkdtemp(prefix="empulse-bench-in-process-"),
+            "EMPULSE_DATA_DIR": data_dir,
             "DATABASE_URL": database_url,
             "RATE_LIMITS_ENABLED": os.environ.get("RATE_LIMITS_ENABLED", "false"),
         }
     )
     cli(dict(os.environ), "migrate")
     cli(dict(os.environ), "create-admin", "--email", EMAIL, "--password-stdin", stdin=PASSWORD)
-    if args.play:
+    if args.play or args.stream:
         cli(dict(os.environ), "demo-data", "--password-stdin", stdin=PASSWORD)
     with stdout_discarded():
         asyncio.run(measure(args))

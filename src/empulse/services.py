@@ -84,7 +84,14 @@ def build_services(
         raise RuntimeError("secrets are missing; load settings with load_settings()")
     engine = create_engine(settings)
     sessionmaker = create_sessionmaker(engine)
-    read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+    # Reads run each statement on its own. PostgreSQL is told so (no BEGIN and COMMIT around
+    # them); SQLite's driver already reads outside a transaction, and setting its isolation
+    # level would cost two trips to its thread on every checkout.
+    read_engine = (
+        engine
+        if settings.database_is_sqlite
+        else engine.execution_options(isolation_level="AUTOCOMMIT")
+    )
     encryption_key = settings.encryption_key.get_secret_value()
     jwt_secret = settings.jwt_secret.get_secret_value()
     services = Services(

@@ -102,7 +102,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
             url,
-            pool_pre_ping=True,
+            # A file has no server to go away: a ping would only cost a trip to the driver's
+            # thread on every checkout.
+            pool_pre_ping=False,
             json_deserializer=orjson.loads,
             connect_args={"timeout": settings.database_connect_timeout},
         )

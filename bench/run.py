@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -185,18 +186,25 @@ def bare_command(
 
 def _serve(command: list[str], env: dict[str, str], url: str) -> subprocess.Popen[bytes]:
     log = open(env["BENCH_LOG"], "ab")  # noqa: SIM115 - closed with the process
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
+    # In a process group of its own, so that stopping it reaches its workers too.
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
+    )
     _wait_until_serving(url, process)
     return process
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, as an operator stops a server; then whatever of its process group is left is
+    killed. A granian worker stopped while it still had responses in flight can outlive its
+    main process, waiting for worker threads of requests that will never end; left running, it
+    would hold its memory and take CPU from every later measurement."""
     process.send_signal(signal.SIGTERM)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def measure(

@@ -4,11 +4,13 @@ the outside; they are mounted on a real app built by `create_app`."""
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select, text
+from starlette.routing import Mount, Route
 
 from empulse.core.logging import get_logger
 from empulse.models import User
@@ -81,6 +83,13 @@ async def slow(seconds: float = 0.5) -> dict[str, float]:
     log.info("slow_request_started", seconds=seconds)
     await asyncio.sleep(seconds)
     return {"slept": seconds}
+
+
+def a_path_of(route: Route | Mount) -> str:
+    """A request path the route matches: each parameter given a value of its kind."""
+    samples = {"uuid": "6f1c4e1e-8a3b-4c2d-9e7f-0a1b2c3d4e5f", "int": "7", "path": "a/b.txt"}
+    filled = re.sub(r"{(\w+)(?::(\w+))?}", lambda m: samples.get(m.group(2) or "", "x"), route.path)
+    return f"{filled}/a/b.txt" if isinstance(route, Mount) else filled
 
 
 def add_test_routes(app: FastAPI) -> FastAPI:

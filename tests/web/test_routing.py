@@ -4,7 +4,6 @@ route the router itself would."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -20,6 +19,7 @@ from empulse.app import create_app
 from empulse.config import Settings
 from empulse.health.endpoints import router as health_router
 from empulse.web.routing import RouteIndex, add_routes
+from tests.support.routes import a_path_of
 
 
 def _app(add: Callable[[FastAPI, APIRouter], None], routers: tuple[APIRouter, ...]) -> FastAPI:
@@ -94,13 +94,6 @@ def _first_full_match(routes: list[BaseRoute], scope: dict[str, Any]) -> BaseRou
     return next((route for route in routes if route.matches(scope)[0] is Match.FULL), None)
 
 
-def _a_path_of(route: Route | Mount) -> str:
-    """A request path the route matches: each parameter given a value of its kind."""
-    samples = {"uuid": "6f1c4e1e-8a3b-4c2d-9e7f-0a1b2c3d4e5f", "int": "7", "path": "a/b.txt"}
-    filled = re.sub(r"{(\w+)(?::(\w+))?}", lambda m: samples.get(m.group(2) or "", "x"), route.path)
-    return f"{filled}/a/b.txt" if isinstance(route, Mount) else filled
-
-
 def test_the_route_index_chooses_the_route_the_router_would(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
@@ -108,7 +101,7 @@ def test_the_route_index_chooses_the_route_the_router_would(
     routes = app.router.routes
     index = app.router.middleware_stack
     assert isinstance(index, RouteIndex)
-    paths = [_a_path_of(r) for r in routes if isinstance(r, Route | Mount)]
+    paths = [a_path_of(r) for r in routes if isinstance(r, Route | Mount)]
     # Paths near the routes but not theirs: the index must not find what the router would not.
     paths += ["/", "/api", "/api/v1/", "/api/v1/tracks/", "/api/v1/nope", "/rest", "/x/y/z/w"]
     paths += [path + "/" for path in paths if not path.endswith("/")]

@@ -82,13 +82,13 @@ class RouteIndex:
     segments are the path's instead of trying all of them in turn.
 
     Starlette matches a request against each route in order until one matches in full: one
-    regular expression each, about 3 µs with FastAPI's checks, so a route near the end of this
-    API's 116 paid about 0.3 ms a request to be found (docs/performance.md, "Routing"). The
-    index keeps the routes in their order and skips only routes that cannot match the path, so
-    the route chosen is the one the router would choose. Whatever finds no full match (405,
-    the trailing-slash redirect, 404) goes to the router itself, as does a request under a
-    `root_path` or with FastAPI's telemetry on. Routes added after the index was built are
-    seen: it is rebuilt when the route list changes length."""
+    regular expression each with FastAPI's checks, so a route near the end of this API's 116
+    paid 0.1 ms of CPU a request or more to be found (bench/routing.py; docs/performance.md,
+    "Routing"). The index keeps the routes in their order and skips only routes that cannot
+    match the path, so the route chosen is the one the router would choose. Whatever finds no
+    full match (405, the trailing-slash redirect, 404) goes to the router itself, as does a
+    request under a `root_path` or with FastAPI's telemetry on. Routes added after the index
+    was built are seen: it is rebuilt when the route list changes length."""
 
     def __init__(self, router: APIRouter) -> None:
         if router.form_limits:

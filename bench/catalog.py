@@ -2,7 +2,7 @@
 
     uv run python -m bench.catalog [--duration 10] [--connections 16] [--workers 1]
                                    [--tracks 1000000] [--keep] [--page-cache-mb N]
-                                   [--version-every SECONDS]
+                                   [--version-every SECONDS] [--fold-every SECONDS]
 
 Fills a fresh `empulse_bench` database with bench/catalog_data.py (1,000,000 tracks, 100,000
 albums, 20,000 artists by default; `--keep` reuses one a previous run filled), then drives, with
@@ -37,6 +37,7 @@ from bench.run import (
     print_against_floor,
     require_wrk_and_postgres,
 )
+from empulse.catalog import ddl
 from empulse.catalog.repository import TRACK_ORDERS
 
 SAMPLE = 1_000
@@ -79,8 +80,15 @@ def catalog_bench(doc: str, *, sqlite: bool = False) -> CatalogBench:
     parser.add_argument(
         "--version-every",
         type=float,
-        help="move the catalog's version every this many seconds while measuring, as the "
-        "plays' fold does while plays arrive (every 2 s at most)",
+        help="move the catalog's version every this many seconds while measuring, as a "
+        "change a listener could see does (a release published or taken down)",
+    )
+    parser.add_argument(
+        "--fold-every",
+        type=float,
+        help="add plays to 200 random tracks' counters (and their albums' and artists') every "
+        "this many seconds while measuring, in one transaction as the plays' fold does while "
+        "plays arrive (every 2 s at most)",
     )
     parser.add_argument(
         "--page-cache-mb",
@@ -157,6 +165,27 @@ async def _move_version(url: str, every: float) -> None:
         await asyncio.sleep(every)
 
 
+async def _fold_counters(url: str, every: float, tracks: int) -> None:
+    """What the plays' fold writes, every `every` seconds: counters only (catalog/ddl.py)."""
+    connection = await asyncpg.connect(url)
+    chooser = random.Random(11)
+    while True:
+        ids = sorted({row_id("t", chooser.randint(1, tracks)) for _ in range(200)})
+        async with connection.transaction():
+            await connection.execute(ddl.POSTGRES_COUNTERS_ONLY)
+            for table, owner in (
+                ("tracks", "id"),
+                ("albums", "album_id"),
+                ("artists", "artist_id"),
+            ):
+                await connection.execute(
+                    f"UPDATE {table} SET play_count = play_count + 1 WHERE id IN "  # noqa: S608 - fixed names
+                    f"(SELECT {owner} FROM tracks WHERE id = ANY($1::uuid[]))",
+                    ids,
+                )
+        await asyncio.sleep(every)
+
+
 def _lua(paths: list[str], directory: Path, name: str) -> list[str]:
     """wrk arguments for a script that asks for a random one of `paths` per request."""
     script = directory / f"{name}.lua"
@@ -204,6 +233,12 @@ def main() -> None:
     if args.version_every:
         threading.Thread(
             target=asyncio.run, args=(_move_version(bench_url, args.version_every),), daemon=True
+        ).start()
+    if args.fold_every:
+        threading.Thread(
+            target=asyncio.run,
+            args=(_fold_counters(bench_url, args.fold_every, args.tracks),),
+            daemon=True,
         ).start()
     rows = against_floor(
         cases, "bench.catalog_floor:create_app", env, args.workers, args.duration, args.connections

@@ -22,6 +22,7 @@ from empulse.infra.page_cache import PageCache
 from empulse.infra.ratelimit import RateLimiter
 from empulse.infra.session_cache import SessionCache
 from empulse.infra.storage import Storage, create_storage
+from empulse.web.caching import PUBLIC_MAX_AGE
 
 
 @dataclass(slots=True)
@@ -128,7 +129,8 @@ def build_services(
             redis_url=settings.redis_url,
             key_prefix=settings.redis_key_prefix,
         ),
-        page_cache=PageCache(settings.page_cache_mb * 2**20),
+        # Kept no longer than a shared cache may keep a public answer anyway.
+        page_cache=PageCache(settings.page_cache_mb * 2**20, ttl_seconds=PUBLIC_MAX_AGE),
         account_data=account_data,
         job_runner=JobRunner(
             sessionmaker,

@@ -30,6 +30,14 @@ FORBIDDEN_KEYS = {
 }
 
 
+def kept_pages_expire(harness: Harness) -> None:
+    """Move the page cache's clock past its time to live, as a listener's visit a little later
+    would find it: every kept answer expires (nothing sleeps)."""
+    cache = harness.app.state.services.page_cache
+    clock = cache.clock
+    cache.clock = lambda: clock() + cache.ttl_seconds
+
+
 def keys_in(value: Any) -> set[str]:
     if isinstance(value, dict):
         return set(value) | {key for item in value.values() for key in keys_in(item)}

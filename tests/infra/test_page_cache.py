@@ -1,5 +1,6 @@
-"""The page cache's own bounds: answers of another version are misses, and the least recently
-used answers go first once the bytes held reach the bound."""
+"""The page cache's own bounds: answers of another version are misses, answers expire after
+their time to live, and the least recently used answers go first once the bytes held reach the
+bound."""
 
 from __future__ import annotations
 
@@ -14,6 +15,18 @@ def test_an_answer_is_only_for_the_version_it_was_read_at() -> None:
     cache.put("/tracks?", 8, b"newer")
     assert cache.get("/tracks?", 7) is None
     assert cache.get("/tracks?", 8) == b"newer"
+
+
+def test_an_answer_expires_after_its_time_to_live() -> None:
+    now = [100.0]
+    cache = PageCache(max_bytes=1024, ttl_seconds=15, clock=lambda: now[0])
+    cache.put("/tracks?", 7, b"page")
+    now[0] += 14.9
+    assert cache.get("/tracks?", 7) == b"page"
+    now[0] += 0.1
+    assert cache.get("/tracks?", 7) is None
+    cache.put("/tracks?", 7, b"read again")
+    assert cache.get("/tracks?", 7) == b"read again"
 
 
 def test_the_least_recently_used_answers_go_first_past_the_bound() -> None:

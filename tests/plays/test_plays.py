@@ -11,7 +11,7 @@ from empulse.core.db import session_scope
 from empulse.models import Album, Artist
 from tests.artists.helpers import admin_headers, approved_artist
 from tests.auth.helpers import PASSWORD, bearer, signed_in
-from tests.catalog.helpers import all_pages, published_ep
+from tests.catalog.helpers import all_pages, kept_pages_expire, published_ep
 from tests.conftest import Backend, Harness
 from tests.submissions.helpers import SINGLE, approve, ep_files, ep_payload, submit
 from tests.support import media
@@ -41,8 +41,9 @@ async def post(harness: Harness, track_id: str, body: dict[str, Any], me: dict[s
 
 async def count_of(harness: Harness, track_id: str) -> int:
     """The track's count once the job runner has folded the plays recorded so far into the
-    counters (it does every few seconds; here at once)."""
+    counters (it does every few seconds; here at once) and a kept page of the track expired."""
     await harness.app.state.services.job_runner.run_frequent()
+    kept_pages_expire(harness)
     track = await harness.client.get(f"/api/v1/tracks/{track_id}")
     return int(track.json()["playCount"])
 

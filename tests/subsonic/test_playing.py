@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from tests.auth.helpers import deliver
+from tests.catalog.helpers import kept_pages_expire
 from tests.conftest import Harness
 from tests.streaming.test_stream import AUDIO, SIZE, published_single
 from tests.subsonic.helpers import call, error_code, ok, player
@@ -65,6 +66,7 @@ async def test_a_player_streams_downloads_and_scrobbles(media_harness: Harness) 
     for _ in range(3):
         await ok(harness, "scrobble", me, id=track_id, time=at)
     await harness.app.state.services.job_runner.run_frequent()
+    kept_pages_expire(harness)
     assert (await harness.client.get(f"/api/v1/tracks/{track_id}")).json()["playCount"] == 1
     history = await harness.client.get("/api/v1/users/me/plays", headers=me.headers)
     [play] = history.json()["items"]

@@ -3,13 +3,21 @@ in the changing transaction, by triggers (so no code path can forget it). Render
 are cached under it (web/caching.PageCache); a page cached under an older number is never
 served again.
 
-What moves it: any row of tracks, albums, artists or track_moods written (including the play
-counters, which the plays fold writes every two seconds at most); an account disabled or
-enabled, or deleted; a media pipeline's loudness or renditions. PostgreSQL: deferred constraint
-triggers, so the version's row is locked only at commit, after every other lock the transaction
-takes (no deadlock with another writer), and moved once per transaction however many rows
-changed; TRUNCATE moves it too. SQLite: a trigger per row and statement kind (one writer at a
-time, so nothing to order).
+What moves it: any row of tracks, albums, artists or track_moods written; an account disabled
+or enabled, or deleted; a media pipeline's loudness or renditions. PostgreSQL: deferred
+constraint triggers, so the version's row is locked only at commit, after every other lock the
+transaction takes (no deadlock with another writer), and moved once per transaction however
+many rows changed; TRUNCATE moves it too. SQLite: a trigger per row and statement kind (one
+writer at a time, so nothing to order).
+
+What does not: the play counters (`COUNTERS`), which the plays' fold writes every two seconds
+while anyone listens. Were they to move it, no page would be kept longer than that. Kept
+pages expire instead after the time shared caches may keep them anyway (web/caching.
+PUBLIC_MAX_AGE, 15 s), so a count shows at most that late, while what a listener may see (a
+take-down, a disablement) still shows at once. On PostgreSQL the fold's transaction marks the
+version as already moved (`POSTGRES_COUNTERS_ONLY`), so its triggers skip it; it writes
+nothing else. On SQLite the triggers on those tables skip an update that changes a counter
+(only the fold does, and it changes nothing else).
 
 A later migration that rebuilds one of these tables on SQLite (Alembic's batch mode) drops its
 triggers with it: it must run `SQLITE_DROP_TRIGGERS` first and `SQLITE_TRIGGERS` after, as
@@ -29,6 +37,13 @@ WATCHED: dict[str, tuple[str, ...]] = {
     "users": ("UPDATE OF disabled_at", "DELETE"),
     "media_pipelines": ("UPDATE OF loudness, renditions", "DELETE"),
 }
+
+# table -> its counter column, which the plays' fold alone writes
+COUNTERS = {"tracks": "play_count", "albums": "play_count", "artists": "play_count"}
+
+# Run first in a transaction that writes only counters (plays/repository.count): the triggers
+# then take the version as already moved in it.
+POSTGRES_COUNTERS_ONLY = "SELECT set_config('empulse.catalog_changed', 'on', true)"
 
 _BUMP = (
     "INSERT INTO catalog_version (id, version) VALUES (1, 1) "
@@ -70,9 +85,11 @@ POSTGRES_DROP = (
 
 
 def _sqlite_trigger(table: str, event: str) -> str:
+    counter = COUNTERS.get(table) if event == "UPDATE" else None
+    when = f"WHEN OLD.{counter} IS NEW.{counter} " if counter else ""
     return (
         f"CREATE TRIGGER catalog_changed_{table}_{event.split()[0].lower()} AFTER {event} "
-        f"ON {table} BEGIN {_BUMP}; END"
+        f"ON {table} {when}BEGIN {_BUMP}; END"
     )
 
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from empulse.catalog import ddl
 from empulse.core.pagination import (
     AnyRow,
     Order,
@@ -70,6 +71,13 @@ _VERSION = select(CatalogVersion.version).where(CatalogVersion.id == 1)
 async def catalog_version(session: AsyncSession) -> int:
     """What cached public pages are valid for (catalog/ddl.py); 0 before the first change."""
     return await session.scalar(_VERSION) or 0
+
+
+async def counters_only(session: AsyncSession) -> None:
+    """Declare that the rest of this transaction writes play counters only, which do not move
+    the catalog's version (catalog/ddl.py; SQLite's triggers tell counters apart themselves)."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text(ddl.POSTGRES_COUNTERS_ONLY))
 
 
 @functools.cache  # a statement is immutable: built once, refined per request

@@ -167,7 +167,8 @@ async def count(session: AsyncSession, plays: Sequence[tuple[uuid.UUID, uuid.UUI
     in one transaction (exact; never a COUNT over the ledger): one UPDATE per table and
     increment. Rows are locked tracks, then albums, then artists, each table in id order (a
     `FOR NO KEY UPDATE` read first when there are several), so concurrent folds never
-    deadlock."""
+    deadlock. The catalog's version does not move for counters (catalog/ddl.py)."""
+    await catalog.counters_only(session)
     per_track = Counter(track_id for _, track_id in plays)
     owners = await session.execute(
         select(Track.id, Track.album_id, Track.artist_id).where(Track.id.in_(per_track))

@@ -292,3 +292,30 @@ async def test_an_operator_may_redirect_streams_to_presigned_urls(
     async with httpx.AsyncClient() as store:
         played = await store.get(moved.headers["location"], headers={"Range": "bytes=5-9"})
     assert (played.status_code, played.content) == (206, AUDIO[5:10])
+
+
+async def test_a_malformed_stream_query_is_a_422_naming_the_parameter(
+    media_harness: Harness,
+) -> None:
+    """The stream's query is read by hand (streaming/schemas.StreamQuery), with the rules and
+    the answers FastAPI's parameters had."""
+    harness = media_harness
+    _, track_id = await published_single(harness)
+    me = await listener(harness)
+    url = f"/api/v1/tracks/{track_id}/stream"
+    for query, field in (
+        ("format=flac", "format"),
+        ("maxBitRate=0", "maxBitRate"),
+        ("maxBitRate=fast", "maxBitRate"),
+        (f"user=someone&session={uuid.uuid4()}&expires=1&signature=x", "user"),
+        (f"expires={'9' * 21}", "expires"),
+    ):
+        body = assert_problem(
+            await harness.client.get(f"{url}?{query}", headers=me), 422, "validation_failed"
+        )
+        assert [(e["in"], e["field"]) for e in body["errors"]] == [("query", field)], query
+    # Unknown parameters are ignored, and the last of a repeated one counts.
+    played = await harness.client.get(
+        f"{url}?utm=x&format=opus&format=original", headers={**me, "Range": "bytes=0-3"}
+    )
+    assert (played.status_code, played.content) == (206, AUDIO[:4])

@@ -21,7 +21,7 @@ from empulse.core.logging import get_logger
 from empulse.infra.storage import MAX_URL_SECONDS, DownloadSpec, LocalStorage
 from empulse.services import AppServices, ReadSession, Services
 from empulse.streaming import service
-from empulse.streaming.schemas import StreamUrlOut
+from empulse.streaming.schemas import StreamQuery, StreamUrlOut
 from empulse.web.caching import etag_matches
 from empulse.web.paths import API_PREFIX
 from empulse.web.ranges import (
@@ -78,25 +78,6 @@ async def stream(
     session: ReadSession,
     services: AppServices,
     principal: OptionalPrincipal,
-    user: Annotated[uuid.UUID | None, Query(description="Of a signed URL.")] = None,
-    session_id: Annotated[
-        uuid.UUID | None, Query(alias="session", description="Of a signed URL.")
-    ] = None,
-    expires: Annotated[str | None, Query(max_length=20, description="Of a signed URL.")] = None,
-    signature: Annotated[str | None, Query(max_length=100, description="Of a signed URL.")] = None,
-    format: Annotated[
-        Literal["opus", "aac", "mp3", "original"] | None,
-        Query(description="Opus (the default), AAC, MP3, or the file as uploaded."),
-    ] = None,
-    max_bit_rate: Annotated[
-        int | None,
-        Query(
-            alias="maxBitRate",
-            ge=1,
-            le=100_000,
-            description="In kbit/s: the best rendition within.",
-        ),
-    ] = None,
 ) -> Response:
     """The audio (a streaming rendition once the media pipeline made them: Opus 160 kbit/s
     unless `format` and `maxBitRate` ask otherwise; the file as uploaded until then, or with
@@ -104,6 +85,8 @@ async def stream(
     signed URL from `GET /tracks/{id}/stream-url`. One byte range per request (`bytes=a-b`,
     `bytes=a-`, `bytes=-n`), `If-Range`, a strong `ETag` (the file's SHA-256). A stream is
     not a play: plays are posted by the player."""
+    query = StreamQuery.read(request.query_params)
+    user, session_id, expires, signature = query.user, query.session, query.expires, query.signature
     if principal is not None:
         user_id = principal.user_id
     elif user is not None and session_id is not None and expires and signature:
@@ -117,7 +100,9 @@ async def stream(
         raise Unauthorized("Sign in, or use a link from GET /tracks/{id}/stream-url.")
     keys = [("ip", request.state.client_ip or "unknown"), ("user", str(user_id))]
     await enforce(request, "streams", keys)
-    chosen = await service.chosen_audio(services, session, track_id, format, max_bit_rate)
+    chosen = await service.chosen_audio(
+        services, session, track_id, query.format, query.max_bit_rate
+    )
     if chosen is None:
         raise NotFound("No such track.")
     return await send_audio(request, services, chosen)
@@ -135,6 +120,7 @@ for _method, _name, _summary in (
         summary=_summary,
         response_class=Response,
         responses=_STREAM_RESPONSES,
+        openapi_extra={"parameters": StreamQuery.openapi_parameters()},
     )
 
 

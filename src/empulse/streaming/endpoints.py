@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
@@ -21,7 +21,13 @@ from empulse.core.logging import get_logger
 from empulse.infra.storage import MAX_URL_SECONDS, DownloadSpec, LocalStorage
 from empulse.services import AppServices, ReadSession, Services
 from empulse.streaming import service
-from empulse.streaming.schemas import StreamQuery, StreamUrlOut
+from empulse.streaming.schemas import (
+    FORMAT_DESCRIPTION,
+    MAX_BIT_RATE_DESCRIPTION,
+    Format,
+    StreamQuery,
+    StreamUrlOut,
+)
 from empulse.web.caching import etag_matches
 from empulse.web.paths import API_PREFIX
 from empulse.web.ranges import (
@@ -44,13 +50,10 @@ _AUDIO: dict[str, Any] = {
 }
 
 
-StreamFormat = Annotated[
-    Literal["opus", "aac", "mp3", "original"] | None,
-    Query(description="Opus (the default), AAC, MP3, or the file as uploaded."),
-]
+# The stream-url route's own choice of file, with the stream's rules (schemas.StreamQuery).
+StreamFormat = Annotated[Format | None, Query(description=FORMAT_DESCRIPTION)]
 MaxBitRate = Annotated[
-    int | None,
-    Query(alias="maxBitRate", ge=1, le=100_000, description="kbit/s: the best rendition within."),
+    int | None, Query(alias="maxBitRate", ge=1, le=100_000, description=MAX_BIT_RATE_DESCRIPTION)
 ]
 
 
@@ -86,11 +89,11 @@ async def stream(
     `bytes=a-`, `bytes=-n`), `If-Range`, a strong `ETag` (the file's SHA-256). A stream is
     not a play: plays are posted by the player."""
     query = StreamQuery.read(request.query_params)
-    user, session_id, expires, signature = query.user, query.session, query.expires, query.signature
+    user, session_id = query.user, query.session
     if principal is not None:
         user_id = principal.user_id
-    elif user is not None and session_id is not None and expires and signature:
-        signed = service.SignedStream(user, session_id, expires, signature)
+    elif user is not None and session_id is not None and query.expires and query.signature:
+        signed = service.SignedStream(user, session_id, query.expires, query.signature)
         if not service.signature_holds(
             services.stream_url_key, track_id, signed, time.time()
         ) or not await session_is_live(services, session_id, user):

@@ -22,7 +22,9 @@ class StreamUrlOut(Schema):
     expires_at: datetime = Field(description="At most 15 minutes away.")
 
 
-StreamFormat = Literal["opus", "aac", "mp3", "original"]
+Format = Literal["opus", "aac", "mp3", "original"]
+FORMAT_DESCRIPTION = "Opus (the default), AAC, MP3, or the file as uploaded."
+MAX_BIT_RATE_DESCRIPTION = "In kbit/s: the best rendition within."
 
 
 class StreamQuery(BaseModel):
@@ -37,15 +39,9 @@ class StreamQuery(BaseModel):
     session: uuid.UUID | None = Field(None, description="Of a signed URL.")
     expires: str | None = Field(None, max_length=20, description="Of a signed URL.")
     signature: str | None = Field(None, max_length=100, description="Of a signed URL.")
-    format: StreamFormat | None = Field(
-        None, description="Opus (the default), AAC, MP3, or the file as uploaded."
-    )
+    format: Format | None = Field(None, description=FORMAT_DESCRIPTION)
     max_bit_rate: int | None = Field(
-        None,
-        alias="maxBitRate",
-        ge=1,
-        le=100_000,
-        description="In kbit/s: the best rendition within.",
+        None, alias="maxBitRate", ge=1, le=100_000, description=MAX_BIT_RATE_DESCRIPTION
     )
 
     @classmethod

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Select, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.models import MediaObject, MediaPipeline
@@ -134,17 +134,27 @@ async def renditions_of(session: AsyncSession, source_id: uuid.UUID) -> list[Med
     return list(await session.scalars(statement))
 
 
-async def release_pipelines(session: AsyncSession, submission_id: uuid.UUID) -> list[MediaPipeline]:
-    """The pipelines of a submission's uploaded tracks, locked (the album's loudness is
-    written on each)."""
-    statement = (
+def _of_submission(submission_id: uuid.UUID) -> Select[MediaPipeline]:
+    return (
         select(MediaPipeline)
         .join(MediaObject, MediaObject.id == MediaPipeline.media_object_id)
         .where(MediaObject.submission_id == submission_id, MediaObject.role == "audio")
         .order_by(MediaPipeline.media_object_id)
-        .with_for_update()
     )
-    return list(await session.scalars(statement))
+
+
+async def submission_pipelines(
+    session: AsyncSession, submission_id: uuid.UUID
+) -> dict[uuid.UUID, MediaPipeline]:
+    """The pipelines of a submission's uploaded tracks, by file."""
+    rows = await session.scalars(_of_submission(submission_id))
+    return {row.media_object_id: row for row in rows}
+
+
+async def release_pipelines(session: AsyncSession, submission_id: uuid.UUID) -> list[MediaPipeline]:
+    """The pipelines of a submission's uploaded tracks, locked (the album's loudness is
+    written on each)."""
+    return list(await session.scalars(_of_submission(submission_id).with_for_update()))
 
 
 async def unprocessed(session: AsyncSession, limit: int) -> list[uuid.UUID]:

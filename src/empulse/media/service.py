@@ -36,6 +36,7 @@ from empulse.media import repository
 from empulse.media.analysis import REFERENCE_LUFS, Analysis, AudioRefused, analyse
 from empulse.models import MediaObject, MediaPipeline
 from empulse.services import Services
+from empulse.submissions import repository as submissions
 
 log = get_logger("empulse.media")
 
@@ -380,11 +381,18 @@ async def stream_choice(
     return max(within, key=nominal) if within else min(candidates, key=nominal)
 
 
-async def pipelines_of(
-    session: AsyncSession, files: Collection[MediaObject]
-) -> dict[uuid.UUID, MediaPipeline]:
-    """The pipelines of these files (those that have one: uploaded audio)."""
-    return await repository.pipelines(session, [f.id for f in files if f.role == "audio"])
+async def files_and_pipelines(
+    session: AsyncSession, submission_id: uuid.UUID
+) -> tuple[list[MediaObject], dict[uuid.UUID, MediaPipeline]]:
+    """A submission's files, and the pipelines of its uploaded tracks, read so that they agree.
+
+    A read session's statements each see their own snapshot on PostgreSQL, and a run commits
+    its renditions with its "done" (`repository.finish`). The pipelines are read first, so a
+    pipeline seen done has its renditions among the files read after it; read the other way
+    round, a run finishing between the two reads showed "done" with no renditions."""
+    pipelines = await repository.submission_pipelines(session, submission_id)
+    files = await submissions.files_of(session, [submission_id])
+    return files[submission_id], pipelines
 
 
 def downsampled(waveform: list[Any], points: int) -> list[tuple[float, float]]:

@@ -188,11 +188,8 @@ def _admin_submission_of(
 async def _admin_submission(
     session: AsyncSession, services: Services, submission: Submission, *, signed: bool
 ) -> AdminSubmissionOut:
-    files = await submissions.files_of(session, [submission.id])
-    pipelines = await media.pipelines_of(session, files[submission.id])
-    return _admin_submission_of(
-        services, submission, files[submission.id], signed=signed, pipelines=pipelines
-    )
+    files, pipelines = await media.files_and_pipelines(session, submission.id)
+    return _admin_submission_of(services, submission, files, signed=signed, pipelines=pipelines)
 
 
 @router.get("/submissions", response_model=Page[AdminSubmissionOut], summary="List submissions")

@@ -92,9 +92,8 @@ async def submit(
         content_type=request.headers.get("content-type", ""),
         body=request.stream(),
     )
-    files = await repository.files_of(session, [submission.id])
-    pipelines = await media.pipelines_of(session, files[submission.id])
-    return service.submission_out(services, submission, files[submission.id], pipelines=pipelines)
+    files, pipelines = await media.files_and_pipelines(session, submission.id)
+    return service.submission_out(services, submission, files, pipelines=pipelines)
 
 
 # The seed web client's path for the same upload.
@@ -143,8 +142,5 @@ async def my_submission(
     submission = await repository.owned_submission(session, submission_id, principal.user_id)
     if submission is None:
         raise NotFound("No such submission.")
-    files = await repository.files_of(session, [submission.id])
-    pipelines = await media.pipelines_of(session, files[submission.id])
-    return service.submission_out(
-        services, submission, files[submission.id], signed=True, pipelines=pipelines
-    )
+    files, pipelines = await media.files_and_pipelines(session, submission.id)
+    return service.submission_out(services, submission, files, signed=True, pipelines=pipelines)

@@ -101,9 +101,9 @@ async def _library_and_playlist(url: str, user_id: str, playlist_id: str) -> Non
             LIKES,
         )
         await connection.execute(
-            """INSERT INTO playlist_entries (id, playlist_id, position, track_id, added_by,
+            """INSERT INTO playlist_entries (id, playlist_id, rank, track_id, added_by,
                    added_at)
-               SELECT gen_random_uuid(), $1, n - 1, $3::uuid, $2, now()
+               SELECT gen_random_uuid(), $1, n * 1048576, $3::uuid, $2, now()
                FROM generate_series(1, $4) AS n""",
             uuid.UUID(playlist_id),
             uuid.UUID(user_id),

@@ -99,3 +99,33 @@ async def test_migrating_down_and_up_keeps_the_catalog_and_fills_what_is_new(
     assert after[1] != before[1]  # the renditions went with the pipelines' table
     after[1], before[1] = unprocessed(after[1]), unprocessed(before[1])
     assert after == before
+
+
+async def test_playlist_entries_keep_their_order_through_0025_down_and_up(
+    embedded: Backend, make_client: Callable[..., Any]
+) -> None:
+    """0025 turns dense positions into sparse ranks; its downgrade, ranks into positions."""
+    from tests.catalog.helpers import all_pages, published_ep
+    from tests.playlists.helpers import PLAYLISTS, add, listener, new_playlist
+
+    harness = await make_client(embedded)
+    await published_ep(harness, tracks=2)
+    track_ids = [track["id"] for track in await all_pages(harness.client, "/api/v1/tracks")]
+    me = await listener(harness, "ada@example.com")
+    playlist_id = (await new_playlist(harness, me))["id"]
+    url = f"{PLAYLISTS}/{playlist_id}/tracks"
+    assert (await add(harness, playlist_id, me, track_ids * 3)).status_code == 201
+    assert (await add(harness, playlist_id, me, track_ids[:1], position=2)).status_code == 201
+    order = {"rangeStart": 0, "rangeLength": 2, "insertBefore": 5}
+    assert (await harness.client.put(f"{url}/order", json=order, headers=me)).status_code == 200
+
+    async def shown() -> list[Any]:
+        page = await harness.client.get(url, headers=me)
+        return [(entry["entryId"], entry["position"]) for entry in page.json()["items"]]
+
+    before = await shown()
+    config = alembic_config(harness.settings)
+    await anyio.to_thread.run_sync(command.downgrade, config, "0024")
+    await anyio.to_thread.run_sync(command.upgrade, config, "head")
+    assert await shown() == before
+    assert [position for _, position in before] == list(range(7))

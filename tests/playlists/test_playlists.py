@@ -7,10 +7,11 @@ import asyncio
 import uuid
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
 from empulse.core.db import session_scope
 from empulse.models import Playlist, PlaylistEntry
+from empulse.playlists.repository import ENTRY_ORDER
 from empulse.services import Services
 from tests.catalog.helpers import all_pages, published_ep
 from tests.conftest import Harness
@@ -213,8 +214,8 @@ async def test_a_playlist_holds_at_most_ten_thousand_entries(media_harness: Harn
     services: Services = harness.app.state.services
     async with session_scope(services.sessionmaker) as session:
         rows = [
-            {"id": uuid.uuid4(), "playlist_id": playlist_id, "position": n, "track_id": track_id}
-            for n in range(9_999)
+            {"id": uuid.uuid4(), "playlist_id": playlist_id, "rank": n, "track_id": track_id}
+            for n in range(1, 10_000)  # no gaps at all: a write renumbers first
         ]
         await session.execute(insert(PlaylistEntry), rows)
         await session.execute(
@@ -230,21 +231,86 @@ async def test_a_playlist_holds_at_most_ten_thousand_entries(media_harness: Harn
         headers=me,
     )
     assert moved.status_code == 200, moved.text
+    after = await _rank_at(services, playlist_id, 9_899)
     tail = await harness.client.get(
         f"{PLAYLISTS}/{playlist['id']}/tracks",
-        params={"limit": 100, "cursor": _cursor_at(9_899)},
+        params={"limit": 100, "cursor": ENTRY_ORDER.encode(after)},
         headers=me,
     )
     positions = [entry["position"] for entry in tail.json()["items"]]
     assert positions == list(range(9_900, 10_000))
 
 
-def _cursor_at(position: int) -> str:
-    from empulse.playlists.repository import ENTRY_ORDER
+async def _rank_at(services: Services, playlist_id: uuid.UUID, position: int) -> Any:
+    """The entry at this position (a cursor after it starts the next page there)."""
+    async with session_scope(services.sessionmaker) as session:
+        statement = (
+            select(PlaylistEntry)
+            .where(PlaylistEntry.playlist_id == playlist_id)
+            .order_by(PlaylistEntry.rank)
+            .offset(position)
+            .limit(1)
+        )
+        return (await session.scalars(statement)).one()
 
-    class Row:
-        pass
 
-    row = Row()
-    row.position = position  # type: ignore[attr-defined]
-    return ENTRY_ORDER.encode(row)
+async def test_any_sequence_of_edits_leaves_the_order_a_list_would(media_harness: Harness) -> None:
+    """Adds anywhere (twenty-five at one place, so the gap there runs out and the playlist is
+    renumbered), removals, and reorders up and down, of short ranges and of long ones (where
+    the entries jumped over are what moves): after each, the playlist reads as a plain list
+    doing the same edits, at positions 0..n-1."""
+    harness = media_harness
+    await published_ep(harness, tracks=2)
+    track_ids = [track["id"] for track in await all_pages(harness.client, "/api/v1/tracks")]
+    me = await listener(harness, "ada@example.com")
+    playlist_id = (await new_playlist(harness, me))["id"]
+    url = f"{PLAYLISTS}/{playlist_id}/tracks"
+    expected: list[str] = []  # entry ids, in order
+
+    async def shown() -> list[str]:
+        page = await harness.client.get(url, params={"limit": 100}, headers=me)
+        items = page.json()["items"]
+        assert [entry["position"] for entry in items] == list(range(len(items)))
+        return [entry["entryId"] for entry in items]
+
+    async def add_at(position: int | None, count: int) -> None:
+        nonlocal expected
+        added = await add(harness, playlist_id, me, track_ids[:1] * count, position=position)
+        assert added.status_code == 201, added.text
+        now = await shown()
+        at = len(expected) if position is None else position
+        assert now[:at] + now[at + count :] == expected
+        expected = now
+
+    async def reorder(start: int, length: int, before: int) -> None:
+        body = {"rangeStart": start, "rangeLength": length, "insertBefore": before}
+        moved = await harness.client.put(f"{url}/order", json=body, headers=me)
+        assert moved.status_code == 200, moved.text
+        block = expected[start : start + length]
+        rest = expected[:start] + expected[start + length :]
+        at = before if before <= start else before - length
+        expected[:] = rest[:at] + block + rest[at:]
+        assert await shown() == expected, body
+
+    await add_at(None, 10)
+    for _ in range(25):
+        await add_at(1, 1)
+    await add_at(0, 3)
+    await add_at(20, 4)
+    for start, length, before in [
+        (0, 1, 42),  # the first to the end
+        (41, 1, 0),  # the last to the top
+        (2, 30, 40),  # a long range down: the 8 it jumps over move up instead
+        (35, 6, 1),  # a range up
+        (10, 25, 3),  # a long range up: the 7 it jumps over move down instead
+        (5, 3, 9),  # a short range down
+        (0, 42, 42),  # the whole playlist onto its own end: nothing changes
+    ]:
+        await reorder(start, length, before)
+    removed = expected[::3]
+    gone = await harness.client.request("DELETE", url, json={"entryIds": removed}, headers=me)
+    assert gone.status_code == 200, gone.text
+    expected = [entry for entry in expected if entry not in removed]
+    assert await shown() == expected
+    await add_at(5, 2)
+    await reorder(0, 3, len(expected))

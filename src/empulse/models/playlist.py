@@ -4,16 +4,16 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from empulse.core.db import Base, TimestampedMixin, utcnow
 
 
 class Playlist(TimestampedMixin, Base):
-    """A listener's playlist. Its entries are kept at positions exactly 0..n-1; every change
-    of its details or its entries gets a new `snapshot_id`, the version a write may be
-    conditioned on (`If-Match`)."""
+    """A listener's playlist. Its entries are shown at positions exactly 0..n-1 (their order
+    by rank); every change of its details or its entries gets a new `snapshot_id`, the version
+    a write may be conditioned on (`If-Match`)."""
 
     __tablename__ = "playlists"
     __table_args__ = (Index("ix_playlists_owner_created", "owner_id", "created_at", "id"),)
@@ -33,19 +33,21 @@ class Playlist(TimestampedMixin, Base):
 
 
 class PlaylistEntry(Base):
-    """One track at one position (a track may be in a playlist more than once). A taken-down
-    track keeps its place; the entry shows it as unavailable."""
+    """One track in a playlist (a track may be in one more than once). Entries are ordered by
+    `rank`, which leaves gaps (playlists/repository.py): an entry's position is its index in
+    that order, never stored, so adding or moving entries rewrites only those entries. A
+    taken-down track keeps its place; the entry shows it as unavailable."""
 
     __tablename__ = "playlist_entries"
     __table_args__ = (
-        UniqueConstraint("playlist_id", "position", name="uq_playlist_entries_position"),
+        UniqueConstraint("playlist_id", "rank", name="uq_playlist_entries_rank"),
         Index("ix_playlist_entries_track_id", "track_id"),
         Index("ix_playlist_entries_added_by", "added_by"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     playlist_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("playlists.id", ondelete="CASCADE"))
-    position: Mapped[int] = mapped_column(Integer)
+    rank: Mapped[int] = mapped_column(BigInteger)
     track_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"))
     # Who added it; NULL once that account is deleted (the entry stays).
     added_by: Mapped[uuid.UUID | None] = mapped_column(

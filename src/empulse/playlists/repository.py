@@ -1,20 +1,26 @@
-"""Playlists, their entries at dense positions, collaborators and invites.
+"""Playlists, their entries in rank order, collaborators and invites.
 
-Entries sit at positions exactly 0..n-1, which a unique (playlist, position) constraint
-guarantees. Moving entries is done in two statements so that the constraint, checked row by
-row on both databases, never sees two entries at one position in between: the moved rows first
-go to distinct negative positions (-(new) - 1), then flip to their new ones. Every write holds
-the playlist's row locked (`lock`), so writes to one playlist apply one after the other.
+An entry's position is its index in rank order (0..n-1, never stored). Ranks are positive
+integers with gaps: entries added at the end are `SPACING` apart, and an added or moved entry
+takes a rank in the gap between its new neighbours, so a write rewrites only the entries it adds
+or moves, however long the playlist. A reorder moves whichever is shorter: the range, or the
+entries it jumps over (the same order results). When a gap is too narrow for what goes into it,
+the playlist is renumbered first, every entry `SPACING` apart again (rare: a gap halves at most
+about twenty times before that). A unique (playlist, rank) constraint keeps ranks distinct; a
+renumbering goes through negative ranks, so that the constraint, checked row by row on both
+databases, never sees two entries at one rank in between. Every write holds the playlist's row
+locked (`lock`), so writes to one playlist apply one after the other.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, delete, func, or_, select, update
+from sqlalchemy import BigInteger, ColumnElement, delete, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.catalog import repository as catalog
@@ -30,7 +36,11 @@ from empulse.models import (
     User,
 )
 
-ENTRY_ORDER = Order("playlist_entries:position", (SortKey(PlaylistEntry.position),))
+ENTRY_ORDER = Order("playlist_entries:rank", (SortKey(PlaylistEntry.rank),))
+# The gap left between entries (more than a playlist's most entries, so a renumbered playlist
+# has room for any write), and the ranks' bound (appending past it renumbers first).
+SPACING = 1 << 20
+_MAX_RANK = 1 << 62
 NEWEST = Order.newest_first(Playlist.created_at, Playlist.id)
 
 
@@ -158,12 +168,30 @@ async def track_covers(
     playlist order, each album once: one query for a whole page of playlists."""
     if not playlist_ids:
         return {}
+    # Per playlist, the rank of its entry at position `first - 1` (NULL when it has fewer).
+    last_rank = (
+        select(PlaylistEntry.rank)
+        .where(PlaylistEntry.playlist_id == Playlist.id)
+        .order_by(PlaylistEntry.rank)
+        .offset(first - 1)
+        .limit(1)
+        .correlate(Playlist)
+        .scalar_subquery()
+    )
+    firsts = (
+        select(Playlist.id, last_rank.label("last_rank"))
+        .where(Playlist.id.in_(playlist_ids))
+        .subquery()
+    )
     statement = (
         catalog.visible_tracks()
         .with_only_columns(PlaylistEntry.playlist_id, Album.id, Album.images)
         .join(PlaylistEntry, PlaylistEntry.track_id == Track.id)
-        .where(PlaylistEntry.playlist_id.in_(playlist_ids), PlaylistEntry.position < first)
-        .order_by(PlaylistEntry.playlist_id, PlaylistEntry.position)
+        .join(firsts, firsts.c.id == PlaylistEntry.playlist_id)
+        .where(
+            PlaylistEntry.rank <= func.coalesce(firsts.c.last_rank, literal(_MAX_RANK, BigInteger))
+        )
+        .order_by(PlaylistEntry.playlist_id, PlaylistEntry.rank)
     )
     covers: dict[uuid.UUID, list[list[dict[str, Any]]]] = {}
     seen: set[tuple[uuid.UUID, uuid.UUID]] = set()
@@ -176,9 +204,17 @@ async def track_covers(
 
 async def entries(
     session: AsyncSession, playlist_id: uuid.UUID, page: PageRequest
-) -> Rows[PlaylistEntry]:
+) -> tuple[Rows[PlaylistEntry], int]:
+    """A page of the entries in order, and the position of its first: how many come before
+    it (an index-only count; 0 on the first page)."""
     statement = select(PlaylistEntry).where(PlaylistEntry.playlist_id == playlist_id)
-    return await fetch_page(session, statement, ENTRY_ORDER, page)
+    rows = await fetch_page(session, statement, ENTRY_ORDER, page)
+    if page.cursor is None or not rows.items:
+        return rows, 0
+    before = select(func.count()).where(
+        PlaylistEntry.playlist_id == playlist_id, PlaylistEntry.rank < rows.items[0].rank
+    )
+    return rows, int(await session.scalar(before) or 0)
 
 
 async def visible_track_ids(
@@ -188,24 +224,84 @@ async def visible_track_ids(
     return set(await session.scalars(statement))
 
 
-async def _move(
-    session: AsyncSession, playlist_id: uuid.UUID, where: ColumnElement[bool], new: Any
-) -> None:
-    """Give the rows `where` selects their `new` position, in the two steps the unique
-    constraint needs (see the module's docstring)."""
+@dataclass(frozen=True, slots=True)
+class _Room:
+    """Ranks for `count` entries in a gap: `low + step`, `low + 2 * step`, …"""
+
+    low: int
+    step: int
+
+
+async def _gap(session: AsyncSession, playlist: Playlist, before: int) -> tuple[int, int | None]:
+    """(low, high): the ranks of the entries at positions `before - 1` and `before`, between
+    which an entry put at `before` goes (0 before the first; None after the last). Read from
+    the nearer end of the playlist."""
+    count = playlist.entry_count
+    ranks = select(PlaylistEntry.rank).where(PlaylistEntry.playlist_id == playlist.id)
+    if before <= count - before:
+        found = list(
+            await session.scalars(
+                ranks.order_by(PlaylistEntry.rank).offset(max(before - 1, 0)).limit(2)
+            )
+        )
+        if before == 0:
+            return 0, (found[0] if found else None)
+        return found[0], (found[1] if len(found) > 1 else None)
+    # Nearer the end: counted from the last entry (there is one: before > count - before).
+    found = list(
+        await session.scalars(
+            ranks.order_by(PlaylistEntry.rank.desc()).offset(count - before - 1).limit(2)
+            if before < count
+            else ranks.order_by(PlaylistEntry.rank.desc()).limit(1)
+        )
+    )
+    return (found[0], None) if before == count else (found[1], found[0])
+
+
+def _spread(low: int, high: int | None, count: int) -> _Room | None:
+    """`count` ranks strictly between `low` and `high`, evenly apart (`SPACING` apart after
+    `low` when there is no `high`); None when they do not fit."""
+    if high is None:
+        return _Room(low, SPACING) if low + SPACING * count < _MAX_RANK else None
+    step = (high - low) // (count + 1)
+    return _Room(low, step) if step >= 1 else None
+
+
+async def _renumber(session: AsyncSession, playlist_id: uuid.UUID) -> None:
+    """Every entry `SPACING` apart again, in the same order: first to distinct negative ranks,
+    then to the new ones (see the module's docstring)."""
     mine = PlaylistEntry.playlist_id == playlist_id
     await session.execute(
         update(PlaylistEntry)
-        .where(mine, where)
-        .values(position=-new - 1)
+        .where(mine)
+        .values(rank=-PlaylistEntry.rank)
         .execution_options(synchronize_session=False)
+    )
+    ordered = (
+        select(
+            PlaylistEntry.id,
+            func.row_number().over(order_by=PlaylistEntry.rank.desc()).label("number"),
+        )
+        .where(mine)
+        .subquery()
     )
     await session.execute(
         update(PlaylistEntry)
-        .where(mine, PlaylistEntry.position < 0)
-        .values(position=-PlaylistEntry.position - 1)
+        .where(PlaylistEntry.id == ordered.c.id)
+        .values(rank=ordered.c.number * SPACING)
         .execution_options(synchronize_session=False)
     )
+
+
+async def _room(session: AsyncSession, playlist: Playlist, before: int, count: int) -> _Room:
+    """Ranks for `count` entries going in before the entry at position `before` (the end when
+    it is the entry count), the playlist renumbered first when the gap there is too narrow."""
+    room = _spread(*await _gap(session, playlist, before), count)
+    if room is None:
+        await _renumber(session, playlist.id)
+        room = _spread(*await _gap(session, playlist, before), count)
+        assert room is not None, "a renumbered playlist leaves SPACING between entries"
+    return room
 
 
 async def insert(
@@ -216,15 +312,13 @@ async def insert(
     user_id: uuid.UUID,
     now: datetime,
 ) -> None:
-    """These tracks at `position` (0..n), the entries from there on moved down to make room."""
-    count = len(track_ids)
-    if position < playlist.entry_count:
-        shifted = PlaylistEntry.position + count
-        await _move(session, playlist.id, PlaylistEntry.position >= position, shifted)
+    """These tracks at `position` (0..n), in the gap before the entry there: no other entry
+    moves."""
+    room = await _room(session, playlist, position, len(track_ids))
     session.add_all(
         PlaylistEntry(
             playlist_id=playlist.id,
-            position=position + offset,
+            rank=room.low + room.step * (offset + 1),
             track_id=track_id,
             added_by=user_id,
             added_at=now,
@@ -232,47 +326,20 @@ async def insert(
         for offset, track_id in enumerate(track_ids)
     )
     await session.flush()
-    playlist.entry_count += count
+    playlist.entry_count += len(track_ids)
 
 
 async def remove(
     session: AsyncSession, playlist: Playlist, entry_ids: Collection[uuid.UUID]
 ) -> int:
-    """Remove these entries (others' ids are ignored) and close the gaps; how many went."""
-    first = await session.scalar(
-        select(func.min(PlaylistEntry.position)).where(
-            PlaylistEntry.playlist_id == playlist.id, PlaylistEntry.id.in_(entry_ids)
-        )
-    )
-    if first is None:
-        return 0
+    """Remove these entries (others' ids are ignored); how many went. The entries after them
+    move up a position without being written: a position is an index."""
     removed = await session.execute(
         delete(PlaylistEntry)
         .where(PlaylistEntry.playlist_id == playlist.id, PlaylistEntry.id.in_(entry_ids))
         .execution_options(synchronize_session=False)
     )
     gone = int(getattr(removed, "rowcount", 0))
-    # The entries after the first removed one, renumbered in order from its position.
-    ranked = (
-        select(
-            PlaylistEntry.id,
-            func.row_number().over(order_by=PlaylistEntry.position).label("rank"),
-        )
-        .where(PlaylistEntry.playlist_id == playlist.id, PlaylistEntry.position > first)
-        .subquery()
-    )
-    await session.execute(
-        update(PlaylistEntry)
-        .where(PlaylistEntry.id == ranked.c.id)
-        .values(position=-(first + ranked.c.rank - 1) - 1)
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(
-        update(PlaylistEntry)
-        .where(PlaylistEntry.playlist_id == playlist.id, PlaylistEntry.position < 0)
-        .values(position=-PlaylistEntry.position - 1)
-        .execution_options(synchronize_session=False)
-    )
     playlist.entry_count -= gone
     return gone
 
@@ -281,19 +348,37 @@ async def reorder(
     session: AsyncSession, playlist: Playlist, start: int, length: int, before: int
 ) -> bool:
     """Move entries [start, start + length) to just before the entry at `before`; False when
-    that leaves the order as it was."""
+    that leaves the order as it was. The shorter of the range and the entries it jumps over is
+    what moves: the range down past entries is those entries up past the range."""
     end = start + length
     if start <= before <= end:
         return False
-    position = PlaylistEntry.position
-    if before > end:
-        # The range moves down to end just before `before`; what lay between moves up.
-        new = case((position < end, position + (before - end)), else_=position - length)
-        await _move(session, playlist.id, (position >= start) & (position < before), new)
-    else:
-        # The range moves up to `before`; what lay between moves down.
-        new = case((position >= start, position - (start - before)), else_=position + length)
-        await _move(session, playlist.id, (position >= before) & (position < end), new)
+    if before > end:  # down, the same as what lies between, [end, before), up to `start`
+        between = before - end
+        first, count, to = (start, length, before) if length <= between else (end, between, start)
+    else:  # up, the same as what lies between, [before, start), down to `end`
+        between = start - before
+        first, count, to = (start, length, before) if length <= between else (before, between, end)
+    room = await _room(session, playlist, to, count)
+    block = (
+        select(PlaylistEntry.id, PlaylistEntry.rank)
+        .where(PlaylistEntry.playlist_id == playlist.id)
+        .order_by(PlaylistEntry.rank)
+        .offset(first)
+        .limit(count)
+        .subquery()
+    )
+    numbered = select(
+        block.c.id, func.row_number().over(order_by=block.c.rank).label("number")
+    ).subquery()
+    await session.execute(
+        update(PlaylistEntry)
+        .where(PlaylistEntry.id == numbered.c.id)
+        .values(
+            rank=literal(room.low, BigInteger) + literal(room.step, BigInteger) * numbered.c.number
+        )
+        .execution_options(synchronize_session=False)
+    )
     return True
 
 
@@ -301,7 +386,7 @@ async def all_entries(session: AsyncSession, playlist_id: uuid.UUID) -> list[Pla
     statement = (
         select(PlaylistEntry)
         .where(PlaylistEntry.playlist_id == playlist_id)
-        .order_by(PlaylistEntry.position)
+        .order_by(PlaylistEntry.rank)
     )
     return list(await session.scalars(statement))
 

@@ -7,7 +7,8 @@ owner (everything), collaborators (its entries, while the playlist is collaborat
 Every change gets a new snapshot id. A write may name the snapshot it was made against (the
 body's `snapshotId` or `If-Match`); when the playlist has changed since, nothing is applied and
 the answer is 412 `playlist_changed`. Writes to one playlist hold its row locked
-(`repository.lock`), so they apply one after the other and positions stay 0..n-1.
+(`repository.lock`), so they apply one after the other; positions are always 0..n-1 (an
+entry's index in the playlist's order).
 """
 
 from __future__ import annotations
@@ -293,7 +294,7 @@ async def entries(
 ) -> Page[EntryOut]:
     access = await visible(session, playlist_id, viewer)
     member = access.owner or access.collaborator
-    rows = await repository.entries(session, playlist_id, page)
+    rows, first = await repository.entries(session, playlist_id, page)
     tracks = await shapes.shown_tracks(session, {entry.track_id for entry in rows.items}, url)
     adders = await repository.people(
         session, {entry.added_by for entry in rows.items if entry.added_by is not None}
@@ -305,15 +306,19 @@ async def entries(
             return None
         return UserRef(id=person.id, name=person.name)
 
-    return rows.shaped(
-        lambda entry: EntryOut(
-            entry_id=entry.id,
-            position=entry.position,
-            added_at=entry.added_at,
-            added_by=adder(entry.added_by),
-            available=entry.track_id in tracks,
-            track=tracks.get(entry.track_id),
-        )
+    return Page[EntryOut](
+        items=[
+            EntryOut(
+                entry_id=entry.id,
+                position=position,
+                added_at=entry.added_at,
+                added_by=adder(entry.added_by),
+                available=entry.track_id in tracks,
+                track=tracks.get(entry.track_id),
+            )
+            for position, entry in enumerate(rows.items, start=first)
+        ],
+        next_cursor=rows.next_cursor,
     )
 
 

@@ -419,7 +419,7 @@ async def playlist_track_ids(
     statement = (
         select(PlaylistEntry.id, PlaylistEntry.track_id)
         .where(PlaylistEntry.playlist_id == playlist_id)
-        .order_by(PlaylistEntry.position)
+        .order_by(PlaylistEntry.rank)
     )
     return [(entry_id, track_id) for entry_id, track_id in await session.execute(statement)]
 

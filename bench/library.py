@@ -14,7 +14,7 @@ playlist of 9,700 entries (written with SQL), then measures with wrk at 16 conne
 - `GET /users/me/library/tracks` (the first page of 50,000 likes), against two bare statements;
 
 and, one request at a time as a listener's device sends them, 300 adds at the top of the
-playlist (9,700 -> 10,000 entries: each moves every entry below) and 300 reorders of a random
+playlist (9,700 -> 10,000 entries) and 300 reorders of a random
 entry to a random place in the 10,000: p50 and p99. Needs wrk and PostgreSQL.
 """
 
@@ -103,7 +103,8 @@ async def _library_and_playlist(url: str, user_id: str, playlist_id: str) -> Non
         await connection.execute(
             """INSERT INTO playlist_entries (id, playlist_id, rank, track_id, added_by,
                    added_at)
-               SELECT gen_random_uuid(), $1, n * 1048576, $3::uuid, $2, now()
+               SELECT gen_random_uuid(), $1, 1099511627776 + n::bigint * 1048576, $3::uuid, $2,
+                      now()
                FROM generate_series(1, $4) AS n""",
             uuid.UUID(playlist_id),
             uuid.UUID(user_id),

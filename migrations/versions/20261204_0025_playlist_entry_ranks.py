@@ -2,7 +2,7 @@
 
 An entry's position (0..n-1) becomes its index in rank order, and ranks leave gaps, so adding
 or moving entries rewrites only those entries, not every entry after them. Existing entries
-keep their order: rank = (position + 1) * 2^20, the spacing playlists/repository.py uses.
+keep their order: rank = 2^40 + (position + 1) * 2^20, as playlists/repository.py renumbers.
 
 Revision ID: 0025
 Revises: 0024
@@ -23,7 +23,9 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("playlist_entries", schema=None) as batch_op:
         batch_op.add_column(sa.Column("rank", sa.BigInteger(), nullable=True))
-    op.execute("UPDATE playlist_entries SET rank = (position + 1) * 1048576")  # 2^20 apart
+    op.execute(
+        "UPDATE playlist_entries SET rank = 1099511627776 + CAST(position + 1 AS BIGINT) * 1048576"
+    )
     with op.batch_alter_table("playlist_entries", schema=None) as batch_op:
         batch_op.alter_column("rank", existing_type=sa.BigInteger(), nullable=False)
         batch_op.drop_constraint("uq_playlist_entries_position", type_="unique")

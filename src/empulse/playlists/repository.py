@@ -1,7 +1,7 @@
 """Playlists, their entries in rank order, collaborators and invites.
 
 An entry's position is its index in rank order (0..n-1, never stored). Ranks are positive
-integers with gaps: entries added at the end are `SPACING` apart, and an added or moved entry
+integers with gaps: entries added at either end are `SPACING` apart, and an added or moved entry
 takes a rank in the gap between its new neighbours, so a write rewrites only the entries it adds
 or moves, however long the playlist. A reorder moves whichever is shorter: the range, or the
 entries it jumps over (the same order results). When a gap is too narrow for what goes into it,
@@ -38,8 +38,10 @@ from empulse.models import (
 
 ENTRY_ORDER = Order("playlist_entries:rank", (SortKey(PlaylistEntry.rank),))
 # The gap left between entries (more than a playlist's most entries, so a renumbered playlist
-# has room for any write), and the ranks' bound (appending past it renumbers first).
+# has room for any write); where a renumbered playlist's ranks start (room for a million adds
+# at the top); the ranks' bound (appending past it renumbers first).
 SPACING = 1 << 20
+BASE = 1 << 40
 _MAX_RANK = 1 << 62
 NEWEST = Order.newest_first(Playlist.created_at, Playlist.id)
 
@@ -232,10 +234,12 @@ class _Room:
     step: int
 
 
-async def _gap(session: AsyncSession, playlist: Playlist, before: int) -> tuple[int, int | None]:
+async def _gap(
+    session: AsyncSession, playlist: Playlist, before: int
+) -> tuple[int | None, int | None]:
     """(low, high): the ranks of the entries at positions `before - 1` and `before`, between
-    which an entry put at `before` goes (0 before the first; None after the last). Read from
-    the nearer end of the playlist."""
+    which an entry put at `before` goes (None before the first, and after the last). Read
+    from the nearer end of the playlist."""
     count = playlist.entry_count
     ranks = select(PlaylistEntry.rank).where(PlaylistEntry.playlist_id == playlist.id)
     if before <= count - before:
@@ -245,7 +249,7 @@ async def _gap(session: AsyncSession, playlist: Playlist, before: int) -> tuple[
             )
         )
         if before == 0:
-            return 0, (found[0] if found else None)
+            return None, (found[0] if found else None)
         return found[0], (found[1] if len(found) > 1 else None)
     # Nearer the end: counted from the last entry (there is one: before > count - before).
     found = list(
@@ -258,18 +262,25 @@ async def _gap(session: AsyncSession, playlist: Playlist, before: int) -> tuple[
     return (found[0], None) if before == count else (found[1], found[0])
 
 
-def _spread(low: int, high: int | None, count: int) -> _Room | None:
-    """`count` ranks strictly between `low` and `high`, evenly apart (`SPACING` apart after
-    `low` when there is no `high`); None when they do not fit."""
+def _spread(low: int | None, high: int | None, count: int) -> _Room | None:
+    """`count` ranks between `low` and `high`, `SPACING` apart where one side is open (ranks
+    stay positive and below `_MAX_RANK`), else evenly apart; None when they do not fit."""
+    if low is None and high is None:
+        return _Room(BASE, SPACING)
     if high is None:
+        assert low is not None
         return _Room(low, SPACING) if low + SPACING * count < _MAX_RANK else None
+    if low is None:
+        if high - SPACING * count > 0:
+            return _Room(high - SPACING * (count + 1), SPACING)
+        low = 0
     step = (high - low) // (count + 1)
     return _Room(low, step) if step >= 1 else None
 
 
 async def _renumber(session: AsyncSession, playlist_id: uuid.UUID) -> None:
-    """Every entry `SPACING` apart again, in the same order: first to distinct negative ranks,
-    then to the new ones (see the module's docstring)."""
+    """Every entry `SPACING` apart again from `BASE`, in the same order: first to distinct
+    negative ranks, then to the new ones (see the module's docstring)."""
     mine = PlaylistEntry.playlist_id == playlist_id
     await session.execute(
         update(PlaylistEntry)
@@ -288,7 +299,7 @@ async def _renumber(session: AsyncSession, playlist_id: uuid.UUID) -> None:
     await session.execute(
         update(PlaylistEntry)
         .where(PlaylistEntry.id == ordered.c.id)
-        .values(rank=ordered.c.number * SPACING)
+        .values(rank=literal(BASE, BigInteger) + ordered.c.number * SPACING)
         .execution_options(synchronize_session=False)
     )
 

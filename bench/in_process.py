@@ -17,6 +17,8 @@ difference is what a sign-in costs besides its hash. `--play` loads the demo dat
 qualified plays of one of its tracks instead (`POST /api/v1/tracks/{id}/plays`, one after the
 other in time, each a fresh `playId`); `--stream` loads it and times one track's stream, a
 8 KiB range at a time in turn (`GET /api/v1/tracks/{id}/stream`), as a player seeking does.
+`--demo` loads the demo data for a `--path` of the catalog (a query string included; with
+`EMPULSE_PAGE_CACHE_MB=0`, every page is read from the database).
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ PACKAGES = (
 async def call(
     app: ASGIApp, method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes = b""
 ) -> tuple[int, bytes]:
+    path, _, query = path.partition("?")
     scope: Scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -67,7 +70,7 @@ async def call(
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query.encode(),
         "root_path": "",
         "headers": [(b"host", b"127.0.0.1"), *headers],
         "client": ("127.0.0.1", 50000),
@@ -243,6 +246,7 @@ def main() -> None:
     parser.add_argument("--play", action="store_true", help="time plays instead of --path")
     parser.add_argument("--stream", action="store_true", help="time stream ranges instead")
     parser.add_argument("--sqlite", action="store_true", help="on SQLite, the embedded default")
+    parser.add_argument("--demo", action="store_true", help="load the demo data first")
     args = parser.parse_args()
     data_dir = tempfile.mkdtemp(prefix="empulse-bench-in-process-")
     database_url: str | None = f"sqlite+aiosqlite:///{data_dir}/empulse.db"
@@ -260,7 +264,7 @@ def main() -> None:
     )
     cli(dict(os.environ), "migrate")
     cli(dict(os.environ), "create-admin", "--email", EMAIL, "--password-stdin", stdin=PASSWORD)
-    if args.play or args.stream:
+    if args.play or args.stream or args.demo:
         cli(dict(os.environ), "demo-data", "--password-stdin", stdin=PASSWORD)
     with stdout_discarded():
         asyncio.run(measure(args))

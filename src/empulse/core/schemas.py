@@ -71,10 +71,17 @@ def with_examples(*bodies: JsonDict) -> ConfigDict:
     return ConfigDict(json_schema_extra={"examples": list(bodies)})
 
 
-class Schema(BaseModel):
+class _Base(BaseModel):
+    """camelCase on the wire, snake_case in Python; unknown fields refused."""
+
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="forbid", from_attributes=True
     )
+
+
+class Schema(_Base):
+    """A request body (or any model read from a client): decoded JSON is checked for depth and
+    U+0000 before the fields are."""
 
     @model_validator(mode="before")
     @classmethod
@@ -83,14 +90,10 @@ class Schema(BaseModel):
         return data
 
 
-class OutSchema(Schema):
-    """A response body built from the service's own rows, never from a request: the input
-    check above is skipped (on a page of tracks it was 60 % of the time spent shaping it)."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _refuse_deep_or_nul(cls, data: Any) -> Any:
-        return data
+class OutSchema(_Base):
+    """A response body built from the service's own rows, never from a request: no input
+    check, not even a validator that returns its input (a Python call per nested model: a
+    sixth of the time spent shaping a page of tracks)."""
 
 
 def _check_decoded(data: Any) -> None:

@@ -18,7 +18,8 @@ qualified plays of one of its tracks instead (`POST /api/v1/tracks/{id}/plays`, 
 other in time, each a fresh `playId`); `--stream` loads it and times one track's stream, a
 8 KiB range at a time in turn (`GET /api/v1/tracks/{id}/stream`), as a player seeking does.
 `--demo` loads the demo data for a `--path` of the catalog (a query string included; with
-`EMPULSE_PAGE_CACHE_MB=0`, every page is read from the database).
+`EMPULSE_PAGE_CACHE_MB=0`, every page is read from the database); `--anonymous` sends it
+without the token, as a listener who has not signed in.
 """
 
 from __future__ import annotations
@@ -138,7 +139,8 @@ async def measure(args: argparse.Namespace) -> None:
             json.dumps({"email": EMAIL, "password": PASSWORD}).encode(),
         )
         assert status == 200, body
-        headers = [(b"authorization", f"Bearer {json.loads(body)['accessToken']}".encode())]
+        token = json.loads(body)["accessToken"]
+        headers = [] if args.anonymous else [(b"authorization", f"Bearer {token}".encode())]
         next_request = await _requests(app, args, headers)
         for _ in range(50 if args.login else 500):  # warm: caches, the pool, the interpreter
             status, answer = await call(app, *next_request())
@@ -247,6 +249,7 @@ def main() -> None:
     parser.add_argument("--stream", action="store_true", help="time stream ranges instead")
     parser.add_argument("--sqlite", action="store_true", help="on SQLite, the embedded default")
     parser.add_argument("--demo", action="store_true", help="load the demo data first")
+    parser.add_argument("--anonymous", action="store_true", help="send --path unauthenticated")
     args = parser.parse_args()
     data_dir = tempfile.mkdtemp(prefix="empulse-bench-in-process-")
     database_url: str | None = f"sqlite+aiosqlite:///{data_dir}/empulse.db"

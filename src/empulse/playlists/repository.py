@@ -20,11 +20,29 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, delete, func, literal, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.catalog import repository as catalog
-from empulse.core.pagination import Order, PageRequest, Rows, SortKey, fetch_page
+from empulse.core.pagination import (
+    AnyRow,
+    Order,
+    PageRequest,
+    Rows,
+    SortKey,
+    fetch_page,
+    fetch_row_page,
+)
 from empulse.models import (
     Album,
     LikedPlaylist,
@@ -206,17 +224,24 @@ async def track_covers(
 
 async def entries(
     session: AsyncSession, playlist_id: uuid.UUID, page: PageRequest
-) -> tuple[Rows[PlaylistEntry], int]:
-    """A page of the entries in order, and the position of its first: how many come before
-    it (an index-only count; 0 on the first page)."""
-    statement = select(PlaylistEntry).where(PlaylistEntry.playlist_id == playlist_id)
-    rows = await fetch_page(session, statement, ENTRY_ORDER, page)
-    if page.cursor is None or not rows.items:
-        return rows, 0
-    before = select(func.count()).where(
-        PlaylistEntry.playlist_id == playlist_id, PlaylistEntry.rank < rows.items[0].rank
-    )
-    return rows, int(await session.scalar(before) or 0)
+) -> tuple[Rows[AnyRow], int]:
+    """A page of the entries in order, and the position of its first: in the same statement
+    (one snapshot), how many entries rank up to the cursor's (an index-only count)."""
+    mine = PlaylistEntry.playlist_id == playlist_id
+    before: ColumnElement[int] = literal(0, Integer)
+    if page.cursor is not None:
+        [after] = ENTRY_ORDER.decode(page.cursor)
+        before = select(func.count()).where(mine, PlaylistEntry.rank <= after).scalar_subquery()
+    statement = select(
+        PlaylistEntry.id,
+        PlaylistEntry.rank,
+        PlaylistEntry.track_id,
+        PlaylistEntry.added_by,
+        PlaylistEntry.added_at,
+        before.label("before"),
+    ).where(mine)
+    rows = await fetch_row_page(session, statement, ENTRY_ORDER, page)
+    return rows, (int(rows.items[0].before) if rows.items else 0)
 
 
 async def visible_track_ids(

@@ -124,12 +124,13 @@ async def _record_all(
     read once; the new plays inserted together. The counters are not touched here: the job
     runner folds qualified plays into them every few seconds (plays/tasks.py), so a popular
     track's counter row is no lock every play of it waits for."""
-    if not await repository.lock_listener(session, user_id):
+    connection = await session.connection()  # Core statements only (plays/repository.py)
+    if not await repository.lock_listener(connection, user_id):
         raise Unauthorized("This account no longer exists.")
     earlier: dict[uuid.UUID, AnyRow | PlayOut] = dict(
-        await repository.by_play_ids(session, user_id, {body.play_id for _, body in items})
+        await repository.by_play_ids(connection, user_id, {body.play_id for _, body in items})
     )
-    durations = await repository.track_durations(session, {track_id for track_id, _ in items})
+    durations = await repository.track_durations(connection, {track_id for track_id, _ in items})
     now = utcnow()
     starts = [_moment(body.started_at) for _, body in items]
     # Only a start that `_check` can accept is looked at further (the others are refused):
@@ -140,7 +141,7 @@ async def _record_all(
         for start, ok, (_, body) in zip(starts, plausible, items, strict=True)
     ]
     intervals = [(start, end) for start, end, ok in zip(starts, ends, plausible, strict=True) if ok]
-    heard = await repository.overlapping(session, user_id, intervals, MAX_PLAY)
+    heard = await repository.overlapping(connection, user_id, intervals, MAX_PLAY)
     outcomes: list[tuple[PlayOut, bool] | AppError | None] = [None] * len(items)
     recorded: list[dict[str, Any]] = []
     for index in sorted(range(len(items)), key=lambda i: starts[i]):
@@ -200,7 +201,7 @@ async def _record_all(
         heard.append((started_at, ended_at))
         earlier[body.play_id] = play  # the same playId twice in one batch counts once
         outcomes[index] = (play, True)
-    await repository.insert(session, recorded)
+    await repository.insert(connection, recorded)
     return [outcome for outcome in outcomes if outcome is not None]
 
 

@@ -4,6 +4,7 @@ rendition they ask for (Opus 160 kbit/s by default), on either storage."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from datetime import timedelta
 from pathlib import Path
@@ -12,12 +13,13 @@ import av
 import httpx
 import pytest
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import make_transient
 from typer.testing import CliRunner
 
 from empulse import cli
 from empulse.core.db import session_scope, utcnow
 from empulse.media import service as media
-from empulse.models import Job, MediaPipeline
+from empulse.models import Job, MediaObject, MediaPipeline
 from empulse.services import Services
 from tests.artists.helpers import admin_headers, approved_artist
 from tests.auth.helpers import deliver
@@ -25,6 +27,7 @@ from tests.conftest import Harness
 from tests.streaming.test_stream import AUDIO, listener
 from tests.submissions.helpers import SINGLE, submit
 from tests.support import media as samples
+from tests.support.transactions import first_of, until_paused
 
 
 def decoded(data: bytes) -> tuple[str, float]:
@@ -133,6 +136,45 @@ async def test_renditions_loudness_and_streams_of_the_chosen_format(
         headers={"If-None-Match": drawn.headers["etag"]},
     )
     assert again.status_code == 304
+
+
+async def test_a_track_shown_done_always_has_its_renditions_listed(
+    media_harness: Harness,
+) -> None:
+    """A run commits its renditions with its "done". The detail reads the files and the
+    pipelines in two statements, each in its own snapshot, so a run can commit between them:
+    here it does, exactly there. The page may show the run as still running, but never as
+    done with no renditions to hear."""
+    harness = media_harness
+    admin, submission_id = await submitted(harness, AUDIO)
+    await deliver(harness, media=True)
+    services: Services = harness.app.state.services
+    # Back to the moment before the run's last transaction: running, no renditions yet.
+    async with session_scope(services.sessionmaker) as session:
+        renditions = list(
+            await session.scalars(select(MediaObject).where(MediaObject.role == "rendition"))
+        )
+        assert len(renditions) == 4
+        for rendition in renditions:
+            session.expunge(rendition)
+            make_transient(rendition)
+        await session.execute(delete(MediaObject).where(MediaObject.role == "rendition"))
+        await session.execute(update(MediaPipeline).values(status="running"))
+
+    detail = f"/api/v1/admin/submissions/{submission_id}"
+    async with first_of(services.engine, "FROM media_objects", "FROM media_pipelines") as read:
+        shown = asyncio.create_task(harness.client.get(detail, headers=admin))
+        assert await until_paused(read, shown)  # the detail's first read of either is done
+        async with session_scope(services.sessionmaker) as session:  # the run finishes
+            session.add_all(renditions)
+            await session.execute(update(MediaPipeline).values(status="done"))
+        read.resume.set()
+        files = (await shown).json()["files"]
+    [audio] = [f for f in files if f["role"] == "audio"]
+    listed = [f for f in files if f["role"] == "rendition"]
+    assert audio["pipeline"]["status"] in ("running", "done")
+    if audio["pipeline"]["status"] == "done":
+        assert len(listed) == 4, files
 
 
 async def test_silent_audio_fails_with_its_reason_and_a_second_run_is_a_no_op(

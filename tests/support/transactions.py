@@ -18,20 +18,28 @@ from sqlalchemy.util import await_
 @dataclass(eq=False)
 class Stepper:
     """Pauses one connection after its n-th statement, or after the first whose SQL contains
-    the given text (a SQLAlchemy event), so that another transaction can run from exactly that
-    point. `paused` is set once it holds; `resume` lets it go on."""
+    the given text (one of the texts, when several), so that another transaction can run from
+    exactly that point (a SQLAlchemy event). With no connection given, the first connection of
+    the engine that runs such a statement is the one paused. `paused` is set once it holds;
+    `resume` lets it go on."""
 
-    connection: Connection
-    after: int | str
+    connection: Connection | None
+    after: int | str | tuple[str, ...]
     paused: asyncio.Event = field(default_factory=asyncio.Event)
     resume: asyncio.Event = field(default_factory=asyncio.Event)
     count: int = 0
 
+    def _matches(self, statement: str) -> bool:
+        if isinstance(self.after, int):
+            return self.count == self.after
+        texts = (self.after,) if isinstance(self.after, str) else self.after
+        return any(text in statement for text in texts)
+
     def __call__(self, conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
-        if conn is not self.connection or self.paused.is_set():
+        if self.paused.is_set() or (self.connection is not None and conn is not self.connection):
             return
         self.count += 1
-        if self.count == self.after or (isinstance(self.after, str) and self.after in statement):
+        if self._matches(statement):
             self.paused.set()
             # The listener runs inside the session's greenlet: awaiting here holds the
             # transaction open, with its locks, until the test lets it go on.
@@ -47,6 +55,19 @@ async def stepping(
     connection = (await session.connection()).sync_connection
     assert connection is not None
     stepper = Stepper(connection, after)
+    event.listen(engine.sync_engine, "after_cursor_execute", stepper)
+    try:
+        yield stepper
+    finally:
+        stepper.resume.set()
+        event.remove(engine.sync_engine, "after_cursor_execute", stepper)
+
+
+@asynccontextmanager
+async def first_of(engine: AsyncEngine, *texts: str) -> AsyncIterator[Stepper]:
+    """A `Stepper` on whichever of the engine's connections first runs a statement containing
+    one of these texts (a request's, say)."""
+    stepper = Stepper(None, texts)
     event.listen(engine.sync_engine, "after_cursor_execute", stepper)
     try:
         yield stepper

@@ -13,10 +13,12 @@ from sqlalchemy import func, select, update
 from empulse.core.db import session_scope, utcnow
 from empulse.models import PlaylistInvite
 from empulse.services import Services
-from tests.auth.helpers import PASSWORD
+from tests.artists.helpers import approved_artist
+from tests.auth.helpers import PASSWORD, bearer, login
 from tests.catalog.helpers import all_pages, published_ep
 from tests.conftest import Backend, Harness
 from tests.playlists.helpers import PLAYLISTS, add, entries, listener, new_playlist
+from tests.submissions.helpers import approve, submit
 from tests.web.test_problems import assert_problem
 
 LIBRARY = "/api/v1/users/me/library"
@@ -268,3 +270,49 @@ async def test_export_and_deletion_cover_playlists(harness: Harness) -> None:
             .where(PlaylistInvite.accepted_by.is_not(None))
         )
     assert used == 0
+
+
+async def test_an_artists_deletion_takes_their_tracks_out_of_playlists(harness: Harness) -> None:
+    """An artist deletes their account, and their tracks with it: in a listener's playlist
+    their entries go as removals would. The others close up at positions 0..n-1, the count
+    follows, and the snapshot changes, so a collaborator's write against the old order is
+    refused; the playlist then takes new entries anywhere."""
+    admin, _ = await published_ep(harness, tracks=2)
+    leaving = [track["id"] for track in await all_pages(harness.client, "/api/v1/tracks")]
+    other = await approved_artist(harness, "other@example.com", admin)
+    single = await submit(harness, other)
+    assert (await approve(harness, single.json()["id"], admin)).status_code == 200
+    harness.client.cookies.clear()
+    [staying] = [
+        track["id"]
+        for track in await all_pages(harness.client, "/api/v1/tracks")
+        if track["id"] not in leaving
+    ]
+    ada = await listener(harness, "ada@example.com", "Ada")
+    playlist = await new_playlist(harness, ada, collaborative=True)
+    url = f"{PLAYLISTS}/{playlist['id']}"
+    order = [staying, leaving[0], staying, leaving[1], staying]
+    assert (await add(harness, playlist["id"], ada, order)).status_code == 201
+    before = (await harness.client.get(url, headers=ada)).json()
+
+    artist = bearer((await login(harness, "artist@example.com")).json())
+    deleted = await harness.client.request(
+        "DELETE", "/api/v1/users/me", json={"password": PASSWORD}, headers=artist
+    )
+    assert deleted.status_code == 204, deleted.text
+
+    shown = await entries(harness, playlist["id"], ada)  # positions 0..n-1, checked there
+    assert [entry["track"]["id"] for entry in shown] == [staying] * 3
+    after = (await harness.client.get(url, headers=ada)).json()
+    assert after["trackCount"] == 3
+    assert after["snapshotId"] != before["snapshotId"]
+    stale = await harness.client.put(
+        f"{url}/tracks/order",
+        json={"rangeStart": 0, "rangeLength": 1, "insertBefore": 3},
+        headers={**ada, "If-Match": f'"{before["snapshotId"]}"'},
+    )
+    assert_problem(stale, 412, "playlist_changed")
+    for position in (3, 2, 0):
+        added = await add(harness, playlist["id"], ada, [staying], position=position)
+        assert added.status_code == 201, added.text
+    assert len(await entries(harness, playlist["id"], ada)) == 6

@@ -1,6 +1,7 @@
 """What playlists/ keeps about an account: the playlists it owns (with their entries) and the
 ones it collaborates on. A deletion takes the owned playlists along (the database's cascade)
-and their covers (a job); entries the account added to others' playlists stay, without it."""
+and their covers (a job); entries the account added to others' playlists stay, without it; an
+artist's tracks leave every playlist, as removals (counted out, a new snapshot)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from empulse.playlists.schemas import (
     ExportedPlaylist,
     ExportedPlaylists,
 )
+from empulse.playlists.service import new_snapshot
 from empulse.submissions.upload import enqueue_object_deletion
 
 
@@ -47,6 +49,7 @@ async def _playlists(session: AsyncSession, _: Any, user: User) -> ExportedPlayl
 
 async def _before_deletion(session: AsyncSession, _: Any, user: User) -> None:
     await repository.unfollow_all(session, user.id)
+    await repository.drop_tracks_of(session, user.id, new_snapshot())
     covers = [
         image["key"]
         for playlist in await repository.owned(session, user.id)

@@ -45,6 +45,7 @@ from empulse.core.pagination import (
 )
 from empulse.models import (
     Album,
+    Artist,
     LikedPlaylist,
     Playlist,
     PlaylistCollaborator,
@@ -264,27 +265,27 @@ async def _gap(
 ) -> tuple[int | None, int | None]:
     """(low, high): the ranks of the entries at positions `before - 1` and `before`, between
     which an entry put at `before` goes (None before the first, and after the last). Read
-    from the nearer end of the playlist."""
+    from the nearer end of the playlist; from the top when the end holds fewer entries than
+    counted, and after the last entry when the playlist holds fewer than `before`."""
     count = playlist.entry_count
     ranks = select(PlaylistEntry.rank).where(PlaylistEntry.playlist_id == playlist.id)
-    if before <= count - before:
-        found = list(
-            await session.scalars(
-                ranks.order_by(PlaylistEntry.rank).offset(max(before - 1, 0)).limit(2)
-            )
-        )
-        if before == 0:
-            return None, (found[0] if found else None)
-        return found[0], (found[1] if len(found) > 1 else None)
-    # Nearer the end: counted from the last entry (there is one: before > count - before).
+    last_first = ranks.order_by(PlaylistEntry.rank.desc())
+    if before > count - before:
+        found = list(await session.scalars(last_first.offset(max(count - before - 1, 0)).limit(2)))
+        if before == count and found:
+            return found[0], None
+        if before < count and len(found) == 2:
+            return found[1], found[0]
     found = list(
         await session.scalars(
-            ranks.order_by(PlaylistEntry.rank.desc()).offset(count - before - 1).limit(2)
-            if before < count
-            else ranks.order_by(PlaylistEntry.rank.desc()).limit(1)
+            ranks.order_by(PlaylistEntry.rank).offset(max(before - 1, 0)).limit(2)
         )
     )
-    return (found[0], None) if before == count else (found[1], found[0])
+    if before == 0:
+        return None, (found[0] if found else None)
+    if found:
+        return found[0], (found[1] if len(found) > 1 else None)
+    return await session.scalar(last_first.limit(1)), None
 
 
 def _spread(low: int | None, high: int | None, count: int) -> _Room | None:
@@ -416,6 +417,42 @@ async def reorder(
         .execution_options(synchronize_session=False)
     )
     return True
+
+
+async def drop_tracks_of(session: AsyncSession, user_id: uuid.UUID, snapshot_id: str) -> None:
+    """Before an account goes, and its artist's tracks with it (the database's cascade): the
+    entries of those tracks leave every playlist as a removal would, the playlists locked in id
+    order first (each playlist write takes its lock), their counts lowered and their snapshot
+    replaced, so a collaborator's write against the old order is refused."""
+    theirs = (
+        select(Track.id).join(Artist, Artist.id == Track.artist_id).where(Artist.user_id == user_id)
+    )
+    holding = select(PlaylistEntry.playlist_id).where(PlaylistEntry.track_id.in_(theirs))
+    locked = await session.execute(
+        select(Playlist.id)
+        .where(Playlist.id.in_(holding))
+        .order_by(Playlist.id)
+        .with_for_update(key_share=True)
+    )
+    if locked.first() is None:
+        return
+    gone = (
+        select(PlaylistEntry.playlist_id, func.count().label("entries"))
+        .where(PlaylistEntry.track_id.in_(theirs))
+        .group_by(PlaylistEntry.playlist_id)
+        .subquery()
+    )
+    await session.execute(
+        update(Playlist)
+        .where(Playlist.id == gone.c.playlist_id)
+        .values(entry_count=Playlist.entry_count - gone.c.entries, snapshot_id=snapshot_id)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        delete(PlaylistEntry)
+        .where(PlaylistEntry.track_id.in_(theirs))
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def all_entries(session: AsyncSession, playlist_id: uuid.UUID) -> list[PlaylistEntry]:

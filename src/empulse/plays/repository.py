@@ -60,18 +60,6 @@ async def lock_listener(connection: AsyncConnection, user_id: uuid.UUID) -> bool
 
 # What a play's answer shows (plays/service.play_out).
 _SHOWN = (Play.play_id, Play.track_id, Play.started_at, Play.ms_played, Play.qualified, Play.reason)
-_BY_PLAY_IDS = select(*_SHOWN).where(
-    Play.user_id == bindparam("user_id"),
-    Play.play_id.in_(bindparam("play_ids", expanding=True)),
-)
-
-
-async def by_play_ids(
-    connection: AsyncConnection, user_id: uuid.UUID, play_ids: Collection[uuid.UUID]
-) -> dict[uuid.UUID, AnyRow]:
-    """The plays recorded before under these playIds: the columns their answer shows."""
-    params = {"user_id": user_id, "play_ids": list(play_ids)}
-    return {row.play_id: row for row in await connection.execute(_BY_PLAY_IDS, params)}
 
 
 @functools.cache
@@ -102,27 +90,27 @@ async def insert(connection: AsyncConnection, plays: Sequence[dict[str, Any]]) -
         await connection.execute(_INSERT, plays)
 
 
-async def overlapping(
+async def heard(
     connection: AsyncConnection,
     user_id: uuid.UUID,
+    play_ids: Collection[uuid.UUID],
     intervals: Sequence[tuple[datetime, datetime]],
     longest: timedelta,
-) -> list[tuple[datetime, datetime]]:
-    """(start, end) of the listener's recorded plays that overlap one of these intervals: the
-    database returns only those (each interval an index range on (user, start), as a play
-    lasts at most `longest`), never the listener's whole recent history."""
-    if not intervals:
-        return []
-    params: dict[str, Any] = {"user_id": user_id}
+) -> list[AnyRow]:
+    """The listener's recorded plays that were reported under one of these playIds or that
+    overlap one of these intervals, in one read: what a play's answer shows, and its end. The
+    database returns only those (a playId one lookup in the listener's unique index; each
+    interval an index range on (user, start), as a play lasts at most `longest`), never the
+    listener's whole recent history."""
+    params: dict[str, Any] = {"user_id": user_id, "play_ids": list(play_ids)}
     for n, (start, end) in enumerate(intervals):
         params[f"from{n}"], params[f"end{n}"], params[f"start{n}"] = start - longest, end, start
-    rows = await connection.execute(_overlapping(len(intervals)), params)
-    return [(row[0], row[1]) for row in rows]
+    return list(await connection.execute(_heard(len(intervals)), params))
 
 
 @functools.lru_cache(maxsize=64)
-def _overlapping(count: int) -> Select[datetime, datetime]:
-    """The overlap read for `count` intervals (`from<n>`: the start less the longest play,
+def _heard(count: int) -> Select[*tuple[Any, ...]]:
+    """The read of `heard` for `count` intervals (`from<n>`: the start less the longest play,
     `start<n>`, `end<n>`), built once per count."""
     moment = Play.started_at.type
     overlaps = [
@@ -133,8 +121,9 @@ def _overlapping(count: int) -> Select[datetime, datetime]:
         )
         for n in range(count)
     ]
-    return select(Play.started_at, Play.ended_at).where(
-        Play.user_id == bindparam("user_id"), or_(*overlaps)
+    return select(*_SHOWN, Play.ended_at).where(
+        Play.user_id == bindparam("user_id"),
+        or_(Play.play_id.in_(bindparam("play_ids", expanding=True)), *overlaps),
     )
 
 

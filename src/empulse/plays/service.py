@@ -119,18 +119,14 @@ async def _record_all(
     session: AsyncSession, user_id: uuid.UUID, items: Sequence[tuple[uuid.UUID, PlayIn]]
 ) -> list[tuple[PlayOut, bool] | AppError]:
     """Decide and record these plays of one listener, oldest first, in a fixed number of
-    statements whatever their number: the listener's row locked, then what was recorded
-    before under these playIds, the tracks, and the listener's plays that could overlap, each
-    read once; the new plays inserted together. The counters are not touched here: the job
+    statements whatever their number: the listener's row locked; what was recorded before
+    under these playIds and the listener's plays that could overlap, in one read; the tracks;
+    the new plays inserted together. The counters are not touched here: the job
     runner folds qualified plays into them every few seconds (plays/tasks.py), so a popular
     track's counter row is no lock every play of it waits for."""
     connection = await session.connection()  # Core statements only (plays/repository.py)
     if not await repository.lock_listener(connection, user_id):
         raise Unauthorized("This account no longer exists.")
-    earlier: dict[uuid.UUID, AnyRow | PlayOut] = dict(
-        await repository.by_play_ids(connection, user_id, {body.play_id for _, body in items})
-    )
-    durations = await repository.track_durations(connection, {track_id for track_id, _ in items})
     now = utcnow()
     starts = [_moment(body.started_at) for _, body in items]
     # Only a start that `_check` can accept is looked at further (the others are refused):
@@ -141,7 +137,15 @@ async def _record_all(
         for start, ok, (_, body) in zip(starts, plausible, items, strict=True)
     ]
     intervals = [(start, end) for start, end, ok in zip(starts, ends, plausible, strict=True) if ok]
-    heard = await repository.overlapping(connection, user_id, intervals, MAX_PLAY)
+    reported = {body.play_id for _, body in items}
+    rows = await repository.heard(connection, user_id, reported, intervals, MAX_PLAY)
+    earlier: dict[uuid.UUID, AnyRow | PlayOut] = {
+        row.play_id: row for row in rows if row.play_id in reported
+    }
+    # Every play read is compared below, so one read for a playId that does not overlap
+    # anything changes no decision.
+    heard = [(row.started_at, row.ended_at) for row in rows]
+    durations = await repository.track_durations(connection, {track_id for track_id, _ in items})
     outcomes: list[tuple[PlayOut, bool] | AppError | None] = [None] * len(items)
     recorded: list[dict[str, Any]] = []
     for index in sorted(range(len(items)), key=lambda i: starts[i]):

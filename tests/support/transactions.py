@@ -47,14 +47,9 @@ class Stepper:
 
 
 @asynccontextmanager
-async def stepping(
-    engine: AsyncEngine, session: AsyncSession, after: int | str
-) -> AsyncIterator[Stepper]:
-    """A `Stepper` on the connection `session` uses (its transaction begins here). On exit the
-    pause is released, so nothing is left waiting on it."""
-    connection = (await session.connection()).sync_connection
-    assert connection is not None
-    stepper = Stepper(connection, after)
+async def _listening(engine: AsyncEngine, stepper: Stepper) -> AsyncIterator[Stepper]:
+    """The stepper listens to the engine's statements; on exit the pause is released, so
+    nothing is left waiting on it."""
     event.listen(engine.sync_engine, "after_cursor_execute", stepper)
     try:
         yield stepper
@@ -64,16 +59,22 @@ async def stepping(
 
 
 @asynccontextmanager
+async def stepping(
+    engine: AsyncEngine, session: AsyncSession, after: int | str
+) -> AsyncIterator[Stepper]:
+    """A `Stepper` on the connection `session` uses (its transaction begins here)."""
+    connection = (await session.connection()).sync_connection
+    assert connection is not None
+    async with _listening(engine, Stepper(connection, after)) as stepper:
+        yield stepper
+
+
+@asynccontextmanager
 async def first_of(engine: AsyncEngine, *texts: str) -> AsyncIterator[Stepper]:
     """A `Stepper` on whichever of the engine's connections first runs a statement containing
     one of these texts (a request's, say)."""
-    stepper = Stepper(None, texts)
-    event.listen(engine.sync_engine, "after_cursor_execute", stepper)
-    try:
+    async with _listening(engine, Stepper(None, texts)) as stepper:
         yield stepper
-    finally:
-        stepper.resume.set()
-        event.remove(engine.sync_engine, "after_cursor_execute", stepper)
 
 
 async def until_paused(stepper: Stepper, task: asyncio.Task[Any]) -> bool:

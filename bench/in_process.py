@@ -19,7 +19,9 @@ other in time, each a fresh `playId`); `--stream` loads it and times one track's
 8 KiB range at a time in turn (`GET /api/v1/tracks/{id}/stream`), as a player seeking does.
 `--demo` loads the demo data for a `--path` of the catalog (a query string included; with
 `EMPULSE_PAGE_CACHE_MB=0`, every page is read from the database); `--anonymous` sends it
-without the token, as a listener who has not signed in.
+without the token, as a listener who has not signed in. `--database-url` measures on a database
+already filled instead of a fresh one (the million tracks `bench.search --keep` leaves in
+`empulse_bench`; the admin is created there once).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import cProfile
 import json
 import os
 import pstats
+import subprocess
 import sys
 import tempfile
 import time
@@ -250,10 +253,13 @@ def main() -> None:
     parser.add_argument("--sqlite", action="store_true", help="on SQLite, the embedded default")
     parser.add_argument("--demo", action="store_true", help="load the demo data first")
     parser.add_argument("--anonymous", action="store_true", help="send --path unauthenticated")
+    parser.add_argument("--database-url", help="a filled database to measure on, kept as it is")
     args = parser.parse_args()
     data_dir = tempfile.mkdtemp(prefix="empulse-bench-in-process-")
     database_url: str | None = f"sqlite+aiosqlite:///{data_dir}/empulse.db"
-    if not args.sqlite:
+    if args.database_url:
+        database_url = args.database_url
+    elif not args.sqlite:
         database_url = _prepare_postgres("empulse_bench_in_process")
     if database_url is None:
         sys.exit("PostgreSQL is needed for this benchmark (or --sqlite)")
@@ -266,7 +272,11 @@ def main() -> None:
         }
     )
     cli(dict(os.environ), "migrate")
-    cli(dict(os.environ), "create-admin", "--email", EMAIL, "--password-stdin", stdin=PASSWORD)
+    try:
+        cli(dict(os.environ), "create-admin", "--email", EMAIL, "--password-stdin", stdin=PASSWORD)
+    except subprocess.CalledProcessError:
+        if not args.database_url:  # a filled database may have it from an earlier run
+            raise
     if args.play or args.stream or args.demo:
         cli(dict(os.environ), "demo-data", "--password-stdin", stdin=PASSWORD)
     with stdout_discarded():

@@ -50,6 +50,9 @@ class Result:
     # CPU time of the server's processes per request answered: steadier than req/s on a machine
     # the load generator and the database share.
     server_cpu_ms: float
+    # The same of the local PostgreSQL's processes (0 when it is elsewhere, or SQLite's, whose
+    # work is in the server's figure).
+    database_cpu_ms: float = 0.0
 
 
 def _children(pid: int) -> list[int]:
@@ -70,6 +73,21 @@ def _cpu_seconds(pid: int) -> float:
         except OSError:
             continue
         ticks += int(fields[11]) + int(fields[12])  # utime, stime (stat fields 14 and 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _database_cpu_seconds() -> float:
+    """User plus system CPU time so far of this machine's PostgreSQL processes (the server and
+    its backends; those that exit in between are not counted, and a pool's stay)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, fields = stat.read_text().split(" (", 1)[1].rsplit(")", 1)
+        except (OSError, IndexError, ValueError):
+            continue
+        if name.startswith("postgres"):
+            values = fields.split()
+            ticks += int(values[11]) + int(values[12])
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
@@ -224,18 +242,22 @@ def measure(
     try:
         _wrk(url, 2, connections, wrk_args)  # warm-up: imports, connection pools, caches
         cpu_before = _cpu_seconds(process.pid)
+        database_before = _database_cpu_seconds()
         rps, p50, p99, non_2xx = _wrk(url, duration, connections, wrk_args)
-        cpu_ms = (_cpu_seconds(process.pid) - cpu_before) * 1000 / max(rps * duration, 1)
+        answered = max(rps * duration, 1)
+        cpu_ms = (_cpu_seconds(process.pid) - cpu_before) * 1000 / answered
+        database_ms = (_database_cpu_seconds() - database_before) * 1000 / answered
         rss = _peak_rss_mb(process.pid)
     finally:
         _stop(process)
     # Each figure as it comes (the tables are printed at the end of a long run).
     print(
-        f"  {name}, {workers} worker(s): {rps:,.1f} req/s, {cpu_ms:.3f} ms of server CPU a request",
+        f"  {name}, {workers} worker(s): {rps:,.1f} req/s, {cpu_ms:.3f} ms of server CPU and "
+        f"{database_ms:.3f} ms of PostgreSQL's a request",
         file=sys.stderr,
         flush=True,
     )
-    return Result(name, workers, rps, p50, p99, rss, non_2xx, cpu_ms)
+    return Result(name, workers, rps, p50, p99, rss, non_2xx, cpu_ms, database_ms)
 
 
 def bench_env(database_url: str, data_dir: Path, connections: int) -> dict[str, str]:

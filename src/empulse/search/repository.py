@@ -54,6 +54,7 @@ from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.selectable import TextualSelect
+from sqlalchemy.types import TypeEngine
 
 from empulse.catalog import repository as catalog
 from empulse.models import Album, Artist, Playlist, PlaylistCollaborator, Track, User
@@ -103,7 +104,7 @@ KINDS = {
         Track.title,
         (Field("A", "{title}"), Field("AB", "{title artist}"), ANYWHERE),
         (Track.play_count.desc(), Track.published_at.desc(), Track.id.desc()),
-        Walk(Track.status == "published"),
+        Walk(Track.status == catalog.PUBLISHED),
     ),
     "albums": Kind(
         "albums",
@@ -111,7 +112,7 @@ KINDS = {
         Album.title,
         (Field("A", "{title}"), ANYWHERE),
         (Album.play_count.desc(), Album.published_at.desc(), Album.id.desc()),
-        Walk(Album.status == "published"),
+        Walk(Album.status == catalog.PUBLISHED),
     ),
     "artists": Kind(
         "artists",
@@ -189,6 +190,15 @@ WALK_ADVANTAGE = 10
 FEW_MATCHES = 2_000
 
 
+def _unplanned(name: str, kind: TypeEngine[Any] | None = None) -> ColumnElement[Any]:
+    """A parameter (an integer unless `kind` says otherwise) as a scalar subquery: the
+    planner plans for an unknown limit or list of ids whatever the value, so a statement's
+    generic plan costs no more than one made for the value, and PostgreSQL keeps it instead
+    of planning every execution again (a search's plans cost more than running its
+    statements)."""
+    return select(bindparam(name, type_=kind or Integer())).scalar_subquery()
+
+
 @dataclass(frozen=True, slots=True)
 class Tier:
     """A tier's full-text query, with the words it stands for (each any of its alternatives)
@@ -204,9 +214,14 @@ def _query(weights: str | None, *, prefix: bool) -> ColumnElement[Any]:
     """The words (the statement's `words` parameter) as a tsquery, every word in the fields,
     each as a prefix from two letters on if asked: `search_query` (search/ddl.py) folds and
     quotes each word in the database, as its documents were folded, so nothing in a word is
-    query syntax. One expression per form, so the statements built of it are built once."""
+    query syntax. One expression per form, so the statements built of it are built once.
+
+    A scalar subquery: PostgreSQL computes it once per execution (an InitPlan), and the
+    planner sees the same unknown tsquery whatever the words, so a statement's generic plan
+    is as good as one made for its parameters and is kept (prepared statements are then not
+    planned again on every search, which cost more than running most of them)."""
     words = bindparam("words", type_=ARRAY(Text()))
-    return func.search_query(words, weights or "", prefix)
+    return select(func.search_query(words, weights or "", prefix)).scalar_subquery()
 
 
 def _typed_tiers(kind: Kind, words: Sequence[str]) -> tuple[Tier, ...]:
@@ -256,8 +271,10 @@ def _statements(
     vector: ColumnElement[Any] = literal_column(f"{kind.table}.search_vector")
     stored_key: ColumnElement[Any] = literal_column(f"{kind.table}.search_key")
     named = bindparam("key", type_=Text())
-    wanted = bindparam("wanted", type_=Integer())
-    in_ids = kind.id == any_(bindparam("ids", type_=ARRAY(Uuid())))
+    wanted = _unplanned("wanted")
+    # The cast makes the subquery's value the array (`= ANY (SELECT …)` compares each row).
+    ids = ARRAY(Uuid())
+    in_ids = kind.id == any_(cast(_unplanned("ids", ids), ids))
     visible = _visible(kind.table, viewer)
     ranks: list[tuple[ColumnElement[bool], int]] = []
     if key:
@@ -309,16 +326,17 @@ def _walk_statement(
         )
         .where(kind.walk.where)
         .order_by(*kind.order)
-        .limit(WALK_WINDOW)
+        .limit(literal_column(str(WALK_WINDOW), Integer()))
         .subquery(kind.table)
     )
     # The expression hides the column from the full-text index.
-    hidden: ColumnElement[Any] = func.coalesce(window.c.search_vector, cast("", TSVECTOR))
+    empty = literal_column("''::tsvector", TSVECTOR())
+    hidden: ColumnElement[Any] = func.coalesce(window.c.search_vector, empty)
     return (
         select(window.c.id)
         .where(hidden.op("@@")(query), others)
         .order_by(*(column.desc() for column in list(window.c)[: len(keys)]))
-        .limit(bindparam("reading", type_=Integer()))
+        .limit(_unplanned("reading"))
     )
 
 
@@ -451,10 +469,10 @@ async def _walk(
 
 # Each typed word's resembling indexed words, the closest first, in one statement.
 _RESEMBLING = text(
-    "SELECT typed.word, found.word FROM unnest(CAST(:words AS text[])) AS typed(word) "
+    "SELECT typed.word, found.word FROM unnest(CAST(:words AS text[])) AS typed(word) "  # noqa: S608 - a constant limit
     "CROSS JOIN LATERAL (SELECT word FROM search_words "
     "WHERE word % search_key(typed.word) "
-    "ORDER BY word <-> search_key(typed.word), word LIMIT :most) AS found"
+    f"ORDER BY word <-> search_key(typed.word), word LIMIT {TYPO_CANDIDATES}) AS found"
 )
 
 
@@ -462,7 +480,7 @@ async def _resembling(session: AsyncSession, words: Sequence[str]) -> dict[str, 
     """The indexed words each typed word resembles (trigram similarity at least 0.3, pg_trgm's
     default), the closest first: trigram-index lookups in the vocabulary, not in the rows."""
     found: dict[str, list[str]] = {word: [] for word in words}
-    rows = await session.execute(_RESEMBLING, {"words": list(words), "most": TYPO_CANDIDATES})
+    rows = await session.execute(_RESEMBLING, {"words": list(words)})
     for typed, word in rows:
         found[typed].append(word)
     return found
@@ -477,7 +495,9 @@ def _quoted(word: str) -> str:
 def _typo_query(field: int) -> ColumnElement[Any]:
     """The statement's `typo<field>` parameter as a tsquery: one expression per field, so
     the statements built of it are built once."""
-    return func.to_tsquery("simple", bindparam(f"typo{field}", type_=Text()))
+    return select(
+        func.to_tsquery("simple", bindparam(f"typo{field}", type_=Text()))
+    ).scalar_subquery()
 
 
 async def _typo_tiers(

@@ -14,7 +14,8 @@ hundreds of tracks ("Intro") answers its first page from the index instead of vi
 sorting every one of them.
 
 `search_query` becomes PL/pgSQL (search/ddl.py): the same tsquery, its statement planned once
-a session instead of on every call.
+a session instead of on every call. The vocabulary's trigram index, which a typo's lookup
+reads, is rebuilt with larger signatures (search/ddl.py, `POSTGRES_VOCABULARY_INDEX`).
 
 Revision ID: 0026
 Revises: 0025
@@ -65,11 +66,17 @@ def upgrade() -> None:
             f"ON {table} (search_key, status, play_count, published_at, id)"
         )
     op.execute(ddl.POSTGRES_QUERY_FUNCTION)
+    op.execute("DROP INDEX ix_search_words_trigrams")
+    op.execute(ddl.POSTGRES_VOCABULARY_INDEX)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
+    op.execute("DROP INDEX ix_search_words_trigrams")
+    op.execute(
+        "CREATE INDEX ix_search_words_trigrams ON search_words USING gist (word gist_trgm_ops)"
+    )
     op.execute(SQL_QUERY_FUNCTION)
     for table in PUBLISHED:
         op.execute(f"DROP INDEX ix_{table}_search_key")

@@ -10,12 +10,21 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, func, literal_column, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.catalog import ddl
@@ -297,6 +306,22 @@ def listed_tracks() -> Select[*tuple[Any, ...]]:
         .join(MediaObject, MediaObject.id == Track.audio_id)
         .outerjoin(MediaPipeline, MediaPipeline.media_object_id == Track.audio_id)
     )
+
+
+@functools.cache
+def _listed_tracks_by_id() -> Select[*tuple[Any, ...]]:
+    return listed_tracks().where(Track.id.in_(bindparam("ids", expanding=True)))
+
+
+async def listed_tracks_by_id(
+    session: AsyncSession, track_ids: Collection[uuid.UUID]
+) -> Sequence[AnyRow]:
+    """The visible ones of these tracks, as `listed_tracks`: one statement, built once and run
+    on the session's connection (its rows are no ORM entities, so the session's ORM layer
+    would only cost; building the statement cost about what running it did)."""
+    connection = await session.connection()
+    result = await connection.execute(_listed_tracks_by_id(), {"ids": list(track_ids)})
+    return result.all()
 
 
 async def list_tracks(

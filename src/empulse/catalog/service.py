@@ -28,7 +28,7 @@ from empulse.catalog.schemas import (
 )
 from empulse.core.pagination import AnyRow
 from empulse.media.analysis import REFERENCE_LUFS, STREAMING_LUFS
-from empulse.models import Album, Artist, Track
+from empulse.models import Album, Artist
 
 
 def _credits(entries: Any) -> list[CreditOut]:
@@ -171,7 +171,7 @@ async def shown_tracks(
     absent (for lists that keep an item after its take-down: libraries, histories)."""
     if not track_ids:
         return {}
-    found = await session.execute(repository.listed_tracks().where(Track.id.in_(track_ids)))
+    found = await repository.listed_tracks_by_id(session, track_ids)
     return {track.id: track_out(track, url) for track in found}
 
 

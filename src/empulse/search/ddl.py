@@ -34,6 +34,16 @@ POSTGRES_TABLES = (
     "CREATE INDEX ix_search_words_trigrams ON search_words USING gist (word gist_trgm_ops)",
 )
 
+# The vocabulary's trigram index as migration 0026 rebuilds it: 64-byte signatures instead of
+# the default 12, which at 20,000 words were so full that a typo's lookup read 120 of the
+# index's pages (0.7 ms); at 64 bytes it reads about ten (0.1 ms). Of the sizes measured
+# (12, 24, 32, 48, 64, 96), 32 and 64 were the fast ones; 64 leaves room for a larger
+# vocabulary, whose signatures fill sooner.
+POSTGRES_VOCABULARY_INDEX = (
+    "CREATE INDEX ix_search_words_trigrams ON search_words "
+    "USING gist (word gist_trgm_ops(siglen = 64))"
+)
+
 POSTGRES_FUNCTIONS = (
     # unaccent() is only STABLE (its dictionary could change); an index needs IMMUTABLE.
     """CREATE FUNCTION search_unaccent(value text) RETURNS text

@@ -16,8 +16,8 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import URL, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 REFRESH_SECONDS = 60.0
 
@@ -64,18 +64,18 @@ _STATISTICS = text(
     "AND s.tablename = c.relname AND s.attname = 'search_vector' "
     "WHERE c.oid = to_regclass(:table)"
 )
-_read: dict[tuple[str, str], tuple[float, Lexemes]] = {}
+_read: dict[tuple[URL, str], tuple[float, Lexemes]] = {}
 
 
-async def lexemes(session: AsyncSession, table: str) -> Lexemes:
+async def lexemes(connection: AsyncConnection, table: str) -> Lexemes:
     """The table's statistics, as ANALYZE last left them (none yet: no rows, nothing
     common)."""
-    key = (session.get_bind().engine.url.render_as_string(hide_password=True), table)
+    key = (connection.engine.url, table)
     now = time.monotonic()
     cached = _read.get(key)
     if cached is not None and now - cached[0] < REFRESH_SECONDS:
         return cached[1]
-    row = (await session.execute(_STATISTICS, {"table": table})).first()
+    row = (await connection.execute(_STATISTICS, {"table": table})).first()
     rows, words, shares = row if row is not None else (0.0, None, None)
     pairs = sorted(zip(words or (), (shares or ())[: len(words or ())], strict=True))
     found = Lexemes(

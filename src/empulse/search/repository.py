@@ -51,8 +51,9 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.selectable import TextualSelect
 from sqlalchemy.types import TypeEngine
 
@@ -340,6 +341,12 @@ def _walk_statement(
     )
 
 
+async def _ids(
+    connection: AsyncConnection, statement: Executable, parameters: dict[str, Any]
+) -> list[uuid.UUID]:
+    return list((await connection.execute(statement, parameters)).scalars())
+
+
 async def _postgres(
     session: AsyncSession,
     kind: Kind,
@@ -350,18 +357,20 @@ async def _postgres(
     """The tiers of the words as typed (the exact name first: its folded form is kept on the
     row by the triggers, and indexed); when nothing matches, the tiers of what a typo may
     stand for."""
+    # Core statements only: run on the session's connection, past its ORM layer.
+    connection = await session.connection()
     parameters = {"words": list(words), "key": " ".join(words), "viewer": viewer}
-    found = await _read(session, kind, _typed_tiers(kind, words), True, parameters, wanted)
+    found = await _read(connection, kind, _typed_tiers(kind, words), True, parameters, wanted)
     if found:
         return found
-    typo, typo_parameters = await _typo_tiers(session, kind, words)
+    typo, typo_parameters = await _typo_tiers(connection, kind, words)
     if not typo:
         return []
-    return await _read(session, kind, typo, False, {**parameters, **typo_parameters}, wanted)
+    return await _read(connection, kind, typo, False, {**parameters, **typo_parameters}, wanted)
 
 
 async def _read(
-    session: AsyncSession,
+    connection: AsyncConnection,
     kind: Kind,
     tiers: tuple[Tier, ...],
     key: bool,
@@ -377,38 +386,38 @@ async def _read(
     statements = _statements(
         kind, tuple(tier.query for tier in tiers), key, parameters["viewer"] is not None
     )
-    if not await _walk_pays(session, kind, tiers[-1], wanted):
-        ids = list(await session.scalars(statements.matches, parameters))
+    if not await _walk_pays(connection, kind, tiers[-1], wanted):
+        ids = list(await _ids(connection, statements.matches, parameters))
         if len(ids) <= FEW_MATCHES:
             if not ids:
                 return []
             rows = {**parameters, "ids": ids, "wanted": wanted}
-            return list(await session.scalars(statements.sorted, rows))
+            return list(await _ids(connection, statements.sorted, rows))
     found: list[uuid.UUID] = []
     if key:
-        found += await session.scalars(statements.exact, {**parameters, "wanted": wanted})
+        found += await _ids(connection, statements.exact, {**parameters, "wanted": wanted})
     for tier, tier_statements in zip(tiers, statements.tiers, strict=True):
         if len(found) >= wanted:
             break
         found += await _read_tier(
-            session, kind, tier, tier_statements, parameters, wanted - len(found)
+            connection, kind, tier, tier_statements, parameters, wanted - len(found)
         )
     return found
 
 
-async def _walk_pays(session: AsyncSession, kind: Kind, tier: Tier, wanted: int) -> bool:
+async def _walk_pays(connection: AsyncConnection, kind: Kind, tier: Tier, wanted: int) -> bool:
     """Whether the statistics say a walk reads a tier's page more cheaply than the
     full-text index reads its matches: a walk reads about `wanted * rows / matches` rows, the
     index `matches` rows at `WALK_ADVANTAGE` times the cost of each."""
     if kind.walk is None:
         return False
-    lexemes = await frequency.lexemes(session, kind.table)
+    lexemes = await frequency.lexemes(connection, kind.table)
     matches = lexemes.rows_matching(tier.words, prefix=tier.prefix)
     return matches * matches * WALK_ADVANTAGE > wanted * lexemes.rows
 
 
 async def _read_tier(
-    session: AsyncSession,
+    connection: AsyncConnection,
     kind: Kind,
     tier: Tier,
     statements: TierStatements,
@@ -426,25 +435,25 @@ async def _read_tier(
     Only a word both frequent and absent from the most popular `WALK_WINDOW` rows has all
     its matches sorted."""
     parameters = {**parameters, "wanted": wanted}
-    walked = await _walk_pays(session, kind, tier, wanted)
+    walked = await _walk_pays(connection, kind, tier, wanted)
     if walked:
-        found = await _walk(session, statements, parameters, wanted)
+        found = await _walk(connection, statements, parameters, wanted)
         if found is not None:
             return found
-    ids = list(await session.scalars(statements.matches, parameters))
+    ids = list(await _ids(connection, statements.matches, parameters))
     if len(ids) <= FEW_MATCHES:
         if not ids:
             return []
-        return list(await session.scalars(statements.page, {**parameters, "ids": ids}))
+        return list(await _ids(connection, statements.page, {**parameters, "ids": ids}))
     if not walked:
-        found = await _walk(session, statements, parameters, wanted)
+        found = await _walk(connection, statements, parameters, wanted)
         if found is not None:
             return found
-    return list(await session.scalars(statements.every, parameters))
+    return list(await _ids(connection, statements.every, parameters))
 
 
 async def _walk(
-    session: AsyncSession, statements: TierStatements, parameters: dict[str, Any], wanted: int
+    connection: AsyncConnection, statements: TierStatements, parameters: dict[str, Any], wanted: int
 ) -> list[uuid.UUID] | None:
     """The page read by a walk, or None when the first `WALK_WINDOW` rows in popularity
     order hold too few matches for it (or the kind is not walked). A few more matches are
@@ -454,9 +463,9 @@ async def _walk(
         return None
     reading = wanted + max(10, wanted // 4)
     while True:
-        matched = list(await session.scalars(statements.walk, {**parameters, "reading": reading}))
+        matched = list(await _ids(connection, statements.walk, {**parameters, "reading": reading}))
         found = (
-            list(await session.scalars(statements.page, {**parameters, "ids": matched}))
+            list(await _ids(connection, statements.page, {**parameters, "ids": matched}))
             if matched
             else []
         )
@@ -469,18 +478,20 @@ async def _walk(
 
 # Each typed word's resembling indexed words, the closest first, in one statement.
 _RESEMBLING = text(
-    "SELECT typed.word, found.word FROM unnest(CAST(:words AS text[])) AS typed(word) "  # noqa: S608 - a constant limit
+    # The words an InitPlan, so that the generic plan is kept (as `_unplanned`).
+    "SELECT typed.word, found.word "  # noqa: S608 - a constant limit
+    "FROM unnest(CAST((SELECT CAST(:words AS text[])) AS text[])) AS typed(word) "
     "CROSS JOIN LATERAL (SELECT word FROM search_words "
     "WHERE word % search_key(typed.word) "
     f"ORDER BY word <-> search_key(typed.word), word LIMIT {TYPO_CANDIDATES}) AS found"
 )
 
 
-async def _resembling(session: AsyncSession, words: Sequence[str]) -> dict[str, list[str]]:
+async def _resembling(connection: AsyncConnection, words: Sequence[str]) -> dict[str, list[str]]:
     """The indexed words each typed word resembles (trigram similarity at least 0.3, pg_trgm's
     default), the closest first: trigram-index lookups in the vocabulary, not in the rows."""
     found: dict[str, list[str]] = {word: [] for word in words}
-    rows = await session.execute(_RESEMBLING, {"words": list(words)})
+    rows = await connection.execute(_RESEMBLING, {"words": list(words)})
     for typed, word in rows:
         found[typed].append(word)
     return found
@@ -501,14 +512,14 @@ def _typo_query(field: int) -> ColumnElement[Any]:
 
 
 async def _typo_tiers(
-    session: AsyncSession, kind: Kind, words: Sequence[str]
+    connection: AsyncConnection, kind: Kind, words: Sequence[str]
 ) -> tuple[tuple[Tier, ...], dict[str, str]]:
     """The tiers of the words a typo may stand for, with their parameters: each word of four
     letters or more is any of the indexed words it resembles (whole words: they are the
     index's own lexemes); a shorter one stays a prefix (folded as the index is, by
     core/folding); none is a typo of nothing."""
     long_words = [word for word in words if len(word) >= TYPO_MIN_LETTERS]
-    resembling = await _resembling(session, long_words) if long_words else {}
+    resembling = await _resembling(connection, long_words) if long_words else {}
     if any(not candidates for candidates in resembling.values()):
         return (), {}
     tiers = []

@@ -195,3 +195,54 @@ async def test_a_sign_in_whose_connection_the_server_ends_mid_write_is_a_503(
         assert ended == 1
         assert_problem(await signing_in, 503, "database_unavailable")
     assert (await login(harness, email)).status_code == 200
+
+
+async def _searching(harness: Harness) -> tuple[Read, dict[str, Any]]:
+    """A function reading one search (its statements run on the session's driver connection,
+    core/db.HotRead.rows), and the answer it first gave; the second search is the one the
+    faults then meet first (the word statistics are read once a minute, the ordinary way)."""
+
+    async def read() -> httpx.Response:
+        return await harness.client.get("/api/v1/search", params={"q": "lant", "type": "track"})
+
+    first = await read()
+    assert first.status_code == 200, first.text
+    await _answers_again(read, first.json())
+    return read, first.json()
+
+
+async def test_a_search_while_the_database_is_down_is_a_503_then_answers_again(
+    behind_a_proxy: BehindAProxy,
+) -> None:
+    """The search's connection dies under its read: a 503, and the same answer once
+    PostgreSQL is back (the dead connection was dropped, not given to the next request)."""
+    harness, proxy = await behind_a_proxy(EMPULSE_PAGE_CACHE_MB="0")
+    read, answer = await _searching(harness)
+
+    proxy.cut()
+    assert_problem(await read(), 503, "database_unavailable")
+
+    proxy.restore()
+    await _answers_again(read, answer)
+
+
+async def test_a_search_stuck_behind_a_lock_fails_at_the_statement_timeout(
+    backend_services: Backend, make_client: Callable[..., Any]
+) -> None:
+    """Stuck behind a lock on the tracks, a search fails at the statement timeout with a 503,
+    and its connection stays in the pool (the server cancelled the statement)."""
+    harness = await make_client(
+        backend_services,
+        DATABASE_POOL_SIZE="1",
+        DATABASE_STATEMENT_TIMEOUT_MS="300",
+        EMPULSE_PAGE_CACHE_MB="0",
+    )
+    read, answer = await _searching(harness)
+
+    async with _outsider(backend_services) as outsider:
+        pool_backend = await outsider.fetchval(POOL_BACKEND)
+        async with outsider.transaction():
+            await outsider.execute("LOCK TABLE tracks IN ACCESS EXCLUSIVE MODE")
+            assert_problem(await read(), 503, "database_unavailable")
+        await _answers_again(read, answer)
+        assert await outsider.fetchval(POOL_BACKEND) == pool_backend

@@ -145,12 +145,21 @@ async def test_a_frequent_word_pages_in_order_however_it_is_read(
             await connection.execute(text("ANALYZE tracks"))
             await connection.commit()
         frequency.forget()
+    # What the database is sent, as its driver sends it (a search's statements run on the
+    # driver's connection, past SQLAlchemy's execution events).
     statements: list[str] = []
+    loggers: list[Any] = []
 
-    def record(*args: Any) -> None:
-        statements.append(str(args[2]))
+    def record(query: Any) -> None:
+        statements.append(query.query)
 
-    event.listen(services.engine.sync_engine, "before_cursor_execute", record)
+    def log_queries(dbapi_connection: Any, *_: Any) -> None:
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        if driver is not None and hasattr(driver, "add_query_logger"):
+            driver.add_query_logger(record)
+            loggers.append(driver)
+
+    event.listen(services.engine.sync_engine, "checkout", log_queries)
     try:
         titles: list[str] = []
         cursor = None
@@ -164,7 +173,9 @@ async def test_a_frequent_word_pages_in_order_however_it_is_read(
             if cursor is None:
                 break
     finally:
-        event.remove(services.engine.sync_engine, "before_cursor_execute", record)
+        event.remove(services.engine.sync_engine, "checkout", log_queries)
+        for driver in loggers:
+            driver.remove_query_logger(record)
     expected = [f"Echo Valley {n}" for n in range(60, 0, -1)]
     expected += [f"Echo {n}" for n in range(60, 0, -1) if n != 7]
     assert titles == expected

@@ -16,9 +16,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     Select,
     String,
+    Uuid,
+    any_,
     bindparam,
     func,
     literal_column,
@@ -28,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.catalog import ddl
+from empulse.core.db import HotRead
 from empulse.core.pagination import (
     AnyRow,
     Order,
@@ -309,18 +313,26 @@ def listed_tracks() -> Select[*tuple[Any, ...]]:
 
 
 @functools.cache
-def _listed_tracks_by_id() -> Select[*tuple[Any, ...]]:
+def _listed_tracks_in() -> Select[*tuple[Any, ...]]:
     return listed_tracks().where(Track.id.in_(bindparam("ids", expanding=True)))
+
+
+@functools.cache
+def _listed_tracks_among() -> HotRead[AnyRow]:
+    ids = bindparam("ids", type_=ARRAY(Uuid()))
+    return HotRead(listed_tracks().where(Track.id == any_(ids)))
 
 
 async def listed_tracks_by_id(
     session: AsyncSession, track_ids: Collection[uuid.UUID]
 ) -> Sequence[AnyRow]:
-    """The visible ones of these tracks, as `listed_tracks`: one statement, built once and run
-    on the session's connection (its rows are no ORM entities, so the session's ORM layer
-    would only cost; building the statement cost about what running it did)."""
+    """The visible ones of these tracks, as `listed_tracks`, in one statement built once (it
+    cost about what running it did) and run on the session's connection: on PostgreSQL as a
+    `HotRead` (the ids one array, one statement for any number), elsewhere as Core."""
     connection = await session.connection()
-    result = await connection.execute(_listed_tracks_by_id(), {"ids": list(track_ids)})
+    if connection.dialect.name == "postgresql":
+        return await _listed_tracks_among().rows(connection, ids=list(track_ids))
+    result = await connection.execute(_listed_tracks_in(), {"ids": list(track_ids)})
     return result.all()
 
 

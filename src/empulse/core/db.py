@@ -18,11 +18,12 @@ from typing import Any, Generic, TypeVar, cast
 
 import asyncpg
 import orjson
-from sqlalchemy import DateTime, MetaData, Select, event
+from sqlalchemy import DateTime, Float, MetaData, Select, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -31,7 +32,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import ConnectionPoolEntry
-from sqlalchemy.types import TypeDecorator, Uuid
+from sqlalchemy.types import TypeDecorator, TypeEngine, Uuid
 from sqlalchemy.util import await_only, greenlet_spawn
 
 from empulse.config import Settings
@@ -308,7 +309,10 @@ class HotRead(Generic[R]):
     error mapping then apply unchanged. On other databases the ordinary path is the only one.
 
     Rows come back as named tuples, the same from either path, typed as `R`: a protocol naming
-    the selected columns (models/user.UserCredentials), given where the read is declared."""
+    the selected columns (models/user.UserCredentials), given where the read is declared.
+
+    `rows` reads every row on a connection the caller already holds (a session's), so a
+    request that runs several such reads pays for no checkout of its own."""
 
     def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
         self.statement = statement
@@ -337,6 +341,30 @@ class HotRead(Generic[R]):
         await greenlet_spawn(raw.close)
         return None if record is None else cast(R, self.row_type(*compiled.values(record)))
 
+    async def rows(self, connection: AsyncConnection, **params: Any) -> list[R]:
+        """Every row, on `connection` (on asyncpg, its driver connection). A statement timeout,
+        no answer in time or a lost connection is a 503; the connection is dropped after any
+        failure but a statement timeout, and anything else raised as the driver raised it (the
+        session's own reads would have failed alike). In a transaction the statement runs in
+        it, as the session's own reads do."""
+        dialect = connection.dialect
+        if dialect.driver != "asyncpg":
+            result = await connection.execute(self.statement, params)
+            return [cast(R, self.row_type(*row)) for row in result]
+        compiled = self._compiled.get(dialect.name) or self._compile(dialect)
+        raw = await connection.get_raw_connection()
+        try:
+            driver: Any = raw.driver_connection
+            records = await driver.fetch(compiled.sql, *compiled.args(params))
+        except asyncpg.QueryCanceledError as exc:
+            raise DatabaseUnavailable from exc
+        except BaseException as exc:
+            await connection.invalidate(exc if isinstance(exc, Exception) else None)
+            if isinstance(exc, Exception) and _connection_lost(exc):
+                raise DatabaseUnavailable from exc
+            raise
+        return [cast(R, self.row_type(*compiled.values(record))) for record in records]
+
     async def _after_failure(
         self, exc: BaseException, engine: AsyncEngine, params: dict[str, Any]
     ) -> R | None:
@@ -360,8 +388,7 @@ class HotRead(Generic[R]):
             for name in names
         ]
         results: list[Callable[[Any], Any] | None] = [
-            column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in self.statement.selected_columns
+            _result_processor(column.type, dialect) for column in self.statement.selected_columns
         ]
         # Binds the statement fixes itself (literals, constants in `values()`) keep their value.
         fixed = {
@@ -399,6 +426,15 @@ class HotWrite(HotRead[R]):
 
     async def _first_ordinary(self, engine: AsyncEngine, params: dict[str, Any]) -> R | None:
         raise RuntimeError("HotWrite runs on asyncpg only; check HotWrite.applies first")
+
+
+def _result_processor(kind: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    impl = kind.dialect_impl(dialect)
+    # A float column comes back as a float; asyncpg's processor for it would need the
+    # column's type oid from a description, which a statement compiled once has not got.
+    if isinstance(impl, Float) and not impl.asdecimal:
+        return None
+    return impl.result_processor(dialect, None)
 
 
 def _connection_lost(exc: BaseException) -> bool:

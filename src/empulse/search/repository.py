@@ -53,11 +53,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
-from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.selectable import TextualSelect
 from sqlalchemy.types import TypeEngine
 
 from empulse.catalog import repository as catalog
+from empulse.core.db import HotRead
 from empulse.models import Album, Artist, Playlist, PlaylistCollaborator, Track, User
 from empulse.search import frequency
 
@@ -341,10 +341,18 @@ def _walk_statement(
     )
 
 
+@functools.lru_cache(maxsize=1024)
+def _hot(statement: Select[Any]) -> HotRead[tuple[uuid.UUID]]:
+    return HotRead(statement)
+
+
 async def _ids(
-    connection: AsyncConnection, statement: Executable, parameters: dict[str, Any]
+    connection: AsyncConnection, statement: Select[Any], parameters: dict[str, Any]
 ) -> list[uuid.UUID]:
-    return list((await connection.execute(statement, parameters)).scalars())
+    """The ids a statement selects: compiled once and run on the driver's connection (a
+    search runs four or five; SQLAlchemy's execution would cost twice what the driver's
+    does, core/db.HotRead)."""
+    return [row[0] for row in await _hot(statement).rows(connection, **parameters)]
 
 
 async def _postgres(

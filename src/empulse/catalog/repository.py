@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ARRAY,
@@ -128,6 +128,56 @@ async def list_artists(
 
 async def visible_artist(session: AsyncSession, artist_id: uuid.UUID) -> Artist | None:
     return (await session.scalars(visible_artists().where(Artist.id == artist_id))).first()
+
+
+# What an artist shows of its own row.
+ARTIST_COLUMNS = (Artist.id, Artist.name, Artist.bio, Artist.links, Artist.images)
+
+
+@dataclass(frozen=True, slots=True)
+class _ArtistReads:
+    artists: HotRead[AnyRow]
+    genres: HotRead[AnyRow]
+    tracks: HotRead[AnyRow]
+
+
+@functools.cache
+def _artist_reads(dialect: str) -> _ArtistReads:
+    return _ArtistReads(
+        artists=HotRead(
+            visible_artists().with_only_columns(*ARTIST_COLUMNS).where(_among(Artist.id, dialect))
+        ),
+        genres=HotRead(
+            select(Album.artist_id, Album.genre, func.count().label("albums"))
+            .where(_among(Album.artist_id, dialect), Album.status == PUBLISHED)
+            .group_by(Album.artist_id, Album.genre)
+        ),
+        tracks=HotRead(
+            visible_tracks()
+            .with_only_columns(Track.artist_id, func.count().label("tracks"))
+            .where(_among(Track.artist_id, dialect))
+            .group_by(Track.artist_id)
+        ),
+    )
+
+
+async def visible_artists_by_id(
+    session: AsyncSession, artist_ids: Collection[uuid.UUID]
+) -> tuple[Sequence[AnyRow], ArtistContext]:
+    """The visible ones of these artists (`ARTIST_COLUMNS`) with their context, in three
+    statements built once and run on the session's connection as `HotRead`s."""
+    connection = await session.connection()
+    reads = _artist_reads(connection.dialect.name)
+    ids = list(artist_ids)
+    artists = await reads.artists.rows(connection, ids=ids)
+    if not artists:
+        return artists, ArtistContext({}, {})
+    ids = [artist.id for artist in artists]
+    genres: dict[uuid.UUID, list[tuple[str, int]]] = {}
+    for artist_id, genre, count in await reads.genres.rows(connection, ids=ids):
+        genres.setdefault(artist_id, []).append((genre, int(count)))
+    tracks = await reads.tracks.rows(connection, ids=ids)
+    return artists, ArtistContext(genres, {artist_id: int(n) for artist_id, n in tracks})
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,28 +362,27 @@ def listed_tracks() -> Select[*tuple[Any, ...]]:
     )
 
 
-@functools.cache
-def _listed_tracks_in() -> Select[*tuple[Any, ...]]:
-    return listed_tracks().where(Track.id.in_(bindparam("ids", expanding=True)))
+def _among(column: Any, dialect: str) -> ColumnElement[bool]:
+    """`column` is one of the statement's `ids`: one array on PostgreSQL (one statement for any
+    number of ids), an expanding IN elsewhere."""
+    if dialect == "postgresql":
+        return cast(ColumnElement[bool], column == any_(bindparam("ids", type_=ARRAY(Uuid()))))
+    return cast(ColumnElement[bool], column.in_(bindparam("ids", expanding=True)))
 
 
 @functools.cache
-def _listed_tracks_among() -> HotRead[AnyRow]:
-    ids = bindparam("ids", type_=ARRAY(Uuid()))
-    return HotRead(listed_tracks().where(Track.id == any_(ids)))
+def _listed_tracks_by_id(dialect: str) -> HotRead[AnyRow]:
+    return HotRead(listed_tracks().where(_among(Track.id, dialect)))
 
 
 async def listed_tracks_by_id(
     session: AsyncSession, track_ids: Collection[uuid.UUID]
 ) -> Sequence[AnyRow]:
     """The visible ones of these tracks, as `listed_tracks`, in one statement built once (it
-    cost about what running it did) and run on the session's connection: on PostgreSQL as a
-    `HotRead` (the ids one array, one statement for any number), elsewhere as Core."""
+    cost about what running it did) and run on the session's connection as a `HotRead`."""
     connection = await session.connection()
-    if connection.dialect.name == "postgresql":
-        return await _listed_tracks_among().rows(connection, ids=list(track_ids))
-    result = await connection.execute(_listed_tracks_in(), {"ids": list(track_ids)})
-    return result.all()
+    read = _listed_tracks_by_id(connection.dialect.name)
+    return await read.rows(connection, ids=list(track_ids))
 
 
 async def list_tracks(

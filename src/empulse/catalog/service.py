@@ -150,7 +150,8 @@ def album_with_tracks(
     )
 
 
-def artist_out(artist: Artist, context: ArtistContext, url: PublicUrl) -> ArtistOut:
+def artist_out(artist: Artist | AnyRow, context: ArtistContext, url: PublicUrl) -> ArtistOut:
+    """An artist as an ORM object or a row of `repository.ARTIST_COLUMNS`."""
     genres = sorted(context.genres.get(artist.id, []), key=lambda item: (-item[1], item[0]))
     return ArtistOut(
         id=artist.id,
@@ -190,7 +191,5 @@ async def shown_artists(
 ) -> dict[uuid.UUID, ArtistOut]:
     if not artist_ids:
         return {}
-    statement = repository.visible_artists().where(Artist.id.in_(artist_ids))
-    found = list(await session.scalars(statement))
-    context = await repository.artist_context_of(session, found)
+    found, context = await repository.visible_artists_by_id(session, artist_ids)
     return {artist.id: artist_out(artist, context, url) for artist in found}

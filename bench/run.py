@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import httpx
 from tests.support.services import (
     free_port,
@@ -297,6 +298,7 @@ def against_floor(
             f"{name} (floor)", server_command("granian", floor_app, port, workers),
             env, floor_path, port, workers, duration, connections, floor_args,
         )  # fmt: skip
+        _cancel_leftover_statements(env)
         port = free_port()
         serve = [sys.executable, "-m", "empulse.cli", "serve", "--port", str(port)]
         service = measure(
@@ -305,6 +307,27 @@ def against_floor(
         )  # fmt: skip
         rows.append((service, floor))
     return rows
+
+
+def _cancel_leftover_statements(env: dict[str, str]) -> None:
+    """Statements a floor left running on PostgreSQL (a naive query that outlasted wrk goes on
+    after its client is gone) are cancelled, so they take no CPU from the next measurement."""
+    url = env.get("BENCH_DATABASE_URL", "")
+    if not url.startswith("postgresql"):
+        return
+
+    async def cancel() -> None:
+        connection = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+        try:
+            await connection.execute(
+                "SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND state = 'active'"
+            )
+        finally:
+            await connection.close()
+
+    asyncio.run(cancel())
 
 
 def print_against_floor(label: str, rows: list[tuple[Result, Result]]) -> None:
@@ -342,7 +365,6 @@ def require_wrk_and_postgres() -> str:
 def _prepare_postgres(name: str = "empulse_bench") -> str | None:
     if not postgres_available():
         return None
-    import asyncpg
 
     async def recreate() -> None:
         connection = await asyncpg.connect(postgres_admin_url())

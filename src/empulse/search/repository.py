@@ -244,6 +244,7 @@ class Statements:
     matches: Select[Any]  # every match of the widest tier (at most FEW_MATCHES + 1)
     sorted: Select[Any]  # the visible ones of `ids` by tier, then popularity
     exact: Select[Any]  # the visible rows whose name is the key, by popularity
+    first: Select[Any]  # every match of the first tier, the exact name's included
     tiers: tuple[TierStatements, ...]
 
 
@@ -305,6 +306,7 @@ def _statements(
         .order_by(case(*ranks, else_=len(queries) + 1), *kind.order)
         .limit(wanted),
         exact=visible.where(stored_key == named).order_by(*kind.order).limit(wanted),
+        first=_materialised_matches(kind, vector.op("@@")(queries[0])),
         tiers=tuple(tiers),
     )
 
@@ -402,15 +404,43 @@ async def _read(
             rows = {**parameters, "ids": ids, "wanted": wanted}
             return list(await _ids(connection, statements.sorted, rows))
     found: list[uuid.UUID] = []
+    later = list(zip(tiers, statements.tiers, strict=True))
     if key:
-        found += await _ids(connection, statements.exact, {**parameters, "wanted": wanted})
-    for tier, tier_statements in zip(tiers, statements.tiers, strict=True):
+        first = await _first_tier(connection, kind, tiers[0], statements, parameters, wanted)
+        if first is not None:
+            found, later = first, later[1:]
+        else:
+            found += await _ids(connection, statements.exact, {**parameters, "wanted": wanted})
+    for tier, tier_statements in later:
         if len(found) >= wanted:
             break
         found += await _read_tier(
             connection, kind, tier, tier_statements, parameters, wanted - len(found)
         )
     return found
+
+
+async def _first_tier(
+    connection: AsyncConnection,
+    kind: Kind,
+    tier: Tier,
+    statements: Statements,
+    parameters: dict[str, Any],
+    wanted: int,
+) -> list[uuid.UUID] | None:
+    """The exact name and the first tier together, when the first tier is rare: its matches
+    (the exact name's are among them: each of its words is a whole word of the name), sorted
+    with the exact name first, in two statements, and in one when nothing matches (a word
+    typed half-way, which then has no whole-word match). None when the first tier is
+    frequent or has more matches than are sorted: the exact name is read on its own."""
+    if await _walk_pays(connection, kind, tier, wanted):
+        return None
+    ids = await _ids(connection, statements.first, parameters)
+    if len(ids) > FEW_MATCHES:
+        return None
+    if not ids:
+        return []
+    return await _ids(connection, statements.sorted, {**parameters, "ids": ids, "wanted": wanted})
 
 
 async def _walk_pays(connection: AsyncConnection, kind: Kind, tier: Tier, wanted: int) -> bool:

@@ -243,18 +243,22 @@ def measure(
     try:
         _wrk(url, 2, connections, wrk_args)  # warm-up: imports, connection pools, caches
         cpu_before = _cpu_seconds(process.pid)
-        database_before = _database_cpu_seconds()
+        postgres = env.get("DATABASE_URL", "").startswith("postgresql")
+        database_before = _database_cpu_seconds() if postgres else 0.0
         rps, p50, p99, non_2xx = _wrk(url, duration, connections, wrk_args)
         answered = max(rps * duration, 1)
         cpu_ms = (_cpu_seconds(process.pid) - cpu_before) * 1000 / answered
-        database_ms = (_database_cpu_seconds() - database_before) * 1000 / answered
+        database_ms = (
+            (_database_cpu_seconds() - database_before) * 1000 / answered if postgres else 0.0
+        )
         rss = _peak_rss_mb(process.pid)
     finally:
         _stop(process)
     # Each figure as it comes (the tables are printed at the end of a long run).
     print(
-        f"  {name}, {workers} worker(s): {rps:,.1f} req/s, {cpu_ms:.3f} ms of server CPU and "
-        f"{database_ms:.3f} ms of PostgreSQL's a request",
+        f"  {name}, {workers} worker(s): {rps:,.1f} req/s, {cpu_ms:.3f} ms of server CPU"
+        + (f" and {database_ms:.3f} ms of PostgreSQL's" if postgres else "")
+        + " a request",
         file=sys.stderr,
         flush=True,
     )

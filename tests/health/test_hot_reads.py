@@ -7,6 +7,7 @@ restarting the app."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,6 +16,7 @@ import asyncpg
 import httpx
 from sqlalchemy import text
 
+from empulse.catalog import repository as catalog
 from tests.auth.helpers import bearer, login, signed_in
 from tests.conftest import Backend, Harness
 from tests.health.conftest import BehindAProxy
@@ -246,3 +248,20 @@ async def test_a_search_stuck_behind_a_lock_fails_at_the_statement_timeout(
             assert_problem(await read(), 503, "database_unavailable")
         await _answers_again(read, answer)
         assert await outsider.fetchval(POOL_BACKEND) == pool_backend
+
+
+async def test_a_hot_read_that_opens_a_transaction_runs_inside_it(
+    backend_services: Backend, make_client: Callable[..., Any]
+) -> None:
+    """SQLAlchemy begins the driver's transaction at a session's first statement: a `HotRead`
+    that is that first statement runs the ordinary way and so begins it (on the driver's own
+    connection it would run outside, in a snapshot of its own), and a later one runs inside."""
+    harness = await make_client(backend_services)
+    services = harness.app.state.services
+    async with services.sessionmaker() as session:
+        connection = await session.connection()
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert not driver.is_in_transaction()
+        assert await catalog.listed_tracks_by_id(session, [uuid.uuid4()]) == []
+        assert driver.is_in_transaction()
+        await session.rollback()

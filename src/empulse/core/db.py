@@ -323,7 +323,7 @@ class HotRead(Generic[R]):
         dialect = engine.dialect
         if dialect.driver != "asyncpg":
             return await self._first_ordinary(engine, params)
-        compiled = self._compiled.get(dialect.name) or self._compile(dialect)
+        compiled = self._compiled_for(dialect)
         raw = await engine.raw_connection()
         try:
             driver: Any = raw.driver_connection
@@ -345,16 +345,26 @@ class HotRead(Generic[R]):
         """Every row, on `connection` (on asyncpg, its driver connection). A statement timeout,
         no answer in time or a lost connection is a 503; the connection is dropped after any
         failure but a statement timeout, and anything else raised as the driver raised it (the
-        session's own reads would have failed alike). In a transaction the statement runs in
-        it, as the session's own reads do."""
+        session's own reads would have failed alike).
+
+        On an autocommit connection (a read session's) each statement stands alone, as the
+        session's own do. In a transaction the statement runs in it; SQLAlchemy begins the
+        driver's transaction only at its first statement, so a transaction not begun yet is
+        read the ordinary way, which begins it."""
         dialect = connection.dialect
-        if dialect.driver != "asyncpg":
-            result = await connection.execute(self.statement, params)
-            return [cast(R, self.row_type(*row)) for row in result]
-        compiled = self._compiled.get(dialect.name) or self._compile(dialect)
-        raw = await connection.get_raw_connection()
-        try:
+        if dialect.driver == "asyncpg":
+            raw = await connection.get_raw_connection()
             driver: Any = raw.driver_connection
+            if getattr(raw.dbapi_connection, "autocommit", False) or driver.is_in_transaction():
+                return await self._rows_on_driver(connection, driver, dialect, params)
+        result = await connection.execute(self.statement, params)
+        return [cast(R, self.row_type(*row)) for row in result]
+
+    async def _rows_on_driver(
+        self, connection: AsyncConnection, driver: Any, dialect: Dialect, params: dict[str, Any]
+    ) -> list[R]:
+        compiled = self._compiled_for(dialect)
+        try:
             records = await driver.fetch(compiled.sql, *compiled.args(params))
         except asyncpg.QueryCanceledError as exc:
             raise DatabaseUnavailable from exc
@@ -379,6 +389,9 @@ class HotRead(Generic[R]):
         async with engine.connect() as connection:
             row = (await connection.execute(self.statement, params)).first()
         return None if row is None else cast(R, self.row_type(*row))
+
+    def _compiled_for(self, dialect: Dialect) -> _CompiledRead:
+        return self._compiled.get(dialect.name) or self._compile(dialect)
 
     def _compile(self, dialect: Dialect) -> _CompiledRead:
         compiled = self.statement.compile(dialect=dialect)

@@ -167,17 +167,10 @@ async def visible_artists_by_id(
     """The visible ones of these artists (`ARTIST_COLUMNS`) with their context, in three
     statements built once and run on the session's connection as `HotRead`s."""
     connection = await session.connection()
-    reads = _artist_reads(connection.dialect.name)
-    ids = list(artist_ids)
-    artists = await reads.artists.rows(connection, ids=ids)
-    if not artists:
-        return artists, ArtistContext({}, {})
-    ids = [artist.id for artist in artists]
-    genres: dict[uuid.UUID, list[tuple[str, int]]] = {}
-    for artist_id, genre, count in await reads.genres.rows(connection, ids=ids):
-        genres.setdefault(artist_id, []).append((genre, int(count)))
-    tracks = await reads.tracks.rows(connection, ids=ids)
-    return artists, ArtistContext(genres, {artist_id: int(n) for artist_id, n in tracks})
+    artists = await _artist_reads(connection.dialect.name).artists.rows(
+        connection, ids=list(artist_ids)
+    )
+    return artists, await artist_context_of(session, artists)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,27 +180,21 @@ class ArtistContext:
     tracks: dict[uuid.UUID, int]
 
 
-async def artist_context_of(session: AsyncSession, artists: Iterable[Artist]) -> ArtistContext:
-    artist_ids = {artist.id for artist in artists}
+async def artist_context_of(
+    session: AsyncSession, artists: Iterable[Artist | AnyRow]
+) -> ArtistContext:
+    """The genres and visible tracks of these artists (ORM objects or rows with an `id`), in
+    two statements built once (`_artist_reads`)."""
+    artist_ids = list({artist.id for artist in artists})
     if not artist_ids:
         return ArtistContext({}, {})
+    connection = await session.connection()
+    reads = _artist_reads(connection.dialect.name)
     genres: dict[uuid.UUID, list[tuple[str, int]]] = {}
-    rows = await session.execute(
-        select(Album.artist_id, Album.genre, func.count())
-        .where(Album.artist_id.in_(artist_ids), Album.status == PUBLISHED)
-        .group_by(Album.artist_id, Album.genre)
-    )
-    for artist_id, genre, count in rows:
+    for artist_id, genre, count in await reads.genres.rows(connection, ids=artist_ids):
         genres.setdefault(artist_id, []).append((genre, int(count)))
-    # The visibility joins, counted in place: a subquery of them would build a column
-    # proxy for every track column on each call.
-    tracks = await session.execute(
-        visible_tracks()
-        .with_only_columns(Track.artist_id, func.count())
-        .where(Track.artist_id.in_(artist_ids))
-        .group_by(Track.artist_id)
-    )
-    return ArtistContext(genres, {artist_id: int(count) for artist_id, count in tracks})
+    tracks = await reads.tracks.rows(connection, ids=artist_ids)
+    return ArtistContext(genres, {artist_id: int(n) for artist_id, n in tracks})
 
 
 ALBUM_ORDERS = {

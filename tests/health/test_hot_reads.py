@@ -123,13 +123,21 @@ async def test_stuck_behind_a_lock_it_fails_once_at_the_statement_timeout(
         backend_services, DATABASE_POOL_SIZE="1", DATABASE_STATEMENT_TIMEOUT_MS="300"
     )
     read, profile = await _reading_own_profile(harness)
+    await _fails_once_behind_a_lock(backend_services, "users", read, profile)
 
-    async with _outsider(backend_services) as outsider:
+
+async def _fails_once_behind_a_lock(
+    backend: Backend, table: str, read: Read, answer: dict[str, Any]
+) -> None:
+    """With `table` locked, `read` is a 503 at the statement timeout; once the lock is gone it
+    answers `answer` again, on the same pooled connection (the server cancelled the statement;
+    the connection itself is fine)."""
+    async with _outsider(backend) as outsider:
         pool_backend = await outsider.fetchval(POOL_BACKEND)
         async with outsider.transaction():
-            await outsider.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+            await outsider.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
             assert_problem(await read(), 503, "database_unavailable")
-        await _answers_again(read, profile)
+        await _answers_again(read, answer)
         assert await outsider.fetchval(POOL_BACKEND) == pool_backend
 
 
@@ -240,14 +248,7 @@ async def test_a_search_stuck_behind_a_lock_fails_at_the_statement_timeout(
         EMPULSE_PAGE_CACHE_MB="0",
     )
     read, answer = await _searching(harness)
-
-    async with _outsider(backend_services) as outsider:
-        pool_backend = await outsider.fetchval(POOL_BACKEND)
-        async with outsider.transaction():
-            await outsider.execute("LOCK TABLE tracks IN ACCESS EXCLUSIVE MODE")
-            assert_problem(await read(), 503, "database_unavailable")
-        await _answers_again(read, answer)
-        assert await outsider.fetchval(POOL_BACKEND) == pool_backend
+    await _fails_once_behind_a_lock(backend_services, "tracks", read, answer)
 
 
 async def test_a_hot_read_that_opens_a_transaction_runs_inside_it(

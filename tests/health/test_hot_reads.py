@@ -1,8 +1,8 @@
-"""The hottest reads and the hottest write under database faults. `GET /auth/me` reads its
-profile, and a sign-in reads the account and writes its session, on the driver's own connection
-(core/db.HotRead, HotWrite), past SQLAlchemy's error handling: they must answer every fault as
-the other routes do (SECURITY.md "Faults"), write nothing half-way, and recover without
-restarting the app."""
+"""The hottest reads and writes under database faults. `GET /auth/me` reads its profile, a
+sign-in reads the account and writes its session, and a play is decided and recorded, on the
+driver's own connection (core/db.HotRead, HotWrite), past SQLAlchemy's error handling: they
+must answer every fault as the other routes do (SECURITY.md "Faults"), write nothing half-way,
+and recover without restarting the app."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -18,6 +19,7 @@ from sqlalchemy import text
 
 from empulse.catalog import repository as catalog
 from tests.auth.helpers import bearer, login, signed_in
+from tests.catalog.helpers import all_pages, published_ep
 from tests.conftest import Backend, Harness
 from tests.health.conftest import BehindAProxy
 from tests.support.transactions import until_settled
@@ -178,6 +180,44 @@ async def test_a_sign_in_stuck_behind_a_lock_fails_once_and_writes_nothing(
         )
         assert (await login(harness, email)).status_code == 200
         assert await outsider.fetchval(SESSIONS_OF, email) == sessions + 1
+        assert await outsider.fetchval(POOL_BACKEND) == pool_backend
+
+
+async def test_a_play_stuck_behind_a_lock_fails_once_and_records_nothing(
+    backend_services: Backend, make_client: Callable[..., Any]
+) -> None:
+    """A play's one statement (plays/ddl.py) waits behind a lock on the ledger: a 503 at the
+    statement timeout, nothing recorded, the connection kept; the player's retry of the same
+    report is then recorded, once."""
+    publishing = await make_client(backend_services)
+    await published_ep(publishing, tracks=2)
+    track = (await all_pages(publishing.client, "/api/v1/tracks"))[0]
+    harness = await make_client(
+        backend_services, DATABASE_POOL_SIZE="1", DATABASE_STATEMENT_TIMEOUT_MS="300"
+    )
+    me = bearer(await signed_in(harness, "player@example.com"))
+    moment = datetime.now(UTC) - timedelta(minutes=10)
+    body = {
+        "playId": str(uuid.uuid4()),
+        "startedAt": moment.isoformat(),
+        "msPlayed": track["durationMs"],
+    }
+
+    async def report() -> httpx.Response:
+        return await harness.client.post(
+            f"/api/v1/tracks/{track['id']}/plays", json=body, headers=me
+        )
+
+    plays = "SELECT count(*) FROM plays WHERE play_id = $1"
+    async with _outsider(backend_services) as outsider:
+        pool_backend = await outsider.fetchval(POOL_BACKEND)
+        async with outsider.transaction():
+            await outsider.execute("LOCK TABLE plays IN ACCESS EXCLUSIVE MODE")
+            assert_problem(await report(), 503, "database_unavailable")
+        assert await outsider.fetchval(plays, uuid.UUID(body["playId"])) == 0
+        assert (await report()).status_code == 201
+        assert (await report()).status_code == 200
+        assert await outsider.fetchval(plays, uuid.UUID(body["playId"])) == 1
         assert await outsider.fetchval(POOL_BACKEND) == pool_backend
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from sqlalchemy import text
 
 from empulse.core.db import session_scope
 from empulse.models import Album, Artist
@@ -15,6 +18,7 @@ from tests.catalog.helpers import all_pages, kept_pages_expire, published_ep
 from tests.conftest import Backend, Harness
 from tests.submissions.helpers import SINGLE, approve, ep_files, ep_payload, submit
 from tests.support import media
+from tests.support.transactions import until_settled
 from tests.web.test_problems import assert_problem
 
 
@@ -98,6 +102,45 @@ async def test_twenty_concurrent_repeats_count_once(media_harness: Harness) -> N
     ]
     assert {answer.json()["qualified"] for answer in answers} == {True}
     assert await count_of(harness, track["id"]) == 1
+
+
+async def test_two_devices_playing_at_once_count_once(media_harness: Harness) -> None:
+    """Ten devices of one account report plays of the same moments at the same time: one
+    counts, every other is recorded as overlapping it, whichever order they arrive in."""
+    harness = media_harness
+    await published_ep(harness, tracks=2)
+    track = (await all_pages(harness.client, "/api/v1/tracks"))[0]
+    me = await listener(harness)
+    start = datetime.now(UTC) - timedelta(hours=1)
+    bodies = [play(track["durationMs"], start + timedelta(milliseconds=n)) for n in range(10)]
+    answers = await asyncio.gather(*(post(harness, track["id"], body, me) for body in bodies))
+    assert [answer.status_code for answer in answers] == [201] * 10
+    decided = sorted((a.json()["qualified"], a.json()["reason"] or "") for a in answers)
+    assert decided == [(False, "overlapping")] * 9 + [(True, "")]
+    assert await count_of(harness, track["id"]) == 1
+
+
+async def test_devices_decided_together_still_count_once(
+    backend_services: Backend, make_client: Callable[..., Any]
+) -> None:
+    """PostgreSQL: the ledger is locked against writes while ten devices report plays of the
+    same moments, so every report has read the listener's plays before any of them can write:
+    only the listener's lock, taken before those reads, makes the later ones see the first."""
+    harness = await make_client(backend_services, DATABASE_POOL_SIZE="14")
+    await published_ep(harness, tracks=2)
+    track = (await all_pages(harness.client, "/api/v1/tracks"))[0]
+    me = await listener(harness)
+    start = datetime.now(UTC) - timedelta(hours=1)
+    bodies = [play(track["durationMs"], start + timedelta(milliseconds=n)) for n in range(10)]
+    engine = harness.app.state.services.engine
+    async with engine.connect() as holder:
+        await holder.execute(text("LOCK TABLE plays IN SHARE MODE"))
+        posts = [asyncio.create_task(post(harness, track["id"], b, me)) for b in bodies]
+        await until_settled(engine, posts)
+        await holder.rollback()
+    answers = await asyncio.gather(*posts)
+    decided = sorted((a.json()["qualified"], a.json()["reason"] or "") for a in answers)
+    assert decided == [(False, "overlapping")] * 9 + [(True, "")]
 
 
 async def test_plays_are_counted_once_however_many_runners_fold_them(

@@ -320,14 +320,28 @@ class HotRead(Generic[R]):
         self._compiled: dict[str, _CompiledRead] = {}
 
     async def first(self, engine: AsyncEngine, **params: Any) -> R | None:
+        """The first row, or None, on a connection of `engine`'s pool held for this read."""
+        rows = await self._on_pool(engine, params, every=False)
+        return rows[0] if rows else None
+
+    async def all(self, engine: AsyncEngine, **params: Any) -> list[R]:
+        """Every row, on a connection of `engine`'s pool held for this read."""
+        return await self._on_pool(engine, params, every=True)
+
+    async def _on_pool(self, engine: AsyncEngine, params: dict[str, Any], every: bool) -> list[R]:
         dialect = engine.dialect
         if dialect.driver != "asyncpg":
-            return await self._first_ordinary(engine, params)
+            return await self._ordinary(engine, params)
         compiled = self._compiled_for(dialect)
         raw = await engine.raw_connection()
         try:
             driver: Any = raw.driver_connection
-            record = await driver.fetchrow(compiled.sql, *compiled.args(params))
+            args = compiled.args(params)
+            if every:
+                records = await driver.fetch(compiled.sql, *args)
+            else:
+                record = await driver.fetchrow(compiled.sql, *args)
+                records = [] if record is None else [record]
         except asyncpg.QueryCanceledError as exc:
             # The server cancelled the statement (statement_timeout): the connection is fine,
             # and running the statement again would only wait as long again.
@@ -339,7 +353,7 @@ class HotRead(Generic[R]):
             await greenlet_spawn(raw.invalidate, exc)
             return await self._after_failure(exc, engine, params)
         await greenlet_spawn(raw.close)
-        return None if record is None else cast(R, self.row_type(*compiled.values(record)))
+        return [cast(R, self.row_type(*compiled.values(record))) for record in records]
 
     async def rows(self, connection: AsyncConnection, **params: Any) -> list[R]:
         """Every row, on `connection` (on asyncpg, its driver connection). A statement timeout,
@@ -377,18 +391,18 @@ class HotRead(Generic[R]):
 
     async def _after_failure(
         self, exc: BaseException, engine: AsyncEngine, params: dict[str, Any]
-    ) -> R | None:
+    ) -> list[R]:
         if isinstance(exc, TimeoutError):  # no answer within the command timeout
             raise DatabaseUnavailable from exc
         if not isinstance(exc, Exception):
             raise exc
         # A connection lost or refused: the ordinary path, on another connection.
-        return await self._first_ordinary(engine, params)
+        return await self._ordinary(engine, params)
 
-    async def _first_ordinary(self, engine: AsyncEngine, params: dict[str, Any]) -> R | None:
+    async def _ordinary(self, engine: AsyncEngine, params: dict[str, Any]) -> list[R]:
         async with engine.connect() as connection:
-            row = (await connection.execute(self.statement, params)).first()
-        return None if row is None else cast(R, self.row_type(*row))
+            result = await connection.execute(self.statement, params)
+        return [cast(R, self.row_type(*row)) for row in result]
 
     def _compiled_for(self, dialect: Dialect) -> _CompiledRead:
         return self._compiled.get(dialect.name) or self._compile(dialect)
@@ -415,10 +429,12 @@ class HotRead(Generic[R]):
 
 
 class HotWrite(HotRead[R]):
-    """One Core statement that writes, for the most frequent write: PostgreSQL runs several
-    inserts and updates as one statement with data-modifying CTEs, atomically, in one round
-    trip and its own transaction (`WITH a AS (UPDATE ... RETURNING), b AS (INSERT ... SELECT
-    FROM a) SELECT ...`). Compiled once and run on the driver's connection as a `HotRead` is.
+    """One Core statement that writes, for the most frequent writes: PostgreSQL runs several
+    inserts and updates as one statement, atomically, in one round trip and its own
+    transaction: with data-modifying CTEs (`WITH a AS (UPDATE ... RETURNING), b AS (INSERT
+    ... SELECT FROM a) SELECT ...`, a sign-in), or as a function of the schema's whose steps
+    must each see what the one before waited for (a play, plays/ddl.py). Compiled once and run
+    on the driver's connection as a `HotRead` is.
 
     Only on asyncpg (`applies`): elsewhere the caller writes through its unit of work. A failure
     is never run again on another connection, since a write whose answer was lost may have
@@ -432,12 +448,12 @@ class HotWrite(HotRead[R]):
 
     async def _after_failure(
         self, exc: BaseException, engine: AsyncEngine, params: dict[str, Any]
-    ) -> R | None:
+    ) -> list[R]:
         if _connection_lost(exc):
             raise DatabaseUnavailable from exc
         raise exc
 
-    async def _first_ordinary(self, engine: AsyncEngine, params: dict[str, Any]) -> R | None:
+    async def _ordinary(self, engine: AsyncEngine, params: dict[str, Any]) -> list[R]:
         raise RuntimeError("HotWrite runs on asyncpg only; check HotWrite.applies first")
 
 

@@ -25,7 +25,7 @@ from empulse.plays.schemas import (
     StatsOut,
 )
 from empulse.profiles.service import own_artist
-from empulse.services import DbSession, ReadSession, get_services
+from empulse.services import AppServices, DbSession, ReadSession, get_services
 from empulse.web.paths import API_PREFIX
 
 _SIGNED_IN = [Depends(require_principal)]
@@ -49,12 +49,12 @@ async def post_play(
     body: PlayIn,
     principal: CurrentPrincipal,
     response: Response,
-    session: DbSession,
+    services: AppServices,
 ) -> PlayOut:
     """What the listener heard of a track. Counted when at least 30 seconds (or all of a
     shorter track) were played and no other play of the listener overlaps it; recorded either
     way. A stream alone counts nothing."""
-    play, recorded = await service.record(session, principal.user_id, track_id, body)
+    play, recorded = await service.record(services, principal.user_id, track_id, body)
     if not recorded:
         response.status_code = status.HTTP_200_OK
     return play
@@ -66,10 +66,10 @@ async def post_play(
     summary="Report several plays (an offline player catching up)",
     responses={422: {"description": "No plays, more than 50, or a malformed one"}},
 )
-async def post_plays(body: PlaysIn, principal: CurrentPrincipal, session: DbSession) -> BatchOut:
+async def post_plays(body: PlaysIn, principal: CurrentPrincipal, services: AppServices) -> BatchOut:
     """Up to 50 plays of any tracks, each answered in its place as `POST /tracks/{id}/plays`
     would answer it (a refused one does not stop the others)."""
-    return await service.record_many(session, principal.user_id, body)
+    return await service.record_many(services, principal.user_id, body)
 
 
 @router.get("/users/me/plays", response_model=Page[HistoryEntryOut], summary="My play history")

@@ -7,15 +7,23 @@ import uuid
 from collections import Counter
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     Date,
+    DateTime,
+    Integer,
+    Interval,
     Select,
+    String,
+    Uuid,
     and_,
+    any_,
     bindparam,
     cast,
+    column,
     false,
     func,
     or_,
@@ -23,9 +31,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import insert as sa_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from empulse.catalog import repository as catalog
+from empulse.core.db import HotWrite
 from empulse.core.pagination import AnyRow, Order, PageRequest, Rows, SortKey, fetch_page
 from empulse.models import Album, Artist, Play, Track, User
 
@@ -125,6 +135,69 @@ def _heard(count: int) -> Select[*tuple[Any, ...]]:
         Play.user_id == bindparam("user_id"),
         or_(Play.play_id.in_(bindparam("play_ids", expanding=True)), *overlaps),
     )
+
+
+class Decided(Protocol):
+    """A row of `record_plays` (plays/ddl.py): one play's outcome."""
+
+    n: int
+    outcome: str
+    track_id: uuid.UUID
+    started_at: datetime
+    ms_played: int
+    qualified: bool | None
+    reason: str | None
+    duration_ms: int | None
+
+
+@functools.cache
+def _record_plays() -> HotWrite[Decided]:
+    """`record_plays` with the durations of the visible tracks among `track_ids` (the
+    catalog's rules, read in the same statement) as `{id: milliseconds}`."""
+    uuids, moments = ARRAY(Uuid()), ARRAY(DateTime(timezone=True))
+    milliseconds = cast(func.round(Track.duration_seconds * 1000), Integer)
+    durations = (
+        catalog.visible_tracks()
+        .with_only_columns(func.jsonb_object_agg(Track.id, milliseconds))
+        .where(Track.id == any_(bindparam("track_ids", type_=uuids)))
+        .scalar_subquery()
+    )
+    decided = func.record_plays(
+        bindparam("user_id", type_=Uuid()),
+        bindparam("now", type_=DateTime(timezone=True)),
+        bindparam("play_ids", type_=uuids),
+        bindparam("track_ids", type_=uuids),
+        bindparam("starts", type_=moments),
+        bindparam("played", type_=ARRAY(Integer())),
+        bindparam("acceptable", type_=ARRAY(Boolean())),
+        bindparam("source_types", type_=ARRAY(String())),
+        bindparam("source_ids", type_=uuids),
+        durations,
+        bindparam("qualifying_ms", type_=Integer()),
+        bindparam("tolerance_ms", type_=Integer()),
+        bindparam("longest", type_=Interval()),
+    ).table_valued(
+        column("n", Integer()),
+        column("outcome", String()),
+        column("track_id", Uuid()),
+        column("started_at", DateTime(timezone=True)),
+        column("ms_played", Integer()),
+        column("qualified", Boolean()),
+        column("reason", String()),
+        column("duration_ms", Integer()),
+    )
+    return HotWrite(select(*decided.c))
+
+
+def records_in_one_statement(engine: AsyncEngine) -> bool:
+    """Whether `record_plays` applies: PostgreSQL on asyncpg."""
+    return HotWrite.applies(engine)
+
+
+async def record_plays(engine: AsyncEngine, **arguments: Any) -> list[Decided]:
+    """The plays decided and recorded by `record_plays` (plays/ddl.py), in one statement that
+    commits on its own; `arguments` as the function names them, `user_id` for `listener`."""
+    return await _record_plays().all(engine, **arguments)
 
 
 async def uncounted(session: AsyncSession, most: int) -> list[tuple[uuid.UUID, uuid.UUID]]:

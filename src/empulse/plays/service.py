@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from empulse.core.db import utcnow
+from empulse.core.db import session_scope, utcnow
 from empulse.core.errors import AppError, InvalidFields, NotFound, Unauthorized
 from empulse.core.pagination import AnyRow
 from empulse.models import Play
@@ -29,6 +29,7 @@ from empulse.plays.schemas import (
     PlayOut,
     PlaysIn,
 )
+from empulse.services import Services
 
 QUALIFYING_MS = 30_000
 # Players round and report a little late; more than this past the track's end is impossible.
@@ -50,18 +51,22 @@ def play_out(play: Play | AnyRow) -> PlayOut:
     )
 
 
-def _check(body: PlayIn, duration_ms: int, now: datetime) -> None:
-    problems = []
+def _time_problems(body: PlayIn, now: datetime) -> list[tuple[str, str]]:
     if body.started_at.tzinfo is None:
-        problems.append(("startedAt", "needs a time zone (for example Z)"))
-    elif body.started_at > now + CLOCK_SKEW:
-        problems.append(("startedAt", "is in the future"))
-    elif body.started_at < now - MAX_AGE:
-        problems.append(("startedAt", "is more than 14 days ago"))
+        return [("startedAt", "needs a time zone (for example Z)")]
+    if body.started_at > now + CLOCK_SKEW:
+        return [("startedAt", "is in the future")]
+    if body.started_at < now - MAX_AGE:
+        return [("startedAt", "is more than 14 days ago")]
+    return []
+
+
+def _refusal(body: PlayIn, duration_ms: int, now: datetime) -> InvalidFields | None:
+    """Why this report is impossible, if it is."""
+    problems = _time_problems(body, now)
     if body.ms_played > duration_ms + TOLERANCE_MS:
         problems.append(("msPlayed", f"is longer than the track ({duration_ms} ms)"))
-    if problems:
-        raise _invalid(problems)
+    return _invalid(problems) if problems else None
 
 
 def _invalid(problems: list[tuple[str, str]]) -> InvalidFields:
@@ -73,22 +78,30 @@ def _invalid(problems: list[tuple[str, str]]) -> InvalidFields:
     )
 
 
+def _other_track() -> InvalidFields:
+    return _invalid([("playId", "was used for another track")])
+
+
+def _no_track() -> NotFound:
+    return NotFound("No such track.")
+
+
 async def record(
-    session: AsyncSession, user_id: uuid.UUID, track_id: uuid.UUID, body: PlayIn
+    services: Services, user_id: uuid.UUID, track_id: uuid.UUID, body: PlayIn
 ) -> tuple[PlayOut, bool]:
     """(the play, whether this request recorded it). The same `playId` again answers what the
     first answered and counts nothing more, also when repeats arrive together."""
-    [outcome] = await _record_all(session, user_id, [(track_id, body)])
+    [outcome] = await record_all(services, user_id, [(track_id, body)])
     if isinstance(outcome, AppError):
         raise outcome
     return outcome
 
 
-async def record_many(session: AsyncSession, user_id: uuid.UUID, body: PlaysIn) -> BatchOut:
+async def record_many(services: Services, user_id: uuid.UUID, body: PlaysIn) -> BatchOut:
     """Each play as `record` decides it, oldest first (so overlaps are judged as they
     happened), in one transaction; a refused play is reported in its place and the others
     are kept. Every check runs before a play writes anything, so a refusal leaves nothing."""
-    outcomes = await _record_all(session, user_id, [(item.track_id, item) for item in body.plays])
+    outcomes = await record_all(services, user_id, [(item.track_id, item) for item in body.plays])
     results = []
     for item, outcome in zip(body.plays, outcomes, strict=True):
         if isinstance(outcome, AppError):
@@ -115,21 +128,96 @@ def _moment(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-async def _record_all(
-    session: AsyncSession, user_id: uuid.UUID, items: Sequence[tuple[uuid.UUID, PlayIn]]
-) -> list[tuple[PlayOut, bool] | AppError]:
-    """Decide and record these plays of one listener, oldest first, in a fixed number of
-    statements whatever their number: the listener's row locked; what was recorded before
-    under these playIds and the listener's plays that could overlap, in one read; the tracks;
-    the new plays inserted together. The counters are not touched here: the job
-    runner folds qualified plays into them every few seconds (plays/tasks.py), so a popular
-    track's counter row is no lock every play of it waits for."""
+Outcome = tuple[PlayOut, bool] | AppError
+
+
+async def record_all(
+    services: Services, user_id: uuid.UUID, items: Sequence[tuple[uuid.UUID, PlayIn]]
+) -> list[Outcome]:
+    """Decide and record these plays of one listener, in one transaction, in their places.
+    On PostgreSQL `record_plays` (plays/ddl.py) does it in one statement; elsewhere `_decide`
+    does the same here. The counters are not touched: the job runner folds qualified plays
+    into them every few seconds (plays/tasks.py), so a popular track's counter row is no lock
+    every play of it waits for."""
+    now = utcnow()
+    if repository.records_in_one_statement(services.engine):
+        return await _record_in_database(services, user_id, items, now)
+    async with session_scope(services.sessionmaker) as session:
+        return await _decide(session, user_id, items, now)
+
+
+async def _record_in_database(
+    services: Services,
+    user_id: uuid.UUID,
+    items: Sequence[tuple[uuid.UUID, PlayIn]],
+    now: datetime,
+) -> list[Outcome]:
+    rows = await repository.record_plays(
+        services.engine,
+        user_id=user_id,
+        now=now,
+        play_ids=[body.play_id for _, body in items],
+        track_ids=[track_id for track_id, _ in items],
+        starts=[_moment(body.started_at) for _, body in items],
+        played=[body.ms_played for _, body in items],
+        acceptable=[not _time_problems(body, now) for _, body in items],
+        source_types=[body.source.type if body.source else None for _, body in items],
+        source_ids=[body.source.id if body.source else None for _, body in items],
+        qualifying_ms=QUALIFYING_MS,
+        tolerance_ms=TOLERANCE_MS,
+        longest=MAX_PLAY,
+    )
+    if rows[0].outcome == "gone":
+        raise Unauthorized("This account no longer exists.")
+    outcomes: list[Outcome | None] = [None] * len(items)
+    for row in rows:
+        track_id, body = items[row.n - 1]
+        outcomes[row.n - 1] = _outcome_of(row, track_id, body, now)
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _outcome_of(
+    row: repository.Decided, track_id: uuid.UUID, body: PlayIn, now: datetime
+) -> Outcome:
+    if row.outcome in ("recorded", "earlier"):
+        assert row.qualified is not None
+        recorded = row.outcome == "recorded"
+        play = PlayOut(
+            play_id=body.play_id,
+            track_id=track_id,
+            # A play recorded now shows its start as it was sent, as a repeat shows it stored.
+            started_at=body.started_at if recorded else row.started_at,
+            ms_played=row.ms_played,
+            qualified=row.qualified,
+            reason=row.reason,
+        )
+        return play, recorded
+    if row.outcome == "other_track":
+        return _other_track()
+    if row.outcome == "not_found":
+        return _no_track()
+    assert row.duration_ms is not None
+    refusal = _refusal(body, row.duration_ms, now)
+    if refusal is None:
+        raise RuntimeError(f"record_plays refused a possible play: {row}")
+    return refusal
+
+
+async def _decide(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    items: Sequence[tuple[uuid.UUID, PlayIn]],
+    now: datetime,
+) -> list[Outcome]:
+    """`record_plays` (plays/ddl.py) in the application, in a fixed number of statements
+    whatever the number of plays: the listener's row locked; what was recorded before under
+    these playIds and the listener's plays that could overlap, in one read; the tracks; the
+    new plays inserted together."""
     connection = await session.connection()  # Core statements only (plays/repository.py)
     if not await repository.lock_listener(connection, user_id):
         raise Unauthorized("This account no longer exists.")
-    now = utcnow()
     starts = [_moment(body.started_at) for _, body in items]
-    # Only a start that `_check` can accept is looked at further (the others are refused):
+    # Only a start that `_refusal` can accept is looked at further (the others are refused):
     # date arithmetic on one at the ends of the calendar would overflow.
     plausible = [now - MAX_AGE - CLOCK_SKEW <= start <= now + CLOCK_SKEW for start in starts]
     ends = [
@@ -146,14 +234,14 @@ async def _record_all(
     # anything changes no decision.
     heard = [(row.started_at, row.ended_at) for row in rows]
     durations = await repository.track_durations(connection, {track_id for track_id, _ in items})
-    outcomes: list[tuple[PlayOut, bool] | AppError | None] = [None] * len(items)
+    outcomes: list[Outcome | None] = [None] * len(items)
     recorded: list[dict[str, Any]] = []
     for index in sorted(range(len(items)), key=lambda i: starts[i]):
         track_id, body = items[index]
         prior = earlier.get(body.play_id)
         if prior is not None:
             if prior.track_id != track_id:
-                outcomes[index] = _invalid([("playId", "was used for another track")])
+                outcomes[index] = _other_track()
             else:
                 outcomes[index] = (
                     prior if isinstance(prior, PlayOut) else play_out(prior),
@@ -162,13 +250,12 @@ async def _record_all(
             continue
         seconds = durations.get(track_id)
         if seconds is None:
-            outcomes[index] = NotFound("No such track.")
+            outcomes[index] = _no_track()
             continue
         duration_ms = round(seconds * 1000)
-        try:
-            _check(body, duration_ms, now)
-        except InvalidFields as refused:
-            outcomes[index] = refused
+        refusal = _refusal(body, duration_ms, now)
+        if refusal is not None:
+            outcomes[index] = refusal
             continue
         started_at, ended_at = body.started_at, ends[index]
         reason = None

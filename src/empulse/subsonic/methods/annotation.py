@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.catalog import repository as catalog
 from empulse.core.db import session_scope, utcnow
+from empulse.core.errors import AppError
 from empulse.library import service as library
 from empulse.models import NowPlaying
 from empulse.plays import service as plays
@@ -96,6 +97,7 @@ async def scrobble(call: Call) -> dict[str, Any]:
         raise SubsonicError(Code.GENERIC, "Give one time per id, or none")
     submission = params.boolean("submission", True)
     user_id = call.caller.user_id
+    reported: list[tuple[uuid.UUID, PlayIn]] = []
     async with session_scope(call.services.sessionmaker) as session:
         for index, track_id in enumerate(track_ids):
             track = await catalog.listed_track(session, track_id)
@@ -113,12 +115,13 @@ async def scrobble(call: Call) -> dict[str, Any]:
                 else uuid.uuid4()
             )
             started = at or (utcnow() - timedelta(milliseconds=heard))
-            await plays.record(
-                session,
-                user_id,
-                track_id,
-                PlayIn(play_id=key, started_at=started, ms_played=heard),
-            )
+            reported.append((track_id, PlayIn(play_id=key, started_at=started, ms_played=heard)))
+    # Every id is a track the caller can see: the plays are recorded together; a refused one
+    # (a time more than 14 days back) is the call's error, the others are counted.
+    outcomes = await plays.record_all(call.services, user_id, reported) if reported else []
+    for outcome in outcomes:
+        if isinstance(outcome, AppError):
+            raise outcome
     return {}
 
 

@@ -1,0 +1,32 @@
+"""plays: `record_plays`, a listener's plays decided and recorded in one statement (PostgreSQL)
+
+A play was BEGIN, the listener's lock, a read of the earlier `playId` and the overlapping
+plays, a read of the track, the INSERT and COMMIT: six round trips, and most of the server's
+CPU a play went on them. `record_plays` (plays/ddl.py) takes the same steps inside PostgreSQL,
+called as one statement in its own transaction. SQLite keeps the steps in the application.
+
+Revision ID: 0027
+Revises: 0026
+Create Date: 2026-12-04
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+from empulse.plays import ddl
+
+revision: str = "0027"
+down_revision: str | None = "0026"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(ddl.RECORD_PLAYS)
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(ddl.DROP_RECORD_PLAYS)

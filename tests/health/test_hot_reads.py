@@ -204,9 +204,9 @@ async def test_a_play_stuck_behind_a_lock_fails_once_and_records_nothing(
     }
 
     async def report() -> httpx.Response:
-        return await harness.client.post(
-            f"/api/v1/tracks/{track['id']}/plays", json=body, headers=me
-        )
+        path = f"/api/v1/tracks/{track['id']}/plays"
+        response: httpx.Response = await harness.client.post(path, json=body, headers=me)
+        return response
 
     plays = "SELECT count(*) FROM plays WHERE play_id = $1"
     async with _outsider(backend_services) as outsider:

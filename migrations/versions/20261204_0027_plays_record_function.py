@@ -5,6 +5,11 @@ plays, a read of the track, the INSERT and COMMIT: six round trips, and most of 
 CPU a play went on them. `record_plays` (plays/ddl.py) takes the same steps inside PostgreSQL,
 called as one statement in its own transaction. SQLite keeps the steps in the application.
 
+A play's overlap check read every play of the listener that started in the 24 hours before it
+(the longest play there can be), to find none in the usual case: 1.2 ms for a listener who
+plays all day. It now reads the plays that end after the new one starts, from a new index on
+(user, end, start): for a play reported as it happens, none or one.
+
 Revision ID: 0027
 Revises: 0026
 Create Date: 2026-12-04
@@ -23,6 +28,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_index("ix_plays_user_ended", "plays", ["user_id", "ended_at", "started_at"])
     if op.get_bind().dialect.name == "postgresql":
         op.execute(ddl.RECORD_PLAYS)
 
@@ -30,3 +36,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(ddl.DROP_RECORD_PLAYS)
+    op.drop_index("ix_plays_user_ended", table_name="plays")

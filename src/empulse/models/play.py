@@ -19,6 +19,9 @@ class Play(Base):
         # The client's idempotency key, per listener.
         UniqueConstraint("user_id", "play_id", name="uq_plays_user_id_play_id"),
         Index("ix_plays_user_started", "user_id", "started_at", "id"),
+        # What a new play could overlap: the listener's plays that end after it starts (for a
+        # play reported as it happens, none or one), their starts read from the index.
+        Index("ix_plays_user_ended", "user_id", "ended_at", "started_at"),
         Index("ix_plays_track_id", "track_id"),
         # The qualified plays not yet in the counters (plays/tasks.py), few at any time.
         Index(

@@ -2,7 +2,7 @@
 
 `record_plays` decides and records a listener's plays in one statement, each as
 plays/service.py's `_decide` does on the other databases; the two must agree (the tests of
-plays run on both). The rules' numbers (30 s, the tolerance, the longest play) are arguments,
+plays run on both). The rules' numbers (30 s, the tolerance) are arguments,
 given by plays/service.py, and the tracks' durations too: the caller reads them with the
 catalog's visibility rules in the same statement (plays/repository.py), so those rules are
 written once.
@@ -39,8 +39,7 @@ CREATE OR REPLACE FUNCTION record_plays(
     source_ids uuid[],
     durations jsonb,
     qualifying_ms integer,
-    tolerance_ms integer,
-    longest interval
+    tolerance_ms integer
 )
 RETURNS TABLE (
     n integer,
@@ -105,9 +104,8 @@ BEGIN
             ELSIF EXISTS (
                 SELECT FROM plays p
                 WHERE p.user_id = listener
-                  AND p.started_at >= starts[i] - longest
-                  AND p.started_at < ends
                   AND p.ended_at > starts[i]
+                  AND p.started_at < ends
             ) THEN
                 reason := 'overlapping';
             END IF;
@@ -126,5 +124,5 @@ $$
 
 DROP_RECORD_PLAYS = (
     "DROP FUNCTION IF EXISTS record_plays(uuid, timestamptz, uuid[], uuid[], timestamptz[], "
-    "integer[], boolean[], text[], uuid[], jsonb, integer, integer, interval)"
+    "integer[], boolean[], text[], uuid[], jsonb, integer, integer)"
 )

@@ -6,7 +6,7 @@ import functools
 import uuid
 from collections import Counter
 from collections.abc import Collection, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import (
@@ -15,7 +15,6 @@ from sqlalchemy import (
     Date,
     DateTime,
     Integer,
-    Interval,
     Select,
     String,
     Uuid,
@@ -105,29 +104,27 @@ async def heard(
     user_id: uuid.UUID,
     play_ids: Collection[uuid.UUID],
     intervals: Sequence[tuple[datetime, datetime]],
-    longest: timedelta,
 ) -> list[AnyRow]:
     """The listener's recorded plays that were reported under one of these playIds or that
     overlap one of these intervals, in one read: what a play's answer shows, and its end. The
     database returns only those (a playId one lookup in the listener's unique index; each
-    interval an index range on (user, start), as a play lasts at most `longest`), never the
-    listener's whole recent history."""
+    interval a range of the index on (user, end, start): the plays ending after it starts),
+    never the listener's whole recent history."""
     params: dict[str, Any] = {"user_id": user_id, "play_ids": list(play_ids)}
     for n, (start, end) in enumerate(intervals):
-        params[f"from{n}"], params[f"end{n}"], params[f"start{n}"] = start - longest, end, start
+        params[f"start{n}"], params[f"end{n}"] = start, end
     return list(await connection.execute(_heard(len(intervals)), params))
 
 
 @functools.lru_cache(maxsize=64)
 def _heard(count: int) -> Select[*tuple[Any, ...]]:
-    """The read of `heard` for `count` intervals (`from<n>`: the start less the longest play,
-    `start<n>`, `end<n>`), built once per count."""
+    """The read of `heard` for `count` intervals (`start<n>`, `end<n>`), built once per
+    count."""
     moment = Play.started_at.type
     overlaps = [
         and_(
-            Play.started_at >= bindparam(f"from{n}", type_=moment),
-            Play.started_at < bindparam(f"end{n}", type_=moment),
             Play.ended_at > bindparam(f"start{n}", type_=moment),
+            Play.started_at < bindparam(f"end{n}", type_=moment),
         )
         for n in range(count)
     ]
@@ -175,7 +172,6 @@ def _record_plays() -> HotWrite[Decided]:
         durations,
         bindparam("qualifying_ms", type_=Integer()),
         bindparam("tolerance_ms", type_=Integer()),
-        bindparam("longest", type_=Interval()),
     ).table_valued(
         column("n", Integer()),
         column("outcome", String()),

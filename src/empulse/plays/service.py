@@ -36,8 +36,6 @@ QUALIFYING_MS = 30_000
 TOLERANCE_MS = 5_000
 MAX_AGE = timedelta(days=14)
 CLOCK_SKEW = timedelta(minutes=5)
-# The longest play there can be (`PlayIn.ms_played`'s bound).
-MAX_PLAY = timedelta(hours=24)
 
 
 def play_out(play: Play | AnyRow) -> PlayOut:
@@ -165,7 +163,6 @@ async def _record_in_database(
         source_ids=[body.source.id if body.source else None for _, body in items],
         qualifying_ms=QUALIFYING_MS,
         tolerance_ms=TOLERANCE_MS,
-        longest=MAX_PLAY,
     )
     if rows[0].outcome == "gone":
         raise Unauthorized("This account no longer exists.")
@@ -226,7 +223,7 @@ async def _decide(
     ]
     intervals = [(start, end) for start, end, ok in zip(starts, ends, plausible, strict=True) if ok]
     reported = {body.play_id for _, body in items}
-    rows = await repository.heard(connection, user_id, reported, intervals, MAX_PLAY)
+    rows = await repository.heard(connection, user_id, reported, intervals)
     earlier: dict[uuid.UUID, AnyRow | PlayOut] = {
         row.play_id: row for row in rows if row.play_id in reported
     }

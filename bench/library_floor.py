@@ -2,7 +2,9 @@
 validation, no middleware, no authentication), served by the same server as the service from
 `BENCH_DATABASE_URL`.
 
-- `POST /plays`: one play as JSON -> one INSERT into the ledger.
+- `POST /plays`: one play as JSON -> one INSERT into the ledger (marked counted: the service's
+  job runner, folding its own plays into the counters during its run, has nothing to do with
+  the floor's).
 - `POST /plays/batch`: `{"plays": [...]}` -> the rows inserted in one `executemany`.
 - `GET /library?user=`: a page of the listener's liked tracks (newest first) and those tracks
   with their artist and album names, in two statements.
@@ -27,7 +29,7 @@ from starlette.routing import Route
 INSERT_PLAY = """
     INSERT INTO plays (id, user_id, play_id, track_id, started_at, ended_at, ms_played,
                        qualified, counted, created_at)
-    VALUES ($1, NULL, $2, $3, $4, $4, $5, true, false, $6)
+    VALUES ($1, NULL, $2, $3, $4, $4, $5, true, true, $6)
 """
 LIKED = """
     SELECT track_id, created_at FROM liked_tracks WHERE user_id = $1

@@ -18,7 +18,17 @@ from typing import Any, Generic, TypeVar, cast
 
 import asyncpg
 import orjson
-from sqlalchemy import DateTime, Float, MetaData, Select, event
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    Select,
+    bindparam,
+    event,
+    select,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -289,6 +299,17 @@ async def _commit(session: AsyncSession) -> None:
     await session.commit()
     for action in session.sync_session.info.pop(_AFTER_COMMIT, ()):
         await action()
+
+
+def unplanned(name: str, kind: TypeEngine[Any] | None = None) -> ColumnElement[Any]:
+    """A parameter (an integer unless `kind` says otherwise) as a scalar subquery, for a
+    statement run often on PostgreSQL. The planner then plans for an unknown limit or list of
+    ids whatever the value, so the statement's generic plan costs no more than one made for
+    the value, and PostgreSQL keeps it instead of planning every execution again (for a
+    search or a play, planning cost more than running). An array compares as
+    `column = ANY(CAST(unplanned(...) AS type))`: the cast makes the subquery's value the
+    array."""
+    return select(bindparam(name, type_=kind or Integer())).scalar_subquery()
 
 
 R = TypeVar("R")

@@ -25,6 +25,7 @@ from sqlalchemy import (
     column,
     false,
     func,
+    not_,
     or_,
     select,
     update,
@@ -34,7 +35,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from empulse.catalog import repository as catalog
-from empulse.core.db import HotWrite
+from empulse.core.db import HotWrite, unplanned
 from empulse.core.pagination import AnyRow, Order, PageRequest, Rows, SortKey, fetch_page
 from empulse.models import Album, Artist, Play, Track, User
 
@@ -156,7 +157,7 @@ def _record_plays() -> HotWrite[Decided]:
     durations = (
         catalog.visible_tracks()
         .with_only_columns(func.jsonb_object_agg(Track.id, milliseconds))
-        .where(Track.id == any_(bindparam("track_ids", type_=uuids)))
+        .where(Track.id == any_(cast(unplanned("track_ids", uuids), uuids)))
         .scalar_subquery()
     )
     decided = func.record_plays(
@@ -203,7 +204,7 @@ async def uncounted(session: AsyncSession, most: int) -> list[tuple[uuid.UUID, u
     waits for the first and then reads what it left."""
     if session.get_bind().dialect.name == "sqlite":
         # Nothing to count (an idle service, every two seconds): no writer lock taken.
-        waiting = select(Play.id).where(Play.counted.is_(False)).limit(1)
+        waiting = select(Play.id).where(not_(Play.counted)).limit(1)
         if (await session.execute(waiting)).first() is None:
             return []
         await session.execute(
@@ -214,7 +215,8 @@ async def uncounted(session: AsyncSession, most: int) -> list[tuple[uuid.UUID, u
         )
     statement = (
         select(Play.id, Play.track_id)
-        .where(Play.counted.is_(False))
+        # `NOT counted`, as the partial index says: `counted IS false` would not use it.
+        .where(not_(Play.counted))
         .order_by(Play.id)
         .limit(most)
         .with_for_update(skip_locked=True)

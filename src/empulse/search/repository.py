@@ -54,10 +54,9 @@ from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.selectable import TextualSelect
-from sqlalchemy.types import TypeEngine
 
 from empulse.catalog import repository as catalog
-from empulse.core.db import HotRead
+from empulse.core.db import HotRead, unplanned
 from empulse.models import Album, Artist, Playlist, PlaylistCollaborator, Track, User
 from empulse.search import frequency
 
@@ -191,15 +190,6 @@ WALK_ADVANTAGE = 10
 FEW_MATCHES = 2_000
 
 
-def _unplanned(name: str, kind: TypeEngine[Any] | None = None) -> ColumnElement[Any]:
-    """A parameter (an integer unless `kind` says otherwise) as a scalar subquery: the
-    planner plans for an unknown limit or list of ids whatever the value, so a statement's
-    generic plan costs no more than one made for the value, and PostgreSQL keeps it instead
-    of planning every execution again (a search's plans cost more than running its
-    statements)."""
-    return select(bindparam(name, type_=kind or Integer())).scalar_subquery()
-
-
 @dataclass(frozen=True, slots=True)
 class Tier:
     """A tier's full-text query, with the words it stands for (each any of its alternatives)
@@ -273,10 +263,10 @@ def _statements(
     vector: ColumnElement[Any] = literal_column(f"{kind.table}.search_vector")
     stored_key: ColumnElement[Any] = literal_column(f"{kind.table}.search_key")
     named = bindparam("key", type_=Text())
-    wanted = _unplanned("wanted")
+    wanted = unplanned("wanted")
     # The cast makes the subquery's value the array (`= ANY (SELECT …)` compares each row).
     ids = ARRAY(Uuid())
-    in_ids = kind.id == any_(cast(_unplanned("ids", ids), ids))
+    in_ids = kind.id == any_(cast(unplanned("ids", ids), ids))
     visible = _visible(kind.table, viewer)
     ranks: list[tuple[ColumnElement[bool], int]] = []
     if key:
@@ -339,7 +329,7 @@ def _walk_statement(
         select(window.c.id)
         .where(hidden.op("@@")(query), others)
         .order_by(*(column.desc() for column in list(window.c)[: len(keys)]))
-        .limit(_unplanned("reading"))
+        .limit(unplanned("reading"))
     )
 
 
@@ -516,7 +506,7 @@ async def _walk(
 
 # Each typed word's resembling indexed words, the closest first, in one statement.
 _RESEMBLING = text(
-    # The words an InitPlan, so that the generic plan is kept (as `_unplanned`).
+    # The words an InitPlan, so that the generic plan is kept (as core/db.unplanned).
     "SELECT typed.word, found.word "  # noqa: S608 - a constant limit
     "FROM unnest(CAST((SELECT CAST(:words AS text[])) AS text[])) AS typed(word) "
     "CROSS JOIN LATERAL (SELECT word FROM search_words "

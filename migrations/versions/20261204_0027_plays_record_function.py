@@ -27,10 +27,18 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+INDEX = ("ix_plays_user_ended", "plays", ["user_id", "ended_at", "started_at"])
+
+
 def upgrade() -> None:
-    op.create_index("ix_plays_user_ended", "plays", ["user_id", "ended_at", "started_at"])
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(ddl.RECORD_PLAYS)
+    if op.get_bind().dialect.name != "postgresql":
+        op.create_index(*INDEX)
+        return
+    # Built without holding the ledger against writes (plays keep arriving meanwhile); outside
+    # the migration's transaction, as PostgreSQL requires for that.
+    with op.get_context().autocommit_block():
+        op.create_index(*INDEX, postgresql_concurrently=True)
+    op.execute(ddl.RECORD_PLAYS)
 
 
 def downgrade() -> None:

@@ -7,7 +7,7 @@ network and no load generator sharing the cores.
 Signs a fresh admin in on PostgreSQL (a fresh `empulse_bench_in_process` database; `--sqlite`:
 a fresh SQLite file, the embedded default), then times
 authenticated GETs of `--path` with the process's CPU clock and prints µs per request for each
-run. Settings
+run (on PostgreSQL, also the CPU its processes spent meanwhile, per request). Settings
 come from the environment as for the server (for example `SESSION_CACHE_SECONDS=0`); the app's
 own log lines are discarded. `PYTHONPATH=<another checkout>/src` measures other code with the
 same harness. `--profile` adds a cProfile of one more run, on the CPU clock: `packages` sums the
@@ -44,7 +44,7 @@ from datetime import UTC, datetime, timedelta
 
 from starlette.types import ASGIApp, Message, Scope
 
-from bench.run import _prepare_postgres, cli
+from bench.run import _prepare_postgres, cli, database_cpu_seconds
 
 EMAIL = "in-process@example.com"
 PASSWORD = "bench-password-quartz-4417"  # noqa: S105 - a throwaway benchmark account
@@ -155,15 +155,19 @@ async def measure(args: argparse.Namespace) -> None:
                 HASHER.verify(stored, PASSWORD)
             cpu = (time.process_time() - started) / args.requests
             print(f"one argon2id verify alone: {cpu * 1e6:,.1f} µs of CPU", file=sys.stderr)
+        on_postgres = not args.sqlite
         for run in range(1, args.runs + 1):
+            database = database_cpu_seconds() if on_postgres else 0.0
             started, started_here = time.process_time(), time.thread_time()
             for _ in range(args.requests):
                 await call(app, *next_request())
             cpu = (time.process_time() - started) / args.requests
             here = (time.thread_time() - started_here) / args.requests
+            database = (database_cpu_seconds() - database) / args.requests if on_postgres else 0
             print(
                 f"run {run}: {cpu * 1e6:,.1f} µs of CPU per request, "
-                f"{here * 1e6:,.1f} of them on the event loop's thread",
+                f"{here * 1e6:,.1f} of them on the event loop's thread"
+                + (f"; PostgreSQL {database * 1e6:,.1f} µs" if on_postgres else ""),
                 file=sys.stderr,
             )
         if args.profile:

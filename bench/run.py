@@ -77,7 +77,7 @@ def _cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def _database_cpu_seconds() -> float:
+def database_cpu_seconds() -> float:
     """User plus system CPU time so far of this machine's PostgreSQL processes (the server and
     its backends; those that exit in between are not counted, and a pool's stay)."""
     ticks = 0
@@ -244,12 +244,12 @@ def measure(
         _wrk(url, 2, connections, wrk_args)  # warm-up: imports, connection pools, caches
         cpu_before = _cpu_seconds(process.pid)
         postgres = env.get("DATABASE_URL", "").startswith("postgresql")
-        database_before = _database_cpu_seconds() if postgres else 0.0
+        database_before = database_cpu_seconds() if postgres else 0.0
         rps, p50, p99, non_2xx = _wrk(url, duration, connections, wrk_args)
         answered = max(rps * duration, 1)
         cpu_ms = (_cpu_seconds(process.pid) - cpu_before) * 1000 / answered
         database_ms = (
-            (_database_cpu_seconds() - database_before) * 1000 / answered if postgres else 0.0
+            (database_cpu_seconds() - database_before) * 1000 / answered if postgres else 0.0
         )
         rss = _peak_rss_mb(process.pid)
     finally:

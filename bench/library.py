@@ -1,10 +1,11 @@
 """Plays, playlists and the library on PostgreSQL: the service against its floor.
 
     uv run python -m bench.library [--duration 10] [--connections 16] [--workers 1]
-                                   [--tracks 100000]
+                                   [--tracks 100000] [--listeners 16]
 
 Fills a fresh `empulse_bench` database with bench/catalog_data.py (100,000 tracks by default),
-makes 16 listeners (signed in through the API), gives the first one 50,000 liked tracks and a
+makes 16 listeners (`--listeners`; signed in through the API), gives the first one 50,000 liked
+tracks and a
 playlist of 9,700 entries (written with SQL), then measures with wrk at 16 connections:
 
 - `POST /tracks/{id}/plays` (a random listener, track and start per request, a fresh playId),
@@ -47,7 +48,6 @@ from bench.run import (
     require_wrk_and_postgres,
 )
 
-LISTENERS = 16
 PASSWORD = "bench-password-1234"  # noqa: S105 - a throwaway benchmark account
 LIKES = 50_000
 BATCH = 50
@@ -56,12 +56,12 @@ PLAYLIST_OPS = 300
 SAMPLE = 1_000
 
 
-async def _prepare(url: str, admin_email: str) -> tuple[list[str], list[str]]:
+async def _prepare(url: str, admin_email: str, listeners: int) -> tuple[list[str], list[str]]:
     """(emails of the listeners, a sample of visible track ids). The listeners are copies of
     the admin the CLI made (same password hash, verified), inserted with SQL."""
     connection = await asyncpg.connect(url)
     try:
-        emails = [admin_email] + [f"listener{n}@bench.example" for n in range(1, LISTENERS)]
+        emails = [admin_email] + [f"listener{n}@bench.example" for n in range(1, listeners)]
         for email in emails[1:]:
             await connection.execute(
                 """INSERT INTO users (id, email, email_key, name, password_hash, role,
@@ -224,6 +224,13 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--tracks", type=int, default=100_000)
+    parser.add_argument(
+        "--listeners",
+        type=int,
+        default=16,
+        help="the plays' listeners, each play names one at random: with as many as there are "
+        "connections, most plays wait for another of the same listener (decided one at a time)",
+    )
     args = parser.parse_args()
 
     bench_url = require_wrk_and_postgres()
@@ -235,7 +242,7 @@ def main() -> None:
     asyncio.run(fill(bench_url, args.tracks // 50, args.tracks // 10, args.tracks))
     admin = "listener0@bench.example"
     cli(env, "create-admin", "--email", admin, "--password-stdin", stdin=PASSWORD)
-    emails, tracks = asyncio.run(_prepare(bench_url, admin))
+    emails, tracks = asyncio.run(_prepare(bench_url, admin, args.listeners))
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -291,7 +298,8 @@ def main() -> None:
         ),
     ]  # fmt: skip
     print(
-        f"PostgreSQL, {args.tracks:,} tracks; wrk -t1 -c{args.connections} -d{args.duration}s; "
+        f"PostgreSQL, {args.tracks:,} tracks, {args.listeners} listeners; "
+        f"wrk -t1 -c{args.connections} -d{args.duration}s; "
         f"{args.workers} worker(s); {os.cpu_count()} CPUs",
         flush=True,
     )

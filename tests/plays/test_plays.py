@@ -8,10 +8,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import delete, func, select, text
 
 from empulse.core.db import session_scope
-from empulse.models import Album, Artist
+from empulse.models import Album, Artist, Play, User
 from tests.artists.helpers import admin_headers, approved_artist
 from tests.auth.helpers import PASSWORD, bearer, signed_in
 from tests.catalog.helpers import all_pages, kept_pages_expire, published_ep
@@ -141,6 +141,33 @@ async def test_devices_decided_together_still_count_once(
     answers = await asyncio.gather(*posts)
     decided = sorted((a.json()["qualified"], a.json()["reason"] or "") for a in answers)
     assert decided == [(False, "overlapping")] * 9 + [(True, "")]
+
+
+async def test_a_play_of_an_account_deleted_meanwhile_is_refused(media_harness: Harness) -> None:
+    """The account is gone while its access token still passes (another process's session
+    cache may hold it live for a few seconds): the play and a batch are a 401, and nothing is
+    recorded."""
+    harness = media_harness
+    await published_ep(harness, tracks=2)
+    track = (await all_pages(harness.client, "/api/v1/tracks"))[0]
+    me = await listener(harness, "leaving@example.com")
+    assert (await post(harness, track["id"], play(track["durationMs"]), me)).status_code == 201
+    services = harness.app.state.services
+    async with session_scope(services.sessionmaker) as session:
+        # As another process deletes it: this one's session cache still holds the session.
+        await session.execute(delete(User).where(User.email == "leaving@example.com"))
+
+    late = play(track["durationMs"], datetime.now(UTC) - timedelta(minutes=5))
+    assert_problem(await post(harness, track["id"], late, me), 401, "not_authenticated")
+    batch = await harness.client.post(
+        "/api/v1/users/me/plays", json={"plays": [{**late, "trackId": track["id"]}]}, headers=me
+    )
+    assert_problem(batch, 401, "not_authenticated")
+    async with session_scope(services.sessionmaker) as session:
+        recorded = await session.scalar(
+            select(func.count()).select_from(Play).where(Play.play_id == uuid.UUID(late["playId"]))
+        )
+    assert recorded == 0
 
 
 async def test_plays_are_counted_once_however_many_runners_fold_them(

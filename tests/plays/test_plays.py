@@ -372,6 +372,22 @@ async def test_an_artist_sees_plays_and_listeners_per_period(media_harness: Harn
         (monday.date().isoformat(), tracks[0]["title"], 3, 2),
         (monday.date().isoformat(), tracks[1]["title"], 1, 1),
     ]
+    # A listener who turns analytics off leaves the listeners; their plays still count.
+    preferences = await harness.client.get("/api/v1/users/me/privacy-preferences", headers=second)
+    private = {**preferences.json(), "analytics": False}
+    turned_off = await harness.client.put(
+        "/api/v1/users/me/privacy-preferences", json=private, headers=second
+    )
+    assert turned_off.status_code == 200, turned_off.text
+    weekly = await harness.client.get(
+        "/api/v1/artists/me/stats",
+        params={"from": (monday - timedelta(days=1)).date().isoformat(), "interval": "week"},
+        headers=artist,
+    )
+    assert [(i["plays"], i["listeners"]) for i in weekly.json()["items"]] == [(3, 1), (1, 0)]
+    await harness.client.put(
+        "/api/v1/users/me/privacy-preferences", json=preferences.json(), headers=second
+    )
     for interval, period in (("day", monday.date()), ("month", monday.date().replace(day=1))):
         answer = await harness.client.get(
             "/api/v1/artists/me/stats",

@@ -21,6 +21,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    case,
     cast,
     column,
     false,
@@ -28,6 +29,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy import insert as sa_insert
@@ -316,17 +318,21 @@ async def stats(
     interval: str,
 ) -> list[AnyRow]:
     """Per period and track of the artist: qualified plays and distinct listeners, grouped by
-    the database (never the ledger's rows in Python)."""
+    the database (never the ledger's rows in Python). Every qualified play is in the plays (as
+    in the public counts, which royalties are paid on); a listener who turned `analytics` off
+    is not among the listeners."""
     period = _period(session, interval).label("period")
+    analysed = func.coalesce(User.privacy["analytics"].as_boolean(), true())
     statement = (
         select(
             period,
             Play.track_id,
             Track.title,
             func.count().label("plays"),
-            func.count(Play.user_id.distinct()).label("listeners"),
+            func.count(case((analysed, Play.user_id)).distinct()).label("listeners"),
         )
         .join(Track, Track.id == Play.track_id)
+        .outerjoin(User, User.id == Play.user_id)
         .where(
             Track.artist_id == artist_id,
             Play.qualified.is_(True),

@@ -108,7 +108,10 @@ class StatOut(OutSchema):
     track_id: uuid.UUID
     title: str
     plays: int = Field(description="Qualified plays.")
-    listeners: int = Field(description="Distinct listeners among them (who still have an account).")
+    listeners: int = Field(
+        description="Distinct listeners among them who still have an account and allow "
+        "`analytics` (privacy preferences); their plays count either way."
+    )
 
 
 class StatsOut(OutSchema):

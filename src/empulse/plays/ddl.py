@@ -55,6 +55,7 @@ LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
     i integer;
+    places integer[];
     prior record;
     ends timestamptz;
 BEGIN
@@ -65,9 +66,13 @@ BEGIN
         RETURN NEXT;
         RETURN;
     END IF;
-    FOR i IN
-        SELECT s.o FROM unnest(starts) WITH ORDINALITY AS s(t, o) ORDER BY s.t, s.o
-    LOOP
+    IF cardinality(starts) = 1 THEN
+        places := ARRAY[1];  -- one play: no statement to order it
+    ELSE
+        SELECT array_agg(s.o ORDER BY s.t, s.o) INTO places
+        FROM unnest(starts) WITH ORDINALITY AS s(t, o);
+    END IF;
+    FOREACH i IN ARRAY places LOOP
         n := i;
         track_id := track_ids[i];
         started_at := starts[i];

@@ -2,7 +2,7 @@
 validation, no middleware, no authentication), served by the same server as the service from
 `BENCH_DATABASE_URL`.
 
-- `POST /plays`: one play as JSON -> one INSERT into the ledger (marked counted: the service's
+- `POST /plays`: one play as JSON -> one INSERT into the ledger (with no tally: the service's
   job runner, folding its own plays into the counters during its run, has nothing to do with
   the floor's).
 - `POST /plays/batch`: `{"plays": [...]}` -> the rows inserted in one `executemany`.
@@ -28,8 +28,8 @@ from starlette.routing import Route
 
 INSERT_PLAY = """
     INSERT INTO plays (id, user_id, play_id, track_id, started_at, ended_at, ms_played,
-                       qualified, counted, created_at)
-    VALUES ($1, NULL, $2, $3, $4, $4, $5, true, true, $6)
+                       qualified, created_at)
+    VALUES ($1, NULL, $2, $3, $4, $4, $5, true, $6)
 """
 LIKED = """
     SELECT track_id, created_at FROM liked_tracks WHERE user_id = $1

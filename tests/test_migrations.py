@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +130,41 @@ async def test_playlist_entries_keep_their_order_through_0025_down_and_up(
     await anyio.to_thread.run_sync(command.upgrade, config, "head")
     assert await shown() == before
     assert [position for _, position in before] == list(range(7))
+
+
+async def test_plays_waiting_for_the_fold_are_counted_once_through_0027_down_and_up(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """0027 moves the qualified plays not yet counted into tallies; its downgrade marks them
+    uncounted again. Either way the fold counts each of them exactly once."""
+    from sqlalchemy import text
+
+    from tests.catalog.helpers import all_pages, kept_pages_expire, published_ep
+    from tests.plays.test_plays import listener, play, post
+
+    harness = await make_client(backend)
+    await published_ep(harness, tracks=2)
+    track = (await all_pages(harness.client, "/api/v1/tracks"))[0]
+    me = await listener(harness)
+    for hours in (3, 2):
+        moment = datetime.now(UTC) - timedelta(hours=hours)
+        assert (await post(harness, track["id"], play(track["durationMs"], moment), me)).is_success
+    assert (await post(harness, track["id"], play(1), me)).json()["qualified"] is False
+    engine = harness.app.state.services.engine
+
+    async def scalar(sql: str) -> Any:
+        async with engine.connect() as connection:
+            return await connection.scalar(text(sql))
+
+    assert await scalar("SELECT count(*) FROM play_tallies") == 2
+    config = alembic_config(harness.settings)
+    await anyio.to_thread.run_sync(command.downgrade, config, "0026")
+    assert await scalar("SELECT count(*) FROM plays WHERE NOT counted") == 2
+    await anyio.to_thread.run_sync(command.upgrade, config, "head")
+    assert await scalar("SELECT count(*) FROM play_tallies") == 2
+
+    runner = harness.app.state.services.job_runner
+    assert await runner.run_frequent() == 2
+    assert await runner.run_frequent() == 0
+    kept_pages_expire(harness)
+    assert (await harness.client.get(f"/api/v1/tracks/{track['id']}")).json()["playCount"] == 2

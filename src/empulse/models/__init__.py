@@ -13,7 +13,7 @@ from empulse.models.catalog import Album, CatalogVersion, Track, TrackMood
 from empulse.models.job import Job, JobStatus
 from empulse.models.library import LikedAlbum, LikedArtist, LikedPlaylist, LikedTrack
 from empulse.models.media import MediaPipeline
-from empulse.models.play import Play
+from empulse.models.play import Play, PlayTally
 from empulse.models.playlist import (
     Playlist,
     PlaylistCollaborator,
@@ -48,6 +48,7 @@ __all__ = [
     "PendingUpload",
     "Play",
     "PlayQueue",
+    "PlayTally",
     "Playlist",
     "PlaylistCollaborator",
     "PlaylistEntry",

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from empulse.core.db import Base, utcnow
@@ -23,13 +23,6 @@ class Play(Base):
         # play reported as it happens, none or one), their starts read from the index.
         Index("ix_plays_user_ended", "user_id", "ended_at", "started_at"),
         Index("ix_plays_track_id", "track_id"),
-        # The qualified plays not yet in the counters (plays/tasks.py), few at any time.
-        Index(
-            "ix_plays_uncounted",
-            "id",
-            postgresql_where=text("NOT counted"),
-            sqlite_where=text("NOT counted"),
-        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -46,7 +39,17 @@ class Play(Base):
     qualified: Mapped[bool]
     # Why a play does not count: "too_short", "overlapping".
     reason: Mapped[str | None] = mapped_column(String(32), default=None)
-    # Whether the counters of its track, album and artist hold it: set when a qualified play
-    # is folded into them, a few seconds after it is recorded (true at once for the others).
-    counted: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PlayTally(Base):
+    """A qualified play not yet in its track's, album's and artist's counters: written with the
+    play, in its transaction, and deleted by the fold that adds it to them (plays/tasks.py), so
+    each is counted exactly once and the ledger's rows are never written again. Few at any
+    time. No foreign keys: a play is the only writer, and a tally whose track is gone adds to
+    nothing."""
+
+    __tablename__ = "play_tallies"
+
+    play_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    track_id: Mapped[uuid.UUID]

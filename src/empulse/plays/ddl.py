@@ -16,7 +16,8 @@ four statements and COMMIT.
 
 Per play, in the order of their starts (ties in the order given), a row: `n`, its place
 (1-based) among the arguments; `outcome`, one of
-- `recorded`: written now, with its `qualified` and `reason`;
+- `recorded`: written now, with its `qualified` and `reason` (a qualified one with its tally,
+  for the fold: plays/tasks.py);
 - `earlier`: this `playId` was recorded before, for this track: what was recorded then;
 - `other_track`: this `playId` was recorded before for another track;
 - `not_found`: no such track that the listener can see;
@@ -58,6 +59,7 @@ DECLARE
     places integer[];
     prior record;
     ends timestamptz;
+    recorded uuid;
 BEGIN
     PERFORM 1 FROM users WHERE users.id = listener FOR NO KEY UPDATE;
     IF NOT FOUND THEN
@@ -115,11 +117,14 @@ BEGIN
                 reason := 'overlapping';
             END IF;
             qualified := reason IS NULL;
+            recorded := gen_random_uuid();
             INSERT INTO plays (id, user_id, play_id, track_id, started_at, ended_at, ms_played,
-                               source_type, source_id, qualified, reason, counted, created_at)
-            VALUES (gen_random_uuid(), listener, play_ids[i], track_ids[i], starts[i], ends,
-                    played[i], source_types[i], source_ids[i], qualified, reason,
-                    NOT qualified, now);
+                               source_type, source_id, qualified, reason, created_at)
+            VALUES (recorded, listener, play_ids[i], track_ids[i], starts[i], ends, played[i],
+                    source_types[i], source_ids[i], qualified, reason, now);
+            IF qualified THEN
+                INSERT INTO play_tallies (play_id, track_id) VALUES (recorded, track_ids[i]);
+            END IF;
         END IF;
         RETURN NEXT;
     END LOOP;

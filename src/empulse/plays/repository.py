@@ -24,9 +24,9 @@ from sqlalchemy import (
     case,
     cast,
     column,
+    delete,
     false,
     func,
-    not_,
     or_,
     select,
     true,
@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from empulse.catalog import repository as catalog
 from empulse.core.db import HotWrite, unplanned
 from empulse.core.pagination import AnyRow, Order, PageRequest, Rows, SortKey, fetch_page
-from empulse.models import Album, Artist, Play, Track, User
+from empulse.models import Album, Artist, Play, PlayTally, Track, User
 
 HISTORY = Order(
     "plays:newest", (SortKey(Play.started_at, descending=True), SortKey(Play.id, descending=True))
@@ -93,13 +93,18 @@ async def track_durations(
 
 
 _INSERT = sa_insert(Play)
+_TALLY = sa_insert(PlayTally)
 
 
 async def insert(connection: AsyncConnection, plays: Sequence[dict[str, Any]]) -> None:
     """New rows of the ledger (a Core INSERT, the ORM's unit of work skipped: nothing reads
-    them back in this transaction)."""
+    them back in this transaction), and a tally of each qualified one for the fold, which
+    brings it into the counters a moment later (plays/tasks.py)."""
     if plays:
         await connection.execute(_INSERT, plays)
+    tallies = [{"play_id": p["id"], "track_id": p["track_id"]} for p in plays if p["qualified"]]
+    if tallies:
+        await connection.execute(_TALLY, tallies)
 
 
 async def heard(
@@ -199,41 +204,47 @@ async def record_plays(engine: AsyncEngine, **arguments: Any) -> list[Decided]:
     return await _record_plays().all(engine, **arguments)
 
 
-async def uncounted(session: AsyncSession, most: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
-    """(play id, track id) of up to `most` qualified plays not yet in the counters, locked
-    (`SKIP LOCKED`: another runner folding at the same time takes other plays). SQLite has no
-    row locks: a write that changes nothing takes its writer lock first, so a second fold
-    waits for the first and then reads what it left."""
+async def uncounted(session: AsyncSession, most: int) -> list[uuid.UUID]:
+    """The tracks of up to `most` qualified plays not yet in the counters (one entry per play),
+    their tallies deleted in this transaction: the fold that commits them counts them, and a
+    fold that fails leaves them for the next. On PostgreSQL the tallies are taken with `SKIP
+    LOCKED`: another runner folding at the same time takes others. SQLite has no row locks: a
+    write that changes nothing takes its writer lock first, so a second fold waits for the
+    first and then reads what it left."""
     if session.get_bind().dialect.name == "sqlite":
         # Nothing to count (an idle service, every two seconds): no writer lock taken.
-        waiting = select(Play.id).where(not_(Play.counted)).limit(1)
-        if (await session.execute(waiting)).first() is None:
+        if (await session.execute(select(PlayTally.play_id).limit(1))).first() is None:
             return []
         await session.execute(
-            update(Play)
+            update(PlayTally)
             .where(false())
-            .values(counted=True)
+            .values(track_id=PlayTally.track_id)
             .execution_options(synchronize_session=False)
         )
-    statement = (
-        select(Play.id, Play.track_id)
-        # `NOT counted`, as the partial index says: `counted IS false` would not use it.
-        .where(not_(Play.counted))
-        .order_by(Play.id)
+    taken = (
+        select(PlayTally.play_id)
+        .order_by(PlayTally.play_id)
         .limit(most)
         .with_for_update(skip_locked=True)
     )
-    return [(row[0], row[1]) for row in await session.execute(statement)]
+    deleted = await session.execute(
+        delete(PlayTally)
+        .where(PlayTally.play_id.in_(taken))
+        .returning(PlayTally.track_id)
+        .execution_options(synchronize_session=False)
+    )
+    return list(deleted.scalars())
 
 
-async def count(session: AsyncSession, plays: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> None:
-    """These plays added to their tracks', albums' and artists' counters and marked counted,
-    in one transaction (exact; never a COUNT over the ledger): one UPDATE per table and
-    increment. Rows are locked tracks, then albums, then artists, each table in id order (a
-    `FOR NO KEY UPDATE` read first when there are several), so concurrent folds never
-    deadlock. The catalog's version does not move for counters (catalog/ddl.py)."""
+async def count(session: AsyncSession, tracks: Sequence[uuid.UUID]) -> None:
+    """Plays of these tracks (one entry per play) added to their tracks', albums' and artists'
+    counters, in the transaction that took their tallies (exact; never a COUNT over the
+    ledger): one UPDATE per table and increment. Rows are locked tracks, then albums, then
+    artists, each table in id order (a `FOR NO KEY UPDATE` read first when there are several),
+    so concurrent folds never deadlock. The catalog's version does not move for counters
+    (catalog/ddl.py)."""
     await catalog.counters_only(session)
-    per_track = Counter(track_id for _, track_id in plays)
+    per_track = Counter(tracks)
     owners = await session.execute(
         select(Track.id, Track.album_id, Track.artist_id).where(Track.id.in_(per_track))
     )
@@ -260,12 +271,6 @@ async def count(session: AsyncSession, plays: Sequence[tuple[uuid.UUID, uuid.UUI
                 .values(play_count=model.play_count + increment)
                 .execution_options(synchronize_session=False)
             )
-    await session.execute(
-        update(Play)
-        .where(Play.id.in_([play_id for play_id, _ in plays]))
-        .values(counted=True)
-        .execution_options(synchronize_session=False)
-    )
 
 
 async def history(session: AsyncSession, user_id: uuid.UUID, page: PageRequest) -> Rows[Play]:

@@ -281,8 +281,6 @@ async def _decide(
                 "source_id": body.source.id if body.source else None,
                 "qualified": reason is None,
                 "reason": reason,
-                # A qualified play reaches the counters a moment later (plays/tasks.py).
-                "counted": reason is not None,
                 "created_at": now,
             }
         )

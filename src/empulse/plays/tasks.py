@@ -1,11 +1,11 @@
 """The plays' upkeep (`empulse/tasks.py`): qualified plays folded into the counters.
 
-A play's request only writes its ledger row. Every few seconds the job runner takes a batch
-of qualified plays not yet counted, adds them to their tracks', albums' and artists'
-`play_count` and marks them counted, in one transaction: every play is counted exactly once,
-a few seconds after it was recorded, and no play waits for a counter row that every other
-play of a popular track (or artist) also writes. Several runners fold different plays at once
-(`SKIP LOCKED`).
+A play's request writes its ledger row and, when it qualifies, a tally beside it. Every few
+seconds the job runner takes a batch of tallies, deletes them and adds their plays to their
+tracks', albums' and artists' `play_count`, in one transaction: every play is counted exactly
+once, a few seconds after it was recorded, the ledger's rows are never written again, and no
+play waits for a counter row that every other play of a popular track (or artist) also
+writes. Several runners fold different plays at once (`SKIP LOCKED`).
 """
 
 from __future__ import annotations

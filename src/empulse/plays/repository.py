@@ -52,22 +52,17 @@ HISTORY = Order(
 _TOUCH_LISTENER = (
     update(User).where(User.id == bindparam("user_id")).values(updated_at=User.updated_at)
 )
-_LOCK_LISTENER = (
-    select(User.id).where(User.id == bindparam("user_id")).with_for_update(key_share=True)
-)
 
 
 async def lock_listener(connection: AsyncConnection, user_id: uuid.UUID) -> bool:
     """Serialise one listener's plays (the overlap and idempotency checks read what the other
-    wrote): `FOR NO KEY UPDATE`, which other writes' foreign-key checks do not wait for. SQLite
-    has no row locks: a write that changes nothing takes its writer lock first, before the
-    transaction reads anything, so a second report waits and then reads what the first wrote.
-    False when the account is gone."""
-    if connection.dialect.name == "sqlite":
-        touched = await connection.execute(_TOUCH_LISTENER, {"user_id": user_id})
-        return bool(touched.rowcount)
-    locked = await connection.execute(_LOCK_LISTENER, {"user_id": user_id})
-    return locked.first() is not None
+    wrote), for the application's path, which runs on SQLite (PostgreSQL decides plays in
+    `record_plays`, which locks the row itself): SQLite has no row locks, so a write that
+    changes nothing takes its writer lock first, before the transaction reads anything, and a
+    second report waits and then reads what the first wrote. (On a database with row locks the
+    same write locks the listener's row.) False when the account is gone."""
+    touched = await connection.execute(_TOUCH_LISTENER, {"user_id": user_id})
+    return bool(touched.rowcount)
 
 
 # What a play's answer shows (plays/service.play_out).

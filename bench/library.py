@@ -14,9 +14,11 @@ playlist of 9,700 entries (written with SQL), then measures with wrk at 16 conne
   `executemany`);
 - `GET /users/me/library/tracks` (the first page of 50,000 likes), against two bare statements;
 
-and, one request at a time as a listener's device sends them, 300 adds at the top of the
-playlist (9,700 -> 10,000 entries) and 300 reorders of a random
-entry to a random place in the 10,000: p50 and p99. Needs wrk and PostgreSQL.
+and the single play's route doing the floor's INSERT instead of deciding the play
+(bench/library_floor.py's `create_edge_app`), which separates the service's HTTP edge from the
+play's own work; and, one request at a time as a listener's device sends them, 300 adds at
+the top of the playlist (9,700 -> 10,000 entries) and 300 reorders of a random entry to a
+random place in the 10,000: p50 and p99. Needs wrk and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -39,13 +41,16 @@ from tests.support.services import free_port
 
 from bench.catalog_data import fill, row_id
 from bench.run import (
+    Result,
     _serve,
     _stop,
     against_floor,
     bench_env,
     cli,
+    measure,
     print_against_floor,
     require_wrk_and_postgres,
+    server_command,
 )
 
 PASSWORD = "bench-password-1234"  # noqa: S105 - a throwaway benchmark account
@@ -218,6 +223,26 @@ def _playlist_ops(
     return _percentiles(adds), _percentiles(reorders)
 
 
+def _print_edge(play: tuple[Result, Result], edge: Result) -> None:
+    """Where a play's distance from its floor lies: the service's HTTP edge, or the play."""
+    service, floor = play
+    print()
+    print(
+        "| single play | req/s | ratio to the floor | server / PostgreSQL CPU a request | non-2xx |"
+    )
+    print("|---|---|---|---|---|")
+    for name, result in (
+        ("the floor: one bare asyncpg INSERT", floor),
+        ("the edge: the play's route, doing the floor's INSERT", edge),
+        ("the service: the play decided and recorded", service),
+    ):
+        print(
+            f"| {name} | {result.requests_per_second:,.0f} | "
+            f"{result.requests_per_second / floor.requests_per_second:.2f} | "
+            f"{result.server_cpu_ms:.2f} / {result.database_cpu_ms:.2f} ms | {result.non_2xx} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=10)
@@ -306,8 +331,17 @@ def main() -> None:
     rows = against_floor(
         cases, "bench.library_floor:create_app", env, args.workers, args.duration, args.connections
     )
+    port = free_port()
+    edge = measure(
+        "POST /bench/plays/{id} (the edge)",
+        server_command("granian", "bench.library_floor:create_edge_app", port, args.workers),
+        env, "/api/v1/bench/plays", port, args.workers, args.duration, args.connections,
+        _plays_script(data_dir, "edge", tokens, tracks, "play(false)",
+                      '"/api/v1/bench/plays/" .. tracks[math.random(#tracks)]'),
+    )  # fmt: skip
 
     print_against_floor("request", rows)
+    _print_edge(rows[0], edge)
     print()
     size = f"{PLAYLIST_START:,}-{PLAYLIST_START + PLAYLIST_OPS:,}"
     print(f"| playlist of {size} entries | p50 ms | p99 ms |")

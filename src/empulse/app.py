@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from empulse import __version__
 from empulse.account_data import ACCOUNT_DATA
 from empulse.api import include_api
-from empulse.auth.dependencies import ACCESS_COOKIE, optional_principal
+from empulse.auth.dependencies import ACCESS_COOKIE, optional_principal, require_principal
 from empulse.config import Settings, ensure_safe, load_settings
 from empulse.core import migrations
 from empulse.core.logging import configure_logging, get_logger
@@ -149,7 +149,11 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.router.routes.insert(0, liveness_route)
     add_routes(app, health_router)
     include_api(app)
-    openapi.install(app, reads_caller=optional_principal, session_cookie=ACCESS_COOKIE)
+    openapi.install(
+        app,
+        authenticators=(optional_principal, require_principal),
+        session_cookie=ACCESS_COOKIE,
+    )
     mount_docs(app, docs_url=DOCS_URL, openapi_url=OPENAPI_URL, title="EmPulse API")
     install_middleware(app, settings)
     index_routes(app)

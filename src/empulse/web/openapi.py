@@ -14,7 +14,7 @@ shared layers, so they are derived from each route instead of repeated on every 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from fastapi import FastAPI
@@ -119,17 +119,18 @@ _BODY_FAILURES = {
 def install(
     app: FastAPI,
     *,
-    reads_caller: Callable[..., Any],
+    authenticators: Collection[Callable[..., Any]],
     session_cookie: str,
 ) -> None:
-    """Serve the completed document. `reads_caller` is the dependency that authenticates, and
-    `session_cookie` the cookie it reads."""
+    """Serve the completed document. `authenticators` are the dependencies that read the
+    caller's credentials (a route depending on one, at any depth, says so), and
+    `session_cookie` the cookie they read."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = generate()
-            complete(document, app.routes, reads_caller, session_cookie)
+            complete(document, app.routes, authenticators, session_cookie)
             app.openapi_schema = document
         return app.openapi_schema
 
@@ -139,14 +140,14 @@ def install(
 def complete(
     document: dict[str, Any],
     routes: Iterable[Any],
-    reads_caller: Callable[..., Any],
+    authenticators: Collection[Callable[..., Any]],
     session_cookie: str,
 ) -> None:
     """Add the shared failures and the security schemes to `document`, in place."""
     authenticated = {
         (method.lower(), route.path_format)
         for route in routes
-        if isinstance(route, APIRoute) and _depends_on(route.dependant, reads_caller)
+        if isinstance(route, APIRoute) and _depends_on(route.dependant, authenticators)
         for method in route.methods or ()
     }
     components = document.setdefault("components", {})
@@ -169,8 +170,8 @@ def complete(
                     response["content"] = _problem_content()
 
 
-def _depends_on(dependant: Dependant, call: Callable[..., Any]) -> bool:
+def _depends_on(dependant: Dependant, calls: Collection[Callable[..., Any]]) -> bool:
     return any(
-        dependency.call is call or _depends_on(dependency, call)
+        dependency.call in calls or _depends_on(dependency, calls)
         for dependency in dependant.dependencies
     )

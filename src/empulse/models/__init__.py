@@ -22,7 +22,7 @@ from empulse.models.playlist import (
 )
 from empulse.models.submission import MediaObject, PendingUpload, Submission
 from empulse.models.subsonic import ApiKey, AppPassword, Bookmark, NowPlaying, PlayQueue
-from empulse.models.user import DEFAULT_PRIVACY, User, UserRole
+from empulse.models.user import DEFAULT_PRIVACY, User, UserRole, privacy_allows
 
 __all__ = [
     "DEFAULT_PRIVACY",
@@ -62,4 +62,5 @@ __all__ = [
     "Transport",
     "User",
     "UserRole",
+    "privacy_allows",
 ]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -24,6 +25,12 @@ DEFAULT_PRIVACY: dict[str, bool] = {
     "publicProfile": True,
     "analytics": True,
 }
+
+
+def privacy_allows(privacy: Mapping[str, Any] | None, preference: str) -> bool:
+    """Whether an account's stored privacy preferences allow `preference` (a name of
+    DEFAULT_PRIVACY): the stored choice, or the default for one never stored."""
+    return bool({**DEFAULT_PRIVACY, **(privacy or {})}[preference])
 
 
 class User(TimestampedMixin, Base):

@@ -33,7 +33,7 @@ from empulse.core.crypto import hash_token, new_token
 from empulse.core.db import utcnow
 from empulse.core.errors import AppError, Forbidden, InvalidFields, NotFound, Unauthorized
 from empulse.core.pagination import Page, PageRequest
-from empulse.models import Playlist, PlaylistInvite
+from empulse.models import Playlist, PlaylistInvite, privacy_allows
 from empulse.playlists import repository
 from empulse.playlists.schemas import (
     MAX_ENTRIES,
@@ -98,7 +98,7 @@ def new_snapshot() -> str:
 
 
 def _shows_profile(privacy: dict[str, Any] | None) -> bool:
-    return bool((privacy or {}).get("publicProfile", True))
+    return privacy_allows(privacy, "publicProfile")
 
 
 async def _access(

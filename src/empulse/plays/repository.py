@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from empulse.catalog import repository as catalog
 from empulse.core.db import HotWrite, unplanned
 from empulse.core.pagination import AnyRow, Order, PageRequest, Rows, SortKey, fetch_page
-from empulse.models import Album, Artist, Play, PlayTally, Track, User
+from empulse.models import DEFAULT_PRIVACY, Album, Artist, Play, PlayTally, Track, User
 
 HISTORY = Order(
     "plays:newest", (SortKey(Play.started_at, descending=True), SortKey(Play.id, descending=True))
@@ -322,7 +322,8 @@ async def stats(
     in the public counts, which royalties are paid on); a listener who turned `analytics` off
     is not among the listeners."""
     period = _period(session, interval).label("period")
-    analysed = func.coalesce(User.privacy["analytics"].as_boolean(), true())
+    unset = true() if DEFAULT_PRIVACY["analytics"] else false()
+    analysed = func.coalesce(User.privacy["analytics"].as_boolean(), unset)
     statement = (
         select(
             period,

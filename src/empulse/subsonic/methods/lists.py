@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.core.db import utcnow
-from empulse.models import DEFAULT_PRIVACY, User
+from empulse.models import User, privacy_allows
 from empulse.subsonic import repository, shapes
 from empulse.subsonic.call import Call, method
 from empulse.subsonic.envelope import Code, SubsonicError, missing
@@ -138,7 +138,7 @@ async def get_starred(call: Call) -> dict[str, Any]:
 
 
 def _shows_listening(user: User) -> bool:
-    return bool({**DEFAULT_PRIVACY, **(user.privacy or {})}.get("showListeningActivity"))
+    return privacy_allows(user.privacy, "showListeningActivity")
 
 
 @method("getNowPlaying")

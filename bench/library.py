@@ -15,7 +15,7 @@ playlist of 9,700 entries (written with SQL), then measures with wrk at 16 conne
 - `GET /users/me/library/tracks` (the first page of 50,000 likes), against two bare statements;
 
 and the single play's route doing the floor's INSERT instead of deciding the play
-(bench/library_floor.py's `create_edge_app`), which separates the service's HTTP edge from the
+(bench/library_edge.py), which separates the service's HTTP edge from the
 play's own work; and, one request at a time as a listener's device sends them, 300 adds at
 the top of the playlist (9,700 -> 10,000 entries) and 300 reorders of a random entry to a
 random place in the 10,000: p50 and p99. Needs wrk and PostgreSQL.
@@ -334,7 +334,7 @@ def main() -> None:
     port = free_port()
     edge = measure(
         "POST /bench/plays/{id} (the edge)",
-        server_command("granian", "bench.library_floor:create_edge_app", port, args.workers),
+        server_command("granian", "bench.library_edge:create_app", port, args.workers),
         env, "/api/v1/bench/plays", port, args.workers, args.duration, args.connections,
         _plays_script(data_dir, "edge", tokens, tracks, "play(false)",
                       '"/api/v1/bench/plays/" .. tracks[math.random(#tracks)]'),

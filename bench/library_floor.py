@@ -8,12 +8,6 @@ validation, no middleware, no authentication), served by the same server as the 
 - `POST /plays/batch`: `{"plays": [...]}` -> the rows inserted in one `executemany`.
 - `GET /library?user=`: a page of the listener's liked tracks (newest first) and those tracks
   with their artist and album names, in two statements.
-
-`create_edge_app` is the service itself with one route more, `POST /api/v1/bench/plays/{id}`:
-the play's route as the service declares it (the same body and answer, the default rate limit,
-authentication, the middleware) doing the floor's one INSERT on the service's pool instead of
-deciding the play. Between the floor and it lies what the service's HTTP edge costs any
-authenticated write; between it and `POST /tracks/{id}/plays`, what deciding a play costs.
 """
 
 from __future__ import annotations
@@ -27,19 +21,10 @@ from typing import Any
 
 import asyncpg
 import orjson
-from fastapi import APIRouter, Depends, FastAPI
-from sqlalchemy.util import greenlet_spawn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-
-from empulse.app import create_app as create_service
-from empulse.auth.dependencies import CurrentPrincipal, require_principal, token_user_id
-from empulse.plays.schemas import PlayIn, PlayOut
-from empulse.services import AppServices
-from empulse.web.ratelimit import RateLimit
-from empulse.web.routing import add_routes
 
 INSERT_PLAY = """
     INSERT INTO plays (id, user_id, play_id, track_id, started_at, ended_at, ms_played,
@@ -125,42 +110,6 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
     finally:
         await app.state.pool.close()
-
-
-def create_edge_app() -> FastAPI:
-    router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_principal)])
-
-    @router.post("/bench/plays/{track_id}", response_model=PlayOut, status_code=201)
-    async def edge_play(
-        track_id: uuid.UUID, body: PlayIn, principal: CurrentPrincipal, services: AppServices
-    ) -> PlayOut:
-        raw = await services.engine.raw_connection()
-        driver: Any = raw.driver_connection
-        try:
-            await driver.execute(
-                INSERT_PLAY,
-                uuid.uuid4(),
-                body.play_id,
-                track_id,
-                body.started_at,
-                body.ms_played,
-                datetime.now(UTC),
-            )
-        finally:
-            await greenlet_spawn(raw.close)
-        return PlayOut(
-            play_id=body.play_id,
-            track_id=track_id,
-            started_at=body.started_at,
-            ms_played=body.ms_played,
-            qualified=True,
-            reason=None,
-        )
-
-    app = create_service()
-    default = RateLimit("default", identify=token_user_id)
-    add_routes(app, router, dependencies=[Depends(default)])
-    return app
 
 
 def create_app() -> Starlette:

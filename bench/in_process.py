@@ -2,7 +2,8 @@
 network and no load generator sharing the cores.
 
     uv run python -m bench.in_process [--path /api/v1/auth/me] [--requests 4000] [--runs 3]
-                                      [--profile packages|tottime|cumulative] [--login|--play]
+                                      [--profile packages|tottime|cumulative]
+                                      [--login|--play|--batch]
 
 Signs a fresh admin in on PostgreSQL (a fresh `empulse_bench_in_process` database; `--sqlite`:
 a fresh SQLite file, the embedded default), then times
@@ -15,8 +16,10 @@ time spent in each library's own functions. `--login` times sign-ins (`POST /api
 instead, and also one argon2id verify at the same parameters in the same process, so the
 difference is what a sign-in costs besides its hash. `--play` loads the demo data and times
 qualified plays of one of its tracks instead (`POST /api/v1/tracks/{id}/plays`, one after the
-other in time, each a fresh `playId`); `--stream` loads it and times one track's stream, a
-8 KiB range at a time in turn (`GET /api/v1/tracks/{id}/stream`), as a player seeking does.
+other in time, each a fresh `playId`); `--batch` the same plays 50 at a time, as an offline
+player catching up sends them (`POST /api/v1/users/me/plays`); `--stream` loads it and times
+one track's stream, a 8 KiB range at a time in turn (`GET /api/v1/tracks/{id}/stream`), as a
+player seeking does.
 `--demo` loads the demo data for a `--path` of the catalog (a query string included; with
 `EMPULSE_PAGE_CACHE_MB=0`, every page is read from the database); `--anonymous` sends it
 without the token, as a listener who has not signed in. `--database-url` measures on a database
@@ -60,6 +63,7 @@ PACKAGES = (
     "prometheus",
     "jwt",
 )
+BATCH = 50  # plays a batch (`--batch`)
 
 
 async def call(
@@ -197,7 +201,7 @@ async def _requests(
             "POST", "/api/v1/auth/login", [(b"content-type", b"application/json")], login
         )  # fmt: skip
         return lambda: sign_in
-    if not (args.play or args.stream):
+    if not (args.play or args.batch or args.stream):
         read: Request = ("GET", args.path, headers, b"")
         return lambda: read
     status, listed = await call(app, "GET", "/api/v1/tracks", headers)
@@ -205,26 +209,35 @@ async def _requests(
     track = json.loads(listed)["items"][0]
     if args.stream:
         return _ranges(app, f"/api/v1/tracks/{track['id']}/stream", headers)
-    path = f"/api/v1/tracks/{track['id']}/plays"
     length = timedelta(milliseconds=track["durationMs"])
     # Back-to-back plays that end before now: every one qualifies, none overlaps another.
-    plays = args.requests * (args.runs + 2) + 500
+    per_request = BATCH if args.batch else 1
+    plays = (args.requests * (args.runs + 2) + 500) * per_request
     first = datetime.now(UTC) - length * plays - timedelta(minutes=1)
+    if first < datetime.now(UTC) - timedelta(days=13):
+        raise SystemExit("too many plays to fit in the last 14 days: ask for fewer --requests")
     sent = 0
     post_headers = [*headers, (b"content-type", b"application/json")]
 
-    def play() -> Request:
+    def one() -> dict[str, str | int]:
         nonlocal sent
         started = first + length * sent
         sent += 1
-        body = {
+        return {
             "playId": str(uuid.uuid4()),
             "startedAt": started.isoformat().replace("+00:00", "Z"),
             "msPlayed": track["durationMs"],
         }
-        return "POST", path, post_headers, json.dumps(body).encode()
 
-    return play
+    def play() -> Request:
+        body = json.dumps(one()).encode()
+        return "POST", f"/api/v1/tracks/{track['id']}/plays", post_headers, body
+
+    def batch() -> Request:
+        body = json.dumps({"plays": [{"trackId": track["id"], **one()} for _ in range(BATCH)]})
+        return "POST", "/api/v1/users/me/plays", post_headers, body.encode()
+
+    return batch if args.batch else play
 
 
 def _ranges(app: ASGIApp, path: str, headers: list[tuple[bytes, bytes]]) -> Callable[[], Request]:
@@ -253,6 +266,7 @@ def main() -> None:
     parser.add_argument("--profile", choices=["packages", "tottime", "cumulative"])
     parser.add_argument("--login", action="store_true", help="time sign-ins instead of --path")
     parser.add_argument("--play", action="store_true", help="time plays instead of --path")
+    parser.add_argument("--batch", action="store_true", help="time batches of 50 plays instead")
     parser.add_argument("--stream", action="store_true", help="time stream ranges instead")
     parser.add_argument("--sqlite", action="store_true", help="on SQLite, the embedded default")
     parser.add_argument("--demo", action="store_true", help="load the demo data first")
@@ -281,7 +295,7 @@ def main() -> None:
     except subprocess.CalledProcessError:
         if not args.database_url:  # a filled database may have it from an earlier run
             raise
-    if args.play or args.stream or args.demo:
+    if args.play or args.batch or args.stream or args.demo:
         cli(dict(os.environ), "demo-data", "--password-stdin", stdin=PASSWORD)
     with stdout_discarded():
         asyncio.run(measure(args))

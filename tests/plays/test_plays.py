@@ -333,6 +333,40 @@ async def test_an_offline_player_reports_a_batch(media_harness: Harness) -> None
     )
 
 
+async def test_a_batch_judges_each_play_against_those_that_started_before_it(
+    media_harness: Harness,
+) -> None:
+    """Sent in any order, a batch's plays are decided by their starts: each against the plays
+    recorded before the batch and against the batch's own, counted or not. A play that starts
+    the moment another ends does not overlap it."""
+    harness = media_harness
+    await published_ep(harness, tracks=2)
+    track = (await all_pages(harness.client, "/api/v1/tracks"))[0]
+    me = await listener(harness)
+    length = track["durationMs"]
+    half = timedelta(milliseconds=length // 2)
+    whole = timedelta(milliseconds=length)
+    before = datetime.now(UTC) - timedelta(days=1)
+    assert (await post(harness, track["id"], play(length, before), me)).status_code == 201
+    later = before + timedelta(minutes=10)
+    first = play(length, later)
+    during_first = play(length, later + half)  # overlaps `first`
+    after_both = play(length, later + half + whole)  # starts as `during_first` ends
+    during_earlier = play(length, before + half)  # overlaps the play posted before
+    sent = [after_both, during_earlier, during_first, first]
+    answer = await harness.client.post(
+        "/api/v1/users/me/plays",
+        json={"plays": [{**body, "trackId": track["id"]} for body in sent]},
+        headers=me,
+    )
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["results"]
+    assert [r["status"] for r in results] == [201] * 4
+    decided = [(r["play"]["qualified"], r["play"]["reason"]) for r in results]
+    assert decided == [(True, None), (False, "overlapping"), (False, "overlapping"), (True, None)]
+    assert await count_of(harness, track["id"]) == 3
+
+
 async def test_an_artist_sees_plays_and_listeners_per_period(media_harness: Harness) -> None:
     harness = media_harness
     admin = await admin_headers(harness)

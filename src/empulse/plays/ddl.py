@@ -7,12 +7,16 @@ given by plays/service.py, and the tracks' durations too: the caller reads them 
 catalog's visibility rules in the same statement (plays/repository.py), so those rules are
 written once.
 
-Its statements run one after the other, each with a fresh snapshot (the function is
-`VOLATILE`): the listener's row is locked first, so what a concurrent report of the same
-listener wrote is seen by the reads after it, and a play earlier in the same call is seen by
-the later ones (the same `playId` twice counts once; a later play overlaps an earlier one).
-Called on its own, the statement is its own transaction: one round trip instead of BEGIN,
-four statements and COMMIT.
+Three statements, whatever the number of plays (a fourth puts several in order): the
+listener's row is locked; then one read
+takes the plays already recorded under these `playId`s and, for each play, whether one
+recorded before overlaps it; the plays are decided in the order of their starts, each also
+against those of the call decided before it (the same `playId` twice counts once; a later
+play overlapping an earlier one is not counted); one write inserts the new rows with a tally
+beside each qualified one. Each statement has a fresh snapshot (the function is `VOLATILE`),
+and the lock comes first, so the read sees what a concurrent report of the same listener
+wrote. Called on its own, the statement is its own transaction: one round trip instead of
+BEGIN, the statements and COMMIT.
 
 Per play, in the order of their starts (ties in the order given), a row: `n`, its place
 (1-based) among the arguments; `outcome`, one of
@@ -56,10 +60,24 @@ LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
     i integer;
+    j integer;
+    k integer;
     places integer[];
-    prior record;
     ends timestamptz;
-    recorded uuid;
+    -- Per play (by its place among the arguments): the play recorded before this call under
+    -- its playId (NULL if none), and whether one recorded before overlaps it.
+    priors plays[];
+    overlapped boolean[];
+    -- The plays this call records: their playIds, places, qualification and reason.
+    new_ids uuid[] := '{}';
+    new_places integer[] := '{}';
+    new_qualified boolean[] := '{}';
+    new_reasons text[] := '{}';
+    -- The latest end among this call's recorded plays that started before `current_start`,
+    -- and among those that started at it (the plays come in the order of their starts).
+    latest_before timestamptz;
+    latest_here timestamptz;
+    current_start timestamptz;
 BEGIN
     PERFORM 1 FROM users WHERE users.id = listener FOR NO KEY UPDATE;
     IF NOT FOUND THEN
@@ -74,6 +92,30 @@ BEGIN
         SELECT array_agg(s.o ORDER BY s.t, s.o) INTO places
         FROM unnest(starts) WITH ORDINALITY AS s(t, o);
     END IF;
+    -- One read, two lookups a play: the play recorded before under its playId (the
+    -- listener's unique index, probed per play: a subquery of its own, which the planner
+    -- cannot turn into a scan of all the listener's plays), and whether a play recorded
+    -- before overlaps it (a range of the index on listener, end, start). An implausible
+    -- start is refused below and never looked at: its end could overflow. The arrays are
+    -- read through subqueries, so no plan knows their lengths and the statement keeps one
+    -- plan (planned with them, as PostgreSQL's plan cache would try, it was planned again
+    -- on every call).
+    SELECT array_agg(
+               (SELECT p FROM plays p WHERE p.user_id = listener AND p.play_id = s.id)
+               ORDER BY s.o
+           ),
+           array_agg(
+               CASE WHEN acceptable[s.o] THEN EXISTS (
+                   SELECT FROM plays p
+                   WHERE p.user_id = listener
+                     AND p.ended_at > s.t
+                     AND p.started_at < s.t + s.ms * interval '1 millisecond'
+               ) ELSE false END
+               ORDER BY s.o
+           )
+    INTO priors, overlapped
+    FROM unnest((SELECT play_ids), (SELECT starts), (SELECT played))
+        WITH ORDINALITY AS s(id, t, ms, o);
     FOREACH i IN ARRAY places LOOP
         n := i;
         track_id := track_ids[i];
@@ -82,16 +124,29 @@ BEGIN
         qualified := NULL;
         reason := NULL;
         duration_ms := NULL;
-        SELECT p.track_id, p.started_at, p.ms_played, p.qualified, p.reason INTO prior
-        FROM plays p
-        WHERE p.user_id = listener AND p.play_id = play_ids[i];
-        IF FOUND THEN
-            IF prior.track_id = track_ids[i] THEN
+        k := array_position(new_ids, play_ids[i]);
+        IF k IS NOT NULL THEN  -- this playId was recorded earlier in this call
+            j := new_places[k];
+            IF track_ids[j] = track_ids[i] THEN
                 outcome := 'earlier';
-                started_at := prior.started_at;
-                ms_played := prior.ms_played;
-                qualified := prior.qualified;
-                reason := prior.reason;
+                started_at := starts[j];
+                ms_played := played[j];
+                qualified := new_qualified[k];
+                reason := new_reasons[k];
+            ELSE
+                outcome := 'other_track';
+            END IF;
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        -- ... or before it (a row is NOT NULL only when all its columns are: the key tells)
+        IF (priors[i]).id IS NOT NULL THEN
+            IF (priors[i]).track_id = track_ids[i] THEN
+                outcome := 'earlier';
+                started_at := (priors[i]).started_at;
+                ms_played := (priors[i]).ms_played;
+                qualified := (priors[i]).qualified;
+                reason := (priors[i]).reason;
             ELSE
                 outcome := 'other_track';
             END IF;
@@ -106,28 +161,44 @@ BEGIN
         ELSE
             outcome := 'recorded';
             ends := starts[i] + played[i] * interval '1 millisecond';
+            IF current_start IS NULL OR starts[i] > current_start THEN
+                latest_before := greatest(latest_before, latest_here);
+                latest_here := NULL;
+                current_start := starts[i];
+            END IF;
             IF played[i] < least(qualifying_ms, duration_ms) THEN
                 reason := 'too_short';
-            ELSIF EXISTS (
-                SELECT FROM plays p
-                WHERE p.user_id = listener
-                  AND p.ended_at > starts[i]
-                  AND p.started_at < ends
-            ) THEN
+            -- Overlapping: a play recorded before this call, or one of this call's that
+            -- ends after this one starts (one that started at the same moment only if this
+            -- one lasts).
+            ELSIF overlapped[i]
+                OR latest_before > starts[i]
+                OR (ends > starts[i] AND latest_here > starts[i]) THEN
                 reason := 'overlapping';
             END IF;
             qualified := reason IS NULL;
-            recorded := gen_random_uuid();
-            INSERT INTO plays (id, user_id, play_id, track_id, started_at, ended_at, ms_played,
-                               source_type, source_id, qualified, reason, created_at)
-            VALUES (recorded, listener, play_ids[i], track_ids[i], starts[i], ends, played[i],
-                    source_types[i], source_ids[i], qualified, reason, now);
-            IF qualified THEN
-                INSERT INTO play_tallies (play_id, track_id) VALUES (recorded, track_ids[i]);
-            END IF;
+            latest_here := greatest(latest_here, ends);
+            new_ids := new_ids || play_ids[i];
+            new_places := new_places || i;
+            new_qualified := new_qualified || qualified;
+            new_reasons := new_reasons || reason;
         END IF;
         RETURN NEXT;
     END LOOP;
+    IF cardinality(new_places) > 0 THEN
+        -- One write: the new rows, and a tally beside each qualified one.
+        WITH recorded AS (
+            INSERT INTO plays (id, user_id, play_id, track_id, started_at, ended_at, ms_played,
+                               source_type, source_id, qualified, reason, created_at)
+            SELECT gen_random_uuid(), listener, play_ids[r.i], track_ids[r.i], starts[r.i],
+                   starts[r.i] + played[r.i] * interval '1 millisecond', played[r.i],
+                   source_types[r.i], source_ids[r.i], r.q, r.why, now
+            FROM unnest(new_places, new_qualified, new_reasons) AS r(i, q, why)
+            RETURNING plays.id, plays.track_id, plays.qualified
+        )
+        INSERT INTO play_tallies (play_id, track_id)
+        SELECT recorded.id, recorded.track_id FROM recorded WHERE recorded.qualified;
+    END IF;
 END
 $$
 """

@@ -1,11 +1,17 @@
-"""plays: `record_plays` reads and writes a call's plays together (PostgreSQL)
+"""plays: `record_plays` reads and writes a call's plays together, and bounds its overlap
+check by the longest play (PostgreSQL)
 
 Each play of a call took four statements inside the function: its earlier `playId`, the plays
 it could overlap, its row and its tally. The function now reads what it needs for all of them
 in one statement (the earlier `playId`s, and for each play whether one recorded before
 overlaps it), decides the plays against each other in order, and writes the new rows with
-their tallies in one more: a batch of 50 plays runs four statements instead of 202. What it
-decides is unchanged (plays/ddl.py).
+their tallies in one more: a batch of 50 plays runs four statements instead of 202.
+
+The overlap check read every play of the listener that ended after the new one started: for a
+play reported days late (an offline player catching up), all the listener's plays since. It
+now stops at the plays that end less than the longest play there can be (24 hours) after the
+new one ends, which are all that can overlap it. What the function decides is unchanged
+(plays/ddl.py).
 
 Revision ID: 0028
 Revises: 0027

@@ -367,6 +367,47 @@ async def test_a_batch_judges_each_play_against_those_that_started_before_it(
     assert await count_of(harness, track["id"]) == 3
 
 
+async def test_a_play_inside_the_longest_play_there_can_be_overlaps_it(
+    media_harness: Harness,
+) -> None:
+    """The overlap check reads only the plays that end less than the longest play (24 hours)
+    after the new one ends: a play of almost that length, which ended an hour ago and started
+    the day before, still overlaps a play reported from its middle, in a batch or alone."""
+    harness = media_harness
+    await published_ep(harness, tracks=2)
+    track = (await all_pages(harness.client, "/api/v1/tracks"))[0]
+    me = await listener(harness)
+    services = harness.app.state.services
+    now = datetime.now(UTC)
+    async with session_scope(services.sessionmaker) as session:
+        user_id = await session.scalar(select(User.id).where(User.email == "listener@example.com"))
+        # As a long-form track's play, recorded earlier (the test's tracks last seconds).
+        session.add(
+            Play(
+                user_id=user_id,
+                play_id=uuid.uuid4(),
+                track_id=uuid.UUID(track["id"]),
+                started_at=now - timedelta(hours=23, minutes=59),
+                ended_at=now - timedelta(hours=1),
+                ms_played=(23 * 60 - 1) * 60_000,
+                qualified=True,
+            )
+        )
+    inside = play(track["durationMs"], now - timedelta(hours=22))
+    answer = await post(harness, track["id"], inside, me)
+    assert (answer.status_code, answer.json()["reason"]) == (201, "overlapping"), answer.text
+    batch = await harness.client.post(
+        "/api/v1/users/me/plays",
+        json={
+            "plays": [
+                {**play(track["durationMs"], now - timedelta(hours=20)), "trackId": track["id"]}
+            ]
+        },
+        headers=me,
+    )
+    assert batch.json()["results"][0]["play"]["reason"] == "overlapping", batch.text
+
+
 async def test_an_artist_sees_plays_and_listeners_per_period(media_harness: Harness) -> None:
     harness = media_harness
     admin = await admin_headers(harness)

@@ -8,6 +8,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from empulse.core.db import Base, utcnow
 
+# The longest a play lasts: a report of more is refused (plays/schemas.py), so a play's
+# `ended_at` is at most this long after its `started_at`, and a play that could overlap one
+# ending at a given moment ended less than this after it (the overlap check's bound).
+LONGEST_PLAY_MS = 24 * 3600 * 1000
+
 
 class Play(Base):
     """The plays ledger: one row per play a player posted, qualified or not. What royalties are
@@ -19,8 +24,10 @@ class Play(Base):
         # The client's idempotency key, per listener.
         UniqueConstraint("user_id", "play_id", name="uq_plays_user_id_play_id"),
         Index("ix_plays_user_started", "user_id", "started_at", "id"),
-        # What a new play could overlap: the listener's plays that end after it starts (for a
-        # play reported as it happens, none or one), their starts read from the index.
+        # What a new play could overlap: the listener's plays that end after it starts and
+        # less than `LONGEST_PLAY_MS` after it ends (for a play reported as it happens, none or
+        # one; for one reported days late, at most a day of plays), their starts read from the
+        # index.
         Index("ix_plays_user_ended", "user_id", "ended_at", "started_at"),
         Index("ix_plays_track_id", "track_id"),
     )

@@ -31,6 +31,9 @@ Per play, in the order of their starts (ties in the order given), a row: `n`, it
 and one row `(0, 'gone')` alone when the listener's account no longer exists.
 """
 
+from empulse.models.play import LONGEST_PLAY_MS
+
+# The longest play (models/play.py) is written in where the function declares it.
 RECORD_PLAYS = """
 CREATE OR REPLACE FUNCTION record_plays(
     listener uuid,
@@ -59,6 +62,9 @@ RETURNS TABLE (
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
+    -- No play lasts longer (models/play.py), so a play that overlaps another ends less than
+    -- this after the other's end.
+    longest_ms CONSTANT integer := LONGEST_PLAY_MS;
     i integer;
     j integer;
     k integer;
@@ -95,7 +101,8 @@ BEGIN
     -- One read, two lookups a play: the play recorded before under its playId (the
     -- listener's unique index, probed per play: a subquery of its own, which the planner
     -- cannot turn into a scan of all the listener's plays), and whether a play recorded
-    -- before overlaps it (a range of the index on listener, end, start). An implausible
+    -- before overlaps it (a range of the index on listener, end, start: the plays ending
+    -- after it starts, and less than the longest play after it ends). An implausible
     -- start is refused below and never looked at: its end could overflow. The arrays are
     -- read through subqueries, so no plan knows their lengths and the statement keeps one
     -- plan (planned with them, as PostgreSQL's plan cache would try, it was planned again
@@ -109,6 +116,7 @@ BEGIN
                    SELECT FROM plays p
                    WHERE p.user_id = listener
                      AND p.ended_at > s.t
+                     AND p.ended_at < s.t + (s.ms + longest_ms) * interval '1 millisecond'
                      AND p.started_at < s.t + s.ms * interval '1 millisecond'
                ) ELSE false END
                ORDER BY s.o
@@ -201,7 +209,7 @@ BEGIN
     END IF;
 END
 $$
-"""
+""".replace("LONGEST_PLAY_MS", str(LONGEST_PLAY_MS))
 
 DROP_RECORD_PLAYS = (
     "DROP FUNCTION IF EXISTS record_plays(uuid, timestamptz, uuid[], uuid[], timestamptz[], "

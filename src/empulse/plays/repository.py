@@ -6,7 +6,7 @@ import functools
 import uuid
 from collections import Counter
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import (
@@ -40,6 +40,7 @@ from empulse.catalog import repository as catalog
 from empulse.core.db import HotWrite, unplanned
 from empulse.core.pagination import AnyRow, Order, PageRequest, Rows, SortKey, fetch_page
 from empulse.models import DEFAULT_PRIVACY, Album, Artist, Play, PlayTally, Track, User
+from empulse.models.play import LONGEST_PLAY_MS
 
 HISTORY = Order(
     "plays:newest", (SortKey(Play.started_at, descending=True), SortKey(Play.id, descending=True))
@@ -111,12 +112,16 @@ async def heard(
     """The listener's recorded plays that were reported under one of these playIds or that
     overlap one of these intervals, in one read: what a play's answer shows, and its end. The
     database returns only those (a playId one lookup in the listener's unique index; each
-    interval a range of the index on (user, end, start): the plays ending after it starts),
-    never the listener's whole recent history."""
+    interval a range of the index on (user, end, start): the plays ending after it starts and
+    less than the longest play after it ends), never the listener's whole recent history."""
     params: dict[str, Any] = {"user_id": user_id, "play_ids": list(play_ids)}
     for n, (start, end) in enumerate(intervals):
         params[f"start{n}"], params[f"end{n}"] = start, end
+        params[f"bound{n}"] = end + _LONGEST_PLAY
     return list(await connection.execute(_heard(len(intervals)), params))
+
+
+_LONGEST_PLAY = timedelta(milliseconds=LONGEST_PLAY_MS)
 
 
 @functools.lru_cache(maxsize=64)
@@ -127,6 +132,7 @@ def _heard(count: int) -> Select[*tuple[Any, ...]]:
     overlaps = [
         and_(
             Play.ended_at > bindparam(f"start{n}", type_=moment),
+            Play.ended_at < bindparam(f"bound{n}", type_=moment),
             Play.started_at < bindparam(f"end{n}", type_=moment),
         )
         for n in range(count)

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from empulse.catalog.schemas import TrackOut
 from empulse.core.schemas import OutSchema, Schema, with_examples
+from empulse.models.play import LONGEST_PLAY_MS
 
 SourceType = Literal["album", "playlist", "artist", "search", "library", "radio"]
 
@@ -33,7 +34,7 @@ class PlayIn(Schema):
         description="Made by the player; the same id again is the same play (counted once)."
     )
     started_at: datetime
-    ms_played: int = Field(ge=0, le=24 * 3600 * 1000)
+    ms_played: int = Field(ge=0, le=LONGEST_PLAY_MS)
     source: PlaySource | None = None
 
 

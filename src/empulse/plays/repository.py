@@ -126,8 +126,8 @@ _LONGEST_PLAY = timedelta(milliseconds=LONGEST_PLAY_MS)
 
 @functools.lru_cache(maxsize=64)
 def _heard(count: int) -> Select[*tuple[Any, ...]]:
-    """The read of `heard` for `count` intervals (`start<n>`, `end<n>`), built once per
-    count."""
+    """The read of `heard` for `count` intervals (`start<n>`, `end<n>`, and `bound<n>`, the
+    latest end a play overlapping it can have), built once per count."""
     moment = Play.started_at.type
     overlaps = [
         and_(

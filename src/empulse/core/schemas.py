@@ -12,9 +12,18 @@ the interpreter's stack, which would be a 500):
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from contextvars import ContextVar
+from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    ModelWrapValidatorHandler,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -79,15 +88,26 @@ class _Base(BaseModel):
     )
 
 
+# Set while a body's fields are validated, once the whole body has been walked: the models
+# nested in it (the 50 plays of a batch) are not walked again, each its own part.
+_WALKED: ContextVar[bool] = ContextVar("empulse_body_walked", default=False)
+
+
 class Schema(_Base):
     """A request body (or any model read from a client): decoded JSON is checked for depth and
-    U+0000 before the fields are."""
+    U+0000 before the fields are, once for the whole body."""
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _refuse_deep_or_nul(cls, data: Any) -> Any:
+    def _refuse_deep_or_nul(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        if _WALKED.get():
+            return handler(data)
         _check_decoded(data)
-        return data
+        walked = _WALKED.set(True)
+        try:
+            return handler(data)
+        finally:
+            _WALKED.reset(walked)
 
 
 class OutSchema(_Base):
@@ -98,7 +118,30 @@ class OutSchema(_Base):
 
 def _check_decoded(data: Any) -> None:
     """Refuse a decoded JSON value nested deeper than `MAX_DEPTH` or holding U+0000 in any
-    string or key. ORM rows (response bodies) are not walked: nothing of theirs can be."""
+    string or key. ORM rows (response bodies) are not walked: nothing of theirs can be. The
+    walk keeps no paths; a body it finds at fault is walked again by `_locate`, which names
+    where."""
+    pending: list[tuple[Any, int]] = [(data, 0)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                _locate(data)
+        elif isinstance(value, dict):
+            if depth >= MAX_DEPTH:
+                _locate(data)
+            for key, item in value.items():
+                if isinstance(key, str) and "\x00" in key:
+                    _locate(data)
+                pending.append((item, depth + 1))
+        elif isinstance(value, list):
+            if depth >= MAX_DEPTH:
+                _locate(data)
+            pending.extend((item, depth + 1) for item in value)
+
+
+def _locate(data: Any) -> None:
+    """Raise the error for the first fault of `_check_decoded`'s, with its path."""
     pending: list[tuple[Any, tuple[str, ...]]] = [(data, ())]
     while pending:
         value, path = pending.pop()

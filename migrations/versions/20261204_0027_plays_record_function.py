@@ -58,12 +58,12 @@ def upgrade() -> None:
     # the migration's transaction, as PostgreSQL requires for that.
     with op.get_context().autocommit_block():
         op.create_index(*INDEX, postgresql_concurrently=True)
-    op.execute(ddl.RECORD_PLAYS)
+    op.execute(ddl.RECORD_PLAYS_ONE_LISTENER)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(ddl.DROP_RECORD_PLAYS)
+        op.execute(ddl.DROP_RECORD_PLAYS_ONE_LISTENER)
     op.drop_index("ix_plays_user_ended", table_name="plays")
     with op.batch_alter_table("plays", schema=None) as batch_op:
         batch_op.add_column(

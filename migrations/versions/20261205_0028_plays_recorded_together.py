@@ -138,7 +138,7 @@ $$
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(ddl.RECORD_PLAYS)
+        op.execute(ddl.RECORD_PLAYS_ONE_LISTENER)
 
 
 def downgrade() -> None:

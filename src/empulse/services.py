@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from limits import RateLimitItem
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from empulse.accounts.data import AccountData
 from empulse.config import Settings
+from empulse.core.coalesce import Coalescer
 from empulse.core.crypto import FieldCipher, Sealer, derive_key
 from empulse.core.db import create_engine, create_sessionmaker, session_scope
 from empulse.infra.email import Mailer, create_mailer
@@ -23,6 +24,9 @@ from empulse.infra.ratelimit import RateLimiter
 from empulse.infra.session_cache import SessionCache
 from empulse.infra.storage import Storage, create_storage
 from empulse.web.caching import PUBLIC_MAX_AGE
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(slots=True)
@@ -58,6 +62,15 @@ class Services:
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _listener: asyncio.Task[None] | None = None
     _runner: asyncio.Task[None] | None = None
+    _coalescers: dict[object, Coalescer[Any, Any]] = field(default_factory=dict)
+
+    def coalescer(self, key: object, make: Callable[[], Coalescer[T, R]]) -> Coalescer[T, R]:
+        """This process's coalescer for `key` (core/coalesce.py), made on first use: a domain's
+        calls that go together (plays/service.py). Shut-down waits for the calls it holds."""
+        coalescer = self._coalescers.get(key)
+        if coalescer is None:
+            coalescer = self._coalescers[key] = make()
+        return coalescer
 
     def start_background(self, *, run_jobs: bool) -> None:
         """Start the session-revocation listener, and the job runner when jobs run here."""
@@ -73,6 +86,8 @@ class Services:
             # The job in hand finishes (bounded by its own timeout); then the loop ends.
             await asyncio.wait([self._runner], timeout=30)
             self._runner.cancel()
+        for coalescer in self._coalescers.values():
+            await coalescer.aclose()
         await self.session_cache.aclose()
         await self.rate_limiter.aclose()
         await self.engine.dispose()

@@ -18,7 +18,7 @@ from tests.catalog.helpers import all_pages, kept_pages_expire, published_ep
 from tests.conftest import Backend, Harness
 from tests.submissions.helpers import SINGLE, approve, ep_files, ep_payload, submit
 from tests.support import media
-from tests.support.transactions import until_settled
+from tests.support.transactions import until_waiting
 from tests.web.test_problems import assert_problem
 
 
@@ -118,10 +118,13 @@ async def test_concurrent_repeats_and_devices_count_once(media_harness: Harness)
 async def test_devices_decided_together_still_count_once(
     backend_services: Backend, make_client: Callable[..., Any]
 ) -> None:
-    """PostgreSQL: the ledger is locked against writes while ten devices report plays of the
-    same moments, so every report has read the listener's plays before any of them can write:
-    only the listener's lock, taken before those reads, makes the later ones see the first."""
-    harness = await make_client(backend_services, DATABASE_POOL_SIZE="14")
+    """PostgreSQL, three server processes on one database: the ledger is locked against writes
+    while ten devices report plays of the same moments through them, so each process's first
+    statement has read the listener's plays before any of them can write (the others wait in
+    their process, and go together next): only the listener's lock, taken before those reads,
+    makes the later ones see the first."""
+    harness = await make_client(backend_services)
+    processes = [harness] + [await make_client(backend_services) for _ in range(2)]
     await published_ep(harness, tracks=2)
     track = (await all_pages(harness.client, "/api/v1/tracks"))[0]
     me = await listener(harness)
@@ -130,8 +133,11 @@ async def test_devices_decided_together_still_count_once(
     engine = harness.app.state.services.engine
     async with engine.connect() as holder:
         await holder.execute(text("LOCK TABLE plays IN SHARE MODE"))
-        posts = [asyncio.create_task(post(harness, track["id"], b, me)) for b in bodies]
-        await until_settled(engine, posts)
+        posts = [
+            asyncio.create_task(post(processes[n % 3], track["id"], body, me))
+            for n, body in enumerate(bodies)
+        ]
+        await until_waiting(engine, 3)
         await holder.rollback()
     answers = await asyncio.gather(*posts)
     decided = sorted((a.json()["qualified"], a.json()["reason"] or "") for a in answers)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,18 +87,26 @@ async def until_paused(stepper: Stepper, task: asyncio.Task[Any]) -> bool:
 
 async def until_settled(engine: AsyncEngine, running: list[asyncio.Task[Any]]) -> None:
     """Block until each task is done or waits on a lock (as PostgreSQL reports it)."""
+    await _until(engine, lambda waiting: waiting >= len([t for t in running if not t.done()]))
+
+
+async def until_waiting(engine: AsyncEngine, count: int) -> None:
+    """Block until `count` transactions wait on a lock (as PostgreSQL reports it)."""
+    await _until(engine, lambda waiting: waiting >= count)
+
+
+async def _until(engine: AsyncEngine, settled: Callable[[int], bool]) -> None:
     deadline = time.monotonic() + 10
     async with engine.connect() as connection:
         while time.monotonic() < deadline:
-            busy = [task for task in running if not task.done()]
             waiting = await connection.scalar(
                 text(
                     "SELECT count(*) FROM pg_stat_activity "
                     "WHERE datname = current_database() AND wait_event_type = 'Lock'"
                 )
             )
-            if waiting >= len(busy):
+            if settled(waiting):
                 return
             await connection.rollback()  # a fresh snapshot of pg_stat_activity
             await asyncio.sleep(0.01)  # polls the server's state; no timing is assumed
-    raise AssertionError("a transaction neither finished nor waited for a lock")
+    raise AssertionError("the transactions neither finished nor waited for a lock")

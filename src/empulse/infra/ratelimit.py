@@ -26,7 +26,6 @@ short back-off, so an outage does not add a timeout to every request.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import math
 import time
@@ -41,6 +40,7 @@ from limits import RateLimitItem, parse
 from redis.exceptions import NoScriptError
 
 from empulse.core import metrics
+from empulse.core.coalesce import Coalescer
 from empulse.core.logging import get_logger
 
 log = get_logger("empulse.ratelimit")
@@ -90,8 +90,10 @@ class Decision:
 
 # A refusal: the index of the refusing key, and the seconds until it has room again.
 _Refusal = tuple[int, float]
-# A call waiting for Redis: its keys, (limit, window), and where its reply goes.
-_Call = tuple[list[str], tuple[int, float], "asyncio.Future[Any]"]
+# A call for Redis: its keys, and (limit, window).
+_Call = tuple[list[str], tuple[int, float]]
+# Checks a pipeline carries at most (a process's concurrent requests, and then some).
+_MOST_A_PIPELINE = 256
 
 
 class _LocalWindows:
@@ -132,50 +134,24 @@ class _LocalWindows:
 
 
 class _RedisWindows:
-    """The moving-window script on Redis, with concurrent calls coalesced: a call made while
-    none is in flight is sent at once; calls made while one is in flight wait for it and then go
-    together, as one pipeline. Under load a round trip then serves many requests (redis-py
-    spends ~100 µs of CPU on each command it sends alone, ~30 µs on each of 16 pipelined), and
-    at low load no call waits for another."""
+    """The moving-window script on Redis, with concurrent calls coalesced (core/coalesce.py):
+    a call made while none is in flight is sent at once; calls made while one is in flight
+    wait for it and then go together, as one pipeline. Under load a round trip then serves
+    many requests (redis-py spends ~100 µs of CPU on each command it sends alone, ~30 µs on
+    each of 16 pipelined), and at low load no call waits for another. When the connection
+    fails or times out, the calls queued behind fail with the one in flight rather than wait
+    for a timeout of their own."""
 
     def __init__(self, url: str, timeout: float, name: str) -> None:
         self._client = aioredis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=timeout, client_name=name
         )
         self._sha = hashlib.sha1(_MOVING_WINDOW.encode()).hexdigest()  # noqa: S324 - Redis's id
-        self._queued: list[_Call] = []
-        self._sender: asyncio.Task[None] | None = None
+        self._calls = Coalescer(self._run, most=_MOST_A_PIPELINE, fail_queued=True)
 
     async def hit(self, keys: Sequence[str], limit: int, window: float) -> _Refusal | None:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queued.append((list(keys), (limit, window), future))
-        if self._sender is None:
-            # A task of its own: a caller cancelled mid-flight (a client gone) must not take
-            # the other callers' answers with it.
-            self._sender = asyncio.create_task(self._send())
-        index, reset_ms = await future
+        index, reset_ms = await self._calls((list(keys), (limit, window)))
         return None if index == 0 else (int(index) - 1, int(reset_ms) / 1000)
-
-    async def _send(self) -> None:
-        try:
-            while self._queued:
-                batch, self._queued = self._queued, []
-                try:
-                    replies = await self._run(batch)
-                except Exception as exc:
-                    # The connection failed or timed out: every call in the batch fails, and so
-                    # do those queued behind it, rather than wait for a timeout of their own.
-                    batch, self._queued = batch + self._queued, []
-                    replies = [exc] * len(batch)
-                for (_, _, future), reply in zip(batch, replies, strict=True):
-                    if future.done():  # its caller was cancelled
-                        continue
-                    if isinstance(reply, Exception):
-                        future.set_exception(reply)
-                    else:
-                        future.set_result(reply)
-        finally:
-            self._sender = None
 
     async def _run(self, batch: list[_Call]) -> list[Any]:
         replies = await self._pipeline(batch)
@@ -191,7 +167,7 @@ class _RedisWindows:
 
     async def _pipeline(self, batch: list[_Call]) -> list[Any]:
         async with self._client.pipeline(transaction=False) as pipe:
-            for keys, (limit, window), _ in batch:
+            for keys, (limit, window) in batch:
                 pipe.evalsha(self._sha, len(keys), *keys, limit, window)
             replies: list[Any] = await pipe.execute(raise_on_error=False)
         return replies
@@ -200,8 +176,7 @@ class _RedisWindows:
         await self._client.ping()
 
     async def aclose(self) -> None:
-        if self._sender is not None:
-            await asyncio.wait([self._sender])
+        await self._calls.aclose()
         await self._client.aclose()
 
 

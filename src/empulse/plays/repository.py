@@ -169,7 +169,7 @@ def _record_plays() -> HotWrite[Decided]:
         .scalar_subquery()
     )
     decided = func.record_plays(
-        bindparam("user_id", type_=Uuid()),
+        bindparam("listeners", type_=uuids),
         bindparam("now", type_=DateTime(timezone=True)),
         bindparam("play_ids", type_=uuids),
         bindparam("track_ids", type_=uuids),
@@ -201,7 +201,7 @@ def records_in_one_statement(engine: AsyncEngine) -> bool:
 
 async def record_plays(engine: AsyncEngine, **arguments: Any) -> list[Decided]:
     """The plays decided and recorded by `record_plays` (plays/ddl.py), in one statement that
-    commits on its own; `arguments` as the function names them, `user_id` for `listener`."""
+    commits on its own; `arguments` as the function names them."""
     return await _record_plays().all(engine, **arguments)
 
 

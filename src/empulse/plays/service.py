@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from empulse.core.db import session_scope, utcnow
+from empulse.core.coalesce import Coalescer
+from empulse.core.db import DatabaseUnavailable, session_scope, utcnow
 from empulse.core.errors import AppError, InvalidFields, NotFound, Unauthorized
 from empulse.core.pagination import AnyRow
 from empulse.models import Play
@@ -133,44 +136,111 @@ async def record_all(
     services: Services, user_id: uuid.UUID, items: Sequence[tuple[uuid.UUID, PlayIn]]
 ) -> list[Outcome]:
     """Decide and record these plays of one listener, in one transaction, in their places.
-    On PostgreSQL `record_plays` (plays/ddl.py) does it in one statement; elsewhere `_decide`
-    does the same here. The counters are not touched: the job runner folds qualified plays
-    into them every few seconds (plays/tasks.py), so a popular track's counter row is no lock
-    every play of it waits for."""
+    On PostgreSQL `record_plays` (plays/ddl.py) does it in one statement, with the plays of
+    the other requests that arrived while the previous statement was in flight (`_intake`);
+    elsewhere `_decide` does the same here. The counters are not touched: the job runner folds
+    qualified plays into them every few seconds (plays/tasks.py), so a popular track's counter
+    row is no lock every play of it waits for."""
     now = utcnow()
     if repository.records_in_one_statement(services.engine):
-        return await _record_in_database(services, user_id, items, now)
+        acceptable = [not _time_problems(body, now) for _, body in items]
+        return await _intake(services)(_Report(user_id, items, acceptable, now))
     async with session_scope(services.sessionmaker) as session:
         return await _decide(session, user_id, items, now)
 
 
-async def _record_in_database(
-    services: Services,
-    user_id: uuid.UUID,
-    items: Sequence[tuple[uuid.UUID, PlayIn]],
-    now: datetime,
-) -> list[Outcome]:
-    rows = await repository.record_plays(
-        services.engine,
-        user_id=user_id,
-        now=now,
-        play_ids=[body.play_id for _, body in items],
-        track_ids=[track_id for track_id, _ in items],
-        starts=[_moment(body.started_at) for _, body in items],
-        played=[body.ms_played for _, body in items],
-        acceptable=[not _time_problems(body, now) for _, body in items],
-        source_types=[body.source.type if body.source else None for _, body in items],
-        source_ids=[body.source.id if body.source else None for _, body in items],
+@dataclass(frozen=True, slots=True)
+class _Report:
+    """One request's plays, as `record_plays` takes them: `acceptable` says which starts the
+    request found plausible at `now`."""
+
+    user_id: uuid.UUID
+    items: Sequence[tuple[uuid.UUID, PlayIn]]
+    acceptable: list[bool]
+    now: datetime
+
+
+# At most this many requests' plays a statement (a request carries up to 50): a call of the
+# most is about 1,600 plays, tens of milliseconds of PostgreSQL's time.
+_REQUESTS_A_CALL = 32
+
+
+def _intake(services: Services) -> Coalescer[_Report, list[Outcome]]:
+    """This process's plays on their way to `record_plays`: the requests that arrive while a
+    call is in flight go together in the next (core/coalesce.py). Under load one statement
+    and one round trip then serve many requests (the listeners' locks, the read and the write
+    are each one statement for all of them); one request alone goes at once. A process has one
+    call in flight at a time, which amortises the most; each worker process has its own
+    (docs/performance.md, "Plays recorded together")."""
+    run = partial(_record_together, services.engine)
+    return services.coalescer(_intake, lambda: Coalescer(run, most=_REQUESTS_A_CALL))
+
+
+async def _record_together(
+    engine: AsyncEngine, reports: list[_Report]
+) -> list[list[Outcome] | BaseException]:
+    """The plays of these requests, of any listeners, in one `record_plays` call, each
+    request answered with its own plays' outcomes. If the statement fails for a reason other
+    than the database's being out of reach, each request goes again on its own (nothing of the
+    failed call was written), so that only the request that made it fail sees the error."""
+    try:
+        return _answers(reports, await _record_plays(engine, reports))
+    except DatabaseUnavailable:
+        raise  # it may have been written: each request answers 503, and may be sent again
+    except Exception:
+        if len(reports) == 1:
+            raise
+    answers: list[list[Outcome] | BaseException] = []
+    for report in reports:
+        try:
+            answers += _answers([report], await _record_plays(engine, [report]))
+        except Exception as exc:
+            answers.append(exc)
+    return answers
+
+
+async def _record_plays(engine: AsyncEngine, reports: list[_Report]) -> list[repository.Decided]:
+    plays = [
+        (report.user_id, track_id, body, acceptable)
+        for report in reports
+        for (track_id, body), acceptable in zip(report.items, report.acceptable, strict=True)
+    ]
+    return await repository.record_plays(
+        engine,
+        listeners=[user_id for user_id, _, _, _ in plays],
+        now=utcnow(),
+        play_ids=[body.play_id for _, _, body, _ in plays],
+        track_ids=[track_id for _, track_id, _, _ in plays],
+        starts=[_moment(body.started_at) for _, _, body, _ in plays],
+        played=[body.ms_played for _, _, body, _ in plays],
+        acceptable=[acceptable for _, _, _, acceptable in plays],
+        source_types=[body.source.type if body.source else None for _, _, body, _ in plays],
+        source_ids=[body.source.id if body.source else None for _, _, body, _ in plays],
         qualifying_ms=QUALIFYING_MS,
         tolerance_ms=TOLERANCE_MS,
     )
-    if rows[0].outcome == "gone":
-        raise Unauthorized("This account no longer exists.")
-    outcomes: list[Outcome | None] = [None] * len(items)
+
+
+def _answers(
+    reports: list[_Report], rows: list[repository.Decided]
+) -> list[list[Outcome] | BaseException]:
+    """Each request's outcomes, in the order of its plays, from the rows of one call."""
+    places = [(r, index) for r, report in enumerate(reports) for index in range(len(report.items))]
+    outcomes: list[list[Outcome | None]] = [[None] * len(report.items) for report in reports]
+    gone = [False] * len(reports)
     for row in rows:
-        track_id, body = items[row.n - 1]
-        outcomes[row.n - 1] = _outcome_of(row, track_id, body, now)
-    return [outcome for outcome in outcomes if outcome is not None]
+        r, index = places[row.n - 1]
+        if row.outcome == "gone":
+            gone[r] = True
+            continue
+        track_id, body = reports[r].items[index]
+        outcomes[r][index] = _outcome_of(row, track_id, body, reports[r].now)
+    return [
+        Unauthorized("This account no longer exists.")
+        if gone[r]
+        else [outcome for outcome in outcomes[r] if outcome is not None]
+        for r in range(len(reports))
+    ]
 
 
 def _outcome_of(

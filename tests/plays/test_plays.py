@@ -8,10 +8,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import delete, func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from empulse.core.db import session_scope
 from empulse.models import Album, Artist, Play, User
+from empulse.models.play import LONGEST_PLAY_MS
 from tests.artists.helpers import admin_headers, approved_artist
 from tests.auth.helpers import PASSWORD, bearer, signed_in
 from tests.catalog.helpers import all_pages, kept_pages_expire, published_ep
@@ -412,6 +415,32 @@ async def test_a_play_inside_the_longest_play_there_can_be_overlaps_it(
         headers=me,
     )
     assert batch.json()["results"][0]["play"]["reason"] == "overlapping", batch.text
+
+
+async def test_the_ledger_holds_no_play_longer_than_the_longest(media_harness: Harness) -> None:
+    """The overlap check's bound is the ledger's own rule, not only the API's validation: a row
+    longer than the longest play, however written, is refused by the database."""
+    harness = media_harness
+    await published_ep(harness, tracks=2)
+    track = (await all_pages(harness.client, "/api/v1/tracks"))[0]
+    await listener(harness)
+    now = datetime.now(UTC)
+    for ms in (LONGEST_PLAY_MS, LONGEST_PLAY_MS + 1, -1):
+        row = Play(
+            play_id=uuid.uuid4(),
+            track_id=uuid.UUID(track["id"]),
+            started_at=now - timedelta(days=2),
+            ended_at=now - timedelta(days=2) + timedelta(milliseconds=ms),
+            ms_played=ms,
+            qualified=False,
+        )
+        if ms == LONGEST_PLAY_MS:
+            async with session_scope(harness.app.state.services.sessionmaker) as session:
+                session.add(row)
+            continue
+        with pytest.raises(IntegrityError):
+            async with session_scope(harness.app.state.services.sessionmaker) as session:
+                session.add(row)
 
 
 async def test_an_artist_sees_plays_and_listeners_per_period(media_harness: Harness) -> None:

@@ -3,14 +3,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from empulse.core.db import Base, utcnow
 
-# The longest a play lasts: a report of more is refused (plays/schemas.py), so a play's
-# `ended_at` is at most this long after its `started_at`, and a play that could overlap one
-# ending at a given moment ended less than this after it (the overlap check's bound).
+# The longest a play lasts: a report of more is refused (plays/schemas.py), and the ledger
+# holds no row of more (its check constraint). A play's `ended_at` is its `started_at` plus
+# `ms_played` (both writers compute it so), so it is at most this long after the start, and a
+# play that could overlap one ending at a given moment ended less than this after it (the
+# overlap check's bound).
 LONGEST_PLAY_MS = 24 * 3600 * 1000
 
 
@@ -30,6 +32,7 @@ class Play(Base):
         # index.
         Index("ix_plays_user_ended", "user_id", "ended_at", "started_at"),
         Index("ix_plays_track_id", "track_id"),
+        CheckConstraint(f"ms_played BETWEEN 0 AND {LONGEST_PLAY_MS}", name="ms_played_bounded"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

@@ -184,18 +184,22 @@ async def _record_together(
     than the database's being out of reach, each request goes again on its own (nothing of the
     failed call was written), so that only the request that made it fail sees the error."""
     try:
-        return _answers(reports, await _record_plays(engine, reports))
+        rows = await _record_plays(engine, reports)
     except DatabaseUnavailable:
         raise  # it may have been written: each request answers 503, and may be sent again
     except Exception:
         if len(reports) == 1:
             raise
+    else:
+        return _answers(reports, rows)
     answers: list[list[Outcome] | BaseException] = []
     for report in reports:
         try:
-            answers += _answers([report], await _record_plays(engine, [report]))
+            rows = await _record_plays(engine, [report])
         except Exception as exc:
             answers.append(exc)
+        else:
+            answers += _answers([report], rows)
     return answers
 
 

@@ -35,7 +35,7 @@ import httpx
 from tests.support.services import free_port, redis_available, redis_url
 
 from bench.run import (
-    ROOT,
+    PYTHONPATH,
     Result,
     _serve,
     _stop,
@@ -157,7 +157,7 @@ def main() -> None:
         **os.environ,
         "EMPULSE_ENV": "development",
         "EMPULSE_DATA_DIR": str(data_dir),
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": PYTHONPATH,
         "BENCH_LOG": str(data_dir / "server.log"),
         "DATABASE_URL": database_url,
         "RATE_LIMITS_ENABLED": "false",

@@ -37,6 +37,9 @@ from tests.support.services import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+# The servers a benchmark starts import this checkout's code (its `src`, then `bench` and
+# `tests` from its root), whichever checkout the virtual environment was installed from.
+PYTHONPATH = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
 
 
 @dataclass
@@ -275,7 +278,7 @@ def bench_env(database_url: str, data_dir: Path, connections: int) -> dict[str, 
         "DATABASE_URL": database_url,
         "DATABASE_POOL_SIZE": str(connections),
         "BENCH_DATABASE_URL": database_url,
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": PYTHONPATH,
         "BENCH_LOG": str(data_dir / "server.log"),
         "RATE_LIMITS": "default=1000000000/minute",
     }
@@ -408,7 +411,7 @@ def main() -> None:
         **os.environ,
         "EMPULSE_ENV": "development",
         "EMPULSE_DATA_DIR": str(data_dir),
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": PYTHONPATH,
         "BENCH_LOG": str(data_dir / "server.log"),
         # The rate-limited route must stay under its limit for the whole run; the limiter
         # still counts every request.

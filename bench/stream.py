@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 from tests.support.services import free_port
 
-from bench.run import ROOT, Result, _serve, _stop, bare_command, cli, measure
+from bench.run import PYTHONPATH, Result, _serve, _stop, bare_command, cli, measure
 from bench.upload import (
     ARTIST,
     PASSWORD,
@@ -115,7 +115,7 @@ def run(
         **os.environ,
         "EMPULSE_ENV": "development",
         "EMPULSE_DATA_DIR": str(data_dir),
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": PYTHONPATH,
         "BENCH_LOG": str(data_dir / "server.log"),
         "RATE_LIMITS": "default=1000000000/minute,streams=1000000000/minute",
         "LOG_LEVEL": "WARNING",

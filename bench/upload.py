@@ -40,7 +40,15 @@ import orjson
 from PIL import Image
 from tests.support.services import free_port, postgres_available
 
-from bench.run import ROOT, _peak_rss_mb, _prepare_postgres, _serve, _stop, bare_command, cli
+from bench.run import (
+    PYTHONPATH,
+    _peak_rss_mb,
+    _prepare_postgres,
+    _serve,
+    _stop,
+    bare_command,
+    cli,
+)
 from empulse.submissions.schemas import WARRANTIES_GIVEN
 
 MB = 1024 * 1024
@@ -337,7 +345,7 @@ def run(
         **os.environ,
         "EMPULSE_ENV": "development",
         "EMPULSE_DATA_DIR": str(data_dir),
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": PYTHONPATH,
         "BENCH_LOG": str(data_dir / "server.log"),
         "RATE_LIMITS_ENABLED": "false",
         "MAX_AUDIO_BYTES": str(max_audio_bytes),

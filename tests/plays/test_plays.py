@@ -443,6 +443,42 @@ async def test_the_ledger_holds_no_play_longer_than_the_longest(media_harness: H
                 session.add(row)
 
 
+async def test_the_ledger_keys_are_ordered_by_the_time_they_were_written(
+    media_harness: Harness,
+) -> None:
+    """Each new row's key is a UUID of version 7 holding the moment it was written (in
+    milliseconds), on both backends: the ledger's key grows with time, so new rows go to its
+    index's end, and a later request's rows never sort before an earlier one's."""
+    harness = media_harness
+    await published_ep(harness, tracks=2)
+    track = (await all_pages(harness.client, "/api/v1/tracks"))[0]
+    me = await listener(harness)
+    start = datetime.now(UTC) - timedelta(hours=2)
+    before = datetime.now(UTC)
+    first = await post(harness, track["id"], play(track["durationMs"], start), me)
+    second = await harness.client.post(
+        "/api/v1/users/me/plays",
+        json={
+            "plays": [
+                {"trackId": track["id"], **play(track["durationMs"], start + timedelta(minutes=m))}
+                for m in (1, 2)
+            ]
+        },
+        headers=me,
+    )
+    after = datetime.now(UTC)
+    statuses = [first.status_code] + [r["status"] for r in second.json()["results"]]
+    assert statuses == [201, 201, 201], second.text
+    async with session_scope(harness.app.state.services.sessionmaker) as session:
+        rows = (await session.execute(select(Play.id).order_by(Play.started_at))).scalars().all()
+    assert len(rows) == 3
+    assert {key.version for key in rows} == {7}
+    moments = [datetime.fromtimestamp((key.int >> 80) / 1000, UTC) for key in rows]
+    floor = before.replace(microsecond=before.microsecond // 1000 * 1000)
+    assert all(floor <= moment <= after for moment in moments), (moments, before, after)
+    assert moments[0] <= min(moments[1:])  # the earlier request's row sorts first
+
+
 async def test_an_artist_sees_plays_and_listeners_per_period(media_harness: Harness) -> None:
     harness = media_harness
     admin = await admin_headers(harness)

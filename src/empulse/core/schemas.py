@@ -120,24 +120,31 @@ def _check_decoded(data: Any) -> None:
     """Refuse a decoded JSON value nested deeper than `MAX_DEPTH` or holding U+0000 in any
     string or key. ORM rows (response bodies) are not walked: nothing of theirs can be. The
     walk keeps no paths; a body it finds at fault is walked again by `_locate`, which names
-    where."""
+    where. A container's strings and numbers are checked where they stand, and only its
+    containers wait their turn (a batch of 50 plays holds 300 values, and 50 containers)."""
     pending: list[tuple[Any, int]] = [(data, 0)]
     while pending:
         value, depth = pending.pop()
-        if isinstance(value, str):
-            if "\x00" in value:
-                _locate(data)
-        elif isinstance(value, dict):
-            if depth >= MAX_DEPTH:
-                _locate(data)
-            for key, item in value.items():
-                if isinstance(key, str) and "\x00" in key:
+        if isinstance(value, dict):
+            for key in value:
+                if type(key) is str and "\x00" in key:
                     _locate(data)
-                pending.append((item, depth + 1))
+            items: Any = value.values()
         elif isinstance(value, list):
-            if depth >= MAX_DEPTH:
+            items = value
+        else:
+            if isinstance(value, str) and "\x00" in value:
                 _locate(data)
-            pending.extend((item, depth + 1) for item in value)
+            continue
+        if depth >= MAX_DEPTH:
+            _locate(data)
+        for item in items:
+            kind = type(item)
+            if kind is str:
+                if "\x00" in item:
+                    _locate(data)
+            elif kind is not int and kind is not float and kind is not bool and item is not None:
+                pending.append((item, depth + 1))  # a container, or a subclass of str
 
 
 def _locate(data: Any) -> None:

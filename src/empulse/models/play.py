@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from empulse.core.db import Base, utcnow
+from empulse.core.db import Base, time_ordered_id, utcnow
 
 # The longest a play lasts: a report of more is refused (plays/schemas.py), and the ledger
 # holds no row of more (its check constraint). A play's `ended_at` is its `started_at` plus
@@ -35,7 +35,9 @@ class Play(Base):
         CheckConstraint(f"ms_played BETWEEN 0 AND {LONGEST_PLAY_MS}", name="ms_played_bounded"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    # Time-ordered (core/db.time_ordered_id; `record_plays` makes the same): the ledger is
+    # written in time order, and its key and its tallies' are appended at their indexes' ends.
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=time_ordered_id)
     user_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), default=None
     )

@@ -36,7 +36,16 @@ Per play, by listener and then in the order of their starts (ties in the order g
 
 from empulse.models.play import LONGEST_PLAY_MS
 
-# The longest play (models/play.py) is written in where the function declares it.
+# A new row's key, time-ordered as core/db.time_ordered_id makes it (a UUID version 7): the
+# time in milliseconds over the first 6 bytes of a random UUID, and its version set from 4 to 7.
+NEW_PLAY_ID = (
+    "encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing "
+    "substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3) "
+    "FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid"
+)
+
+# The longest play (models/play.py) is written in where the function declares it, and the new
+# rows' key where they are inserted.
 RECORD_PLAYS = """
 CREATE OR REPLACE FUNCTION record_plays(
     listeners uuid[],
@@ -224,7 +233,7 @@ BEGIN
         WITH recorded AS (
             INSERT INTO plays (id, user_id, play_id, track_id, started_at, ended_at, ms_played,
                                source_type, source_id, qualified, reason, created_at)
-            SELECT gen_random_uuid(), listeners[r.i], play_ids[r.i], track_ids[r.i],
+            SELECT NEW_PLAY_ID, listeners[r.i], play_ids[r.i], track_ids[r.i],
                    starts[r.i], starts[r.i] + played[r.i] * interval '1 millisecond',
                    played[r.i], source_types[r.i], source_ids[r.i], r.q, r.why, now
             FROM unnest(new_places, new_qualified, new_reasons) AS r(i, q, why)
@@ -235,7 +244,7 @@ BEGIN
     END IF;
 END
 $$
-""".replace("LONGEST_PLAY_MS", str(LONGEST_PLAY_MS))
+""".replace("LONGEST_PLAY_MS", str(LONGEST_PLAY_MS)).replace("NEW_PLAY_ID", NEW_PLAY_ID)
 
 # Before migration 0029: one listener's plays a call. Installed by migrations 0027 and 0028, and
 # kept by 0029 for the processes of an earlier release still running while it is applied.

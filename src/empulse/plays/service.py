@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from empulse.core.coalesce import Coalescer
-from empulse.core.db import DatabaseUnavailable, session_scope, utcnow
+from empulse.core.db import DatabaseUnavailable, session_scope, time_ordered_id, utcnow
 from empulse.core.errors import AppError, InvalidFields, NotFound, Unauthorized
 from empulse.core.pagination import AnyRow
 from empulse.models import Play
@@ -344,7 +344,7 @@ async def _decide(
         )
         recorded.append(
             {
-                "id": uuid.uuid4(),
+                "id": time_ordered_id(),
                 "user_id": user_id,
                 "play_id": body.play_id,
                 "track_id": track_id,

@@ -37,10 +37,11 @@ Per play, by listener and then in the order of their starts (ties in the order g
 from empulse.models.play import LONGEST_PLAY_MS
 
 # A new row's key, time-ordered as core/db.time_ordered_id makes it (a UUID version 7): the
-# time in milliseconds over the first 6 bytes of a random UUID, and its version set from 4 to 7.
+# time in whole milliseconds (rounded down, as there) over the first 6 bytes of a random UUID,
+# and its version set from 4 to 7.
 NEW_PLAY_ID = (
     "encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing "
-    "substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3) "
+    "substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3) "
     "FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid"
 )
 

@@ -1,7 +1,7 @@
 """Plays, playlists and the library on PostgreSQL: the service against its floor.
 
     uv run python -m bench.library [--duration 10] [--connections 16] [--workers 1]
-                                   [--tracks 100000] [--listeners 16]
+                                   [--tracks 100000] [--listeners 16] [--rounds 3]
 
 Fills a fresh `empulse_bench` database with bench/catalog_data.py (100,000 tracks by default),
 makes 16 listeners (`--listeners`; signed in through the API), gives the first one 50,000 liked
@@ -18,7 +18,9 @@ and the single play's route doing the floor's INSERT instead of deciding the pla
 (bench/library_edge.py), which separates the service's HTTP edge from the
 play's own work; and, one request at a time as a listener's device sends them, 300 adds at
 the top of the playlist (9,700 -> 10,000 entries) and 300 reorders of a random entry to a
-random place in the 10,000: p50 and p99. Needs wrk and PostgreSQL.
+random place in the 10,000: p50 and p99. The three cases are measured `--rounds` times, each
+round its floor and then the service, and the ratios of every round are printed with their
+median. Needs wrk and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from bench.run import (
     cli,
     measure,
     print_against_floor,
+    print_rounds,
     require_wrk_and_postgres,
     server_command,
 )
@@ -256,6 +259,12 @@ def main() -> None:
         help="the plays' listeners, each play names one at random: with as many as there are "
         "connections, most plays wait for another of the same listener (decided one at a time)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="each case's floor and service measured this many times, and the median ratio",
+    )
     args = parser.parse_args()
 
     bench_url = require_wrk_and_postgres()
@@ -328,9 +337,14 @@ def main() -> None:
         f"{args.workers} worker(s); {os.cpu_count()} CPUs",
         flush=True,
     )
-    rows = against_floor(
-        cases, "bench.library_floor:create_app", env, args.workers, args.duration, args.connections
-    )
+    rounds = [
+        against_floor(
+            cases, "bench.library_floor:create_app", env, args.workers, args.duration,
+            args.connections,
+        )
+        for _ in range(args.rounds)
+    ]  # fmt: skip
+    rows = rounds[-1]
     port = free_port()
     edge = measure(
         "POST /bench/plays/{id} (the edge)",
@@ -340,8 +354,10 @@ def main() -> None:
                       '"/api/v1/bench/plays/" .. tracks[math.random(#tracks)]'),
     )  # fmt: skip
 
-    print_against_floor("request", rows)
-    _print_edge(rows[0], edge)
+    for number, measured in enumerate(rounds, 1):
+        print_against_floor(f"request (round {number})", measured)
+    print_rounds("request", rounds)
+    _print_edge(rows[0], edge)  # against the last round's floor, measured just before
     print()
     size = f"{PLAYLIST_START:,}-{PLAYLIST_START + PLAYLIST_OPS:,}"
     print(f"| playlist of {size} entries | p50 ms | p99 ms |")

@@ -15,10 +15,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -357,6 +359,26 @@ def print_against_floor(label: str, rows: list[tuple[Result, Result]]) -> None:
             f"{service.p50_ms:.1f} / {service.p99_ms:.1f} | {floor.p50_ms:.1f} / "
             f"{floor.p99_ms:.1f} | {service.non_2xx + floor.non_2xx} |"
         )
+
+
+def print_rounds(label: str, rounds: list[list[tuple[Result, Result]]]) -> None:
+    """Each case's ratio to its floor in every round (a round measures each case's floor and
+    then the service, back to back, so a round's ratio is taken in one phase of a shared
+    machine), and their median: the figure to read against a target when the machine's speed
+    drifts between runs."""
+    print()
+    numbers = " | ".join(f"round {n}" for n in range(1, len(rounds) + 1))
+    print(f"| {label} | {numbers} | median ratio |")
+    print("|---|" + "---|" * (len(rounds) + 1))
+    for index, (service, _) in enumerate(rounds[0]):
+        ratios = [
+            row[index][0].requests_per_second / row[index][1].requests_per_second
+            if row[index][1].requests_per_second
+            else math.inf
+            for row in rounds
+        ]
+        cells = " | ".join(f"{ratio:.2f}" for ratio in ratios)
+        print(f"| {service.name} | {cells} | **{statistics.median(ratios):.2f}** |")
 
 
 def require_wrk_and_postgres() -> str:

@@ -189,10 +189,36 @@ class ServerProcess:
         try:
             code = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
-            # What the server printed is what tells why it did not stop.
-            raise AssertionError(f"server did not exit in {timeout}s:\n{self.output()}") from None
+            # What the server printed, and where its processes stand, tell why it did not stop.
+            raise AssertionError(
+                f"server did not exit in {timeout}s:\n{self.output()}\n{self._processes()}"
+            ) from None
         self._reader.join(timeout=5)
         return code
+
+    def _processes(self) -> str:
+        """The processes of the server's group: state, kernel wait channel, signal masks."""
+        lines = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if int(fields[2]) != self.process.pid:  # the process group
+                    continue
+                status = dict(
+                    line.split(":\t", 1)
+                    for line in (stat.parent / "status").read_text().splitlines()
+                    if ":\t" in line
+                )
+                wchan = (stat.parent / "wchan").read_text()
+            except (OSError, ValueError, IndexError):
+                continue  # gone meanwhile
+            lines.append(
+                f"pid {stat.parent.name} state {fields[0]} wchan {wchan} threads "
+                f"{status.get('Threads')} blocked {status.get('SigBlk')} "
+                f"pending {status.get('ShdPnd')}/{status.get('SigPnd')} "
+                f"caught {status.get('SigCgt')}"
+            )
+        return "processes of the server's group:\n" + ("\n".join(lines) or "none")
 
     def stop(self) -> None:
         with contextlib.suppress(ProcessLookupError):

@@ -197,16 +197,59 @@ def live_server_postgres_url() -> Iterator[str]:
         yield url
 
 
+# The public tables, each after every table whose foreign keys point at it, and the sequences
+# (a database's schema is the same all session: it is migrated once).
+_EMPTYING_ORDER = """
+WITH RECURSIVE edges AS (
+    SELECT conrelid AS child, confrelid AS parent FROM pg_constraint
+    WHERE contype = 'f' AND connamespace = 'public'::regnamespace AND conrelid <> confrelid
+), depth AS (
+    SELECT c.oid AS table_oid, 0 AS level FROM pg_class c
+    WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
+    UNION ALL
+    SELECT e.child, d.level + 1 FROM edges e JOIN depth d ON e.parent = d.table_oid
+    WHERE d.level < 50
+)
+SELECT quote_ident(relname) AS name FROM depth JOIN pg_class ON pg_class.oid = table_oid
+WHERE relname <> 'alembic_version'
+GROUP BY relname ORDER BY max(level) DESC, relname
+"""
+_orders: dict[str, tuple[list[str], list[str]]] = {}
+
+
 async def truncate_all(url: str) -> None:
+    """Empty every table of the database (the migrations' own record excepted), as a new one
+    is. Only the tables that hold rows are emptied, by DELETE in an order that no foreign key
+    refuses: TRUNCATE gives every table and index a new file (80 ms for the schema's 140 on an
+    idle machine, several times that under a parallel run), where a test leaves rows in a
+    handful of tables."""
     connection = await asyncpg.connect(url)
     try:
-        tables = await connection.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-            "AND tablename <> 'alembic_version'"
+        if url not in _orders:
+            tables = [row["name"] for row in await connection.fetch(_EMPTYING_ORDER)]
+            sequences = [
+                row["name"]
+                for row in await connection.fetch(
+                    "SELECT quote_ident(sequencename) AS name FROM pg_sequences "
+                    "WHERE schemaname = 'public'"
+                )
+            ]
+            _orders[url] = (tables, sequences)
+        tables, sequences = _orders[url]
+        if not tables:
+            return
+        # The names are the catalog's own, quoted by `quote_ident`.
+        probe = " UNION ALL ".join(
+            f"(SELECT {n} AS n FROM {table} LIMIT 1)"  # noqa: S608
+            for n, table in enumerate(tables)
         )
-        if tables:
-            names = ", ".join(f'"{row["tablename"]}"' for row in tables)
-            await connection.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        holding = {row["n"] for row in await connection.fetch(probe)}
+        async with connection.transaction():
+            for n, table in enumerate(tables):
+                if n in holding:
+                    await connection.execute(f"DELETE FROM {table}")  # noqa: S608
+            for sequence in sequences:
+                await connection.execute(f"ALTER SEQUENCE {sequence} RESTART")
     finally:
         await connection.close()
 

@@ -19,6 +19,14 @@ dropped: the worker then served until killed `shutdown_timeout` later. Such a wo
 nothing, so it now stops at once. A stop signal sent to a worker in the instant after its fork
 is held until the worker can take it (`run`). The drain signal is ignored until the app listens
 for it, so one sent to a worker still loading does not kill it.
+
+In the main process only the main thread takes stop signals. Python runs a handler in the main
+thread whichever thread the signal reached, but a main thread waiting on a lock (granian's main
+loop waits on an event) is woken only by a signal delivered to it: one that reached a thread
+watching a worker was noted and never handled, and the server served on. The threads granian
+starts beside each worker, and each fork, begin with the stop signals blocked
+(`_DrainingServer._spawn_worker`), so the kernel hands them to the main thread, holding one
+that arrives during a fork until the fork is done.
 """
 
 from __future__ import annotations
@@ -62,6 +70,22 @@ class _DrainingServer(MPServer):
             return
         self._draining = True
         threading.Thread(target=self._drain_then_stop, name="drain", daemon=True).start()
+
+    def _spawn_worker(self, *args: Any, **kwargs: Any) -> Any:
+        worker = super()._spawn_worker(*args, **kwargs)
+        start = worker.start
+
+        def start_holding_stop_signals() -> None:
+            # The fork and the thread that watches the worker inherit the blocked signals;
+            # the worker unblocks them once forked (`run`), the watcher keeps them blocked.
+            _block_stop_signals()
+            try:
+                start()  # type: ignore[no-untyped-call]
+            finally:
+                _unblock_stop_signals()
+
+        worker.start = start_holding_stop_signals  # type: ignore[method-assign]
+        return worker
 
     def _drain_then_stop(self) -> None:
         log.info("draining", seconds=self.drain_seconds, workers=len(self.wrks))
@@ -135,12 +159,9 @@ def run(
     signal.signal(DRAIN_SIGNAL, signal.SIG_IGN)
     # A stop signal that reached a new worker between the fork and the interpreter's reset of
     # its pending signals (`PyOS_AfterFork_Child`) would be lost, and the worker served on
-    # until killed: held blocked across the fork, it is delivered once the child is ready.
-    os.register_at_fork(
-        before=_block_stop_signals,
-        after_in_parent=_unblock_stop_signals,
-        after_in_child=_unblock_stop_signals,
-    )
+    # until killed: held blocked across the fork (`_DrainingServer._spawn_worker`), it is
+    # delivered once the child is ready.
+    os.register_at_fork(after_in_child=_unblock_stop_signals)
     log.info("listening", url=f"http://{host}:{port}", docs=f"http://{host}:{port}/api/v1/docs")
     server.serve()
 

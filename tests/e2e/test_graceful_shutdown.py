@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 
@@ -79,6 +81,39 @@ def test_sigterm_stops_workers_still_loading_the_app(live_server: LiveServers) -
     server.wait_for_output("app_loading")
     server.terminate()
     # The main process signals each worker; both are still loading.
+    assert server.wait(10) == 0
+
+
+def _blocked_signals(task: Path) -> set[int]:
+    mask = next(
+        int(line.split()[1], 16)
+        for line in (task / "status").read_text().splitlines()
+        if line.startswith("SigBlk:")
+    )
+    return {number for number in range(1, 65) if mask & (1 << (number - 1))}
+
+
+def test_a_stop_signal_reaches_the_main_thread_of_the_main_process(
+    live_server: LiveServers,
+) -> None:
+    """Python runs a handler in the main thread whichever thread the signal reached, but the
+    main process's main thread waits on a lock, which only a signal delivered to that thread
+    interrupts: one that reached a thread watching a worker was noted and never handled, and
+    the server served on. Every other thread of the main process blocks the stop signals, so
+    the kernel hands them to the main thread (server.py)."""
+    server = live_server.start(args=["tests.e2e.app_loading_forever"], wait_until_serving=False)
+    server.wait_for_output("app_loading")
+    tasks = Path(f"/proc/{server.process.pid}/task")
+    deadline = time.monotonic() + 10
+    # The main thread and one watcher for each of the two workers.
+    while len(list(tasks.iterdir())) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)  # polls while the second worker is being started
+    others = [task for task in tasks.iterdir() if task.name != str(server.process.pid)]
+    assert len(others) >= 2
+    for task in others:
+        assert {signal.SIGTERM, signal.SIGINT} <= _blocked_signals(task), task.name
+    assert not {signal.SIGTERM, signal.SIGINT} & _blocked_signals(tasks / str(server.process.pid))
+    server.terminate()
     assert server.wait(10) == 0
 
 

@@ -13,16 +13,12 @@ import uuid
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
     ColumnElement,
     Select,
     String,
-    Uuid,
-    any_,
-    bindparam,
     func,
     literal_column,
     select,
@@ -31,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from empulse.catalog import ddl
-from empulse.core.db import HotRead
+from empulse.core.db import HotRead, among
 from empulse.core.pagination import (
     AnyRow,
     Order,
@@ -145,17 +141,17 @@ class _ArtistReads:
 def _artist_reads(dialect: str) -> _ArtistReads:
     return _ArtistReads(
         artists=HotRead(
-            visible_artists().with_only_columns(*ARTIST_COLUMNS).where(_among(Artist.id, dialect))
+            visible_artists().with_only_columns(*ARTIST_COLUMNS).where(among(Artist.id, dialect))
         ),
         genres=HotRead(
             select(Album.artist_id, Album.genre, func.count().label("albums"))
-            .where(_among(Album.artist_id, dialect), Album.status == PUBLISHED)
+            .where(among(Album.artist_id, dialect), Album.status == PUBLISHED)
             .group_by(Album.artist_id, Album.genre)
         ),
         tracks=HotRead(
             visible_tracks()
             .with_only_columns(Track.artist_id, func.count().label("tracks"))
-            .where(_among(Track.artist_id, dialect))
+            .where(among(Track.artist_id, dialect))
             .group_by(Track.artist_id)
         ),
     )
@@ -349,17 +345,9 @@ def listed_tracks() -> Select[*tuple[Any, ...]]:
     )
 
 
-def _among(column: Any, dialect: str) -> ColumnElement[bool]:
-    """`column` is one of the statement's `ids`: one array on PostgreSQL (one statement for any
-    number of ids), an expanding IN elsewhere."""
-    if dialect == "postgresql":
-        return cast(ColumnElement[bool], column == any_(bindparam("ids", type_=ARRAY(Uuid()))))
-    return cast(ColumnElement[bool], column.in_(bindparam("ids", expanding=True)))
-
-
 @functools.cache
 def _listed_tracks_by_id(dialect: str) -> HotRead[AnyRow]:
-    return HotRead(listed_tracks().where(_among(Track.id, dialect)))
+    return HotRead(listed_tracks().where(among(Track.id, dialect)))
 
 
 async def listed_tracks_by_id(

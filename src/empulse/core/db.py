@@ -20,12 +20,14 @@ from typing import Any, Generic, TypeVar, cast
 import asyncpg
 import orjson
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     DateTime,
     Float,
     Integer,
     MetaData,
     Select,
+    any_,
     bindparam,
     event,
     select,
@@ -324,6 +326,15 @@ def unplanned(name: str, kind: TypeEngine[Any] | None = None) -> ColumnElement[A
     `column = ANY(CAST(unplanned(...) AS type))`: the cast makes the subquery's value the
     array."""
     return select(bindparam(name, type_=kind or Integer())).scalar_subquery()
+
+
+def among(column: Any, dialect: str, name: str = "ids") -> ColumnElement[bool]:
+    """`column` is one of the parameter `name`'s ids: one array on PostgreSQL (the same
+    statement for any number of ids, so nothing is rendered per id and the driver keeps one
+    prepared statement), an expanding IN elsewhere."""
+    if dialect == "postgresql":
+        return cast(ColumnElement[bool], column == any_(bindparam(name, type_=ARRAY(Uuid()))))
+    return cast(ColumnElement[bool], column.in_(bindparam(name, expanding=True)))
 
 
 R = TypeVar("R")

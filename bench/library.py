@@ -34,7 +34,6 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -148,11 +147,13 @@ end
 function uuid()
   return hex(8) .. "-" .. hex(4) .. "-4" .. hex(3) .. "-a" .. hex(3) .. "-" .. hex(12)
 end
+local now = os.time()
 function play(with_track)
   local track = ""
   if with_track then track = '"trackId":"' .. tracks[math.random(#tracks)] .. '",' end
+  local started = os.date("!%Y-%m-%dT%H:%M:%SZ", now - math.random(600, 13 * 86400))
   return '{' .. track .. '"playId":"' .. uuid() .. '","startedAt":"' ..
-    times[math.random(#times)] .. '","msPlayed":60000}'
+    started .. '","msPlayed":60000}'
 end
 """
 
@@ -160,19 +161,13 @@ end
 def _plays_script(
     directory: Path, name: str, tokens: list[str], tracks: list[str], body: str, path: str
 ) -> list[str]:
-    """wrk arguments for a script posting plays; `body` and `path` are Lua expressions."""
-    now = datetime.now(UTC)
-    times = [
-        (now - timedelta(seconds=random.randint(600, 13 * 86_400)))
-        .isoformat()
-        .replace("+00:00", "Z")
-        for _ in range(SAMPLE)
-    ]
+    """wrk arguments for a script posting plays; `body` and `path` are Lua expressions. Each
+    play starts at a moment of its own, to the second, in the last 13 days: a listener's plays
+    overlap only as often as that many plays at random moments do."""
     script = directory / f"{name}.lua"
     script.write_text(
         _lua_list("tokens", tokens)
         + _lua_list("tracks", tracks)
-        + _lua_list("times", times)
         + _LUA_RANDOM
         + "request = function()\n"
         + f"  local body = {body}\n"

@@ -6,7 +6,7 @@ services are missing the `services` half is skipped with a reason, unless
 `EMPULSE_REQUIRE_SERVICES=1` (set by CI), which turns that skip into a failure.
 
 Isolation: SQLite tests get a copy of a database migrated once per session; PostgreSQL tests
-share one migrated database per xdist worker and every table is truncated after each test; Redis
+share one migrated database per xdist worker and every table is emptied after each test; Redis
 keys get a prefix unique to the test.
 """
 
@@ -217,7 +217,7 @@ GROUP BY relname ORDER BY max(level) DESC, relname
 _orders: dict[str, tuple[list[str], list[str]]] = {}
 
 
-async def truncate_all(url: str) -> None:
+async def empty_tables(url: str) -> None:
     """Empty every table of the database (the migrations' own record excepted), as a new one
     is. Only the tables that hold rows are emptied, by DELETE in an order that no foreign key
     refuses: TRUNCATE gives every table and index a new file (80 ms for the schema's 140 on an
@@ -346,7 +346,7 @@ async def make_client(
 ) -> AsyncIterator[Callable[..., Any]]:
     """Start an app (lifespan included) with these settings; yields a client for it."""
     stack: list[tuple[Any, httpx.AsyncClient]] = []
-    truncate: list[str] = []
+    to_empty: list[str] = []
 
     async def start(
         backend: Backend, *, client_ip: str = "203.0.113.10", **overrides: Any
@@ -358,8 +358,8 @@ async def make_client(
         transport = httpx.ASGITransport(app=app, client=(client_ip, 50000))
         client = httpx.AsyncClient(transport=transport, base_url="https://testserver")
         stack.append((lifespan, client))
-        if backend.postgres_url and backend.postgres_url not in truncate:
-            truncate.append(backend.postgres_url)
+        if backend.postgres_url and backend.postgres_url not in to_empty:
+            to_empty.append(backend.postgres_url)
         return Harness(app, client, settings)
 
     yield start
@@ -367,8 +367,8 @@ async def make_client(
     for lifespan, client in reversed(stack):
         await client.aclose()
         await lifespan.__aexit__(None, None, None)
-    for url in truncate:
-        await truncate_all(url)
+    for url in to_empty:
+        await empty_tables(url)
 
 
 @pytest.fixture

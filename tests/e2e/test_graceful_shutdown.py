@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from tests.auth.helpers import PASSWORD
-from tests.conftest import truncate_all
+from tests.conftest import empty_tables
 from tests.support import secrets
 from tests.support.fixtures import LiveServers
 
@@ -104,15 +104,20 @@ def test_a_stop_signal_reaches_the_main_thread_of_the_main_process(
     server = live_server.start(args=["tests.e2e.app_loading_forever"], wait_until_serving=False)
     server.wait_for_output("app_loading")
     tasks = Path(f"/proc/{server.process.pid}/task")
+    main = tasks / str(server.process.pid)
+    stop = {signal.SIGTERM, signal.SIGINT}
     deadline = time.monotonic() + 10
-    # The main thread and one watcher for each of the two workers.
-    while len(list(tasks.iterdir())) < 3 and time.monotonic() < deadline:
+    # The main thread and one watcher for each of the two workers, and the main thread done
+    # starting them (it holds the stop signals while it forks).
+    while (len(list(tasks.iterdir())) < 3 or stop & _blocked_signals(main)) and (
+        time.monotonic() < deadline
+    ):
         time.sleep(0.01)  # polls while the second worker is being started
-    others = [task for task in tasks.iterdir() if task.name != str(server.process.pid)]
+    others = [task for task in tasks.iterdir() if task != main]
     assert len(others) >= 2
     for task in others:
-        assert {signal.SIGTERM, signal.SIGINT} <= _blocked_signals(task), task.name
-    assert not {signal.SIGTERM, signal.SIGINT} & _blocked_signals(tasks / str(server.process.pid))
+        assert stop <= _blocked_signals(task), task.name
+    assert not stop & _blocked_signals(main)
     server.terminate()
     assert server.wait(10) == 0
 
@@ -159,4 +164,4 @@ def test_two_server_processes_share_revocations_through_redis(
         for server in (one, two):
             assert body["accessToken"] not in server.output()
     finally:
-        asyncio.run(truncate_all(postgres_url))
+        asyncio.run(empty_tables(postgres_url))

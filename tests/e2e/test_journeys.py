@@ -27,7 +27,7 @@ import pytest
 
 from tests.artists.helpers import TEST_SSN, application
 from tests.auth.helpers import NEW_PASSWORD, PASSWORD
-from tests.conftest import truncate_all
+from tests.conftest import empty_tables
 from tests.e2e.subsonic_player import a_whole_session
 from tests.submissions.helpers import ep_files, ep_payload
 from tests.support import secrets
@@ -141,7 +141,7 @@ def journey(request: pytest.FixtureRequest, live_server: LiveServers) -> Iterato
         assert TEST_SSN not in output
     finally:
         if database:
-            asyncio.run(truncate_all(database))
+            asyncio.run(empty_tables(database))
 
 
 def _link_token(message: EmailMessage, path: str) -> str:

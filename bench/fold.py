@@ -9,7 +9,9 @@ tracks (as a few seconds of plays leave them for the fold), and folds them with 
 own fold (plays/tasks.count_plays) taking 1,000 tallies a transaction (the baseline: the size
 before `FOLD_BATCH`) and then `FOLD_BATCH`; and, as the floor, adds the same plays' increments
 to the same tracks, albums and artists with one bare asyncpg UPDATE per table and chunk (no
-tallies, no locks). Prints the CPU of PostgreSQL and of this process per play folded.
+tallies, no locks). Prints the CPU of PostgreSQL and of this process per play folded; and
+then what the popularity pass (plays/tasks.refresh_popularity) costs after each round, in
+which the round's tracks and albums changed, and once more with nothing changed.
 """
 
 from __future__ import annotations
@@ -54,6 +56,13 @@ async def _measured(work: Callable[[], Awaitable[int]]) -> tuple[float, float]:
         (database_cpu_seconds() - database) * 1e6 / plays,
         (time.process_time() - here) * 1e6 / plays,
     )
+
+
+async def _timed(work: Callable[[], Awaitable[int]]) -> tuple[int, float, float]:
+    """(rows `work` handled, PostgreSQL's CPU ms, this process's CPU ms)."""
+    database, here = database_cpu_seconds(), time.process_time()
+    rows = await work()
+    return rows, (database_cpu_seconds() - database) * 1e3, (time.process_time() - here) * 1e3
 
 
 async def main(args: argparse.Namespace, url: str) -> None:
@@ -101,12 +110,22 @@ async def main(args: argparse.Namespace, url: str) -> None:
                 )
         return len(tracks)
 
+    async def popularity() -> int:
+        changed, cursor = 0, None
+        while True:
+            async with session_scope(sessionmaker) as session:
+                rows, cursor = await tasks.refresh_popularity(None, session, None, cursor)  # type: ignore[arg-type]
+            changed += rows
+            if cursor is None:
+                return changed
+
     cases: list[tuple[str, Callable[[], Awaitable[int]]]] = [
         (f"fold, {BASELINE:,} a transaction (baseline)", lambda: fold(BASELINE)),
         (f"fold, {args.size:,} a transaction (FOLD_BATCH)", lambda: fold(args.size)),
         (f"floor: bare UPDATEs, {args.size:,} plays a chunk", lambda: floor(args.size)),
     ]
     figures: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in cases}
+    passes: list[tuple[str, int, float, float]] = []
     for round_ in range(1, args.rounds + 1):
         for name, work in cases:
             await _tallies(connection, played, args.plays)
@@ -115,6 +134,14 @@ async def main(args: argparse.Namespace, url: str) -> None:
             print(
                 f"round {round_}: {name}: PostgreSQL {database:.1f} µs a play, "
                 f"this process {here:.1f} µs",
+                flush=True,
+            )
+        for what in ("after the round", "nothing changed"):
+            rows, database, here = await _timed(popularity)
+            passes.append((what, rows, database, here))
+            print(
+                f"round {round_}: popularity pass, {what}: {rows:,} rows changed, "
+                f"PostgreSQL {database:.0f} ms, this process {here:.0f} ms",
                 flush=True,
             )
     await connection.close()
@@ -129,6 +156,14 @@ async def main(args: argparse.Namespace, url: str) -> None:
         here = statistics.median(h for _, h in figures[name])
         total = statistics.median(d + h for d, h in figures[name])
         print(f"| {name} | {database:.1f} | {here:.1f} | {total / baseline:.2f} |")
+    print("\n| popularity pass | rows changed | PostgreSQL ms | this process ms |")
+    print("|---|---|---|---|")
+    for what in ("after the round", "nothing changed"):
+        mine = [figures for figures in passes if figures[0] == what]
+        rows = int(statistics.median(r for _, r, _, _ in mine))
+        database = statistics.median(d for _, _, d, _ in mine)
+        here = statistics.median(h for _, _, _, h in mine)
+        print(f"| {what} | {rows:,} | {database:.0f} | {here:.0f} |")
 
 
 def run() -> None:

@@ -168,3 +168,33 @@ async def test_plays_waiting_for_the_fold_are_counted_once_through_0027_down_and
     assert await runner.run_frequent() == 0
     kept_pages_expire(harness)
     assert (await harness.client.get(f"/api/v1/tracks/{track['id']}")).json()["playCount"] == 2
+
+
+async def test_the_popular_order_keeps_the_counts_through_0032_down_and_up(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """0032 copies the play counts into `popularity`, which the popular order reads from then
+    on: the order is the counts' at once, not after the first pass."""
+    import uuid
+
+    from sqlalchemy import Uuid, bindparam, text
+
+    from tests.catalog.helpers import all_pages, kept_pages_expire, published_ep
+
+    harness = await make_client(backend)
+    await published_ep(harness, tracks=2)
+    tracks = [track["id"] for track in await all_pages(harness.client, "/api/v1/tracks")]
+    config = alembic_config(harness.settings)
+    await anyio.to_thread.run_sync(command.downgrade, config, "0031")
+    async with harness.app.state.services.engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE tracks SET play_count = 3 WHERE id = :id").bindparams(
+                bindparam("id", type_=Uuid())
+            ),
+            {"id": uuid.UUID(tracks[-1])},
+        )
+    await anyio.to_thread.run_sync(command.upgrade, config, "head")
+    kept_pages_expire(harness)
+    popular = await all_pages(harness.client, "/api/v1/tracks", sort="popular")
+    assert [track["id"] for track in popular] == tracks[::-1]
+    assert await harness.app.state.services.job_runner.run_passes() == 0

@@ -1,17 +1,17 @@
-"""Every kind of background job, every hourly clean-up and every upkeep run each few seconds, in
-one list: what the job runners (in the API process, or `empulse worker`) run. A new kind is
-added here."""
+"""Every kind of background job, every hourly clean-up, every upkeep run each few seconds and
+every pass over a whole table, in one list: what the job runners (in the API process, or
+`empulse worker`) run. A new kind is added here."""
 
 from __future__ import annotations
 
 from empulse.audit.tasks import remove_old_events
 from empulse.auth.tasks import remove_ended_sessions, remove_spent_links
 from empulse.infra.email import SEND_EMAIL, send_email
-from empulse.infra.jobs import JobKinds
+from empulse.infra.jobs import JobKinds, Pass
 from empulse.media.service import MEDIA_PIPELINE
 from empulse.media.service import run as run_media_pipeline
 from empulse.media.tasks import requeue_stalled, sweep_work
-from empulse.plays.tasks import count_plays
+from empulse.plays.tasks import POPULARITY_EVERY, count_plays, refresh_popularity
 from empulse.search.tasks import refresh_statistics
 from empulse.submissions.upload import (
     DELETE_OBJECTS,
@@ -38,4 +38,5 @@ JOB_KINDS = JobKinds(
         "sqlite_statistics": refresh_statistics,
     },
     frequent={"play_counts": count_plays},
+    passes={"popularity": Pass(refresh_popularity, every=POPULARITY_EVERY)},
 )

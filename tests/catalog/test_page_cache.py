@@ -80,8 +80,9 @@ async def test_a_page_is_served_from_the_cache_until_the_catalog_changes(
     assert (await harness.client.get(f"/api/v1/tracks/{down}")).status_code == 200
 
     # Counted plays show once the job runner has folded them into the counters, and a kept
-    # page has expired: the fold does not move the catalog's version, so pages stay kept
-    # while listeners play (at most PUBLIC_MAX_AGE seconds, as shared caches keep them).
+    # page has expired: neither the fold nor the popularity pass moves the catalog's version,
+    # so pages stay kept while listeners play (at most PUBLIC_MAX_AGE seconds, as shared
+    # caches keep them).
     assert (await harness.client.get(f"/api/v1/tracks/{kept}")).json()["playCount"] == 0
     me = await listener(harness)
     duration = after.json()["items"][0]["durationMs"]
@@ -96,7 +97,9 @@ async def test_a_page_is_served_from_the_cache_until_the_catalog_changes(
         headers=me,
     )
     assert played.status_code == 201, played.text
-    await harness.app.state.services.job_runner.run_frequent()
+    runner = harness.app.state.services.job_runner
+    await runner.run_frequent()
+    assert await runner.run_passes() == 2  # the popularity of the track and its album
     still, statements = await get(harness, f"/api/v1/tracks/{kept}")
     assert (still.json()["playCount"], statements) == (0, 1)
     kept_pages_expire(harness)

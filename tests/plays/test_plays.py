@@ -13,8 +13,10 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from empulse.core.db import session_scope
+from empulse.infra.jobs import Pass
 from empulse.models import Album, Artist, Play, User
 from empulse.models.play import LONGEST_PLAY_MS
+from empulse.plays import tasks as plays_tasks
 from tests.artists.helpers import admin_headers, approved_artist
 from tests.auth.helpers import PASSWORD, bearer, signed_in
 from tests.catalog.helpers import all_pages, kept_pages_expire, published_ep
@@ -59,7 +61,7 @@ async def test_a_play_counts_once_and_only_when_qualified(media_harness: Harness
     """The published EP's tracks last one second: a whole play of a short track counts."""
     harness = media_harness
     await published_ep(harness, tracks=2)
-    track = (await all_pages(harness.client, "/api/v1/tracks"))[0]
+    track = (await all_pages(harness.client, "/api/v1/tracks", sort="popular"))[-1]
     duration = track["durationMs"]
     me = await listener(harness)
     start = datetime.now(UTC) - timedelta(hours=2)
@@ -89,8 +91,15 @@ async def test_a_play_counts_once_and_only_when_qualified(media_harness: Harness
     other = await listener(harness, "other@example.com")
     assert (await post(harness, track["id"], play(duration, start), other)).json()["qualified"]
     assert await count_of(harness, track["id"]) == 2
+
+    # The popular order follows the counts at the next popularity pass (every minute; here at
+    # once): until then the track is still the last.
     popular = await all_pages(harness.client, "/api/v1/tracks", sort="popular")
-    assert popular[0]["id"] == track["id"]
+    assert popular[-1]["id"] == track["id"]
+    assert await harness.app.state.services.job_runner.run_passes() == 2  # the track, its album
+    kept_pages_expire(harness)
+    popular = await all_pages(harness.client, "/api/v1/tracks", sort="popular")
+    assert [popular[0]["id"], popular[0]["playCount"]] == [track["id"], 2]
 
 
 async def test_concurrent_repeats_and_devices_count_once(media_harness: Harness) -> None:
@@ -202,6 +211,61 @@ async def test_plays_are_counted_once_however_many_runners_fold_them(
         assert artist is not None
         assert (album.play_count, artist.play_count) == (6, 6)
     assert await runner.run_frequent() == 0  # nothing left to count
+
+
+async def test_the_popularity_pass_goes_in_steps_and_never_waits_for_a_fold(
+    media_harness: Harness, media_backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pass copies the counts a step (a transaction) at a time, tracks then albums, only
+    the rows whose count moved. On PostgreSQL a row that a fold holds locked is left for the
+    next pass: the pass does not wait for it."""
+    harness = media_harness
+    await published_ep(harness, tracks=2)
+    tracks = await all_pages(harness.client, "/api/v1/tracks")
+    me = await listener(harness)
+    for minutes, track in zip((30, 20), tracks, strict=True):
+        started = datetime.now(UTC) - timedelta(minutes=minutes)
+        assert (await post(harness, track["id"], play(1000, started), me)).status_code == 201
+    services = harness.app.state.services
+    runner = services.job_runner
+    await runner.run_frequent()
+    monkeypatch.setattr(plays_tasks, "POPULARITY_STEP", 1)
+    steps: list[Any] = []
+    step = runner.passes["popularity"].step
+
+    async def counted_step(*arguments: Any) -> tuple[int, Any]:
+        steps.append(arguments[-1])
+        result: tuple[int, Any] = await step(*arguments)
+        return result
+
+    monkeypatch.setitem(runner.passes, "popularity", Pass(counted_step, every=60.0))
+    assert await runner.run_passes() == 3  # two tracks and their album
+    assert [cursor[0] if cursor else None for cursor in steps] == [
+        None,
+        "tracks",
+        "tracks",
+        "albums",
+        "albums",
+    ]
+    assert await runner.run_passes() == 0  # nothing moved since
+    assert await runner.run_passes(due_only=True) == 0  # and not due for a minute
+
+    if media_backend.postgres_url is None:
+        return
+    started = datetime.now(UTC) - timedelta(minutes=10)
+    assert (await post(harness, tracks[0]["id"], play(1000, started), me)).status_code == 201
+    await runner.run_frequent()
+    async with services.engine.connect() as fold:
+        await fold.execute(
+            text("SELECT id FROM tracks WHERE id = :id FOR NO KEY UPDATE"),
+            {"id": uuid.UUID(tracks[0]["id"])},
+        )
+        assert await asyncio.wait_for(runner.run_passes(), timeout=30) == 1  # the album only
+        await fold.rollback()
+    assert await runner.run_passes() == 1  # the track, at the next pass
+    kept_pages_expire(harness)
+    popular = await all_pages(harness.client, "/api/v1/tracks", sort="popular")
+    assert [track["id"] for track in popular] == [tracks[0]["id"], tracks[1]["id"]]
 
 
 async def test_impossible_plays_are_refused(backend: Backend, make_client: Any) -> None:

@@ -83,6 +83,7 @@ async def write_catalog(
                     genre="Pop",
                     published_at=now - timedelta(days=n),
                     play_count=sum(plays for _, plays in tracks),
+                    popularity=sum(plays for _, plays in tracks),
                 )
                 session.add(album)
                 await session.flush()
@@ -109,6 +110,7 @@ async def write_catalog(
                         genre="Pop",
                         duration_seconds=200.0,
                         play_count=plays,
+                        popularity=plays,
                         published_at=now - timedelta(days=n),
                     )
                     session.add(track)

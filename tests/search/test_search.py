@@ -103,7 +103,9 @@ async def test_a_whole_word_before_a_prefix_before_other_fields_whatever_the_pla
         # The prefix match and the album-only match far more played than the whole word.
         for name, plays in (("R.E.M. - Nightswimming", 50), ("Night Owls - Lanterns", 90)):
             await session.execute(
-                update(Track).where(Track.id == catalog.tracks[name]).values(play_count=plays)
+                update(Track)
+                .where(Track.id == catalog.tracks[name])
+                .values(play_count=plays, popularity=plays)
             )
     tracks = (await search(harness, "night", type="track")).json()["tracks"]["items"]
     # "Night" a whole word of the title; then as a prefix of it; then in the artist's name

@@ -11,13 +11,14 @@ many rows changed; TRUNCATE moves it too. SQLite: a trigger per row and statemen
 writer at a time, so nothing to order).
 
 What does not: the play counters (`COUNTERS`), which the plays' fold writes every two seconds
-while anyone listens. Were they to move it, no page would be kept longer than that. Kept
-pages expire instead after the time shared caches may keep them anyway (web/caching.
-PUBLIC_MAX_AGE, 15 s), so a count shows at most that late, while what a listener may see (a
-take-down, a disablement) still shows at once. On PostgreSQL the fold's transaction marks the
-version as already moved (`POSTGRES_COUNTERS_ONLY`), so its triggers skip it; it writes
-nothing else. On SQLite the triggers on those tables skip an update that changes a counter
-(only the fold does, and it changes nothing else).
+while anyone listens, and the popularity that a pass copies from them every minute. Were
+they to move it, no page would be kept longer than that. Kept pages expire instead after the
+time shared caches may keep them anyway (web/caching.PUBLIC_MAX_AGE, 15 s), so a count shows
+at most that late, while what a listener may see (a take-down, a disablement) still shows at
+once. On PostgreSQL the fold's and the pass's transactions mark the version as already moved
+(`POSTGRES_COUNTERS_ONLY`), so its triggers skip them; they write nothing else. On SQLite the
+triggers on those tables skip an update that changes a counter (only the fold and the pass
+do, and they change nothing else).
 
 A later migration that rebuilds one of these tables on SQLite (Alembic's batch mode) drops its
 triggers with it: it must run `SQLITE_DROP_TRIGGERS` first and `SQLITE_TRIGGERS` after, as
@@ -38,8 +39,12 @@ WATCHED: dict[str, tuple[str, ...]] = {
     "media_pipelines": ("UPDATE OF loudness, renditions", "DELETE"),
 }
 
-# table -> its counter column, which the plays' fold alone writes
-COUNTERS = {"tracks": "play_count", "albums": "play_count", "artists": "play_count"}
+# table -> its counter columns, which the plays' fold and popularity pass alone write
+COUNTERS = {
+    "tracks": ("play_count", "popularity"),
+    "albums": ("play_count", "popularity"),
+    "artists": ("play_count",),
+}
 
 # Run first in a transaction that writes only counters (plays/repository.count): the triggers
 # then take the version as already moved in it.
@@ -85,8 +90,9 @@ POSTGRES_DROP = (
 
 
 def _sqlite_trigger(table: str, event: str) -> str:
-    counter = COUNTERS.get(table) if event == "UPDATE" else None
-    when = f"WHEN OLD.{counter} IS NEW.{counter} " if counter else ""
+    counters = COUNTERS.get(table, ()) if event == "UPDATE" else ()
+    when = " AND ".join(f"OLD.{counter} IS NEW.{counter}" for counter in counters)
+    when = f"WHEN {when} " if when else ""
     return (
         f"CREATE TRIGGER catalog_changed_{table}_{event.split()[0].lower()} AFTER {event} "
         f"ON {table} {when}BEGIN {_BUMP}; END"

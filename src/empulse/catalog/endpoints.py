@@ -37,7 +37,8 @@ artists_router = APIRouter(prefix=f"{API_PREFIX}/artists", tags=["catalog"])
 genres_router = APIRouter(prefix=API_PREFIX, tags=["catalog"])
 
 _TRACK_SORT = (
-    "newest: by publication, newest first; title; popular: by qualified plays, then newest."
+    "newest: by publication, newest first; title; popular: by qualified plays (the order "
+    "follows the counts within a minute), then newest."
 )
 _NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not modified (`If-None-Match` matched the `ETag`)."}

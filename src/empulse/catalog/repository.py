@@ -60,11 +60,12 @@ TRACK_ORDERS = {
         (SortKey(Track.published_at, descending=True), SortKey(Track.id, descending=True)),
     ),
     "title": Order("tracks:title", (SortKey(Track.title), SortKey(Track.id))),
-    # By qualified plays (kept by the plays ledger), newest first among equals.
+    # By qualified plays as the popularity pass last copied them (at most a minute behind the
+    # counts), newest first among equals.
     "popular": Order(
         "tracks:popular",
         (
-            SortKey(Track.play_count, descending=True),
+            SortKey(Track.popularity, descending=True),
             SortKey(Track.published_at, descending=True),
             SortKey(Track.id, descending=True),
         ),
@@ -323,6 +324,7 @@ TRACK_COLUMNS = (
     Track.credits,
     Track.duration_seconds,
     Track.play_count,
+    Track.popularity,  # not shown: what a cursor of the popular order holds
     Track.published_at,
     Artist.name.label("artist_name"),
     Album.title.label("album_title"),

@@ -49,18 +49,35 @@ Housekeeper = Callable[[Any, AsyncSession, datetime], Awaitable[int]]
 of its own (it is called again while it removes a full batch). It must be safe to run in
 several processes at once."""
 
+Step = Callable[[Any, AsyncSession, datetime, Any], Awaitable[tuple[int, Any]]]
+"""One step of a `Pass`: `async def step(context, session, now, cursor) -> (rows handled,
+cursor)`, in a transaction of its own. The first step of a pass is given None; each next step
+the cursor the one before returned, until a step returns None."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pass:
+    """Upkeep that goes through a whole table, a step per transaction (so no lock is held
+    for long, SQLite's writer lock included), every `every` seconds in each runner and once
+    as it starts. It must be safe to run in several processes at once."""
+
+    step: Step
+    every: float
+
 
 @dataclass(frozen=True, slots=True)
 class JobKinds:
-    """What the runners run: a handler per job kind, the hourly clean-ups and the upkeep run
+    """What the runners run: a handler per job kind, the hourly clean-ups, the upkeep run
     every few seconds (`frequent`, with a housekeeper's signature: it returns the rows it
     handled, is called again while that is a full batch, and must be safe to run in several
-    processes at once), listed in one place (`empulse/tasks.py`) and given to the runner,
-    rather than registered as a side effect of importing a module."""
+    processes at once) and the passes over whole tables (`passes`), listed in one place
+    (`empulse/tasks.py`) and given to the runner, rather than registered as a side effect of
+    importing a module."""
 
     handlers: Mapping[str, Handler]
     housekeepers: Mapping[str, Housekeeper]
     frequent: Mapping[str, Housekeeper] = field(default_factory=dict)
+    passes: Mapping[str, Pass] = field(default_factory=dict)
 
 
 async def delete_batch(session: AsyncSession, model: Any, *where: Any) -> int:
@@ -152,6 +169,8 @@ class JobRunner:
         self.frequent = dict(kinds.frequent)
         self.frequent_every = frequent_every
         self._next_frequent = 0.0
+        self.passes = dict(kinds.passes)
+        self._next_pass = dict.fromkeys(self.passes, 0.0)  # monotonic times; due at start
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.lease = timedelta(seconds=lease_seconds)
@@ -179,6 +198,7 @@ class JobRunner:
                     if self.frequent and time.monotonic() >= self._next_frequent:
                         self._next_frequent = time.monotonic() + self.frequent_every
                         await self.run_frequent()
+                    await self.run_passes(due_only=True)
                     if await self.run_due():
                         continue
                 except Exception as exc:  # the database may be down: keep the loop alive
@@ -221,6 +241,26 @@ class JobRunner:
         handled = 0
         for name, upkeep in self.frequent.items():
             count = await self._clean(upkeep)
+            if count:
+                log.debug("upkept", what=name, count=count)
+            handled += count
+        return handled
+
+    async def run_passes(self, *, due_only: bool = False) -> int:
+        """Run the passes (those due, with `due_only`) from start to end; returns how many rows
+        they handled. A pass that fails is tried again when it is next due."""
+        handled = 0
+        for name, upkeep in self.passes.items():
+            if due_only and time.monotonic() < self._next_pass[name]:
+                continue
+            self._next_pass[name] = time.monotonic() + upkeep.every
+            count, cursor = 0, None
+            while True:
+                async with session_scope(self.sessionmaker) as session:
+                    rows, cursor = await upkeep.step(self.context, session, utcnow(), cursor)
+                count += rows
+                if cursor is None:
+                    break
             if count:
                 log.debug("upkept", what=name, count=count)
             handled += count

@@ -301,6 +301,41 @@ def _counting(dialect: str) -> _Counting:
     )
 
 
+async def refresh_popularity(
+    session: AsyncSession, model: type[Track | Album], after: uuid.UUID | None, size: int
+) -> tuple[int, uuid.UUID | None]:
+    """Copy the play count into `popularity` in the next `size` rows by id after `after`, for
+    the rows where they differ; returns how many changed and the last id looked at (None at
+    the table's end). The rows are taken `SKIP LOCKED`: a row a fold holds is left for the
+    next pass, so this never waits for a fold, and a fold waits at most for this transaction.
+    The catalog's version does not move (catalog/ddl.py)."""
+    await catalog.counters_only(session)
+    dialect = session.get_bind().dialect.name
+    chunk = select(model.id).order_by(model.id).offset(size - 1).limit(1)
+    if after is not None:
+        chunk = chunk.where(model.id > after)
+    last = await session.scalar(chunk)
+    stale = select(model.id).where(model.popularity != model.play_count)
+    if after is not None:
+        stale = stale.where(model.id > after)
+    if last is not None:
+        stale = stale.where(model.id <= last)
+    ids = list(
+        await session.scalars(
+            stale.order_by(model.id).with_for_update(key_share=True, skip_locked=True)
+        )
+    )
+    if ids:
+        await session.execute(
+            update(model)
+            .where(among(model.id, dialect))
+            .values(popularity=model.play_count)
+            .execution_options(synchronize_session=False),
+            {"ids": ids},
+        )
+    return len(ids), last
+
+
 async def history(session: AsyncSession, user_id: uuid.UUID, page: PageRequest) -> Rows[Play]:
     return await fetch_page(session, select(Play).where(Play.user_id == user_id), HISTORY, page)
 

@@ -2,8 +2,9 @@
 SQLite's FTS5 tables (search/ddl.py), joined to the catalog's own visibility rules.
 
 Ranking, the same on both databases, is a sequence of tiers, each a set of rows the index can
-find, each read in popularity order (qualified plays, newest first among equals; followers
-for playlists) and only as far as the page needs:
+find, each read in popularity order (qualified plays as the popularity pass last copied them,
+plays/tasks.py, newest first among equals; followers for playlists) and only as far as the
+page needs:
 
 1. the name equal to the query (folded);
 2. every word a whole word of the name;
@@ -103,7 +104,7 @@ KINDS = {
         Track.id,
         Track.title,
         (Field("A", "{title}"), Field("AB", "{title artist}"), ANYWHERE),
-        (Track.play_count.desc(), Track.published_at.desc(), Track.id.desc()),
+        (Track.popularity.desc(), Track.published_at.desc(), Track.id.desc()),
         Walk(Track.status == catalog.PUBLISHED),
     ),
     "albums": Kind(
@@ -111,7 +112,7 @@ KINDS = {
         Album.id,
         Album.title,
         (Field("A", "{title}"), ANYWHERE),
-        (Album.play_count.desc(), Album.published_at.desc(), Album.id.desc()),
+        (Album.popularity.desc(), Album.published_at.desc(), Album.id.desc()),
         Walk(Album.status == catalog.PUBLISHED),
     ),
     "artists": Kind(

@@ -254,7 +254,7 @@ async def album_list(session: AsyncSession, asked: AlbumList) -> list[Any]:
     if kind == "newest":
         statement = statement.order_by(Album.published_at.desc(), Album.id.desc())
     elif kind == "highest":
-        statement = statement.order_by(Album.play_count.desc(), Album.published_at.desc(), Album.id)
+        statement = statement.order_by(Album.popularity.desc(), Album.published_at.desc(), Album.id)
     elif kind == "alphabeticalByName":
         statement = statement.order_by(Album.title, Album.id)
     elif kind == "alphabeticalByArtist":

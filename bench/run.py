@@ -308,6 +308,7 @@ def against_floor(
             env, floor_path, port, workers, duration, connections, floor_args,
         )  # fmt: skip
         _cancel_leftover_statements(env)
+        _vacuum_without_autovacuum(env)
         port = free_port()
         serve = [sys.executable, "-m", "empulse.cli", "serve", "--port", str(port)]
         service = measure(
@@ -315,6 +316,7 @@ def against_floor(
             env, path, port, workers, duration, connections, wrk_args,
         )  # fmt: skip
         rows.append((service, floor))
+        _vacuum_without_autovacuum(env)
     return rows
 
 
@@ -337,6 +339,26 @@ def _cancel_leftover_statements(env: dict[str, str]) -> None:
             await connection.close()
 
     asyncio.run(cancel())
+
+
+def _vacuum_without_autovacuum(env: dict[str, str]) -> None:
+    """On a PostgreSQL that runs without autovacuum (some development machines' clusters),
+    vacuum the database between two measurements, as autovacuum would have meanwhile: the
+    dead rows one measurement left (the plays' fold deletes every tally it counts) would
+    otherwise be stepped over by the next, and by every round after, more each round."""
+    url = env.get("BENCH_DATABASE_URL", "")
+    if not url.startswith("postgresql"):
+        return
+
+    async def vacuum() -> None:
+        connection = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+        try:
+            if await connection.fetchval("SHOW autovacuum") == "off":
+                await connection.execute("VACUUM")
+        finally:
+            await connection.close()
+
+    asyncio.run(vacuum())
 
 
 def print_against_floor(label: str, rows: list[tuple[Result, Result]]) -> None:

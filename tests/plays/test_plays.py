@@ -406,6 +406,45 @@ async def test_an_offline_player_reports_a_batch(media_harness: Harness) -> None
     )
 
 
+BATCH_PLAY = (
+    '{"trackId": "3f1c2a9e-7b4d-4e21-9a0c-5d6e7f8a9b0c", '
+    '"playId": "5b0e8a52-7c1f-4d8e-9a3b-2f6c1d0e9a77", '
+    '"startedAt": "2026-12-04T08:15:00Z", "msPlayed": 1000'
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "kind"),
+    [
+        ('{"plays": [' + BATCH_PLAY.replace('"3f1c', '"x3f1c') + "}]}", "plays.0.trackId", "uuid"),
+        ('{"plays": [' + BATCH_PLAY + ', "msPlayed": -1}]}', "plays.0.msPlayed", "greater"),
+        ('{"plays": [' + BATCH_PLAY + "}]", "", "json_invalid"),
+        ("", "", "json_invalid"),
+        ('{"plays": ' + "[" * 5000 + "]" * 5000 + "}", "", "json_invalid"),
+        ('{"plays": [' + BATCH_PLAY + '}], "x\\u0000": 1}', "x\u0000", "extra"),
+        ('{"plays": [' + BATCH_PLAY + ', "source": {"type": "radio\\u0000"}}]}', "", "literal"),
+        ('{"plays": [' + BATCH_PLAY + ', "playId": "a\u0000b"}]}', "", "json_invalid"),
+    ],
+)
+async def test_a_batch_that_cannot_be_read_is_a_422_naming_the_field(
+    backend: Backend, make_client: Callable[..., Any], body: str, field: str, kind: str
+) -> None:
+    """The batch's body is validated from its bytes (web/json_body.py): a malformed one, one
+    nested past the parser's depth, or one carrying a NUL is the same 422 problem as any other
+    body's, on every backend, never a 500."""
+    harness = await make_client(backend)
+    me = await listener(harness)
+    headers = {**me, "content-type": "application/json"}
+    response = await harness.client.post("/api/v1/users/me/plays", content=body, headers=headers)
+    problem = assert_problem(response, 422, "validation_failed")
+    [error] = problem["errors"]
+    assert error["in"] == "body"
+    assert kind in error["type"]
+    if field:
+        assert error["field"] == field
+    assert "\x00" not in response.text
+
+
 async def test_a_batch_judges_each_play_against_those_that_started_before_it(
     media_harness: Harness,
 ) -> None:

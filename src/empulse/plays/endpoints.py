@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from pydantic_core import to_json
 
 from empulse.auth.dependencies import CurrentPrincipal, require_principal
 from empulse.catalog import service as shapes
@@ -26,6 +27,7 @@ from empulse.plays.schemas import (
 )
 from empulse.profiles.service import own_artist
 from empulse.services import AppServices, DbSession, ReadSession, get_services
+from empulse.web.json_body import JsonBody
 from empulse.web.paths import API_PREFIX
 
 _SIGNED_IN = [Depends(require_principal)]
@@ -66,10 +68,15 @@ async def post_play(
     summary="Report several plays (an offline player catching up)",
     responses={422: {"description": "No plays, more than 50, or a malformed one"}},
 )
-async def post_plays(body: PlaysIn, principal: CurrentPrincipal, services: AppServices) -> BatchOut:
+async def post_plays(
+    body: Annotated[PlaysIn, Depends(JsonBody(PlaysIn))],
+    principal: CurrentPrincipal,
+    services: AppServices,
+) -> Response:
     """Up to 50 plays of any tracks, each answered in its place as `POST /tracks/{id}/plays`
     would answer it (a refused one does not stop the others)."""
-    return await service.record_many(services, principal.user_id, body)
+    document = await service.record_many(services, principal.user_id, body)
+    return Response(to_json(document), media_type="application/json")
 
 
 @router.get("/users/me/plays", response_model=Page[HistoryEntryOut], summary="My play history")

@@ -7,18 +7,18 @@ from typing import Literal
 from pydantic import Field
 
 from empulse.catalog.schemas import TrackOut
-from empulse.core.schemas import OutSchema, Schema, with_examples
+from empulse.core.schemas import OutSchema, TypedBody, with_examples
 from empulse.models.play import LONGEST_PLAY_MS
 
 SourceType = Literal["album", "playlist", "artist", "search", "library", "radio"]
 
 
-class PlaySource(Schema):
+class PlaySource(TypedBody):
     type: SourceType
     id: uuid.UUID | None = None
 
 
-class PlayIn(Schema):
+class PlayIn(TypedBody):
     """One play, as the player saw it."""
 
     model_config = with_examples(
@@ -63,7 +63,7 @@ class BatchPlayIn(PlayIn):
     track_id: uuid.UUID
 
 
-class PlaysIn(Schema):
+class PlaysIn(TypedBody):
     """Plays a player kept while offline, in any order (they are decided oldest first)."""
 
     model_config = with_examples(

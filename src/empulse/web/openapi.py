@@ -6,6 +6,8 @@ shared layers, so they are derived from each route instead of repeated on every 
 
 - a route that reads the caller (`optional_principal`, and so `require_principal` and the admin
   check) can answer 401, and takes the access token as a bearer header or the session cookie;
+- a body read by hand (web/json_body.py) is documented as FastAPI documents a body
+  parameter: its model's schemas in the components, and the operation's `requestBody`;
 - a route with a request body can answer 400 (a request that cannot be read), 413 (too large,
   counted as it streams) and 415 (another content type);
 - a paginated route (a `cursor` parameter) answers 400 to a cursor it did not issue;
@@ -14,12 +16,17 @@ shared layers, so they are derived from each route instead of repeated on every 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
+from fastapi.encoders import jsonable_encoder
+from fastapi.openapi.models import Schema
 from fastapi.routing import APIRoute
+from pydantic.json_schema import models_json_schema
+
+from empulse.web.json_body import JsonBody
 
 
 def security_schemes(cookie_name: str) -> dict[str, Any]:
@@ -152,7 +159,9 @@ def complete(
     }
     components = document.setdefault("components", {})
     components.setdefault("securitySchemes", {}).update(security_schemes(session_cookie))
-    components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    schemas = components.setdefault("schemas", {})
+    schemas["Problem"] = PROBLEM_SCHEMA
+    _document_hand_read_bodies(document, routes, schemas)
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
@@ -175,3 +184,42 @@ def _depends_on(dependant: Dependant, calls: Collection[Callable[..., Any]]) -> 
         dependency.call in calls or _depends_on(dependency, calls)
         for dependency in dependant.dependencies
     )
+
+
+def _document_hand_read_bodies(
+    document: dict[str, Any], routes: Iterable[Any], schemas: dict[str, Any]
+) -> None:
+    for route in routes:
+        if not isinstance(route, APIRoute):
+            continue
+        bodies = [
+            dependency.call.model
+            for dependency in _dependencies(route.dependant)
+            if isinstance(dependency.call, JsonBody)
+        ]
+        if not bodies:
+            continue
+        [model] = bodies  # a request has one body
+        _, top = models_json_schema([(model, "validation")], by_alias=True, ref_template=_COMPONENT)
+        for name, generated in top.get("$defs", {}).items():
+            # As FastAPI writes its document: through its model, without null members.
+            schema = jsonable_encoder(Schema(**generated), by_alias=True, exclude_none=True)
+            if schemas.setdefault(name, schema) != schema:
+                raise RuntimeError(f"Two different schemas are named {name} in the document")
+        body = {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": _COMPONENT.format(model=model.__name__)}}
+            },
+        }
+        for method in route.methods or ():
+            document["paths"][route.path_format][method.lower()]["requestBody"] = body
+
+
+_COMPONENT = "#/components/schemas/{model}"
+
+
+def _dependencies(dependant: Dependant) -> Iterator[Dependant]:
+    for dependency in dependant.dependencies:
+        yield dependency
+        yield from _dependencies(dependency)

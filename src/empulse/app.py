@@ -50,6 +50,7 @@ class UnmigratedDatabaseError(RuntimeError):
 
 async def _prepare_database(services: Services) -> None:
     settings = services.settings
+    await migrations.warn_if_unmaintained(services.engine)
     if not await migrations.pending(settings, services.engine):
         return
     if settings.is_production:

@@ -62,6 +62,7 @@ async def _work(settings: Settings) -> None:
 
     from empulse.account_data import ACCOUNT_DATA
     from empulse.config import ensure_safe
+    from empulse.core.migrations import warn_if_unmaintained
     from empulse.services import build_services
     from empulse.tasks import JOB_KINDS
 
@@ -73,6 +74,7 @@ async def _work(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
+        await warn_if_unmaintained(services.engine)
         # The job in hand finishes before the loop sees `stop`.
         await services.job_runner.run(stop)
     finally:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from empulse import __version__
@@ -222,3 +223,18 @@ async def test_metrics_show_auth_failures_and_the_job_queue(
     assert sample(text, 'empulse_jobs{status="pending"}') == 1
     assert sample(text, 'empulse_jobs{status="dead"}') == 0
     assert sample(text, "empulse_jobs_oldest_due_seconds") >= 0
+
+
+async def test_start_up_warns_when_postgresql_runs_without_autovacuum(
+    backend: Backend, make_client: Callable[..., Any], logs: Callable[[], str]
+) -> None:
+    """docs/operations.md: PostgreSQL's autovacuum must stay on (the plays' fold and the
+    popularity pass leave dead rows behind them). A server that starts on a cluster without it
+    says so in its log; on SQLite, or with autovacuum on, it says nothing."""
+    harness = await make_client(backend)
+    engine = harness.app.state.services.engine
+    off = False
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as connection:
+            off = await connection.scalar(text("SHOW autovacuum")) == "off"
+    assert ("autovacuum_off" in logs()) is off

@@ -1,4 +1,5 @@
-"""Run and inspect Alembic migrations from code (the CLI and the start-up check)."""
+"""Run and inspect Alembic migrations from code (the CLI and the start-up check), and check the
+database's own upkeep at start-up."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from empulse.config import Settings
+from empulse.core.logging import get_logger
+
+log = get_logger("empulse.migrations")
 
 
 def _migrations_dir() -> Path:
@@ -50,3 +55,24 @@ async def current_revisions(engine: AsyncEngine) -> set[str]:
 async def pending(settings: Settings, engine: AsyncEngine) -> bool:
     """True when the database is not at the newest revision."""
     return await current_revisions(engine) != head_revisions(settings)
+
+
+async def autovacuum_off(engine: AsyncEngine) -> bool:
+    """Whether the database is PostgreSQL running without autovacuum. The fold deletes every
+    tally it counts, the ledger grows by every play, and the popularity pass rewrites rows:
+    without autovacuum their dead rows pile up and the planner keeps the statistics of tables
+    that have since grown (a batch of plays was measured 100 times slower on them)."""
+    if engine.dialect.name != "postgresql":
+        return False
+    async with engine.connect() as connection:
+        return bool(await connection.scalar(text("SHOW autovacuum")) == "off")
+
+
+async def warn_if_unmaintained(engine: AsyncEngine) -> None:
+    """Log `autovacuum_off` at start-up (of a server process or a worker) when it is."""
+    if await autovacuum_off(engine):
+        log.warning(
+            "autovacuum_off",
+            detail="PostgreSQL runs without autovacuum: plays slow down as dead rows and "
+            "outdated statistics pile up; turn it on (docs/operations.md)",
+        )

@@ -12,11 +12,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 
 from empulse.core.db import utcnow
 from empulse.infra import jobs
-from empulse.models import Job
+from empulse.models import Job, Schedule
 from empulse.services import Services
 from tests.auth.helpers import register
 from tests.conftest import Backend, Harness
@@ -259,3 +260,80 @@ async def test_finished_jobs_are_pruned_after_the_retention_dead_ones_kept(
     async with harness.app.state.services.sessionmaker() as session:
         kinds = sorted(await session.scalars(select(Job.kind)))
     assert kinds == ["dead", "recent", "waiting"]
+
+
+async def test_periodic_upkeep_runs_once_in_the_cluster_whatever_the_runners(
+    backend: Backend, make_client: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every runner loops over the same schedule: each pass is made by the runner that first
+    finds it due, and by no other until it is due again. Each runner cleans up as it starts
+    (after a deploy, a migration); then the clean-up is due again in an hour."""
+    harness = await make_client(backend)
+    services: Services = harness.app.state.services
+    cleaned: list[str] = []
+    passed: list[str] = []
+
+    def kinds(name: str) -> jobs.JobKinds:
+        async def clean(context: Any, session: Any, now: Any) -> int:
+            cleaned.append(name)
+            return 0
+
+        async def step(context: Any, session: Any, now: Any, cursor: Any) -> tuple[int, Any]:
+            passed.append(name)
+            return 1, None
+
+        return jobs.JobKinds(
+            handlers={},
+            housekeepers={"test": clean},
+            passes={"test_pass": jobs.Pass(step, every=3600.0)},
+        )
+
+    first, second = (
+        jobs.JobRunner(services.sessionmaker, services, kinds(name), poll_interval=60)
+        for name in ("first", "second")
+    )
+    first_rounds = []
+    for runner in (first, second):
+        looked = asyncio.Event()
+        first_rounds.append(looked)
+
+        async def run_passes(
+            *,
+            due_only: bool = False,
+            runner: jobs.JobRunner = runner,
+            looked: asyncio.Event = looked,
+        ) -> int:
+            handled = await jobs.JobRunner.run_passes(runner, due_only=due_only)
+            looked.set()  # the passes are the last schedule a round looks at
+            return handled
+
+        monkeypatch.setattr(runner, "run_passes", run_passes)
+    stop = asyncio.Event()
+    loops = [asyncio.create_task(runner.run(stop)) for runner in (first, second)]
+    try:
+        async with asyncio.timeout(30):
+            for looked in first_rounds:
+                await looked.wait()
+    finally:
+        stop.set()
+        await asyncio.gather(*loops)
+    assert sorted(cleaned) == ["first", "second"]
+    assert len(passed) == 1
+    async with services.sessionmaker() as session:
+        for name in ("prune", "test_pass"):
+            schedule = await session.get(Schedule, name)
+            assert schedule is not None
+            assert schedule.finished_at is not None
+            assert schedule.due_at > utcnow() + timedelta(minutes=59)
+            assert schedule.handled == (1 if name == "test_pass" else 0)
+
+    # Not due: neither runner makes it, even when asked. Due again: one runner does.
+    assert await first.run_passes(due_only=True) == 0
+    assert await second.run_passes(due_only=True) == 0
+    async with services.sessionmaker() as session:
+        await session.execute(update(Schedule).values(due_at=utcnow()))
+        await session.commit()
+    first._next_look["test_pass"] = second._next_look["test_pass"] = 0.0  # as a while later
+    made = [await runner.run_passes(due_only=True) for runner in (second, first)]
+    assert made == [1, 0]
+    assert passed[1:] == ["second"]

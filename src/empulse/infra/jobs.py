@@ -16,6 +16,15 @@ forever. A worker claims a small batch but runs it one job at a time, so each jo
 lease is renewed as it starts: a job that waited in the batch long enough for its lease to run
 out, and was taken over meanwhile, is left to the worker that took it. Handlers must still be
 safe to run twice (at-least-once delivery: a worker may die after the work, before recording it).
+
+Periodic upkeep has one schedule for the whole cluster (the `schedules` table): the hourly
+clean-up and each pass over a whole table are made by whichever runner first finds them due,
+not by every runner on its own clock (a runner also cleans up as it starts, after a deploy or
+a migration). A runner claims a run by moving its row's `due_at` on (an
+UPDATE that only one of several concurrent ones gets to make), so with any number of runners
+a pass runs once per interval; a runner that dies during a run leaves it to the next interval.
+The upkeep every few seconds (the plays' fold) is not scheduled so: each runner takes its own
+share of the work, which `SKIP LOCKED` divides.
 """
 
 from __future__ import annotations
@@ -30,12 +39,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, event, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from empulse.core.db import session_scope, utcnow
 from empulse.core.logging import get_logger
-from empulse.models import Job, JobStatus
+from empulse.models import Job, JobStatus, Schedule
 
 log = get_logger("empulse.jobs")
 BATCH = 1000  # rows a housekeeper removes per transaction
@@ -58,8 +68,9 @@ the cursor the one before returned, until a step returns None."""
 @dataclass(frozen=True, slots=True)
 class Pass:
     """Upkeep that goes through a whole table, a step per transaction (so no lock is held
-    for long, SQLite's writer lock included), every `every` seconds in each runner and once
-    as it starts. It must be safe to run in several processes at once."""
+    for long, SQLite's writer lock included), every `every` seconds in the cluster (by one
+    runner: the module's docstring). It must still be safe to run in several processes at
+    once: a run that outlasts its interval may meet the next."""
 
     step: Step
     every: float
@@ -123,6 +134,14 @@ def mark_enqueued(session: AsyncSession) -> None:
     session.sync_session.info["jobs_enqueued"] = True
 
 
+# The schedule of the hourly clean-up (finished jobs and every housekeeper).
+_PRUNE = "prune"
+
+
+def _on_postgresql(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
 # The runners working in this process (embedded mode runs one beside the API; a worker, one).
 _runners: weakref.WeakSet[JobRunner] = weakref.WeakSet()
 
@@ -170,7 +189,11 @@ class JobRunner:
         self.frequent_every = frequent_every
         self._next_frequent = 0.0
         self.passes = dict(kinds.passes)
-        self._next_pass = dict.fromkeys(self.passes, 0.0)  # monotonic times; due at start
+        if _PRUNE in self.passes:
+            raise ValueError(f"a pass may not be named {_PRUNE!r}: the clean-up's schedule is")
+        # When this runner next looks at each schedule (monotonic): at start, then when the
+        # schedule says it is next due.
+        self._next_look = dict.fromkeys([_PRUNE, *self.passes], 0.0)
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.lease = timedelta(seconds=lease_seconds)
@@ -178,7 +201,6 @@ class JobRunner:
         self.backoff_max = backoff_max
         self.keep_done = keep_done
         self.prune_every = prune_every
-        self._next_prune = 0.0  # monotonic time; the first pass prunes
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -189,12 +211,13 @@ class JobRunner:
         """Work until `stop` is set; the job in hand is finished first."""
         log.info("job_runner_started", poll_interval=self.poll_interval)
         _runners.add(self)
+        starting = True
         try:
             while not stop.is_set():
                 try:
-                    if time.monotonic() >= self._next_prune:
-                        self._next_prune = time.monotonic() + self.prune_every
-                        await self.prune()
+                    if await self._claim_run(_PRUNE, self.prune_every, force=starting):
+                        await self._record_run(_PRUNE, await self.prune())
+                    starting = False
                     if self.frequent and time.monotonic() >= self._next_frequent:
                         self._next_frequent = time.monotonic() + self.frequent_every
                         await self.run_frequent()
@@ -247,13 +270,17 @@ class JobRunner:
         return handled
 
     async def run_passes(self, *, due_only: bool = False) -> int:
-        """Run the passes (those due, with `due_only`) from start to end; returns how many rows
-        they handled. A pass that fails is tried again when it is next due."""
+        """Run the passes (with `due_only`, those this runner claims as due in the cluster's
+        schedule; otherwise every one, each then not due again for its interval) from start to
+        end; returns how many rows they handled. A pass that fails is tried again when it is
+        next due."""
         handled = 0
         for name, upkeep in self.passes.items():
-            if due_only and time.monotonic() < self._next_pass[name]:
-                continue
-            self._next_pass[name] = time.monotonic() + upkeep.every
+            if due_only:
+                if not await self._claim_run(name, upkeep.every):
+                    continue
+            else:
+                await self._claim_run(name, upkeep.every, force=True)
             count, cursor = 0, None
             while True:
                 async with session_scope(self.sessionmaker) as session:
@@ -261,10 +288,52 @@ class JobRunner:
                 count += rows
                 if cursor is None:
                     break
+            await self._record_run(name, count)
             if count:
                 log.debug("upkept", what=name, count=count)
             handled += count
         return handled
+
+    async def _claim_run(self, name: str, every: float, *, force: bool = False) -> bool:
+        """Whether this runner makes the run of `name` due now: it moves the schedule's
+        `due_at` on by `every` if it has come (if it has or not, with `force`), in one
+        statement that only one of several runners' can make. The database is asked at most
+        when the schedule said it would next be due, as this runner last read it."""
+        if not force and time.monotonic() < self._next_look[name]:
+            return False
+        now = utcnow()
+        due_at = now + timedelta(seconds=every)
+        async with session_scope(self.sessionmaker) as session:
+            # The first run of `name` in this database writes its row; of several runners
+            # doing so at once, one does (the others wait for it, then find the row).
+            dialect = postgresql if _on_postgresql(session) else sqlite
+            first = dialect.insert(Schedule).values(name=name, due_at=due_at, started_at=now)
+            claimed = await session.execute(first.on_conflict_do_nothing())
+            if not claimed.rowcount:  # type: ignore[attr-defined]
+                claim = update(Schedule).where(Schedule.name == name)
+                if not force:
+                    claim = claim.where(Schedule.due_at <= now)
+                claimed = await session.execute(
+                    claim.values(due_at=due_at, started_at=now).execution_options(
+                        synchronize_session=False
+                    )
+                )
+            if claimed.rowcount:  # type: ignore[attr-defined]
+                self._next_look[name] = time.monotonic() + every
+                return True
+            next_due = await session.scalar(select(Schedule.due_at).where(Schedule.name == name))
+        wait = (next_due - now).total_seconds() if next_due is not None else every
+        self._next_look[name] = time.monotonic() + min(max(wait, 0.0), every)
+        return False
+
+    async def _record_run(self, name: str, handled: int) -> None:
+        async with session_scope(self.sessionmaker) as session:
+            await session.execute(
+                update(Schedule)
+                .where(Schedule.name == name)
+                .values(finished_at=utcnow(), handled=handled)
+                .execution_options(synchronize_session=False)
+            )
 
     async def _clean(self, clean: Housekeeper) -> int:
         removed = 0
@@ -303,7 +372,7 @@ class JobRunner:
             )
             if kinds is not None:
                 due = due.where(Job.kind.in_(kinds))
-            if session.get_bind().dialect.name == "postgresql":
+            if _on_postgresql(session):
                 due = due.with_for_update(skip_locked=True)
             result = await session.execute(
                 update(Job)

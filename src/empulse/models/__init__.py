@@ -10,7 +10,7 @@ from empulse.models.auth_session import (
     Transport,
 )
 from empulse.models.catalog import Album, CatalogVersion, Track, TrackMood
-from empulse.models.job import Job, JobStatus
+from empulse.models.job import Job, JobStatus, Schedule
 from empulse.models.library import LikedAlbum, LikedArtist, LikedPlaylist, LikedTrack
 from empulse.models.media import MediaPipeline
 from empulse.models.play import Play, PlayTally
@@ -55,6 +55,7 @@ __all__ = [
     "PlaylistInvite",
     "RefreshToken",
     "ReviewStatus",
+    "Schedule",
     "Submission",
     "TokenPurpose",
     "Track",

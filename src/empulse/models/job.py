@@ -45,3 +45,19 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Schedule(Base):
+    """When the runners' periodic upkeep (the hourly clean-up, the passes over whole tables) is
+    next due, shared by every runner of the cluster: a runner whose claim moves `due_at` on
+    makes the run, the others wait for the next (infra/jobs). A row appears at the first claim
+    of its name; `started_at`, `finished_at` and `handled` (the rows the last run handled) are
+    for an operator to read."""
+
+    __tablename__ = "schedules"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    due_at: Mapped[datetime]
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    handled: Mapped[int | None] = mapped_column(Integer, default=None)

@@ -337,3 +337,38 @@ async def test_periodic_upkeep_runs_once_in_the_cluster_whatever_the_runners(
     made = [await runner.run_passes(due_only=True) for runner in (second, first)]
     assert made == [1, 0]
     assert passed[1:] == ["second"]
+
+
+async def test_a_long_pass_does_not_hold_up_the_jobs(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """A pass runs on a task of its own: a job enqueued meanwhile runs at once, and the runner
+    still stops when told, abandoning the pass (the next one starts over)."""
+    harness = await make_client(backend)
+    services: Services = harness.app.state.services
+    in_pass, job_ran = asyncio.Event(), asyncio.Event()
+
+    async def endless_step(context: Any, session: Any, now: Any, cursor: Any) -> tuple[int, Any]:
+        in_pass.set()
+        await asyncio.Event().wait()  # never set
+        return 0, None
+
+    async def job(context: Any, payload: dict[str, Any]) -> None:
+        job_ran.set()
+
+    kinds = jobs.JobKinds(
+        handlers={"test_job": job},
+        housekeepers={},
+        passes={"test_endless": jobs.Pass(endless_step, every=3600.0)},
+    )
+    runner = jobs.JobRunner(services.sessionmaker, services, kinds, poll_interval=60)
+    stop = asyncio.Event()
+    loop = asyncio.create_task(runner.run(stop))
+    async with asyncio.timeout(30):
+        await in_pass.wait()
+        async with services.sessionmaker() as session:
+            jobs.enqueue(session, "test_job", {})
+            await session.commit()  # wakes the runners of this process
+        await job_ran.wait()
+        stop.set()
+        await loop

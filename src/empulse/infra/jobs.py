@@ -138,6 +138,14 @@ def mark_enqueued(session: AsyncSession) -> None:
 _PRUNE = "prune"
 
 
+async def _first_of(*events: asyncio.Event, at_most: float) -> None:
+    """Wait until one of `events` is set, or `at_most` seconds."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    await asyncio.wait(waiters, timeout=at_most, return_when="FIRST_COMPLETED")
+    for waiter in waiters:
+        waiter.cancel()
+
+
 def _on_postgresql(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
@@ -208,9 +216,13 @@ class JobRunner:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Work until `stop` is set; the job in hand is finished first."""
+        """Work until `stop` is set; the job in hand is finished first. The passes run on a
+        task of their own, so a long one (seconds, when a minute's plays moved the counts of
+        tens of thousands of rows) does not hold up the jobs; a pass under way when `stop`
+        comes is abandoned (its step's transaction rolls back, and the next pass starts over)."""
         log.info("job_runner_started", poll_interval=self.poll_interval)
         _runners.add(self)
+        passes = asyncio.create_task(self._passes_until(stop)) if self.passes else None
         starting = True
         try:
             while not stop.is_set():
@@ -221,24 +233,28 @@ class JobRunner:
                     if self.frequent and time.monotonic() >= self._next_frequent:
                         self._next_frequent = time.monotonic() + self.frequent_every
                         await self.run_frequent()
-                    await self.run_passes(due_only=True)
                     if await self.run_due():
                         continue
                 except Exception as exc:  # the database may be down: keep the loop alive
                     log.warning("job_runner_error", error=type(exc).__name__)
                 self._wake.clear()
-                waiters = [
-                    asyncio.ensure_future(self._wake.wait()),
-                    asyncio.ensure_future(stop.wait()),
-                ]
-                await asyncio.wait(
-                    waiters, timeout=self.poll_interval, return_when="FIRST_COMPLETED"
-                )
-                for waiter in waiters:
-                    waiter.cancel()
+                await _first_of(self._wake, stop, at_most=self.poll_interval)
         finally:
+            if passes is not None:
+                passes.cancel()
+                await asyncio.gather(passes, return_exceptions=True)
             _runners.discard(self)
         log.info("job_runner_stopped")
+
+    async def _passes_until(self, stop: asyncio.Event) -> None:
+        """The passes, each when the cluster's schedule says it is due, until `stop`."""
+        while not stop.is_set():
+            try:
+                await self.run_passes(due_only=True)
+            except Exception as exc:  # the database may be down: try again at the next look
+                log.warning("job_runner_error", error=type(exc).__name__)
+            wait = min(self._next_look[name] for name in self.passes) - time.monotonic()
+            await _first_of(stop, at_most=max(wait, self.poll_interval))
 
     async def prune(self) -> int:
         """Delete finished jobs older than `keep_done`, then run every housekeeper, a batch per

@@ -226,6 +226,9 @@ class JobRunner:
         starting = True
         try:
             while not stop.is_set():
+                # Cleared before the round looks for jobs: one enqueued during the round (its
+                # commit wakes this runner) is looked for at once, not at the next poll.
+                self._wake.clear()
                 try:
                     if await self._claim_run(_PRUNE, self.prune_every, force=starting):
                         await self._record_run(_PRUNE, await self.prune())
@@ -237,7 +240,6 @@ class JobRunner:
                         continue
                 except Exception as exc:  # the database may be down: keep the loop alive
                     log.warning("job_runner_error", error=type(exc).__name__)
-                self._wake.clear()
                 await _first_of(self._wake, stop, at_most=self.poll_interval)
         finally:
             if passes is not None:

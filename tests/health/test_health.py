@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlalchemy.engine import make_url
 
 from empulse import __version__
+from empulse.core.db import utcnow
+from empulse.models import Schedule
 from empulse.services import Services
 from tests.auth.helpers import register, signed_in
 from tests.conftest import Backend
@@ -238,3 +241,23 @@ async def test_start_up_warns_when_postgresql_runs_without_autovacuum(
         async with engine.connect() as connection:
             off = await connection.scalar(text("SHOW autovacuum")) == "off"
     assert ("autovacuum_off" in logs()) is off
+
+
+async def test_metrics_show_how_late_each_periodic_upkeep_is(
+    backend: Backend, make_client: Callable[..., Any]
+) -> None:
+    """A pass that no runner makes any more (every runner stopped) shows as overdue: play
+    counts and the popularity orders stand still until one starts."""
+    harness = await make_client(backend)
+    services: Services = harness.app.state.services
+    await services.job_runner.run_passes()
+
+    text = (await harness.client.get("/metrics")).text
+    assert sample(text, 'empulse_upkeep_overdue_seconds{upkeep="popularity"}') == 0
+    assert sample(text, 'empulse_upkeep_handled{upkeep="popularity"}') == 0  # nothing played
+
+    async with services.sessionmaker() as session:
+        await session.execute(update(Schedule).values(due_at=utcnow() - timedelta(minutes=10)))
+        await session.commit()
+    text = (await harness.client.get("/metrics")).text
+    assert sample(text, 'empulse_upkeep_overdue_seconds{upkeep="popularity"}') >= 600

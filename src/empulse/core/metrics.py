@@ -9,6 +9,7 @@ process write its samples to shared files that `/metrics` aggregates.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import (
@@ -72,16 +73,50 @@ PAGE_CACHE_HIT = PAGE_CACHE_LOOKUPS.labels("hit")
 PAGE_CACHE_MISS = PAGE_CACHE_LOOKUPS.labels("miss")
 
 
-def job_queue_text(counts: dict[str, int], oldest_due_seconds: float) -> bytes:
+@dataclass(frozen=True, slots=True)
+class Upkeep:
+    """A periodic upkeep of the job runners (the `schedules` table)."""
+
+    name: str
+    overdue_seconds: float  # how long past its due time (0 when not due yet)
+    handled: int | None  # rows its last run handled; None before a run finished
+
+
+@dataclass(frozen=True, slots=True)
+class JobQueue:
+    counts: dict[str, int]
+    oldest_due_seconds: float
+    upkeep: list[Upkeep]
+
+
+def job_queue_text(queue: JobQueue) -> bytes:
     """The job queue as the database holds it at scrape time (shared by every process, so it
-    is read, not counted): jobs by status, and how late the oldest due pending job is."""
+    is read, not counted): jobs by status, how late the oldest due pending job is, and how late
+    each periodic upkeep is (a pass overdue by minutes means no runner is making it: play
+    counts and the popularity orders stand still) with the rows its last run handled."""
     lines = [
         "# HELP empulse_jobs Background jobs by status.",
         "# TYPE empulse_jobs gauge",
-        *(f'empulse_jobs{{status="{status}"}} {counts.get(status, 0)}' for status in JOB_STATUSES),
+        *(
+            f'empulse_jobs{{status="{status}"}} {queue.counts.get(status, 0)}'
+            for status in JOB_STATUSES
+        ),
         "# HELP empulse_jobs_oldest_due_seconds How long the oldest due pending job has waited.",
         "# TYPE empulse_jobs_oldest_due_seconds gauge",
-        f"empulse_jobs_oldest_due_seconds {oldest_due_seconds:.3f}",
+        f"empulse_jobs_oldest_due_seconds {queue.oldest_due_seconds:.3f}",
+        "# HELP empulse_upkeep_overdue_seconds How long a periodic upkeep is past its due time.",
+        "# TYPE empulse_upkeep_overdue_seconds gauge",
+        *(
+            f'empulse_upkeep_overdue_seconds{{upkeep="{upkeep.name}"}} {upkeep.overdue_seconds:.3f}'
+            for upkeep in queue.upkeep
+        ),
+        "# HELP empulse_upkeep_handled Rows the last run of a periodic upkeep handled.",
+        "# TYPE empulse_upkeep_handled gauge",
+        *(
+            f'empulse_upkeep_handled{{upkeep="{upkeep.name}"}} {upkeep.handled}'
+            for upkeep in queue.upkeep
+            if upkeep.handled is not None
+        ),
     ]
     return ("\n".join(lines) + "\n").encode()
 

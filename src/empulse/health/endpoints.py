@@ -85,5 +85,5 @@ async def prometheus_metrics(services: AppServices) -> Response:
     body, content_type = metrics.render()
     queue = await service.job_queue(services)
     if queue is not None:
-        body += metrics.job_queue_text(*queue)
+        body += metrics.job_queue_text(queue)
     return Response(body, media_type=content_type)

@@ -68,16 +68,29 @@ def startup_check(services: Services) -> StartupCheck:
     )
 
 
-async def job_queue(services: Services) -> tuple[dict[str, int], float] | None:
-    """Jobs by status (not `done`) and the wait of the oldest due pending job; None if the
-    database does not answer (the rest of /metrics is still served)."""
+async def job_queue(services: Services) -> metrics.JobQueue | None:
+    """Jobs by status (not `done`), the wait of the oldest due pending job, and how late each
+    periodic upkeep is and what its last run handled; None if the database does not answer
+    (the rest of /metrics is still served)."""
     now = utcnow()
     try:
         async with services.read_sessionmaker() as session:
             counts = await jobs.count_by_status(session, metrics.JOB_STATUSES)
             oldest = await jobs.oldest_due(session, now)
+            schedules = await jobs.schedules(session)
     except Exception as exc:  # a metrics scrape must not fail with the database
         log.warning("job_queue_metrics_failed", error=type(exc).__name__)
         return None
     waited = (now - oldest).total_seconds() if oldest is not None else 0.0
-    return counts, max(waited, 0.0)
+    return metrics.JobQueue(
+        counts=counts,
+        oldest_due_seconds=max(waited, 0.0),
+        upkeep=[
+            metrics.Upkeep(
+                name=schedule.name,
+                overdue_seconds=max((now - schedule.due_at).total_seconds(), 0.0),
+                handled=schedule.handled,
+            )
+            for schedule in schedules
+        ],
+    )

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from empulse.core.db import utcnow
 from empulse.core.pagination import Order, PageRequest, Rows, fetch_page
 from empulse.infra.jobs import mark_enqueued
-from empulse.models import Job, JobStatus
+from empulse.models import Job, JobStatus, Schedule
 
 
 async def list_jobs(
@@ -51,6 +51,11 @@ async def count_by_status(session: AsyncSession, statuses: Iterable[str]) -> dic
         select(Job.status, func.count()).where(Job.status.in_(statuses)).group_by(Job.status)
     )
     return {status: int(count) for status, count in rows}
+
+
+async def schedules(session: AsyncSession) -> list[Schedule]:
+    """The cluster's periodic upkeep (infra/jobs.py), by name."""
+    return list(await session.scalars(select(Schedule).order_by(Schedule.name)))
 
 
 async def oldest_due(session: AsyncSession, now: datetime) -> datetime | None:

@@ -314,9 +314,10 @@ class JobRunner:
 
     async def _claim_run(self, name: str, every: float, *, force: bool = False) -> bool:
         """Whether this runner makes the run of `name` due now: it moves the schedule's
-        `due_at` on by `every` if it has come (if it has or not, with `force`), in one
-        statement that only one of several runners' can make. The database is asked at most
-        when the schedule said it would next be due, as this runner last read it."""
+        `due_at` on by `every` if it has come (if it has or not, with `force`), with an UPDATE
+        that only one of several runners' can make (or, for the first run, the INSERT of the
+        row). The database is asked at most when the schedule said it would next be due, as
+        this runner last read it."""
         if not force and time.monotonic() < self._next_look[name]:
             return False
         now = utcnow()

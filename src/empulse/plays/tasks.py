@@ -31,9 +31,10 @@ from empulse.services import Services
 # commits, a fraction of a second at this size.
 FOLD_BATCH = 10_000
 
-# How often each runner copies the counts into `popularity` (seconds), and how many rows a
-# transaction of that pass looks at. A row whose count moved is written once a pass however
-# many plays it had, with a new entry in each of its indexes.
+# How often the counts are copied into `popularity` (seconds; one runner of the cluster makes
+# each pass: infra/jobs.py), and how many rows a transaction of that pass looks at. A row
+# whose count moved is written once a pass however many plays it had, with a new entry in each
+# of its indexes.
 POPULARITY_EVERY = 60.0
 POPULARITY_STEP = 10_000
 _POPULAR: dict[str, type[Track | Album]] = {"tracks": Track, "albums": Album}
